@@ -1,0 +1,208 @@
+//! The command line: runc's surface, flag for flag.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub const DEFAULT_ROOT: &str = "/run/hull";
+
+#[derive(Debug, Parser)]
+#[command(name = "hull", about = "hull: a runc-compatible OCI container runtime")]
+#[command(disable_version_flag = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+
+    /// Print the version
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOpts {
+    /// Root directory for container state
+    #[arg(long, global = true, default_value = DEFAULT_ROOT)]
+    pub root: PathBuf,
+
+    /// Log file (default: stderr)
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+
+    /// Log format
+    #[arg(long = "log-format", global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Enable debug logging
+    #[arg(long, global = true)]
+    pub debug: bool,
+
+    /// Use systemd to manage cgroups
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+
+    /// Rootless mode: true, false or auto (before the subcommand: `spec --rootless` is its own flag)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub rootless: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a container, leaving its process waiting for `start`
+    Create(CreateArgs),
+    /// Start a created container
+    Start(IdArg),
+    /// Print the state of a container
+    State(IdArg),
+    /// Send a signal to the container's init process
+    Kill(KillArgs),
+    /// Delete a container and what it holds
+    Delete(DeleteArgs),
+    /// Create and start a container
+    Run(RunArgs),
+    /// List containers
+    #[command(alias = "ls")]
+    List(ListArgs),
+    /// Write a default config.json
+    Spec(SpecArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IdArg {
+    /// Container id
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateOpts {
+    /// Bundle directory (holds config.json)
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
+
+    /// Write the init's pid to this file
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+
+    /// Unix socket to receive the pty master on
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+
+    /// Use MS_MOVE + chroot instead of pivot_root
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+
+    /// Do not create a new session keyring
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+
+    /// Pass N extra fds (3..3+N) into the container
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub opts: CreateOpts,
+    /// Container id
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub opts: CreateOpts,
+    /// Return once the container is started
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Keep the state after the container exits (accepted for runc compatibility)
+    #[arg(long = "keep")]
+    pub keep: bool,
+    /// Container id
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KillArgs {
+    /// Send the signal to every process of the container
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Container id
+    pub id: String,
+    /// Signal: name (KILL, SIGKILL) or number; default SIGTERM
+    #[arg(default_value = "SIGTERM")]
+    pub signal: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DeleteArgs {
+    /// Kill a running container first
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Container id
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Output format
+    #[arg(short = 'f', long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    /// Print only ids
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SpecArgs {
+    /// Bundle directory to write config.json into
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// A spec for an unprivileged user
+    #[arg(long)]
+    pub rootless: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn runc_argv_forms_parse() {
+        let c = Cli::try_parse_from([
+            "hull", "--root", "/r", "--log", "/l.json", "--log-format=json", "create", "--bundle=/b",
+            "--pid-file", "/p", "id1",
+        ])
+        .unwrap();
+        assert_eq!(c.global.root, PathBuf::from("/r"));
+        assert_eq!(c.global.log_format, LogFormat::Json);
+        let Some(Command::Create(a)) = c.command else { panic!("not create") };
+        assert_eq!(a.opts.bundle, PathBuf::from("/b"));
+        assert_eq!(a.id, "id1");
+        let c = Cli::try_parse_from(["hull", "kill", "--all", "id1", "9"]).unwrap();
+        let Some(Command::Kill(k)) = c.command else { panic!("not kill") };
+        assert!(k.all && k.signal == "9");
+        let c = Cli::try_parse_from(["hull", "spec", "--rootless"]).unwrap();
+        assert!(matches!(c.command, Some(Command::Spec(SpecArgs { rootless: true, .. }))));
+    }
+}

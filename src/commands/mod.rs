@@ -1,0 +1,40 @@
+//! One function per subcommand, each a thin layer over the library.
+
+use anyhow::{bail, Result};
+
+use crate::cli::{Command, GlobalOpts};
+
+mod create;
+mod delete;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+pub fn dispatch(g: &GlobalOpts, cmd: &Command) -> Result<i32> {
+    match cmd {
+        Command::Create(a) => create::run(g, a).map(|_| 0),
+        Command::Start(a) => start::run(g, a).map(|_| 0),
+        Command::State(a) => state::run(g, a).map(|_| 0),
+        Command::Kill(a) => kill::run(g, a).map(|_| 0),
+        Command::Delete(a) => delete::run(g, a).map(|_| 0),
+        Command::Run(a) => run::run(g, a),
+        Command::List(a) => list::run(g, a).map(|_| 0),
+        Command::Spec(a) => spec::run(a).map(|_| 0),
+    }
+}
+
+/// Flags this host cannot honour are refused where they would matter.
+fn check_host_flags(g: &GlobalOpts) -> Result<()> {
+    if g.systemd_cgroup && !std::path::Path::new("/run/systemd/system").exists() {
+        bail!("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the cgroupfs driver");
+    }
+    if let Some(r) = g.rootless.as_deref() {
+        if !matches!(r, "true" | "false" | "auto") {
+            bail!("--rootless: {r:?} is not true, false or auto");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,31 @@
+use anyhow::Result;
+
+use crate::cli::{GlobalOpts, RunArgs};
+use crate::container::{self, foreground};
+
+/// create + start; without --detach, waits and returns the container's exit code.
+pub fn run(g: &GlobalOpts, a: &RunArgs) -> Result<i32> {
+    super::check_host_flags(g)?;
+    let mask = if a.detach {
+        let mut m = nix::sys::signal::SigSet::empty();
+        nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, None, Some(&mut m))?;
+        m
+    } else {
+        foreground::block_signals()?
+    };
+    let (dir, st) = container::create(&g.root, &a.id, &a.opts, mask, !a.detach)?;
+    if let Err(e) = container::start(&dir, &st) {
+        let _ = container::delete(dir, &st, true);
+        return Err(e);
+    }
+    if a.detach {
+        return Ok(0);
+    }
+    drop(dir);
+    let code = foreground::wait(st.pid)?;
+    if !a.keep {
+        let dir = crate::state::ContainerDir::open(&g.root, &a.id)?;
+        container::delete(dir, &st, true)?;
+    }
+    Ok(code)
+}

@@ -1,0 +1,71 @@
+//! `run` without --detach: hull stays as the container's parent (a child
+//! subreaper), forwards signals to it, and returns its exit status.
+//! Signals are blocked before the container exists, so one that exits at
+//! once can never be missed.
+
+use anyhow::{Context, Result};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+const FORWARDED: [Signal; 9] = [
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+    Signal::SIGCONT,
+    Signal::SIGALRM,
+];
+
+/// Blocks SIGCHLD and the forwarded signals; returns the mask to restore in
+/// the container.
+pub fn block_signals() -> Result<SigSet> {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
+    for s in FORWARDED {
+        set.add(s);
+    }
+    let mut old = SigSet::empty();
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old)).context("block signals")?;
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("become a child subreaper");
+    }
+    Ok(old)
+}
+
+/// Waits for the init to exit; returns the exit code run should give.
+pub fn wait(init: i32) -> Result<i32> {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
+    for s in FORWARDED {
+        set.add(s);
+    }
+    loop {
+        if let Some(code) = reap(init)? {
+            return Ok(code);
+        }
+        let sig = set.wait().context("sigwait")?;
+        if sig != Signal::SIGCHLD {
+            let _ = nix::sys::signal::kill(Pid::from_raw(init), sig);
+        }
+    }
+}
+
+/// Reaps every exited child (orphans reparented to us included).
+fn reap(init: i32) -> Result<Option<i32>> {
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) if pid.as_raw() == init => return Ok(Some(code)),
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid.as_raw() == init => return Ok(Some(128 + sig as i32)),
+            Ok(WaitStatus::StillAlive) => return Ok(None),
+            Ok(_) => continue,
+            Err(nix::Error::ECHILD) => return Ok(Some(255)),
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(e).context("waitpid"),
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! A container's life: create, start, signal, delete. The commands are thin
+//! wrappers over these.
+
+pub mod foreground;
+mod signals;
+
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use nix::sys::signal::SigSet;
+
+use crate::cli::CreateOpts;
+use crate::launcher::{self, Launch};
+use crate::spec::Bundle;
+use crate::state::{self, ContainerDir, State, Status};
+
+pub use signals::parse_signal;
+
+/// Removes a half-made container (its init and state dir) unless disarmed.
+struct CreateGuard {
+    dir: Option<ContainerDir>,
+    pid: Option<i32>,
+}
+
+impl Drop for CreateGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid {
+            launcher::reap(pid);
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
+}
+
+fn owner() -> String {
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid).ok().flatten().map(|u| u.name).unwrap_or_else(|| uid.to_string())
+}
+
+/// `create`: leaves the init waiting on the exec fifo; returns its pid.
+pub fn create(root: &Path, id: &str, opts: &CreateOpts, sigmask: SigSet, for_run: bool) -> Result<(ContainerDir, State)> {
+    state::check_id(id)?;
+    if opts.console_socket.is_some() {
+        bail!("--console-socket: terminals are not supported yet");
+    }
+    let bundle = Bundle::load(&opts.bundle)?;
+    let process = bundle.spec.process().as_ref().context("config.json: process: missing")?;
+    if process.terminal().unwrap_or(false) {
+        if !for_run {
+            bail!("config.json: process.terminal: true needs --console-socket, which is not supported yet");
+        }
+        tracing::warn!("process.terminal: no pty is allocated yet; the container uses hull's own stdio");
+    }
+    let dir = ContainerDir::create(root, id)?;
+    let mut guard = CreateGuard { dir: Some(dir), pid: None };
+    let dir = guard.dir.as_ref().context("state dir")?;
+    nix::unistd::mkfifo(&dir.fifo(), nix::sys::stat::Mode::from_bits_truncate(0o600)).context("make the exec fifo")?;
+    let req = Launch { bundle: &bundle, fifo: &dir.fifo(), preserve_fds: opts.preserve_fds, no_pivot: opts.no_pivot, sigmask };
+    let pid = launcher::launch(&req)?;
+    guard.pid = Some(pid);
+    let st = State {
+        id: id.to_string(),
+        pid,
+        pid_start: state::start_time(pid).context("the container init vanished during create")?,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: crate::logging::rfc3339_now(),
+        owner: owner(),
+        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+    };
+    dir.save(&st)?;
+    if let Some(p) = &opts.pid_file {
+        // containerd reads it with Atoi: digits only, no newline.
+        state::write_atomic(p, pid.to_string().as_bytes(), 0o644).with_context(|| format!("--pid-file {}", p.display()))?;
+    }
+    guard.pid = None;
+    let dir = guard.dir.take().context("state dir")?;
+    Ok((dir, st))
+}
+
+/// `start`: releases the init from the exec fifo.
+pub fn start(dir: &ContainerDir, st: &State) -> Result<()> {
+    match dir.status(st) {
+        Status::Created => {}
+        Status::Stopped => bail!("container {:?}: cannot start a container that has stopped", st.id),
+        s => bail!("container {:?}: cannot start a container that is {s}", st.id),
+    }
+    let fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(dir.fifo())
+        .context("open the exec fifo")?;
+    let mut buf = [0u8; 1];
+    loop {
+        match nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&fifo), &mut buf) {
+            Ok(1) => break,
+            Ok(_) | Err(nix::Error::EAGAIN) | Err(nix::Error::EINTR) => {
+                if !state::is_alive(st.pid, st.pid_start) {
+                    bail!("container {:?}: the init exited before it was started", st.id);
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            Err(e) => return Err(e).context("read the exec fifo"),
+        }
+    }
+    std::fs::remove_file(dir.fifo()).context("remove the exec fifo")?;
+    Ok(())
+}
+
+/// `kill`: a signal to the init, or with `all` to every process of the container.
+pub fn signal(dir: &ContainerDir, st: &State, sig: i32, all: bool) -> Result<()> {
+    if dir.status(st) == Status::Stopped {
+        bail!("container {:?} is not running", st.id);
+    }
+    if all {
+        signals::signal_all(st, sig)
+    } else {
+        signals::send(st.pid, sig).with_context(|| format!("container {:?}: signal {sig}", st.id))
+    }
+}
+
+/// `delete`: removes a stopped (or created) container; `force` kills a running one first.
+pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
+    match dir.status(st) {
+        Status::Stopped => {}
+        Status::Created => kill_and_wait(st)?,
+        _ if force => kill_and_wait(st)?,
+        s => bail!("cannot delete container {:?} that is not stopped: {s}", st.id),
+    }
+    dir.remove()
+}
+
+fn kill_and_wait(st: &State) -> Result<()> {
+    let _ = signals::signal_all(st, libc::SIGKILL);
+    if !launcher::wait_gone(st.pid, Duration::from_secs(10)) {
+        bail!("container {:?}: init {} did not die after SIGKILL", st.id, st.pid);
+    }
+    Ok(())
+}

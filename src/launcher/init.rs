@@ -1,0 +1,63 @@
+//! The container's init, from fork to exec: rootfs, kernel settings, process
+//! settings, then Ready, the wait on the exec fifo, and exec.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use nix::sys::signal::{sigprocmask, SigmaskHow};
+use oci_spec::runtime::LinuxNamespaceType;
+
+use super::sync::{Channel, Msg};
+use super::{kernel, Handles, Launch};
+use crate::process;
+
+pub fn run(req: &Launch, h: &Handles, ch: Channel) -> ! {
+    let prog = match setup(req, h) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = ch.send(&Msg::Error { msg: format!("{e:#}") });
+            // SAFETY: leave without the parent's atexit handlers.
+            unsafe { libc::_exit(1) }
+        }
+    };
+    let _ = ch.send(&Msg::Ready);
+    // The parent returns once every end of the channel is closed.
+    drop(ch);
+    let e = wait_and_exec(req, h, &prog);
+    // Nobody listens on the channel any more; stderr is the container's.
+    let _ = writeln!(std::io::stderr(), "hull: {e:#}");
+    // SAFETY: as above.
+    unsafe { libc::_exit(127) }
+}
+
+fn setup(req: &Launch, h: &Handles) -> Result<PathBuf> {
+    let spec = &req.bundle.spec;
+    nix::unistd::setsid().context("setsid")?;
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    let in_userns = crate::spec::has_namespace(spec, LinuxNamespaceType::User);
+    let root = crate::rootfs::prepare(req.bundle, in_userns)?;
+    kernel::apply(spec, &h.proc_fd)?;
+    crate::rootfs::enter(&root, req.no_pivot)?;
+    drop(root);
+    crate::rootfs::finalize(req.bundle)?;
+    let p = spec.process().as_ref().context("process: missing")?;
+    process::setup(p)
+}
+
+fn wait_and_exec(req: &Launch, h: &Handles, prog: &std::path::Path) -> anyhow::Error {
+    let go = || -> Result<()> {
+        let fifo = kernel::open_fifo_for_write(&h.proc_fd, &h.fifo)?;
+        std::fs::File::from(fifo).write_all(b"0").context("write the exec fifo")?;
+        sigprocmask(SigmaskHow::SIG_SETMASK, Some(&req.sigmask), None).context("restore the signal mask")?;
+        process::exec::cloexec_from(3 + req.preserve_fds)?;
+        Ok(())
+    };
+    if let Err(e) = go() {
+        return e;
+    }
+    let p = req.bundle.spec.process().as_ref();
+    let args = p.and_then(|p| p.args().as_deref()).unwrap_or(&[]);
+    let env = p.and_then(|p| p.env().as_deref()).unwrap_or(&[]);
+    process::exec::exec(prog, args, env)
+}

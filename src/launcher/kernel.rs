@@ -1,0 +1,88 @@
+//! Per-namespace kernel settings the init makes before pivot_root: hostname,
+//! domainname, sysctls, oom_score_adj, time offsets. /proc is reached only
+//! through a handle checked to be procfs.
+
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::Spec;
+
+use crate::rootfs::inroot::{openat2, Follow};
+
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+/// The host's /proc, verified to be procfs.
+pub fn open_proc() -> Result<OwnedFd> {
+    let fd = crate::rootfs::inroot::open_dir(Path::new("/proc"))?;
+    let fs = nix::sys::statfs::fstatfs(&fd).context("statfs /proc")?;
+    if fs.filesystem_type().0 as i64 != PROC_SUPER_MAGIC {
+        bail!("/proc is not procfs");
+    }
+    Ok(fd)
+}
+
+fn write_proc(proc_fd: &OwnedFd, rel: &str, value: &str) -> Result<()> {
+    let fd = openat2(proc_fd.as_raw_fd(), Path::new(rel), libc::O_WRONLY, Follow::NoSymlinks)
+        .with_context(|| format!("open /proc/{rel}"))?;
+    let mut f = std::fs::File::from(fd);
+    f.write_all(value.as_bytes()).with_context(|| format!("write {value:?} to /proc/{rel}"))
+}
+
+pub fn apply(spec: &Spec, proc_fd: &OwnedFd) -> Result<()> {
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).with_context(|| format!("hostname: {h:?}"))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        // SAFETY: pointer and length of a live byte slice.
+        if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
+            return Err(std::io::Error::last_os_error()).with_context(|| format!("domainname: {d:?}"));
+        }
+    }
+    if let Some(map) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        let mut keys: Vec<_> = map.keys().collect();
+        keys.sort();
+        for k in keys {
+            let rel = format!("sys/{}", k.replace('.', "/"));
+            write_proc(proc_fd, &rel, &map[k]).with_context(|| format!("linux.sysctl: {k:?}"))?;
+        }
+    }
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        write_proc(proc_fd, "self/oom_score_adj", &adj.to_string()).with_context(|| {
+            format!("process.oomScoreAdj: {adj} (lowering it needs CAP_SYS_RESOURCE)")
+        })?;
+    }
+    Ok(())
+}
+
+/// Clock offsets of a new time namespace; written before its first process.
+pub fn time_offsets(spec: &Spec, proc_fd: &OwnedFd) -> Result<()> {
+    let Some(offs) = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref()) else { return Ok(()) };
+    for (clock, o) in offs {
+        if clock != "monotonic" && clock != "boottime" {
+            bail!("linux.timeOffsets: {clock:?} is not monotonic or boottime");
+        }
+        let line = format!("{clock} {} {}", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0));
+        write_proc(proc_fd, "self/timens_offsets", &line).with_context(|| format!("linux.timeOffsets.{clock}"))?;
+    }
+    Ok(())
+}
+
+/// Opens the exec fifo for writing through its O_PATH handle; blocks until
+/// `start` opens the other end.
+pub fn open_fifo_for_write(proc_fd: &OwnedFd, fifo: &OwnedFd) -> Result<OwnedFd> {
+    let rel = std::ffi::CString::new(format!("self/fd/{}", fifo.as_raw_fd()))?;
+    loop {
+        // SAFETY: a directory fd we hold and a valid C string.
+        let fd = unsafe { libc::openat(proc_fd.as_raw_fd(), rel.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+        if fd >= 0 {
+            // SAFETY: fresh fd from openat.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINTR) {
+            return Err(err).context("open the exec fifo");
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Making the container process. The parent (hull create) forks stage 1,
+//! which joins and unshares namespaces and forks the init (so a new pid
+//! namespace gets its pid 1), then exits. The init sets up the rootfs and the
+//! process, reports Ready and blocks on the exec fifo until `start`.
+//!
+//! ```text
+//!   hull create ──fork──► stage 1 ──fork──► init ── exec fifo ──► exec(args)
+//!        ▲  MapIds/Ack      │ InitPid         │ Ready | Error
+//!        └──────────────────┴─────────────────┘  (one SEQPACKET channel)
+//! ```
+
+mod idmap;
+mod init;
+pub mod kernel;
+mod namespaces;
+mod stage1;
+mod sync;
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::{fork, ForkResult, Pid};
+
+use crate::spec::Bundle;
+use sync::Msg;
+
+/// What the init needs beyond the bundle.
+pub struct Launch<'a> {
+    pub bundle: &'a Bundle,
+    /// The exec fifo in the state directory.
+    pub fifo: &'a Path,
+    pub preserve_fds: u32,
+    pub no_pivot: bool,
+    /// The signal mask the container's process starts with.
+    pub sigmask: SigSet,
+}
+
+/// Handles the init inherits across both forks.
+struct Handles {
+    proc_fd: OwnedFd,
+    fifo: OwnedFd,
+    ns: namespaces::Plan,
+}
+
+/// Starts the container's init; returns its pid once it waits on the fifo.
+pub fn launch(req: &Launch) -> Result<i32> {
+    let spec = &req.bundle.spec;
+    let ns = namespaces::plan(spec)?;
+    if !crate::spec::has_namespace(spec, oci_spec::runtime::LinuxNamespaceType::Mount) {
+        bail!("linux.namespaces: hull needs a mount namespace to set up the rootfs; add {{\"type\": \"mount\"}}");
+    }
+    let fifo = crate::rootfs::inroot::open_dir(req.fifo.parent().unwrap_or(Path::new("/")))
+        .and_then(|dir| {
+            crate::rootfs::inroot::openat2(
+                std::os::fd::AsRawFd::as_raw_fd(&dir),
+                Path::new(crate::state::EXEC_FIFO),
+                libc::O_PATH,
+                crate::rootfs::inroot::Follow::NoSymlinks,
+            )
+            .context("open the exec fifo")
+        })?;
+    let handles = Handles { proc_fd: kernel::open_proc()?, fifo, ns };
+    let (parent, child) = sync::pair()?;
+    // SAFETY: the create path is single-threaded, so the child may allocate.
+    match unsafe { fork() }.context("fork stage 1")? {
+        ForkResult::Child => {
+            drop(parent);
+            stage1::run(req, &handles, child)
+        }
+        ForkResult::Parent { child: stage1 } => {
+            drop(child);
+            drop(handles);
+            supervise(req, parent, stage1)
+        }
+    }
+}
+
+/// The parent's side of the channel: maps ids, learns the init's pid, and on
+/// any failure leaves no process behind.
+fn supervise(req: &Launch, ch: sync::Channel, stage1: Pid) -> Result<i32> {
+    let mut init = None;
+    let mut ready = false;
+    let mut failure: Option<anyhow::Error> = None;
+    loop {
+        let msg = match ch.recv() {
+            Ok(Some(m)) => m,
+            Ok(None) => break,
+            Err(e) => {
+                failure.get_or_insert(e);
+                break;
+            }
+        };
+        match msg {
+            Msg::MapIds { pid } => match idmap::write(pid, &req.bundle.spec) {
+                Ok(()) => ch.send(&Msg::Ack)?,
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    break;
+                }
+            },
+            Msg::InitPid { pid } => init = Some(pid),
+            Msg::Ready => ready = true,
+            Msg::Error { msg } => {
+                failure.get_or_insert(anyhow!(msg));
+            }
+            Msg::Ack => {}
+        }
+    }
+    drop(ch);
+    let _ = waitpid(stage1, None);
+    match (failure, init, ready) {
+        (None, Some(pid), true) => Ok(pid),
+        (failure, init, _) => {
+            if let Some(pid) = init {
+                reap(pid);
+            }
+            Err(failure.unwrap_or_else(|| anyhow!("container init exited before it was ready")))
+        }
+    }
+}
+
+/// Kills a failed init and waits for it to be gone.
+pub fn reap(pid: i32) {
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    wait_gone(pid, Duration::from_secs(10));
+}
+
+/// Waits for a process that may not be our child to exit (or be a zombie).
+pub fn wait_gone(pid: i32, limit: Duration) -> bool {
+    let start = crate::state::start_time(pid);
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        let _ = waitpid(Pid::from_raw(pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+        match start {
+            Some(s) if crate::state::is_alive(pid, s) => std::thread::sleep(Duration::from_millis(1)),
+            _ => return true,
+        }
+    }
+    false
+}

@@ -1,0 +1,54 @@
+//! Stage 1: joins the requested namespaces, makes the new ones, and forks the
+//! init into them. Its own pid is in the caller's pid namespace, so the pid
+//! fork() returns is the one the caller can signal.
+
+use anyhow::{Context, Result};
+use nix::unistd::{fork, setresgid, setresuid, ForkResult, Gid, Uid};
+
+use super::sync::{Channel, Msg};
+use super::{init, namespaces, Handles, Launch};
+
+enum Side {
+    Init,
+    Stage1,
+}
+
+pub fn run(req: &Launch, h: &Handles, ch: Channel) -> ! {
+    let code = match namespaces_and_fork(req, h, &ch) {
+        Ok(Side::Init) => init::run(req, h, ch),
+        Ok(Side::Stage1) => 0,
+        Err(e) => {
+            let _ = ch.send(&Msg::Error { msg: format!("{e:#}") });
+            1
+        }
+    };
+    // SAFETY: leave without running the parent's atexit handlers or destructors.
+    unsafe { libc::_exit(code) }
+}
+
+fn namespaces_and_fork(req: &Launch, h: &Handles, ch: &Channel) -> Result<Side> {
+    for j in &h.ns.joins {
+        namespaces::join(j)?;
+    }
+    if h.ns.new_user {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).context("unshare the user namespace")?;
+        ch.send(&Msg::MapIds { pid: nix::unistd::getpid().as_raw() })?;
+        ch.expect_ack()?;
+    }
+    if h.ns.new_user || h.ns.join_user {
+        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0)).context("become gid 0 in the user namespace")?;
+        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).context("become uid 0 in the user namespace")?;
+    }
+    namespaces::unshare_new(h.ns.new_flags)?;
+    if h.ns.new_flags.contains(nix::sched::CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)) {
+        super::kernel::time_offsets(&req.bundle.spec, &h.proc_fd)?;
+    }
+    // SAFETY: stage 1 is single-threaded.
+    match unsafe { fork() }.context("fork the init")? {
+        ForkResult::Child => Ok(Side::Init),
+        ForkResult::Parent { child } => {
+            ch.send(&Msg::InitPid { pid: child.as_raw() })?;
+            Ok(Side::Stage1)
+        }
+    }
+}

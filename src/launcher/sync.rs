@@ -1,0 +1,60 @@
+//! The parent/child channel of create: a SOCK_SEQPACKET pair carrying one
+//! JSON message per packet, so a message is never split or merged.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use anyhow::{bail, Context, Result};
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Msg {
+    /// stage 1 unshared a user namespace: the parent writes its id maps.
+    MapIds { pid: i32 },
+    /// The parent wrote the maps.
+    Ack,
+    /// stage 1 forked the init; its pid as the parent sees it.
+    InitPid { pid: i32 },
+    /// The init finished setup and waits on the exec fifo.
+    Ready,
+    /// A step failed; the message says which and why.
+    Error { msg: String },
+}
+
+pub struct Channel(OwnedFd);
+
+pub fn pair() -> Result<(Channel, Channel)> {
+    let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+        .context("socketpair for the create channel")?;
+    Ok((Channel(a), Channel(b)))
+}
+
+impl Channel {
+    pub fn send(&self, m: &Msg) -> Result<()> {
+        let bytes = serde_json::to_vec(m)?;
+        send(self.0.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL).context("send on the create channel")?;
+        Ok(())
+    }
+
+    /// The next message, or None once every other end is closed.
+    pub fn recv(&self) -> Result<Option<Msg>> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let n = loop {
+            match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Err(nix::Error::EINTR) => continue,
+                r => break r.context("recv on the create channel")?,
+            }
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(Some(serde_json::from_slice(&buf[..n]).context("bad message on the create channel")?))
+    }
+
+    pub fn expect_ack(&self) -> Result<()> {
+        match self.recv()? {
+            Some(Msg::Ack) => Ok(()),
+            other => bail!("create channel: expected Ack, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! hull: a runc-compatible OCI runtime.
+//!
+//! The runtime layer: a bundle in, a container out. See ARCHITECTURE in the
+//! project notes for how the provisioner and engine sit on top of it.
+
+pub mod cli;
+pub mod commands;
+pub mod container;
+pub mod launcher;
+pub mod logging;
+pub mod process;
+pub mod rootfs;
+pub mod spec;
+pub mod state;
+
+/// The runtime-spec version hull implements.
+pub const SPEC_VERSION: &str = "1.3.0";
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const COMMIT: &str = env!("HULL_COMMIT");

@@ -1,0 +1,67 @@
+//! Finding process.args[0] in the container and replacing the init with it.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn executable(p: &Path) -> bool {
+    std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+}
+
+/// Resolves args[0] through PATH from the process's env, as execvp would, and
+/// fails at create (not at start) when there is nothing to run.
+pub fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
+    if arg0.contains('/') {
+        let p = PathBuf::from(arg0);
+        if !p.exists() {
+            bail!("process.args[0]: {arg0:?}: no such file or directory in the container");
+        }
+        if !executable(&p) {
+            bail!("process.args[0]: {arg0:?}: not an executable file");
+        }
+        return Ok(p);
+    }
+    let path = env.iter().rev().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let cand = Path::new(dir).join(arg0);
+        if executable(&cand) {
+            return Ok(cand);
+        }
+    }
+    bail!("process.args[0]: {arg0:?}: executable file not found in $PATH ({path})")
+}
+
+fn cstrings(v: &[String], what: &str) -> Result<Vec<CString>> {
+    v.iter().map(|s| CString::new(s.as_bytes()).with_context(|| format!("{what}: {s:?} contains a NUL byte"))).collect()
+}
+
+/// Marks every fd from `first` up close-on-exec, so only stdio and the
+/// preserved fds reach the container (CVE-2024-21626).
+pub fn cloexec_from(first: u32) -> Result<()> {
+    // SAFETY: close_range with the CLOEXEC flag only changes fd flags.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context("close_range");
+    }
+    Ok(())
+}
+
+/// execve; returns only on failure.
+pub fn exec(prog: &Path, args: &[String], env: &[String]) -> anyhow::Error {
+    let run = || -> Result<()> {
+        let p = CString::new(prog.as_os_str().as_bytes())?;
+        let a = cstrings(args, "process.args")?;
+        let e = cstrings(env, "process.env")?;
+        nix::unistd::execve(&p, &a, &e).with_context(|| format!("exec {:?}", prog.display().to_string()))?;
+        Ok(())
+    };
+    match run() {
+        Err(e) => e,
+        Ok(()) => anyhow::anyhow!("execve returned"),
+    }
+}

@@ -1,0 +1,61 @@
+//! The container process's own settings: rlimits, credentials, capabilities,
+//! umask, cwd, no_new_privs, and finally exec.
+
+pub mod caps;
+pub mod exec;
+mod rlimits;
+mod user;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::{LinuxCapabilities, Process};
+
+/// Applies everything about the process that must happen before exec, in the
+/// order the privileges allow; returns the program to exec.
+pub fn setup(p: &Process) -> Result<PathBuf> {
+    rlimits::apply(p.rlimits().as_deref().unwrap_or(&[]))?;
+    // cwd first as root (it may be unreadable for the user), again after the switch.
+    let early_cwd = nix::unistd::chdir(p.cwd()).is_ok();
+    let none = LinuxCapabilities::default_empty();
+    let caps = p.capabilities().as_ref().unwrap_or(&none);
+    caps::apply_bounding(caps)?;
+    user::switch(p.user())?;
+    caps::apply_sets(caps)?;
+    let mask = p.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    if !early_cwd || p.user().uid() != 0 {
+        nix::unistd::chdir(p.cwd()).with_context(|| format!("process.cwd: {:?}", p.cwd().display().to_string()))?;
+    }
+    // A cwd reached through a leaked fd would be outside the root: getcwd says so.
+    if nix::unistd::getcwd().is_err() {
+        bail!("process.cwd: {:?} is outside the container", p.cwd().display().to_string());
+    }
+    if p.no_new_privileges().unwrap_or(false) {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("process.noNewPrivileges");
+        }
+    }
+    let Some(arg0) = p.args().as_deref().and_then(|a| a.first()) else {
+        bail!("process.args: must name a program, got none");
+    };
+    exec::find_program(arg0, p.env().as_deref().unwrap_or(&[]))
+}
+
+trait EmptyCaps {
+    fn default_empty() -> Self;
+}
+
+impl EmptyCaps for LinuxCapabilities {
+    /// No capabilities at all: what a process gets when config.json lists none.
+    fn default_empty() -> Self {
+        let mut c = LinuxCapabilities::default();
+        c.set_bounding(Some(Default::default()));
+        c.set_effective(Some(Default::default()));
+        c.set_inheritable(Some(Default::default()));
+        c.set_permitted(Some(Default::default()));
+        c.set_ambient(Some(Default::default()));
+        c
+    }
+}

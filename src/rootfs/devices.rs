@@ -1,0 +1,129 @@
+//! Device nodes in the container's /dev: the runtime spec's defaults plus
+//! `linux.devices`, made with mknod, or bound from the host inside a user
+//! namespace where mknod is not allowed; and the /dev/fd, /dev/std* links.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use nix::mount::{mount, MsFlags};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
+
+use super::inroot::{self, fd_path, Follow};
+
+pub struct Node {
+    pub path: PathBuf,
+    pub kind: libc::mode_t,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+fn default_nodes() -> Vec<Node> {
+    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
+        .into_iter()
+        .map(|(name, major, minor)| Node {
+            path: PathBuf::from("/dev").join(name),
+            kind: libc::S_IFCHR,
+            major,
+            minor,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        })
+        .collect()
+}
+
+fn node_of(d: &LinuxDevice) -> Node {
+    let kind = match d.typ() {
+        LinuxDeviceType::B => libc::S_IFBLK,
+        LinuxDeviceType::P => libc::S_IFIFO,
+        _ => libc::S_IFCHR,
+    };
+    Node {
+        path: d.path().clone(),
+        kind,
+        major: d.major() as u64,
+        minor: d.minor() as u64,
+        mode: d.file_mode().unwrap_or(0o666) & 0o7777,
+        uid: d.uid().unwrap_or(0),
+        gid: d.gid().unwrap_or(0),
+    }
+}
+
+/// Makes the default devices (when /dev is the container's own) and every
+/// `linux.devices` entry.
+pub fn create_all(root: &OwnedFd, extra: &[LinuxDevice], own_dev: bool, in_userns: bool) -> Result<()> {
+    let mut nodes = if own_dev { default_nodes() } else { vec![] };
+    for d in extra {
+        nodes.retain(|n| n.path != *d.path());
+        nodes.push(node_of(d));
+    }
+    for (i, n) in nodes.iter().enumerate() {
+        make(root, n, in_userns).with_context(|| {
+            let origin = if i < nodes.len() - extra.len() { "default device".to_string() } else { "linux.devices".to_string() };
+            format!("{origin} {}", n.path.display())
+        })?;
+    }
+    if own_dev {
+        links(root)?;
+    }
+    Ok(())
+}
+
+fn make(root: &OwnedFd, n: &Node, in_userns: bool) -> Result<()> {
+    let rel = inroot::relative(&n.path);
+    let name = rel.file_name().context("no file name")?.to_owned();
+    let parent = inroot::mkdir_all(root, rel.parent().unwrap_or(Path::new(".")), Follow::InRoot)?;
+    let dir = inroot::reopen_dir(&parent)?;
+    let cname = CString::new(name.as_bytes())?;
+    if in_userns && n.kind != libc::S_IFIFO {
+        let target = inroot::create_file(root, &n.path, Follow::InRoot)?;
+        return mount(Some(&n.path), &fd_path(&target), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .context("bind the host's device");
+    }
+    // A file the image left here is replaced; unlinkat never follows a symlink.
+    // SAFETY: directory fd we hold, valid C string.
+    unsafe { libc::unlinkat(dir.as_raw_fd(), cname.as_ptr(), 0) };
+    let dev = libc::makedev(n.major as u32, n.minor as u32);
+    // SAFETY: as above; mknodat creates without following links.
+    if unsafe { libc::mknodat(dir.as_raw_fd(), cname.as_ptr(), n.kind | n.mode, dev) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("mknod");
+    }
+    // SAFETY: as above; AT_SYMLINK_NOFOLLOW keeps chown on the node itself.
+    if unsafe { libc::fchownat(dir.as_raw_fd(), cname.as_ptr(), n.uid, n.gid, libc::AT_SYMLINK_NOFOLLOW) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("chown");
+    }
+    // mknod honours the umask; the spec's fileMode is exact.
+    // SAFETY: as above.
+    if unsafe { libc::fchmodat(dir.as_raw_fd(), cname.as_ptr(), n.mode, 0) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("chmod");
+    }
+    Ok(())
+}
+
+fn links(root: &OwnedFd) -> Result<()> {
+    let dev = inroot::reopen_dir(&inroot::mkdir_all(root, Path::new("/dev"), Follow::InRoot)?)?;
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+    ] {
+        let cname = CString::new(name)?;
+        let ctarget = CString::new(target)?;
+        // SAFETY: directory fd we hold, valid C strings.
+        if unsafe { libc::symlinkat(ctarget.as_ptr(), dev.as_raw_fd(), cname.as_ptr()) } != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EEXIST) {
+                return Err(err).with_context(|| format!("symlink /dev/{name}"));
+            }
+        }
+    }
+    Ok(())
+}

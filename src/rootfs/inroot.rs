@@ -1,0 +1,175 @@
+//! Paths inside the rootfs resolved by handle, never by string: openat2 with
+//! RESOLVE_IN_ROOT keeps `..` and symlinks (absolute or not) inside the root,
+//! so an image cannot point a mount or a mkdir at the host.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// How strictly to resolve.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Follow {
+    /// Symlinks are followed, but only inside the root.
+    InRoot,
+    /// Any symlink on the way is an error (for /proc and /sys destinations).
+    NoSymlinks,
+}
+
+fn cstr(p: &Path) -> Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).with_context(|| format!("{:?}: contains a NUL byte", p))
+}
+
+/// openat2(dirfd, path, flags, RESOLVE_IN_ROOT).
+pub fn openat2(dirfd: RawFd, path: &Path, flags: i32, follow: Follow) -> std::io::Result<OwnedFd> {
+    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    let mut resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    if follow == Follow::NoSymlinks {
+        resolve |= RESOLVE_NO_SYMLINKS;
+    }
+    // SAFETY: open_how is plain integers; all-zero is its "nothing set" value.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.resolve = resolve;
+    loop {
+        // SAFETY: valid C string and open_how struct of the size passed.
+        let fd = unsafe {
+            libc::syscall(libc::SYS_openat2, dirfd, c.as_ptr(), &how as *const libc::open_how, std::mem::size_of::<libc::open_how>())
+        };
+        if fd >= 0 {
+            // SAFETY: the kernel just gave us this fd.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+        }
+        let err = std::io::Error::last_os_error();
+        // EAGAIN: a rename raced the lookup; the kernel asks us to retry.
+        if err.raw_os_error() != Some(libc::EAGAIN) {
+            return Err(err);
+        }
+    }
+}
+
+/// The path relative to the root, without leading `/` (and `.` for the root itself).
+pub fn relative(path: &Path) -> PathBuf {
+    let rel: PathBuf = path.components().filter(|c| matches!(c, Component::Normal(_) | Component::ParentDir)).collect();
+    if rel.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rel
+    }
+}
+
+/// An O_PATH handle on an existing path inside the root.
+pub fn open_path(root: &OwnedFd, path: &Path, follow: Follow) -> std::io::Result<OwnedFd> {
+    openat2(root.as_raw_fd(), &relative(path), libc::O_PATH, follow)
+}
+
+/// mkdir -p inside the root; returns an O_PATH handle on the final directory.
+pub fn mkdir_all(root: &OwnedFd, path: &Path, follow: Follow) -> Result<OwnedFd> {
+    let rel = relative(path);
+    let mut cur = openat2(root.as_raw_fd(), Path::new("."), libc::O_PATH | libc::O_DIRECTORY, follow)?;
+    for comp in rel.components() {
+        let name = Path::new(comp.as_os_str());
+        match openat2(cur.as_raw_fd(), name, libc::O_PATH | libc::O_DIRECTORY, follow) {
+            Ok(fd) => cur = fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                let c = cstr(name)?;
+                // SAFETY: directory fd we hold, valid C string.
+                if unsafe { libc::mkdirat(cur.as_raw_fd(), c.as_ptr(), 0o755) } != 0 {
+                    let err = std::io::Error::last_os_error();
+                    if err.raw_os_error() != Some(libc::EEXIST) {
+                        return Err(err).with_context(|| format!("mkdir {}", path.display()));
+                    }
+                }
+                // Reopen through openat2: a symlink raced in here still resolves in-root.
+                cur = openat2(cur.as_raw_fd(), name, libc::O_PATH | libc::O_DIRECTORY, follow)
+                    .with_context(|| format!("open {}", path.display()))?;
+            }
+            Err(e) => return Err(e).with_context(|| format!("open {} in the rootfs", path.display())),
+        }
+    }
+    Ok(cur)
+}
+
+/// Makes sure a regular file (a bind-mount target) exists inside the root;
+/// returns an O_PATH handle on it.
+pub fn create_file(root: &OwnedFd, path: &Path, follow: Follow) -> Result<OwnedFd> {
+    let rel = relative(path);
+    if let Ok(fd) = openat2(root.as_raw_fd(), &rel, libc::O_PATH, follow) {
+        return Ok(fd);
+    }
+    let Some(name) = rel.file_name() else { bail!("{}: not a file path", path.display()) };
+    let parent = mkdir_all(root, rel.parent().unwrap_or(Path::new(".")), follow)?;
+    let dir = reopen_dir(&parent)?;
+    let c = cstr(Path::new(name))?;
+    // SAFETY: directory fd we hold, valid C string; O_NOFOLLOW refuses a symlink at the last step.
+    let fd = unsafe {
+        libc::openat(dir.as_raw_fd(), c.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o644)
+    };
+    if fd < 0 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EEXIST) {
+            return Err(err).with_context(|| format!("create {}", path.display()));
+        }
+    } else {
+        // SAFETY: fresh fd from openat.
+        drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    }
+    Ok(openat2(dir.as_raw_fd(), Path::new(name), libc::O_PATH, follow)?)
+}
+
+/// Turns an O_PATH directory handle into one that *at() calls can create in.
+pub fn reopen_dir(fd: &OwnedFd) -> Result<OwnedFd> {
+    openat2(fd.as_raw_fd(), Path::new("."), libc::O_RDONLY | libc::O_DIRECTORY, Follow::InRoot)
+        .context("reopen directory handle")
+}
+
+/// The magic-link path through which mount(2) and friends act on a handle.
+pub fn fd_path(fd: &OwnedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// Opens a directory on the host (not in-root): the rootfs itself.
+pub fn open_dir(path: &Path) -> Result<OwnedFd> {
+    let c = cstr(path)?;
+    // SAFETY: valid C string.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("open {}", path.display()));
+    }
+    // SAFETY: fresh fd from open.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlinks_stay_inside_the_root() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        std::os::unix::fs::symlink("/", root.join("a/up")).unwrap();
+        std::os::unix::fs::symlink("../../../../..", root.join("dots")).unwrap();
+        let rfd = open_dir(&root).unwrap();
+        let made = mkdir_all(&rfd, Path::new("/a/up/escaped"), Follow::InRoot).unwrap();
+        drop(made);
+        assert!(root.join("escaped").is_dir(), "mkdir through an absolute symlink lands in the root");
+        assert!(!Path::new("/escaped").exists());
+        mkdir_all(&rfd, Path::new("dots/x"), Follow::InRoot).unwrap();
+        assert!(root.join("x").is_dir());
+        assert!(mkdir_all(&rfd, Path::new("/a/up/y"), Follow::NoSymlinks).is_err());
+    }
+
+    #[test]
+    fn relative_paths() {
+        assert_eq!(relative(Path::new("/")), PathBuf::from("."));
+        assert_eq!(relative(Path::new("/a/./b/")), PathBuf::from("a/b"));
+    }
+}

@@ -1,0 +1,91 @@
+//! The container's filesystem: mounts, devices, pivot_root, masked and
+//! read-only paths. Runs inside the init, in its own mount namespace.
+
+mod cgroupfs;
+mod devices;
+pub mod inroot;
+mod masks;
+mod mounts;
+pub mod options;
+mod pivot;
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use nix::mount::{mount, MsFlags};
+
+use crate::spec::Bundle;
+
+pub fn propagation_flag(name: &str) -> Option<MsFlags> {
+    options::propagation(name)
+}
+
+/// Everything up to pivot_root: root propagation, the rootfs as a mount point,
+/// every mount in order, the device nodes. Returns a handle on the rootfs.
+pub fn prepare(bundle: &Bundle, in_userns: bool) -> Result<OwnedFd> {
+    let spec = &bundle.spec;
+    let linux = spec.linux().as_ref();
+    let prop = linux
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .filter(|p| !p.is_empty())
+        .and_then(propagation_flag)
+        .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    mount(None::<&str>, "/", None::<&str>, prop | MsFlags::MS_REC, None::<&str>).context("linux.rootfsPropagation: set on /")?;
+    mount(Some(&bundle.rootfs), &bundle.rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        .with_context(|| format!("root.path: bind {} onto itself", bundle.rootfs.display()))?;
+    if prop.contains(MsFlags::MS_SHARED) {
+        // pivot_root refuses a shared parent mount; only the new root keeps the sharing.
+        private_parent(&bundle.rootfs)?;
+    }
+    let root = inroot::open_dir(&bundle.rootfs)?;
+    let ctx = mounts::MountContext { root: &root, bundle: &bundle.dir, in_userns };
+    let list = spec.mounts().as_deref().unwrap_or(&[]);
+    mounts::mount_all(&ctx, list)?;
+    let binds_dev = list.iter().any(|m| {
+        inroot::relative(m.destination()) == Path::new("dev")
+            && (m.typ().as_deref() == Some("bind") || options::parse(m.options().as_deref().unwrap_or(&[])).is_bind())
+    });
+    let extra = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
+    devices::create_all(&root, extra, !binds_dev, in_userns)?;
+    Ok(root)
+}
+
+fn private_parent(rootfs: &Path) -> Result<()> {
+    let parent = rootfs.parent().unwrap_or(Path::new("/"));
+    let info = std::fs::read_to_string("/proc/self/mountinfo").context("read mountinfo")?;
+    let mp = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|mp| parent.starts_with(mp))
+        .max_by_key(|mp| mp.len())
+        .unwrap_or("/")
+        .to_string();
+    mount(None::<&str>, mp.as_str(), None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
+        .with_context(|| format!("make {mp} private"))
+}
+
+/// Switches `/` to the rootfs.
+pub fn enter(root: &OwnedFd, no_pivot: bool) -> Result<()> {
+    if no_pivot {
+        pivot::move_root(root)
+    } else {
+        pivot::pivot(root)
+    }
+}
+
+/// After pivot_root: masked and read-only paths, then a read-only root.
+pub fn finalize(bundle: &Bundle) -> Result<()> {
+    let spec = &bundle.spec;
+    let root = inroot::open_dir(Path::new("/"))?;
+    if let Some(linux) = spec.linux() {
+        masks::mask(&root, linux.masked_paths().as_deref().unwrap_or(&[]))?;
+        masks::readonly(&root, linux.readonly_paths().as_deref().unwrap_or(&[]))?;
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+        let fd = inroot::open_path(&root, Path::new("/"), inroot::Follow::InRoot)?;
+        let keep = mounts::locked_flags(&fd)?;
+        mounts::remount(&fd, MsFlags::MS_BIND | MsFlags::MS_RDONLY | keep).context("root.readonly")?;
+    }
+    Ok(())
+}

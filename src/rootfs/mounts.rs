@@ -1,0 +1,184 @@
+//! config.json `mounts`, in listed order, each onto a handle resolved in-root.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use nix::mount::{mount, MsFlags};
+use oci_spec::runtime::Mount;
+
+use super::inroot::{self, fd_path, Follow};
+use super::options::{self, MountOptions};
+
+/// What the mount step needs to know about the container being made.
+pub struct MountContext<'a> {
+    pub root: &'a OwnedFd,
+    pub bundle: &'a Path,
+    pub in_userns: bool,
+}
+
+/// Files under /proc that a bind mount may cover (lxcfs and friends); any other
+/// mount under /proc could hide what the runtime writes there (CVE-2019-16884).
+const PROC_ALLOWED: [&str; 10] = [
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+pub fn mount_all(ctx: &MountContext, mounts: &[Mount]) -> Result<()> {
+    for (i, m) in mounts.iter().enumerate() {
+        mount_one(ctx, m).with_context(|| {
+            format!("mounts[{i}]: {:?} on {:?}", m.typ().as_deref().unwrap_or("none"), m.destination().display().to_string())
+        })?;
+    }
+    Ok(())
+}
+
+fn normalized(dest: &Path) -> PathBuf {
+    Path::new("/").join(inroot::relative(dest))
+}
+
+fn check_proc(dest: &Path, typ: &str) -> Result<()> {
+    let d = normalized(dest);
+    if d == Path::new("/proc") && typ != "proc" {
+        bail!("only a proc filesystem may be mounted on /proc");
+    }
+    if d != Path::new("/proc") && d.starts_with("/proc") && !PROC_ALLOWED.iter().any(|a| d == Path::new(a)) {
+        bail!("mounts under /proc are limited to {}", PROC_ALLOWED.join(", "));
+    }
+    Ok(())
+}
+
+fn mount_one(ctx: &MountContext, m: &Mount) -> Result<()> {
+    let typ = m.typ().clone().unwrap_or_else(|| "none".into());
+    let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
+    let dest = m.destination();
+    check_proc(dest, &typ)?;
+    if opts.is_bind() || typ == "bind" {
+        return bind(ctx, m, &opts);
+    }
+    if typ == "cgroup" || typ == "cgroup2" {
+        return super::cgroupfs::mount(ctx, dest, &opts);
+    }
+    let follow = if matches!(typ.as_str(), "proc" | "sysfs") { Follow::NoSymlinks } else { Follow::InRoot };
+    let target = inroot::mkdir_all(ctx.root, dest, follow)?;
+    let source = m.source().as_ref().map(|s| s.display().to_string()).unwrap_or_else(|| typ.clone());
+    let data = opts.data_string();
+    let res = mount(Some(source.as_str()), &fd_path(&target), Some(typ.as_str()), opts.flags, data.as_deref());
+    match res {
+        Ok(()) => {}
+        // sysfs needs a network namespace of our own user namespace; runc binds the host's instead.
+        Err(nix::Error::EPERM) if typ == "sysfs" && ctx.in_userns => {
+            mount(Some("/sys"), &fd_path(&target), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)?;
+            let fresh = inroot::open_path(ctx.root, dest, follow)?;
+            remount(&fresh, opts.flags | MsFlags::MS_BIND)?;
+        }
+        Err(e) => return Err(e).context("mount"),
+    }
+    after_mount(ctx, dest, &opts, follow)
+}
+
+fn bind(ctx: &MountContext, m: &Mount, opts: &MountOptions) -> Result<()> {
+    let src = m.source().as_ref().context("a bind mount needs a source")?;
+    let src = if src.is_absolute() { src.clone() } else { ctx.bundle.join(src) };
+    let meta = std::fs::metadata(&src).with_context(|| format!("source {:?}", src.display().to_string()))?;
+    let dest = m.destination();
+    let target = if meta.is_dir() {
+        inroot::mkdir_all(ctx.root, dest, Follow::InRoot)?
+    } else {
+        inroot::create_file(ctx.root, dest, Follow::InRoot)?
+    };
+    let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
+    mount(Some(&src), &fd_path(&target), None::<&str>, flags, None::<&str>)
+        .with_context(|| format!("bind {:?}", src.display().to_string()))?;
+    let fresh = inroot::open_path(ctx.root, dest, Follow::InRoot)?;
+    if !opts.remount_flags().is_empty() {
+        remount(&fresh, opts.remount_flags() | MsFlags::MS_BIND)?;
+    }
+    after_mount(ctx, dest, opts, Follow::InRoot)
+}
+
+/// A bind remount; flags the kernel locked on the source (nosuid, nodev, ... in a
+/// user namespace) are kept, as a remount may not clear them.
+pub fn remount(target: &OwnedFd, flags: MsFlags) -> Result<()> {
+    let flags = flags | MsFlags::MS_REMOUNT;
+    match mount(None::<&str>, &fd_path(target), None::<&str>, flags, None::<&str>) {
+        Ok(()) => Ok(()),
+        Err(nix::Error::EPERM) => {
+            let locked = locked_flags(target)?;
+            mount(None::<&str>, &fd_path(target), None::<&str>, flags | locked, None::<&str>).context("remount")
+        }
+        Err(e) => Err(e).context("remount"),
+    }
+}
+
+pub fn locked_flags(target: &OwnedFd) -> Result<MsFlags> {
+    let st = nix::sys::statvfs::fstatvfs(target).context("statvfs")?;
+    use nix::sys::statvfs::FsFlags as S;
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (s, m) in [
+        (S::ST_NOSUID, MsFlags::MS_NOSUID),
+        (S::ST_NODEV, MsFlags::MS_NODEV),
+        (S::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (S::ST_RDONLY, MsFlags::MS_RDONLY),
+        (S::ST_NOATIME, MsFlags::MS_NOATIME),
+        (S::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (S::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(s) {
+            out |= m;
+        }
+    }
+    Ok(out)
+}
+
+/// Propagation and recursive attributes, applied to the mount just made.
+fn after_mount(ctx: &MountContext, dest: &Path, opts: &MountOptions, follow: Follow) -> Result<()> {
+    if opts.propagation.is_empty() && opts.attr_set == 0 && opts.attr_clr == 0 {
+        return Ok(());
+    }
+    let fresh = inroot::open_path(ctx.root, dest, follow)?;
+    for p in &opts.propagation {
+        mount(None::<&str>, &fd_path(&fresh), None::<&str>, *p, None::<&str>).context("set propagation")?;
+    }
+    if opts.attr_set != 0 || opts.attr_clr != 0 {
+        set_attr_recursive(&fresh, opts.attr_set, opts.attr_clr)?;
+    }
+    Ok(())
+}
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+fn set_attr_recursive(fd: &OwnedFd, set: u64, clr: u64) -> Result<()> {
+    let attr = MountAttr { attr_set: set, attr_clr: clr, propagation: 0, userns_fd: 0 };
+    let empty = c"";
+    // SAFETY: a valid fd, an empty C path with AT_EMPTY_PATH, and a mount_attr of the size passed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context("mount_setattr (recursive mount options)");
+    }
+    Ok(())
+}

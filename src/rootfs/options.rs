@@ -1,0 +1,180 @@
+//! Mount options as config.json spells them, turned into mount(2) flags,
+//! propagation changes, recursive mount_setattr attributes and fs data.
+
+use nix::mount::MsFlags;
+
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+pub const MOUNT_ATTR__ATIME: u64 = 0x70;
+pub const MOUNT_ATTR_RELATIME: u64 = 0x0;
+pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
+pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountOptions {
+    pub flags: MsFlags,
+    pub propagation: Vec<MsFlags>,
+    pub attr_set: u64,
+    pub attr_clr: u64,
+    pub data: Vec<String>,
+}
+
+impl Default for MountOptions {
+    fn default() -> Self {
+        MountOptions { flags: MsFlags::empty(), propagation: vec![], attr_set: 0, attr_clr: 0, data: vec![] }
+    }
+}
+
+impl MountOptions {
+    pub fn is_bind(&self) -> bool {
+        self.flags.contains(MsFlags::MS_BIND)
+    }
+
+    /// Flags that a bind mount only gets through a second, remounting call.
+    pub fn remount_flags(&self) -> MsFlags {
+        self.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT)
+    }
+
+    pub fn data_string(&self) -> Option<String> {
+        (!self.data.is_empty()).then(|| self.data.join(","))
+    }
+}
+
+fn flag(opt: &str) -> Option<(bool, MsFlags)> {
+    use MsFlags as F;
+    let f = match opt {
+        "async" => (false, F::MS_SYNCHRONOUS),
+        "atime" => (false, F::MS_NOATIME),
+        "bind" => (true, F::MS_BIND),
+        "defaults" => (true, F::empty()),
+        "dev" => (false, F::MS_NODEV),
+        "diratime" => (false, F::MS_NODIRATIME),
+        "dirsync" => (true, F::MS_DIRSYNC),
+        "exec" => (false, F::MS_NOEXEC),
+        "iversion" => (true, F::MS_I_VERSION),
+        "lazytime" => (true, F::MS_LAZYTIME),
+        "loud" => (false, F::MS_SILENT),
+        "mand" => (true, F::MS_MANDLOCK),
+        "noatime" => (true, F::MS_NOATIME),
+        "nodev" => (true, F::MS_NODEV),
+        "nodiratime" => (true, F::MS_NODIRATIME),
+        "noexec" => (true, F::MS_NOEXEC),
+        "noiversion" => (false, F::MS_I_VERSION),
+        "nolazytime" => (false, F::MS_LAZYTIME),
+        "nomand" => (false, F::MS_MANDLOCK),
+        "norelatime" => (false, F::MS_RELATIME),
+        "nostrictatime" => (false, F::MS_STRICTATIME),
+        "nosuid" => (true, F::MS_NOSUID),
+        "nosymfollow" => (true, F::from_bits_retain(256)),
+        "rbind" => (true, F::MS_BIND | F::MS_REC),
+        "relatime" => (true, F::MS_RELATIME),
+        "remount" => (true, F::MS_REMOUNT),
+        "ro" => (true, F::MS_RDONLY),
+        "rw" => (false, F::MS_RDONLY),
+        "silent" => (true, F::MS_SILENT),
+        "strictatime" => (true, F::MS_STRICTATIME),
+        "suid" => (false, F::MS_NOSUID),
+        "sync" => (true, F::MS_SYNCHRONOUS),
+        _ => return None,
+    };
+    Some(f)
+}
+
+/// Propagation option names and their flags.
+pub fn propagation(opt: &str) -> Option<MsFlags> {
+    use MsFlags as F;
+    Some(match opt {
+        "private" => F::MS_PRIVATE,
+        "rprivate" => F::MS_PRIVATE | F::MS_REC,
+        "shared" => F::MS_SHARED,
+        "rshared" => F::MS_SHARED | F::MS_REC,
+        "slave" => F::MS_SLAVE,
+        "rslave" => F::MS_SLAVE | F::MS_REC,
+        "unbindable" => F::MS_UNBINDABLE,
+        "runbindable" => F::MS_UNBINDABLE | F::MS_REC,
+        _ => return None,
+    })
+}
+
+/// Recursive attributes (runtime-spec 1.1 "rro", "rnosuid", ...): (clear, set).
+fn rec_attr(opt: &str) -> Option<(u64, u64)> {
+    Some(match opt {
+        "rro" => (0, MOUNT_ATTR_RDONLY),
+        "rrw" => (MOUNT_ATTR_RDONLY, 0),
+        "rnosuid" => (0, MOUNT_ATTR_NOSUID),
+        "rsuid" => (MOUNT_ATTR_NOSUID, 0),
+        "rnodev" => (0, MOUNT_ATTR_NODEV),
+        "rdev" => (MOUNT_ATTR_NODEV, 0),
+        "rnoexec" => (0, MOUNT_ATTR_NOEXEC),
+        "rexec" => (MOUNT_ATTR_NOEXEC, 0),
+        "rnodiratime" => (0, MOUNT_ATTR_NODIRATIME),
+        "rdiratime" => (MOUNT_ATTR_NODIRATIME, 0),
+        "rrelatime" => (MOUNT_ATTR__ATIME, MOUNT_ATTR_RELATIME),
+        "rnorelatime" => (MOUNT_ATTR__ATIME, 0),
+        "rnoatime" => (MOUNT_ATTR__ATIME, MOUNT_ATTR_NOATIME),
+        "ratime" => (MOUNT_ATTR__ATIME, 0),
+        "rstrictatime" => (MOUNT_ATTR__ATIME, MOUNT_ATTR_STRICTATIME),
+        "rnostrictatime" => (MOUNT_ATTR__ATIME, 0),
+        "rnosymfollow" => (0, MOUNT_ATTR_NOSYMFOLLOW),
+        "rsymfollow" => (MOUNT_ATTR_NOSYMFOLLOW, 0),
+        _ => return None,
+    })
+}
+
+pub fn parse(options: &[String]) -> MountOptions {
+    let mut o = MountOptions::default();
+    for opt in options {
+        if let Some((set, f)) = flag(opt) {
+            if set {
+                o.flags |= f;
+            } else {
+                o.flags &= !f;
+            }
+        } else if let Some(p) = propagation(opt) {
+            o.propagation.push(p);
+        } else if let Some((clr, set)) = rec_attr(opt) {
+            o.attr_clr |= clr;
+            o.attr_set = (o.attr_set & !clr) | set;
+        } else {
+            // Unknown to mount(2): the filesystem's own option (mode=755, size=...).
+            o.data.push(opt.clone());
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(opts: &[&str]) -> MountOptions {
+        parse(&opts.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn flags_data_and_propagation() {
+        let o = p(&["nosuid", "strictatime", "mode=755", "size=65536k", "rslave"]);
+        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME);
+        assert_eq!(o.data_string().as_deref(), Some("mode=755,size=65536k"));
+        assert_eq!(o.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
+    }
+
+    #[test]
+    fn later_options_win() {
+        let o = p(&["ro", "rw", "rbind"]);
+        assert!(!o.flags.contains(MsFlags::MS_RDONLY));
+        assert!(o.is_bind() && o.flags.contains(MsFlags::MS_REC));
+        assert!(o.remount_flags().is_empty());
+    }
+
+    #[test]
+    fn recursive_attributes() {
+        let o = p(&["rro", "rnoatime"]);
+        assert_eq!(o.attr_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOATIME);
+        assert_eq!(o.attr_clr, MOUNT_ATTR__ATIME);
+    }
+}

@@ -1,0 +1,218 @@
+//! Checks on a parsed config that serde cannot make: each error names the
+//! field by its JSON path and quotes the value.
+
+use std::collections::HashSet;
+
+use anyhow::{bail, Result};
+use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec};
+
+use super::{has_namespace, namespaces};
+
+pub fn validate(spec: &Spec) -> Result<()> {
+    version(spec)?;
+    process(spec)?;
+    mounts(spec)?;
+    namespaces_unique(spec)?;
+    id_mappings(spec)?;
+    uts(spec)?;
+    paths(spec)?;
+    devices(spec)?;
+    sysctls(spec)?;
+    Ok(())
+}
+
+fn version(spec: &Spec) -> Result<()> {
+    let v = spec.version();
+    if !v.starts_with("1.") {
+        bail!("ociVersion: {v:?} is not a 1.x runtime-spec version");
+    }
+    Ok(())
+}
+
+fn process(spec: &Spec) -> Result<()> {
+    let Some(p) = spec.process() else { return Ok(()) };
+    match p.args() {
+        Some(a) if !a.is_empty() => {}
+        _ => bail!("process.args: must name a program, got none"),
+    }
+    if !p.cwd().is_absolute() {
+        bail!("process.cwd: {:?} is not an absolute path", p.cwd().display().to_string());
+    }
+    let mut seen = HashSet::new();
+    for (i, r) in p.rlimits().iter().flatten().enumerate() {
+        if !seen.insert(r.typ().to_string()) {
+            bail!("process.rlimits[{i}].type: duplicate rlimit {:?}", r.typ().to_string());
+        }
+        if r.soft() > r.hard() {
+            bail!("process.rlimits[{i}]: soft limit {} is above hard limit {}", r.soft(), r.hard());
+        }
+    }
+    for (i, e) in p.env().iter().flatten().enumerate() {
+        if !e.contains('=') {
+            bail!("process.env[{i}]: {e:?} is not NAME=VALUE");
+        }
+    }
+    if let Some(profile) = p.apparmor_profile() {
+        if !profile.is_empty() {
+            bail!("process.apparmorProfile: {profile:?}: AppArmor is not enabled on this host");
+        }
+    }
+    if let Some(label) = p.selinux_label() {
+        if !label.is_empty() {
+            bail!("process.selinuxLabel: {label:?}: SELinux is not enabled on this host");
+        }
+    }
+    Ok(())
+}
+
+fn mounts(spec: &Spec) -> Result<()> {
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let dest = m.destination().display().to_string();
+        if dest.is_empty() {
+            bail!("mounts[{i}].destination: empty");
+        }
+        if !m.destination().is_absolute() {
+            tracing::warn!("mounts[{i}].destination: {dest:?} is not absolute; taken relative to /");
+        }
+        let opts = m.options().as_deref().unwrap_or(&[]);
+        let is_bind = m.typ().as_deref() == Some("bind") || opts.iter().any(|o| o == "bind" || o == "rbind");
+        if is_bind && m.source().is_none() {
+            bail!("mounts[{i}].source: a bind mount of {dest:?} needs a source");
+        }
+    }
+    Ok(())
+}
+
+fn namespaces_unique(spec: &Spec) -> Result<()> {
+    let mut seen = HashSet::new();
+    for (i, ns) in namespaces(spec).iter().enumerate() {
+        if !seen.insert(ns.typ() as u32) {
+            bail!("linux.namespaces[{i}].type: duplicate namespace {:?}", ns_name(ns.typ()));
+        }
+        if let Some(p) = ns.path() {
+            if !p.is_absolute() {
+                bail!("linux.namespaces[{i}].path: {:?} is not an absolute path", p.display().to_string());
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn ns_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mount",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "network",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+fn id_mappings(spec: &Spec) -> Result<()> {
+    let Some(linux) = spec.linux() else { return Ok(()) };
+    let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+        || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+    let new_user = namespaces(spec).iter().any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
+    if new_user && !has_maps {
+        bail!("linux.uidMappings: a new user namespace needs uidMappings and gidMappings");
+    }
+    if has_maps && !new_user {
+        bail!("linux.uidMappings: id mappings need a new user namespace in linux.namespaces");
+    }
+    for (field, maps) in [("uidMappings", linux.uid_mappings()), ("gidMappings", linux.gid_mappings())] {
+        if new_user && maps.as_ref().is_none_or(|m| m.is_empty()) {
+            bail!("linux.{field}: missing, but a new user namespace needs it");
+        }
+        for (i, m) in maps.iter().flatten().enumerate() {
+            if m.size() == 0 {
+                bail!("linux.{field}[{i}].size: 0 maps nothing");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn uts(spec: &Spec) -> Result<()> {
+    let uts = has_namespace(spec, LinuxNamespaceType::Uts);
+    if let Some(h) = spec.hostname() {
+        if !h.is_empty() && !uts {
+            bail!("hostname: {h:?} needs a uts namespace in linux.namespaces");
+        }
+    }
+    if let Some(d) = spec.domainname() {
+        if !d.is_empty() && !uts {
+            bail!("domainname: {d:?} needs a uts namespace in linux.namespaces");
+        }
+    }
+    Ok(())
+}
+
+fn paths(spec: &Spec) -> Result<()> {
+    let Some(linux) = spec.linux() else { return Ok(()) };
+    for (field, list) in [("maskedPaths", linux.masked_paths()), ("readonlyPaths", linux.readonly_paths())] {
+        for (i, p) in list.iter().flatten().enumerate() {
+            if !p.starts_with('/') {
+                bail!("linux.{field}[{i}]: {p:?} is not an absolute path");
+            }
+        }
+    }
+    if let Some(p) = linux.rootfs_propagation() {
+        if !p.is_empty() && crate::rootfs::propagation_flag(p).is_none() {
+            bail!("linux.rootfsPropagation: {p:?} is not one of shared, slave, private, unbindable (with optional r prefix)");
+        }
+    }
+    Ok(())
+}
+
+fn devices(spec: &Spec) -> Result<()> {
+    let Some(linux) = spec.linux() else { return Ok(()) };
+    for (i, d) in linux.devices().iter().flatten().enumerate() {
+        let path = d.path().display().to_string();
+        if !d.path().is_absolute() {
+            bail!("linux.devices[{i}].path: {path:?} is not an absolute path");
+        }
+        match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::B | LinuxDeviceType::U | LinuxDeviceType::P => {}
+            LinuxDeviceType::A => bail!("linux.devices[{i}].type: \"a\" is not a device type (c, b, u or p)"),
+        }
+        if d.major() < 0 || d.minor() < 0 {
+            bail!("linux.devices[{i}]: negative major/minor {}:{}", d.major(), d.minor());
+        }
+    }
+    Ok(())
+}
+
+const IPC_SYSCTLS: [&str; 8] = [
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+
+/// Only sysctls that live in a namespace of the container may be set.
+fn sysctls(spec: &Spec) -> Result<()> {
+    let Some(map) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else { return Ok(()) };
+    for key in map.keys() {
+        let k = key.replace('/', ".");
+        let need = if IPC_SYSCTLS.contains(&k.as_str()) || k.starts_with("fs.mqueue.") {
+            LinuxNamespaceType::Ipc
+        } else if k.starts_with("net.") {
+            LinuxNamespaceType::Network
+        } else if k == "kernel.hostname" || k == "kernel.domainname" {
+            LinuxNamespaceType::Uts
+        } else {
+            bail!("linux.sysctl: {key:?} is not namespaced: it would change the host");
+        };
+        if !has_namespace(spec, need) {
+            bail!("linux.sysctl: {key:?} needs a {} namespace in linux.namespaces", ns_name(need));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! Container state under --root: `<root>/<id>/state.json`, a lock per
+//! container, and the status worked out from the init's pid and start time.
+
+mod liveness;
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+pub use liveness::{is_alive, start_time};
+
+pub const EXEC_FIFO: &str = "exec.fifo";
+const STATE_FILE: &str = "state.json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Stopped,
+    Paused,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+            Status::Paused => "paused",
+        };
+        f.write_str(s)
+    }
+}
+
+/// What hull records about a container; the OCI state is derived from it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub id: String,
+    pub pid: i32,
+    /// The init's start time (clock ticks since boot), so a reused pid is not taken for it.
+    pub pid_start: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub owner: String,
+    #[serde(default)]
+    pub annotations: HashMap<String, String>,
+}
+
+/// The OCI state document (`hull state`), with runc's extra fields.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciState {
+    pub oci_version: String,
+    pub id: String,
+    pub pid: i32,
+    pub status: Status,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub owner: String,
+    #[serde(skip_serializing_if = "HashMap::is_empty", default)]
+    pub annotations: HashMap<String, String>,
+}
+
+/// A container's state directory, locked for as long as this value lives.
+pub struct ContainerDir {
+    pub path: PathBuf,
+    _lock: File,
+}
+
+/// Container ids as runc accepts them: letters, digits, `_+-.`, not `.` or `..`.
+pub fn check_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id.len() <= 1024
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
+    if !ok {
+        bail!("container id {id:?}: invalid: use letters, digits and _+-. only");
+    }
+    Ok(())
+}
+
+fn lock(dir: &Path) -> Result<File> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)
+        .with_context(|| format!("{}: cannot open", dir.display()))?;
+    // SAFETY: flock on an fd we own.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("{}: lock", dir.display()));
+    }
+    Ok(f)
+}
+
+impl ContainerDir {
+    /// Makes the directory of a new container; fails if the id is taken.
+    pub fn create(root: &Path, id: &str) -> Result<ContainerDir> {
+        check_id(id)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(root)
+            .with_context(|| format!("--root {}: cannot create", root.display()))?;
+        let path = root.join(id);
+        match std::fs::DirBuilder::new().mode(0o711).create(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                bail!("container {id:?} already exists")
+            }
+            Err(e) => return Err(e).with_context(|| format!("{}: cannot create", path.display())),
+        }
+        let lock = lock(&path)?;
+        Ok(ContainerDir { path, _lock: lock })
+    }
+
+    /// Opens and locks an existing container's directory.
+    pub fn open(root: &Path, id: &str) -> Result<ContainerDir> {
+        check_id(id)?;
+        let path = root.join(id);
+        if !path.join(STATE_FILE).exists() {
+            bail!("container {id:?} does not exist");
+        }
+        let lock = lock(&path).with_context(|| format!("container {id:?} does not exist"))?;
+        if !path.join(STATE_FILE).exists() {
+            bail!("container {id:?} does not exist");
+        }
+        Ok(ContainerDir { path, _lock: lock })
+    }
+
+    pub fn fifo(&self) -> PathBuf {
+        self.path.join(EXEC_FIFO)
+    }
+
+    pub fn load(&self) -> Result<State> {
+        let p = self.path.join(STATE_FILE);
+        let text = std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?;
+        serde_json::from_slice(&text).with_context(|| format!("{}: corrupt", p.display()))
+    }
+
+    /// Writes state.json atomically (temp file + rename).
+    pub fn save(&self, st: &State) -> Result<()> {
+        let bytes = serde_json::to_vec(st)?;
+        write_atomic(&self.path.join(STATE_FILE), &bytes, 0o600)
+    }
+
+    pub fn status(&self, st: &State) -> Status {
+        if !is_alive(st.pid, st.pid_start) {
+            return Status::Stopped;
+        }
+        if self.fifo().exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
+    }
+
+    pub fn oci_state(&self, st: &State) -> OciState {
+        let status = self.status(st);
+        OciState {
+            oci_version: crate::SPEC_VERSION.to_string(),
+            id: st.id.clone(),
+            pid: if status == Status::Stopped { 0 } else { st.pid },
+            status,
+            bundle: st.bundle.clone(),
+            rootfs: st.rootfs.clone(),
+            created: st.created.clone(),
+            owner: st.owner.clone(),
+            annotations: st.annotations.clone(),
+        }
+    }
+
+    /// Removes the directory; the lock goes with it.
+    pub fn remove(self) -> Result<()> {
+        std::fs::remove_dir_all(&self.path).with_context(|| format!("{}: cannot remove", self.path.display()))
+    }
+}
+
+/// Writes a file so that readers see either nothing or all of it.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    let res = (|| -> std::io::Result<()> {
+        let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res.with_context(|| format!("{}: cannot write", path.display()))
+}
+
+/// Ids of every container under the root, sorted.
+pub fn list_ids(root: &Path) -> Result<Vec<String>> {
+    let rd = match std::fs::read_dir(root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(e).with_context(|| format!("--root {}: cannot read", root.display())),
+    };
+    let mut ids: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join(STATE_FILE).exists())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for good in ["a", "abc-1_2.3+x", "A9"] {
+            check_id(good).unwrap();
+        }
+        for bad in ["", ".", "..", "a/b", "../x", "a b", "a\0"] {
+            assert!(check_id(bad).is_err(), "{bad:?}");
+        }
+    }
+}
