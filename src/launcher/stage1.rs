@@ -2,6 +2,8 @@
 //! init into them. Its own pid is in the caller's pid namespace, so the pid
 //! fork() returns is the one the caller can signal.
 
+use std::os::fd::AsRawFd;
+
 use anyhow::{Context, Result};
 use nix::unistd::{fork, setresgid, setresuid, ForkResult, Gid, Uid};
 
@@ -27,6 +29,9 @@ pub fn run(req: &Launch, h: &Handles, ch: Channel) -> ! {
 }
 
 fn namespaces_and_fork(req: &Launch, h: &Handles, ch: &Channel) -> Result<Side> {
+    let mut keep = vec![ch.as_raw_fd(), h.proc_fd.as_raw_fd(), h.fifo.as_raw_fd()];
+    keep.extend(h.ns.joins.iter().map(|j| j.fd.as_raw_fd()));
+    crate::process::exec::close_fds_except(3 + req.preserve_fds as i32, &keep)?;
     for j in &h.ns.joins {
         namespaces::join(j)?;
     }

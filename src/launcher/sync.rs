@@ -30,6 +30,10 @@ pub fn pair() -> Result<(Channel, Channel)> {
 }
 
 impl Channel {
+    pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+
     pub fn send(&self, m: &Msg) -> Result<()> {
         let bytes = serde_json::to_vec(m)?;
         send(self.0.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL).context("send on the create channel")?;

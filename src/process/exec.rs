@@ -51,6 +51,22 @@ pub fn cloexec_from(first: u32) -> Result<()> {
     Ok(())
 }
 
+/// Closes every fd from `first` up except `keep`: the container's processes
+/// must not hold hull's files (a state-dir lock held by a waiting init would
+/// block every later command on that container).
+pub fn close_fds_except(first: i32, keep: &[i32]) -> Result<()> {
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .context("read /proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in fds.into_iter().filter(|fd| *fd >= first && !keep.contains(fd)) {
+        // SAFETY: closing an fd number this process has; nothing else uses it
+        // (the process is single-threaded and owns no handle on these fds).
+        unsafe { libc::close(fd) };
+    }
+    Ok(())
+}
+
 /// execve; returns only on failure.
 pub fn exec(prog: &Path, args: &[String], env: &[String]) -> anyhow::Error {
     let run = || -> Result<()> {
