@@ -190,19 +190,35 @@ mod tests {
     #[test]
     fn runc_argv_forms_parse() {
         let c = Cli::try_parse_from([
-            "hull", "--root", "/r", "--log", "/l.json", "--log-format=json", "create", "--bundle=/b",
-            "--pid-file", "/p", "id1",
+            "hull",
+            "--root",
+            "/r",
+            "--log",
+            "/l.json",
+            "--log-format=json",
+            "create",
+            "--bundle=/b",
+            "--pid-file",
+            "/p",
+            "id1",
         ])
         .unwrap();
         assert_eq!(c.global.root, PathBuf::from("/r"));
         assert_eq!(c.global.log_format, LogFormat::Json);
-        let Some(Command::Create(a)) = c.command else { panic!("not create") };
+        let Some(Command::Create(a)) = c.command else {
+            panic!("not create")
+        };
         assert_eq!(a.opts.bundle, PathBuf::from("/b"));
         assert_eq!(a.id, "id1");
         let c = Cli::try_parse_from(["hull", "kill", "--all", "id1", "9"]).unwrap();
-        let Some(Command::Kill(k)) = c.command else { panic!("not kill") };
+        let Some(Command::Kill(k)) = c.command else {
+            panic!("not kill")
+        };
         assert!(k.all && k.signal == "9");
         let c = Cli::try_parse_from(["hull", "spec", "--rootless"]).unwrap();
-        assert!(matches!(c.command, Some(Command::Spec(SpecArgs { rootless: true, .. }))));
+        assert!(matches!(
+            c.command,
+            Some(Command::Spec(SpecArgs { rootless: true, .. }))
+        ));
     }
 }

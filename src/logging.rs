@@ -33,7 +33,11 @@ pub fn init(log: Option<&Path>, format: LogFormat, debug: bool) -> Result<()> {
         None => None,
     };
     let max = if debug { Level::DEBUG } else { Level::INFO };
-    let logger = LineLogger { out: Mutex::new(out), format, max };
+    let logger = LineLogger {
+        out: Mutex::new(out),
+        format,
+        max,
+    };
     // A second init (tests calling twice) keeps the first logger; nothing to report.
     let _ = tracing::subscriber::set_global_default(logger);
     Ok(())

@@ -12,7 +12,12 @@ fn main() -> ExitCode {
         }
     };
     if cli.version {
-        println!("hull version {}\ncommit: {}\nspec: {}", hull::VERSION, hull::COMMIT, hull::SPEC_VERSION);
+        println!(
+            "hull version {}\ncommit: {}\nspec: {}",
+            hull::VERSION,
+            hull::COMMIT,
+            hull::SPEC_VERSION
+        );
         return ExitCode::SUCCESS;
     }
     let g = &cli.global;

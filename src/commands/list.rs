@@ -7,7 +7,9 @@ pub fn run(g: &GlobalOpts, a: &ListArgs) -> Result<()> {
     let mut states: Vec<OciState> = Vec::new();
     for id in list_ids(&g.root)? {
         // A container deleted while we list is simply not listed.
-        let Ok(dir) = ContainerDir::open(&g.root, &id) else { continue };
+        let Ok(dir) = ContainerDir::open(&g.root, &id) else {
+            continue;
+        };
         let Ok(st) = dir.load() else { continue };
         states.push(dir.oci_state(&st));
     }
@@ -28,7 +30,14 @@ fn print_table(states: &[OciState]) {
     let rows: Vec<[String; 6]> = states
         .iter()
         .map(|s| {
-            [s.id.clone(), s.pid.to_string(), s.status.to_string(), s.bundle.display().to_string(), s.created.clone(), s.owner.clone()]
+            [
+                s.id.clone(),
+                s.pid.to_string(),
+                s.status.to_string(),
+                s.bundle.display().to_string(),
+                s.created.clone(),
+                s.owner.clone(),
+            ]
         })
         .collect();
     let head = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from);

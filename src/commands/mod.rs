@@ -29,7 +29,9 @@ pub fn dispatch(g: &GlobalOpts, cmd: &Command) -> Result<i32> {
 /// Flags this host cannot honour are refused where they would matter.
 fn check_host_flags(g: &GlobalOpts) -> Result<()> {
     if g.systemd_cgroup && !std::path::Path::new("/run/systemd/system").exists() {
-        bail!("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the cgroupfs driver");
+        bail!(
+            "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the cgroupfs driver"
+        );
     }
     if let Some(r) = g.rootless.as_deref() {
         if !matches!(r, "true" | "false" | "auto") {

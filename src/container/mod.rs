@@ -37,17 +37,31 @@ impl Drop for CreateGuard {
 
 fn owner() -> String {
     let uid = nix::unistd::getuid();
-    nix::unistd::User::from_uid(uid).ok().flatten().map(|u| u.name).unwrap_or_else(|| uid.to_string())
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
 }
 
 /// `create`: leaves the init waiting on the exec fifo; returns its pid.
-pub fn create(root: &Path, id: &str, opts: &CreateOpts, sigmask: SigSet, for_run: bool) -> Result<(ContainerDir, State)> {
+pub fn create(
+    root: &Path,
+    id: &str,
+    opts: &CreateOpts,
+    sigmask: SigSet,
+    for_run: bool,
+) -> Result<(ContainerDir, State)> {
     state::check_id(id)?;
     if opts.console_socket.is_some() {
         bail!("--console-socket: terminals are not supported yet");
     }
     let bundle = Bundle::load(&opts.bundle)?;
-    let process = bundle.spec.process().as_ref().context("config.json: process: missing")?;
+    let process = bundle
+        .spec
+        .process()
+        .as_ref()
+        .context("config.json: process: missing")?;
     if process.terminal().unwrap_or(false) {
         if !for_run {
             bail!("config.json: process.terminal: true needs --console-socket, which is not supported yet");
@@ -55,10 +69,19 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, sigmask: SigSet, for_run
         tracing::warn!("process.terminal: no pty is allocated yet; the container uses hull's own stdio");
     }
     let dir = ContainerDir::create(root, id)?;
-    let mut guard = CreateGuard { dir: Some(dir), pid: None };
+    let mut guard = CreateGuard {
+        dir: Some(dir),
+        pid: None,
+    };
     let dir = guard.dir.as_ref().context("state dir")?;
-    nix::unistd::mkfifo(&dir.fifo(), nix::sys::stat::Mode::from_bits_truncate(0o600)).context("make the exec fifo")?;
-    let req = Launch { bundle: &bundle, fifo: &dir.fifo(), preserve_fds: opts.preserve_fds, no_pivot: opts.no_pivot, sigmask };
+    make_fifo(&dir.fifo())?;
+    let req = Launch {
+        bundle: &bundle,
+        fifo: &dir.fifo(),
+        preserve_fds: opts.preserve_fds,
+        no_pivot: opts.no_pivot,
+        sigmask,
+    };
     let pid = launcher::launch(&req)?;
     guard.pid = Some(pid);
     let st = State {
@@ -74,11 +97,20 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, sigmask: SigSet, for_run
     dir.save(&st)?;
     if let Some(p) = &opts.pid_file {
         // containerd reads it with Atoi: digits only, no newline.
-        state::write_atomic(p, pid.to_string().as_bytes(), 0o644).with_context(|| format!("--pid-file {}", p.display()))?;
+        state::write_atomic(p, pid.to_string().as_bytes(), 0o644)
+            .with_context(|| format!("--pid-file {}", p.display()))?;
     }
     guard.pid = None;
     let dir = guard.dir.take().context("state dir")?;
     Ok((dir, st))
+}
+
+/// The exec fifo, writable by whatever user the init ends up as (runc's 0622):
+/// the init opens it after it dropped its privileges.
+fn make_fifo(path: &Path) -> Result<()> {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o622)).context("make the exec fifo")?;
+    // mkfifo honours the umask; the mode must be exact.
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o622)).context("chmod the exec fifo")
 }
 
 /// `start`: releases the init from the exec fifo.

@@ -22,7 +22,9 @@ pub fn parse_signal(s: &str) -> Result<i32> {
             return Ok(n);
         }
     }
-    Signal::from_str(&name).map(|s| s as i32).map_err(|_| anyhow::anyhow!("signal {s:?}: unknown signal name"))
+    Signal::from_str(&name)
+        .map(|s| s as i32)
+        .map_err(|_| anyhow::anyhow!("signal {s:?}: unknown signal name"))
 }
 
 pub fn send(pid: i32, sig: i32) -> Result<()> {
@@ -40,13 +42,17 @@ fn pidns(pid: i32) -> Option<std::path::PathBuf> {
 /// Every process of the container. With its own pid namespace, that is every
 /// process in it; without, only the init can be told apart until cgroups land.
 pub fn signal_all(st: &State, sig: i32) -> Result<()> {
-    let Some(ns) = pidns(st.pid) else { return send(st.pid, sig) };
+    let Some(ns) = pidns(st.pid) else {
+        return send(st.pid, sig);
+    };
     if Some(&ns) == pidns(std::process::id() as i32).as_ref() {
         return send(st.pid, sig);
     }
     send(st.pid, sig)?;
     for e in std::fs::read_dir("/proc").context("read /proc")?.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
         if pid != st.pid && pidns(pid).as_ref() == Some(&ns) {
             let _ = send(pid, sig);
         }

@@ -48,7 +48,9 @@ fn setup(req: &Launch, h: &Handles) -> Result<PathBuf> {
 fn wait_and_exec(req: &Launch, h: &Handles, prog: &std::path::Path) -> anyhow::Error {
     let go = || -> Result<()> {
         let fifo = kernel::open_fifo_for_write(&h.proc_fd, &h.fifo)?;
-        std::fs::File::from(fifo).write_all(b"0").context("write the exec fifo")?;
+        std::fs::File::from(fifo)
+            .write_all(b"0")
+            .context("write the exec fifo")?;
         sigprocmask(SigmaskHow::SIG_SETMASK, Some(&req.sigmask), None).context("restore the signal mask")?;
         process::exec::cloexec_from(3 + req.preserve_fds)?;
         Ok(())

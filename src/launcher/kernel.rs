@@ -11,23 +11,29 @@ use oci_spec::runtime::Spec;
 
 use crate::rootfs::inroot::{openat2, Follow};
 
-const PROC_SUPER_MAGIC: i64 = 0x9fa0;
-
 /// The host's /proc, verified to be procfs.
 pub fn open_proc() -> Result<OwnedFd> {
     let fd = crate::rootfs::inroot::open_dir(Path::new("/proc"))?;
     let fs = nix::sys::statfs::fstatfs(&fd).context("statfs /proc")?;
-    if fs.filesystem_type().0 as i64 != PROC_SUPER_MAGIC {
+    if fs.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
         bail!("/proc is not procfs");
     }
     Ok(fd)
 }
 
+/// Writes a file under /proc. `self` is procfs's own symlink to our pid as the
+/// host's procfs counts it, so paths under it are followed (in-root, no magic links).
 fn write_proc(proc_fd: &OwnedFd, rel: &str, value: &str) -> Result<()> {
-    let fd = openat2(proc_fd.as_raw_fd(), Path::new(rel), libc::O_WRONLY, Follow::NoSymlinks)
+    let follow = if rel.starts_with("self/") {
+        Follow::InRoot
+    } else {
+        Follow::NoSymlinks
+    };
+    let fd = openat2(proc_fd.as_raw_fd(), Path::new(rel), libc::O_WRONLY, follow)
         .with_context(|| format!("open /proc/{rel}"))?;
     let mut f = std::fs::File::from(fd);
-    f.write_all(value.as_bytes()).with_context(|| format!("write {value:?} to /proc/{rel}"))
+    f.write_all(value.as_bytes())
+        .with_context(|| format!("write {value:?} to /proc/{rel}"))
 }
 
 pub fn apply(spec: &Spec, proc_fd: &OwnedFd) -> Result<()> {
@@ -49,16 +55,17 @@ pub fn apply(spec: &Spec, proc_fd: &OwnedFd) -> Result<()> {
         }
     }
     if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
-        write_proc(proc_fd, "self/oom_score_adj", &adj.to_string()).with_context(|| {
-            format!("process.oomScoreAdj: {adj} (lowering it needs CAP_SYS_RESOURCE)")
-        })?;
+        write_proc(proc_fd, "self/oom_score_adj", &adj.to_string())
+            .with_context(|| format!("process.oomScoreAdj: {adj} (lowering it needs CAP_SYS_RESOURCE)"))?;
     }
     Ok(())
 }
 
 /// Clock offsets of a new time namespace; written before its first process.
 pub fn time_offsets(spec: &Spec, proc_fd: &OwnedFd) -> Result<()> {
-    let Some(offs) = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref()) else { return Ok(()) };
+    let Some(offs) = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref()) else {
+        return Ok(());
+    };
     for (clock, o) in offs {
         if clock != "monotonic" && clock != "boottime" {
             bail!("linux.timeOffsets: {clock:?} is not monotonic or boottime");

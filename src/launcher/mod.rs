@@ -53,17 +53,20 @@ pub fn launch(req: &Launch) -> Result<i32> {
     if !crate::spec::has_namespace(spec, oci_spec::runtime::LinuxNamespaceType::Mount) {
         bail!("linux.namespaces: hull needs a mount namespace to set up the rootfs; add {{\"type\": \"mount\"}}");
     }
-    let fifo = crate::rootfs::inroot::open_dir(req.fifo.parent().unwrap_or(Path::new("/")))
-        .and_then(|dir| {
-            crate::rootfs::inroot::openat2(
-                std::os::fd::AsRawFd::as_raw_fd(&dir),
-                Path::new(crate::state::EXEC_FIFO),
-                libc::O_PATH,
-                crate::rootfs::inroot::Follow::NoSymlinks,
-            )
-            .context("open the exec fifo")
-        })?;
-    let handles = Handles { proc_fd: kernel::open_proc()?, fifo, ns };
+    let fifo = crate::rootfs::inroot::open_dir(req.fifo.parent().unwrap_or(Path::new("/"))).and_then(|dir| {
+        crate::rootfs::inroot::openat2(
+            std::os::fd::AsRawFd::as_raw_fd(&dir),
+            Path::new(crate::state::EXEC_FIFO),
+            libc::O_PATH,
+            crate::rootfs::inroot::Follow::NoSymlinks,
+        )
+        .context("open the exec fifo")
+    })?;
+    let handles = Handles {
+        proc_fd: kernel::open_proc()?,
+        fifo,
+        ns,
+    };
     let (parent, child) = sync::pair()?;
     // SAFETY: the create path is single-threaded, so the child may allocate.
     match unsafe { fork() }.context("fork stage 1")? {

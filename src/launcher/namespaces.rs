@@ -10,7 +10,6 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::spec::namespaces;
 
-const NSFS_MAGIC: i64 = 0x6e73_6673;
 // _IO(0xb7, 0x3)
 const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
 
@@ -33,16 +32,26 @@ pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
 }
 
 pub fn plan(spec: &Spec) -> Result<Plan> {
-    let mut p = Plan { new_user: false, join_user: false, new_flags: CloneFlags::empty(), joins: vec![] };
+    let mut p = Plan {
+        new_user: false,
+        join_user: false,
+        new_flags: CloneFlags::empty(),
+        joins: vec![],
+    };
     for (i, ns) in namespaces(spec).iter().enumerate() {
         let t = ns.typ();
         match ns.path() {
             None if t == LinuxNamespaceType::User => p.new_user = true,
             None => p.new_flags |= flag(t),
             Some(path) => {
-                let fd = open_ns(path, t).with_context(|| format!("linux.namespaces[{i}].path: {:?}", path.display().to_string()))?;
+                let fd = open_ns(path, t)
+                    .with_context(|| format!("linux.namespaces[{i}].path: {:?}", path.display().to_string()))?;
                 p.join_user |= t == LinuxNamespaceType::User;
-                p.joins.push(Join { typ: t, fd, path: path.clone() });
+                p.joins.push(Join {
+                    typ: t,
+                    fd,
+                    path: path.clone(),
+                });
             }
         }
     }
@@ -54,7 +63,7 @@ pub fn plan(spec: &Spec) -> Result<Plan> {
 fn open_ns(path: &std::path::Path, t: LinuxNamespaceType) -> Result<OwnedFd> {
     let f = std::fs::File::open(path).context("cannot open")?;
     let fs = nix::sys::statfs::fstatfs(&f).context("statfs")?;
-    if fs.filesystem_type().0 as i64 != NSFS_MAGIC {
+    if fs.filesystem_type() != nix::sys::statfs::NSFS_MAGIC {
         bail!("not a namespace file");
     }
     // SAFETY: an ioctl without arguments on an nsfs fd we own.
@@ -69,7 +78,8 @@ fn open_ns(path: &std::path::Path, t: LinuxNamespaceType) -> Result<OwnedFd> {
 }
 
 pub fn join(j: &Join) -> Result<()> {
-    setns(&j.fd, flag(j.typ)).with_context(|| format!("join {} namespace {}", crate::spec::ns_name(j.typ), j.path.display()))
+    setns(&j.fd, flag(j.typ))
+        .with_context(|| format!("join {} namespace {}", crate::spec::ns_name(j.typ), j.path.display()))
 }
 
 pub fn unshare_new(flags: CloneFlags) -> Result<()> {

@@ -37,15 +37,22 @@ fn namespaces_and_fork(req: &Launch, h: &Handles, ch: &Channel) -> Result<Side> 
     }
     if h.ns.new_user {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).context("unshare the user namespace")?;
-        ch.send(&Msg::MapIds { pid: nix::unistd::getpid().as_raw() })?;
+        ch.send(&Msg::MapIds {
+            pid: nix::unistd::getpid().as_raw(),
+        })?;
         ch.expect_ack()?;
     }
     if h.ns.new_user || h.ns.join_user {
-        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0)).context("become gid 0 in the user namespace")?;
-        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).context("become uid 0 in the user namespace")?;
+        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+            .context("become gid 0 in the user namespace")?;
+        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+            .context("become uid 0 in the user namespace")?;
     }
     namespaces::unshare_new(h.ns.new_flags)?;
-    if h.ns.new_flags.contains(nix::sched::CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)) {
+    if h.ns
+        .new_flags
+        .contains(nix::sched::CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+    {
         super::kernel::time_offsets(&req.bundle.spec, &h.proc_fd)?;
     }
     // SAFETY: stage 1 is single-threaded.

@@ -52,7 +52,9 @@ impl Channel {
         if n == 0 {
             return Ok(None);
         }
-        Ok(Some(serde_json::from_slice(&buf[..n]).context("bad message on the create channel")?))
+        Ok(Some(
+            serde_json::from_slice(&buf[..n]).context("bad message on the create channel")?,
+        ))
     }
 
     pub fn expect_ack(&self) -> Result<()> {

@@ -114,9 +114,16 @@ const CAP_V3: u32 = 0x2008_0522;
 /// Sets effective, permitted and inheritable, then raises the ambient set.
 pub fn apply_sets(caps: &LinuxCapabilities) -> Result<()> {
     let (eff, perm, inh) = (mask(caps.effective()), mask(caps.permitted()), mask(caps.inheritable()));
-    let mut hdr = CapHeader { version: CAP_V3, pid: 0 };
+    let mut hdr = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
     let data = [
-        CapData { effective: eff as u32, permitted: perm as u32, inheritable: inh as u32 },
+        CapData {
+            effective: eff as u32,
+            permitted: perm as u32,
+            inheritable: inh as u32,
+        },
         CapData {
             effective: (eff >> 32) as u32,
             permitted: (perm >> 32) as u32,
@@ -138,11 +145,21 @@ fn apply_ambient(amb: u64) -> Result<()> {
         if amb & (1u64 << n) != 0 {
             // SAFETY: prctl with integer arguments only.
             let rc = unsafe {
-                libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE, n as libc::c_ulong, 0, 0)
+                libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_RAISE,
+                    n as libc::c_ulong,
+                    0,
+                    0,
+                )
             };
             if rc != 0 {
                 // The spec lets an ambient capability outside permitted+inheritable be ignored.
-                tracing::warn!("process.capabilities.ambient: cannot raise CAP_{}: {}", NAMES[n as usize], std::io::Error::last_os_error());
+                tracing::warn!(
+                    "process.capabilities.ambient: cannot raise CAP_{}: {}",
+                    NAMES[n as usize],
+                    std::io::Error::last_os_error()
+                );
             }
         }
     }
@@ -152,7 +169,10 @@ fn apply_ambient(amb: u64) -> Result<()> {
 /// Removes unknown capability names from config.json's capability sets, with a
 /// warning for each, as the runtime spec asks (runc does the same).
 pub fn strip_unknown(config: &mut serde_json::Value) -> Result<()> {
-    let Some(sets) = config.pointer_mut("/process/capabilities").and_then(|v| v.as_object_mut()) else {
+    let Some(sets) = config
+        .pointer_mut("/process/capabilities")
+        .and_then(|v| v.as_object_mut())
+    else {
         return Ok(());
     };
     for (set, list) in sets.iter_mut() {
@@ -198,6 +218,9 @@ mod tests {
     fn unknown_names_are_dropped() {
         let mut v = serde_json::json!({"process": {"capabilities": {"bounding": ["CAP_KILL", "CAP_FOO"]}}});
         strip_unknown(&mut v).unwrap();
-        assert_eq!(v["process"]["capabilities"]["bounding"], serde_json::json!(["CAP_KILL"]));
+        assert_eq!(
+            v["process"]["capabilities"]["bounding"],
+            serde_json::json!(["CAP_KILL"])
+        );
     }
 }

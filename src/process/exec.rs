@@ -10,7 +10,9 @@ use anyhow::{bail, Context, Result};
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 fn executable(p: &Path) -> bool {
-    std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 /// Resolves args[0] through PATH from the process's env, as execvp would, and
@@ -26,7 +28,11 @@ pub fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
         }
         return Ok(p);
     }
-    let path = env.iter().rev().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
     for dir in path.split(':').filter(|d| !d.is_empty()) {
         let cand = Path::new(dir).join(arg0);
         if executable(&cand) {
@@ -37,7 +43,9 @@ pub fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
 }
 
 fn cstrings(v: &[String], what: &str) -> Result<Vec<CString>> {
-    v.iter().map(|s| CString::new(s.as_bytes()).with_context(|| format!("{what}: {s:?} contains a NUL byte"))).collect()
+    v.iter()
+        .map(|s| CString::new(s.as_bytes()).with_context(|| format!("{what}: {s:?} contains a NUL byte")))
+        .collect()
 }
 
 /// Marks every fd from `first` up close-on-exec, so only stdio and the

@@ -29,7 +29,10 @@ pub fn setup(p: &Process) -> Result<PathBuf> {
     }
     // A cwd reached through a leaked fd would be outside the root: getcwd says so.
     if nix::unistd::getcwd().is_err() {
-        bail!("process.cwd: {:?} is outside the container", p.cwd().display().to_string());
+        bail!(
+            "process.cwd: {:?} is outside the container",
+            p.cwd().display().to_string()
+        );
     }
     if p.no_new_privileges().unwrap_or(false) {
         // SAFETY: prctl with integer arguments only.

@@ -26,7 +26,10 @@ fn resource(t: T) -> libc::__rlimit_resource_t {
 
 pub fn apply(limits: &[PosixRlimit]) -> Result<()> {
     for (i, l) in limits.iter().enumerate() {
-        let rl = libc::rlimit { rlim_cur: l.soft(), rlim_max: l.hard() };
+        let rl = libc::rlimit {
+            rlim_cur: l.soft(),
+            rlim_max: l.hard(),
+        };
         // SAFETY: a valid rlimit struct for a known resource.
         if unsafe { libc::setrlimit(resource(l.typ()), &rl) } != 0 {
             let err = std::io::Error::last_os_error();
@@ -35,7 +38,12 @@ pub fn apply(limits: &[PosixRlimit]) -> Result<()> {
             } else {
                 ""
             };
-            bail!("process.rlimits[{i}]: {} soft={} hard={}: {err}{hint}", l.typ(), l.soft(), l.hard());
+            bail!(
+                "process.rlimits[{i}]: {} soft={} hard={}: {err}{hint}",
+                l.typ(),
+                l.soft(),
+                l.hard()
+            );
         }
     }
     Ok(())

@@ -10,12 +10,24 @@ pub fn switch(user: &User) -> Result<()> {
     if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } != 0 {
         return Err(std::io::Error::last_os_error()).context("PR_SET_KEEPCAPS");
     }
-    let groups: Vec<Gid> = user.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
-    setgroups(&groups).with_context(|| format!("process.user.additionalGids: {:?}", user.additional_gids().clone().unwrap_or_default()))?;
+    let groups: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    setgroups(&groups).with_context(|| {
+        format!(
+            "process.user.additionalGids: {:?}",
+            user.additional_gids().clone().unwrap_or_default()
+        )
+    })?;
     let gid = Gid::from_raw(user.gid());
-    setresgid(gid, gid, gid).with_context(|| format!("process.user.gid: {} (is it mapped in the user namespace?)", user.gid()))?;
+    setresgid(gid, gid, gid)
+        .with_context(|| format!("process.user.gid: {} (is it mapped in the user namespace?)", user.gid()))?;
     let uid = Uid::from_raw(user.uid());
-    setresuid(uid, uid, uid).with_context(|| format!("process.user.uid: {} (is it mapped in the user namespace?)", user.uid()))?;
+    setresuid(uid, uid, uid)
+        .with_context(|| format!("process.user.uid: {} (is it mapped in the user namespace?)", user.uid()))?;
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
     Ok(())

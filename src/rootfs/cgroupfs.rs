@@ -10,10 +10,10 @@ use super::inroot::{self, fd_path, Follow};
 use super::mounts::{remount, MountContext};
 use super::options::MountOptions;
 
-const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
-
 fn is_cgroup2(path: &str) -> bool {
-    nix::sys::statfs::statfs(path).map(|s| s.filesystem_type().0 as i64 == CGROUP2_SUPER_MAGIC).unwrap_or(false)
+    nix::sys::statfs::statfs(path)
+        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false)
 }
 
 /// (directory name, mount data) of each v1 hierarchy this process is in.
@@ -22,7 +22,9 @@ fn v1_hierarchies() -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for line in text.lines() {
         let mut parts = line.splitn(3, ':');
-        let (Some(_), Some(ctrls), Some(_)) = (parts.next(), parts.next(), parts.next()) else { continue };
+        let (Some(_), Some(ctrls), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
         if ctrls.is_empty() {
             continue;
         }
@@ -41,15 +43,28 @@ pub fn mount(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Result<()>
         return cgroup2(ctx, &target, "/sys/fs/cgroup", flags);
     }
     let base = flags & !MsFlags::MS_RDONLY;
-    nix::mount::mount(Some("tmpfs"), &fd_path(&target), Some("tmpfs"), base, Some("mode=755")).context("tmpfs for cgroup hierarchies")?;
+    nix::mount::mount(Some("tmpfs"), &fd_path(&target), Some("tmpfs"), base, Some("mode=755"))
+        .context("tmpfs for cgroup hierarchies")?;
     for (dir, data) in v1_hierarchies()? {
         let sub = inroot::mkdir_all(ctx.root, &dest.join(&dir), Follow::NoSymlinks)?;
-        let res = nix::mount::mount(Some("cgroup"), &fd_path(&sub), Some("cgroup"), flags, Some(data.as_str()));
+        let res = nix::mount::mount(
+            Some("cgroup"),
+            &fd_path(&sub),
+            Some("cgroup"),
+            flags,
+            Some(data.as_str()),
+        );
         if res.is_err() {
             // Not allowed in a user namespace: bind the host's hierarchy instead.
             let host = Path::new("/sys/fs/cgroup").join(&dir);
-            nix::mount::mount(Some(&host), &fd_path(&sub), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-                .with_context(|| format!("cgroup hierarchy {dir}"))?;
+            nix::mount::mount(
+                Some(&host),
+                &fd_path(&sub),
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .with_context(|| format!("cgroup hierarchy {dir}"))?;
             let fresh = inroot::open_path(ctx.root, &dest.join(&dir), Follow::NoSymlinks)?;
             remount(&fresh, flags | MsFlags::MS_BIND)?;
         }
@@ -68,10 +83,14 @@ pub fn mount(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Result<()>
 fn cgroup2(ctx: &MountContext, target: &std::os::fd::OwnedFd, host: &str, flags: MsFlags) -> Result<()> {
     match nix::mount::mount(Some("cgroup2"), &fd_path(target), Some("cgroup2"), flags, None::<&str>) {
         Ok(()) => Ok(()),
-        Err(nix::Error::EPERM | nix::Error::EBUSY) if ctx.in_userns => {
-            nix::mount::mount(Some(host), &fd_path(target), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-                .context("bind cgroup2")
-        }
+        Err(nix::Error::EPERM | nix::Error::EBUSY) if ctx.in_userns => nix::mount::mount(
+            Some(host),
+            &fd_path(target),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .context("bind cgroup2"),
         Err(e) => Err(e).context("mount cgroup2"),
     }
 }

@@ -24,18 +24,25 @@ pub struct Node {
 }
 
 fn default_nodes() -> Vec<Node> {
-    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
-        .into_iter()
-        .map(|(name, major, minor)| Node {
-            path: PathBuf::from("/dev").join(name),
-            kind: libc::S_IFCHR,
-            major,
-            minor,
-            mode: 0o666,
-            uid: 0,
-            gid: 0,
-        })
-        .collect()
+    [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(name, major, minor)| Node {
+        path: PathBuf::from("/dev").join(name),
+        kind: libc::S_IFCHR,
+        major,
+        minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect()
 }
 
 fn node_of(d: &LinuxDevice) -> Node {
@@ -65,7 +72,11 @@ pub fn create_all(root: &OwnedFd, extra: &[LinuxDevice], own_dev: bool, in_usern
     }
     for (i, n) in nodes.iter().enumerate() {
         make(root, n, in_userns).with_context(|| {
-            let origin = if i < nodes.len() - extra.len() { "default device".to_string() } else { "linux.devices".to_string() };
+            let origin = if i < nodes.len() - extra.len() {
+                "default device".to_string()
+            } else {
+                "linux.devices".to_string()
+            };
             format!("{origin} {}", n.path.display())
         })?;
     }
@@ -83,8 +94,14 @@ fn make(root: &OwnedFd, n: &Node, in_userns: bool) -> Result<()> {
     let cname = CString::new(name.as_bytes())?;
     if in_userns && n.kind != libc::S_IFIFO {
         let target = inroot::create_file(root, &n.path, Follow::InRoot)?;
-        return mount(Some(&n.path), &fd_path(&target), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .context("bind the host's device");
+        return mount(
+            Some(&n.path),
+            &fd_path(&target),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .context("bind the host's device");
     }
     // A file the image left here is replaced; unlinkat never follows a symlink.
     // SAFETY: directory fd we hold, valid C string.

@@ -2,7 +2,8 @@
 //! RESOLVE_IN_ROOT keeps `..` and symlinks (absolute or not) inside the root,
 //! so an image cannot point a mount or a mkdir at the host.
 
-use std::ffi::CString;
+use std::collections::VecDeque;
+use std::ffi::{CString, OsString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
@@ -40,7 +41,13 @@ pub fn openat2(dirfd: RawFd, path: &Path, flags: i32, follow: Follow) -> std::io
     loop {
         // SAFETY: valid C string and open_how struct of the size passed.
         let fd = unsafe {
-            libc::syscall(libc::SYS_openat2, dirfd, c.as_ptr(), &how as *const libc::open_how, std::mem::size_of::<libc::open_how>())
+            libc::syscall(
+                libc::SYS_openat2,
+                dirfd,
+                c.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
         };
         if fd >= 0 {
             // SAFETY: the kernel just gave us this fd.
@@ -56,7 +63,10 @@ pub fn openat2(dirfd: RawFd, path: &Path, flags: i32, follow: Follow) -> std::io
 
 /// The path relative to the root, without leading `/` (and `.` for the root itself).
 pub fn relative(path: &Path) -> PathBuf {
-    let rel: PathBuf = path.components().filter(|c| matches!(c, Component::Normal(_) | Component::ParentDir)).collect();
+    let rel: PathBuf = path
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_) | Component::ParentDir))
+        .collect();
     if rel.as_os_str().is_empty() {
         PathBuf::from(".")
     } else {
@@ -70,27 +80,66 @@ pub fn open_path(root: &OwnedFd, path: &Path, follow: Follow) -> std::io::Result
 }
 
 /// mkdir -p inside the root; returns an O_PATH handle on the final directory.
+/// Each prefix is resolved from the root, and a symlink met on the way (even a
+/// dangling one) is expanded in-root: an absolute link means the container's
+/// `/`, as it will once the container runs.
 pub fn mkdir_all(root: &OwnedFd, path: &Path, follow: Follow) -> Result<OwnedFd> {
-    let rel = relative(path);
-    let mut cur = openat2(root.as_raw_fd(), Path::new("."), libc::O_PATH | libc::O_DIRECTORY, follow)?;
-    for comp in rel.components() {
-        let name = Path::new(comp.as_os_str());
-        match openat2(cur.as_raw_fd(), name, libc::O_PATH | libc::O_DIRECTORY, follow) {
-            Ok(fd) => cur = fd,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                let c = cstr(name)?;
-                // SAFETY: directory fd we hold, valid C string.
-                if unsafe { libc::mkdirat(cur.as_raw_fd(), c.as_ptr(), 0o755) } != 0 {
-                    let err = std::io::Error::last_os_error();
-                    if err.raw_os_error() != Some(libc::EEXIST) {
-                        return Err(err).with_context(|| format!("mkdir {}", path.display()));
-                    }
-                }
-                // Reopen through openat2: a symlink raced in here still resolves in-root.
-                cur = openat2(cur.as_raw_fd(), name, libc::O_PATH | libc::O_DIRECTORY, follow)
-                    .with_context(|| format!("open {}", path.display()))?;
+    let dir_flags = libc::O_PATH | libc::O_DIRECTORY;
+    let open = |p: &Path| openat2(root.as_raw_fd(), p, dir_flags, follow);
+    let mut todo: VecDeque<OsString> = relative(path).components().map(|c| c.as_os_str().to_owned()).collect();
+    let mut prefix = PathBuf::from(".");
+    let mut cur = open(&prefix)?;
+    let mut links = 0;
+    while let Some(comp) = todo.pop_front() {
+        if comp == "." {
+            continue;
+        }
+        if comp == ".." {
+            prefix.pop();
+            if prefix.as_os_str().is_empty() {
+                prefix.push(".");
             }
+            cur = open(&prefix)?;
+            continue;
+        }
+        let next = prefix.join(&comp);
+        match open(&next) {
+            Ok(fd) => {
+                cur = fd;
+                prefix = next;
+                continue;
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             Err(e) => return Err(e).with_context(|| format!("open {} in the rootfs", path.display())),
+        }
+        let c = cstr(Path::new(&comp))?;
+        // SAFETY: directory fd we hold, valid C string.
+        if unsafe { libc::mkdirat(cur.as_raw_fd(), c.as_ptr(), 0o755) } == 0 {
+            cur = open(&next).with_context(|| format!("open {}", path.display()))?;
+            prefix = next;
+            continue;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EEXIST) {
+            return Err(err).with_context(|| format!("mkdir {}", path.display()));
+        }
+        // Something is there but does not open as a directory: a dangling symlink?
+        let target = nix::fcntl::readlinkat(Some(cur.as_raw_fd()), Path::new(&comp))
+            .with_context(|| format!("{}: {:?} exists and is not a directory", path.display(), comp))?;
+        if follow == Follow::NoSymlinks {
+            bail!("{}: {:?} is a symlink", path.display(), comp);
+        }
+        links += 1;
+        if links > 40 {
+            bail!("{}: too many levels of symbolic links", path.display());
+        }
+        let target = PathBuf::from(target);
+        if target.is_absolute() {
+            prefix = PathBuf::from(".");
+            cur = open(&prefix)?;
+        }
+        for (k, t) in relative(&target).components().enumerate() {
+            todo.insert(k, t.as_os_str().to_owned());
         }
     }
     Ok(cur)
@@ -103,13 +152,20 @@ pub fn create_file(root: &OwnedFd, path: &Path, follow: Follow) -> Result<OwnedF
     if let Ok(fd) = openat2(root.as_raw_fd(), &rel, libc::O_PATH, follow) {
         return Ok(fd);
     }
-    let Some(name) = rel.file_name() else { bail!("{}: not a file path", path.display()) };
+    let Some(name) = rel.file_name() else {
+        bail!("{}: not a file path", path.display())
+    };
     let parent = mkdir_all(root, rel.parent().unwrap_or(Path::new(".")), follow)?;
     let dir = reopen_dir(&parent)?;
     let c = cstr(Path::new(name))?;
     // SAFETY: directory fd we hold, valid C string; O_NOFOLLOW refuses a symlink at the last step.
     let fd = unsafe {
-        libc::openat(dir.as_raw_fd(), c.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o644)
+        libc::openat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0o644,
+        )
     };
     if fd < 0 {
         let err = std::io::Error::last_os_error();
@@ -125,8 +181,13 @@ pub fn create_file(root: &OwnedFd, path: &Path, follow: Follow) -> Result<OwnedF
 
 /// Turns an O_PATH directory handle into one that *at() calls can create in.
 pub fn reopen_dir(fd: &OwnedFd) -> Result<OwnedFd> {
-    openat2(fd.as_raw_fd(), Path::new("."), libc::O_RDONLY | libc::O_DIRECTORY, Follow::InRoot)
-        .context("reopen directory handle")
+    openat2(
+        fd.as_raw_fd(),
+        Path::new("."),
+        libc::O_RDONLY | libc::O_DIRECTORY,
+        Follow::InRoot,
+    )
+    .context("reopen directory handle")
 }
 
 /// The magic-link path through which mount(2) and friends act on a handle.
@@ -160,10 +221,18 @@ mod tests {
         let rfd = open_dir(&root).unwrap();
         let made = mkdir_all(&rfd, Path::new("/a/up/escaped"), Follow::InRoot).unwrap();
         drop(made);
-        assert!(root.join("escaped").is_dir(), "mkdir through an absolute symlink lands in the root");
+        assert!(
+            root.join("escaped").is_dir(),
+            "mkdir through an absolute symlink lands in the root"
+        );
         assert!(!Path::new("/escaped").exists());
         mkdir_all(&rfd, Path::new("dots/x"), Follow::InRoot).unwrap();
         assert!(root.join("x").is_dir());
+        // A dangling absolute symlink is created inside the root, not on the host.
+        std::os::unix::fs::symlink("/nowhere/deep", root.join("dangling")).unwrap();
+        mkdir_all(&rfd, Path::new("/dangling/sub"), Follow::InRoot).unwrap();
+        assert!(root.join("nowhere/deep/sub").is_dir());
+        assert!(!Path::new("/nowhere").exists());
         assert!(mkdir_all(&rfd, Path::new("/a/up/y"), Follow::NoSymlinks).is_err());
     }
 

@@ -33,9 +33,21 @@ pub fn mask(root: &OwnedFd, paths: &[String]) -> Result<()> {
         };
         let is_dir = nix::sys::stat::fstat(target.as_raw_fd()).map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)?;
         let res = if is_dir {
-            mount(Some("tmpfs"), &fd_path(&target), Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0,mode=755"))
+            mount(
+                Some("tmpfs"),
+                &fd_path(&target),
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                Some("size=0,mode=755"),
+            )
         } else {
-            mount(Some(&fd_path(&null)), &fd_path(&target), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            mount(
+                Some(&fd_path(&null)),
+                &fd_path(&target),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
         };
         res.with_context(|| format!("linux.maskedPaths[{i}]: {p:?}"))?;
     }
@@ -49,8 +61,14 @@ pub fn readonly(root: &OwnedFd, paths: &[String]) -> Result<()> {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
             Err(e) => return Err(e).with_context(|| format!("linux.readonlyPaths[{i}]: {p:?}")),
         };
-        mount(Some(&fd_path(&target)), &fd_path(&target), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-            .with_context(|| format!("linux.readonlyPaths[{i}]: {p:?}"))?;
+        mount(
+            Some(&fd_path(&target)),
+            &fd_path(&target),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .with_context(|| format!("linux.readonlyPaths[{i}]: {p:?}"))?;
         let fresh = inroot::open_path(root, Path::new(p), Follow::NoSymlinks)?;
         let keep = locked_flags(&fresh)?;
         remount(&fresh, MsFlags::MS_BIND | MsFlags::MS_RDONLY | keep)

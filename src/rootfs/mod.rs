@@ -31,15 +31,26 @@ pub fn prepare(bundle: &Bundle, in_userns: bool) -> Result<OwnedFd> {
         .filter(|p| !p.is_empty())
         .and_then(propagation_flag)
         .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
-    mount(None::<&str>, "/", None::<&str>, prop | MsFlags::MS_REC, None::<&str>).context("linux.rootfsPropagation: set on /")?;
-    mount(Some(&bundle.rootfs), &bundle.rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .with_context(|| format!("root.path: bind {} onto itself", bundle.rootfs.display()))?;
+    mount(None::<&str>, "/", None::<&str>, prop | MsFlags::MS_REC, None::<&str>)
+        .context("linux.rootfsPropagation: set on /")?;
+    mount(
+        Some(&bundle.rootfs),
+        &bundle.rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .with_context(|| format!("root.path: bind {} onto itself", bundle.rootfs.display()))?;
     if prop.contains(MsFlags::MS_SHARED) {
         // pivot_root refuses a shared parent mount; only the new root keeps the sharing.
         private_parent(&bundle.rootfs)?;
     }
     let root = inroot::open_dir(&bundle.rootfs)?;
-    let ctx = mounts::MountContext { root: &root, bundle: &bundle.dir, in_userns };
+    let ctx = mounts::MountContext {
+        root: &root,
+        bundle: &bundle.dir,
+        in_userns,
+    };
     let list = spec.mounts().as_deref().unwrap_or(&[]);
     mounts::mount_all(&ctx, list)?;
     let binds_dev = list.iter().any(|m| {
@@ -61,8 +72,14 @@ fn private_parent(rootfs: &Path) -> Result<()> {
         .max_by_key(|mp| mp.len())
         .unwrap_or("/")
         .to_string();
-    mount(None::<&str>, mp.as_str(), None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
-        .with_context(|| format!("make {mp} private"))
+    mount(
+        None::<&str>,
+        mp.as_str(),
+        None::<&str>,
+        MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .with_context(|| format!("make {mp} private"))
 }
 
 /// Switches `/` to the rootfs.

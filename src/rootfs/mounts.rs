@@ -35,7 +35,11 @@ const PROC_ALLOWED: [&str; 10] = [
 pub fn mount_all(ctx: &MountContext, mounts: &[Mount]) -> Result<()> {
     for (i, m) in mounts.iter().enumerate() {
         mount_one(ctx, m).with_context(|| {
-            format!("mounts[{i}]: {:?} on {:?}", m.typ().as_deref().unwrap_or("none"), m.destination().display().to_string())
+            format!(
+                "mounts[{i}]: {:?} on {:?}",
+                m.typ().as_deref().unwrap_or("none"),
+                m.destination().display().to_string()
+            )
         })?;
     }
     Ok(())
@@ -67,16 +71,36 @@ fn mount_one(ctx: &MountContext, m: &Mount) -> Result<()> {
     if typ == "cgroup" || typ == "cgroup2" {
         return super::cgroupfs::mount(ctx, dest, &opts);
     }
-    let follow = if matches!(typ.as_str(), "proc" | "sysfs") { Follow::NoSymlinks } else { Follow::InRoot };
+    let follow = if matches!(typ.as_str(), "proc" | "sysfs") {
+        Follow::NoSymlinks
+    } else {
+        Follow::InRoot
+    };
     let target = inroot::mkdir_all(ctx.root, dest, follow)?;
-    let source = m.source().as_ref().map(|s| s.display().to_string()).unwrap_or_else(|| typ.clone());
+    let source = m
+        .source()
+        .as_ref()
+        .map(|s| s.display().to_string())
+        .unwrap_or_else(|| typ.clone());
     let data = opts.data_string();
-    let res = mount(Some(source.as_str()), &fd_path(&target), Some(typ.as_str()), opts.flags, data.as_deref());
+    let res = mount(
+        Some(source.as_str()),
+        &fd_path(&target),
+        Some(typ.as_str()),
+        opts.flags,
+        data.as_deref(),
+    );
     match res {
         Ok(()) => {}
         // sysfs needs a network namespace of our own user namespace; runc binds the host's instead.
         Err(nix::Error::EPERM) if typ == "sysfs" && ctx.in_userns => {
-            mount(Some("/sys"), &fd_path(&target), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)?;
+            mount(
+                Some("/sys"),
+                &fd_path(&target),
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )?;
             let fresh = inroot::open_path(ctx.root, dest, follow)?;
             remount(&fresh, opts.flags | MsFlags::MS_BIND)?;
         }
@@ -87,7 +111,11 @@ fn mount_one(ctx: &MountContext, m: &Mount) -> Result<()> {
 
 fn bind(ctx: &MountContext, m: &Mount, opts: &MountOptions) -> Result<()> {
     let src = m.source().as_ref().context("a bind mount needs a source")?;
-    let src = if src.is_absolute() { src.clone() } else { ctx.bundle.join(src) };
+    let src = if src.is_absolute() {
+        src.clone()
+    } else {
+        ctx.bundle.join(src)
+    };
     let meta = std::fs::metadata(&src).with_context(|| format!("source {:?}", src.display().to_string()))?;
     let dest = m.destination();
     let target = if meta.is_dir() {
@@ -113,7 +141,14 @@ pub fn remount(target: &OwnedFd, flags: MsFlags) -> Result<()> {
         Ok(()) => Ok(()),
         Err(nix::Error::EPERM) => {
             let locked = locked_flags(target)?;
-            mount(None::<&str>, &fd_path(target), None::<&str>, flags | locked, None::<&str>).context("remount")
+            mount(
+                None::<&str>,
+                &fd_path(target),
+                None::<&str>,
+                flags | locked,
+                None::<&str>,
+            )
+            .context("remount")
         }
         Err(e) => Err(e).context("remount"),
     }
@@ -164,7 +199,12 @@ struct MountAttr {
 }
 
 fn set_attr_recursive(fd: &OwnedFd, set: u64, clr: u64) -> Result<()> {
-    let attr = MountAttr { attr_set: set, attr_clr: clr, propagation: 0, userns_fd: 0 };
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
     let empty = c"";
     // SAFETY: a valid fd, an empty C path with AT_EMPTY_PATH, and a mount_attr of the size passed.
     let rc = unsafe {

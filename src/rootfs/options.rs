@@ -25,7 +25,13 @@ pub struct MountOptions {
 
 impl Default for MountOptions {
     fn default() -> Self {
-        MountOptions { flags: MsFlags::empty(), propagation: vec![], attr_set: 0, attr_clr: 0, data: vec![] }
+        MountOptions {
+            flags: MsFlags::empty(),
+            propagation: vec![],
+            attr_set: 0,
+            attr_clr: 0,
+            data: vec![],
+        }
     }
 }
 

@@ -15,8 +15,14 @@ pub fn pivot(root: &OwnedFd) -> Result<()> {
     // The old root is now stacked under the new one at "."; detach it without
     // letting the unmount propagate back to the host.
     nix::unistd::fchdir(old.as_raw_fd()).context("chdir to the old root")?;
-    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-        .context("make the old root a slave")?;
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .context("make the old root a slave")?;
     umount2(".", MntFlags::MNT_DETACH).context("detach the old root")?;
     nix::unistd::chdir("/").context("chdir /")?;
     Ok(())

@@ -23,8 +23,7 @@ pub struct Bundle {
 
 impl Bundle {
     pub fn load(dir: &Path) -> Result<Bundle> {
-        let dir = std::fs::canonicalize(dir)
-            .with_context(|| format!("bundle {}: cannot open", dir.display()))?;
+        let dir = std::fs::canonicalize(dir).with_context(|| format!("bundle {}: cannot open", dir.display()))?;
         let spec = load_config(&dir.join("config.json"))?;
         let root = spec
             .root()

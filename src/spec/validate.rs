@@ -36,7 +36,10 @@ fn process(spec: &Spec) -> Result<()> {
         _ => bail!("process.args: must name a program, got none"),
     }
     if !p.cwd().is_absolute() {
-        bail!("process.cwd: {:?} is not an absolute path", p.cwd().display().to_string());
+        bail!(
+            "process.cwd: {:?} is not an absolute path",
+            p.cwd().display().to_string()
+        );
     }
     let mut seen = HashSet::new();
     for (i, r) in p.rlimits().iter().flatten().enumerate() {
@@ -44,7 +47,11 @@ fn process(spec: &Spec) -> Result<()> {
             bail!("process.rlimits[{i}].type: duplicate rlimit {:?}", r.typ().to_string());
         }
         if r.soft() > r.hard() {
-            bail!("process.rlimits[{i}]: soft limit {} is above hard limit {}", r.soft(), r.hard());
+            bail!(
+                "process.rlimits[{i}]: soft limit {} is above hard limit {}",
+                r.soft(),
+                r.hard()
+            );
         }
     }
     for (i, e) in p.env().iter().flatten().enumerate() {
@@ -87,11 +94,17 @@ fn namespaces_unique(spec: &Spec) -> Result<()> {
     let mut seen = HashSet::new();
     for (i, ns) in namespaces(spec).iter().enumerate() {
         if !seen.insert(ns.typ() as u32) {
-            bail!("linux.namespaces[{i}].type: duplicate namespace {:?}", ns_name(ns.typ()));
+            bail!(
+                "linux.namespaces[{i}].type: duplicate namespace {:?}",
+                ns_name(ns.typ())
+            );
         }
         if let Some(p) = ns.path() {
             if !p.is_absolute() {
-                bail!("linux.namespaces[{i}].path: {:?} is not an absolute path", p.display().to_string());
+                bail!(
+                    "linux.namespaces[{i}].path: {:?} is not an absolute path",
+                    p.display().to_string()
+                );
             }
         }
     }
@@ -115,14 +128,19 @@ fn id_mappings(spec: &Spec) -> Result<()> {
     let Some(linux) = spec.linux() else { return Ok(()) };
     let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
         || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
-    let new_user = namespaces(spec).iter().any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
+    let new_user = namespaces(spec)
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
     if new_user && !has_maps {
         bail!("linux.uidMappings: a new user namespace needs uidMappings and gidMappings");
     }
     if has_maps && !new_user {
         bail!("linux.uidMappings: id mappings need a new user namespace in linux.namespaces");
     }
-    for (field, maps) in [("uidMappings", linux.uid_mappings()), ("gidMappings", linux.gid_mappings())] {
+    for (field, maps) in [
+        ("uidMappings", linux.uid_mappings()),
+        ("gidMappings", linux.gid_mappings()),
+    ] {
         if new_user && maps.as_ref().is_none_or(|m| m.is_empty()) {
             bail!("linux.{field}: missing, but a new user namespace needs it");
         }
@@ -152,7 +170,10 @@ fn uts(spec: &Spec) -> Result<()> {
 
 fn paths(spec: &Spec) -> Result<()> {
     let Some(linux) = spec.linux() else { return Ok(()) };
-    for (field, list) in [("maskedPaths", linux.masked_paths()), ("readonlyPaths", linux.readonly_paths())] {
+    for (field, list) in [
+        ("maskedPaths", linux.masked_paths()),
+        ("readonlyPaths", linux.readonly_paths()),
+    ] {
         for (i, p) in list.iter().flatten().enumerate() {
             if !p.starts_with('/') {
                 bail!("linux.{field}[{i}]: {p:?} is not an absolute path");
@@ -198,7 +219,9 @@ const IPC_SYSCTLS: [&str; 8] = [
 
 /// Only sysctls that live in a namespace of the container may be set.
 fn sysctls(spec: &Spec) -> Result<()> {
-    let Some(map) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else { return Ok(()) };
+    let Some(map) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
     for key in map.keys() {
         let k = key.replace('/', ".");
         let need = if IPC_SYSCTLS.contains(&k.as_str()) || k.starts_with("fs.mqueue.") {
@@ -211,7 +234,10 @@ fn sysctls(spec: &Spec) -> Result<()> {
             bail!("linux.sysctl: {key:?} is not namespaced: it would change the host");
         };
         if !has_namespace(spec, need) {
-            bail!("linux.sysctl: {key:?} needs a {} namespace in linux.namespaces", ns_name(need));
+            bail!(
+                "linux.sysctl: {key:?} needs a {} namespace in linux.namespaces",
+                ns_name(need)
+            );
         }
     }
     Ok(())

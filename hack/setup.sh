@@ -1,0 +1,26 @@
+#!/bin/bash
+# Installs the Debian packages hull's demo and tests need. Idempotent: does
+# nothing when everything is already there.
+set -euo pipefail
+
+PKGS=(busybox-static runc jq util-linux iproute2)
+
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "[setup] installing: ${missing[*]}" >&2
+    if [ "$(id -u)" != 0 ]; then
+        echo "[setup] run as root to install packages" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v cargo >/dev/null || { echo "[setup] cargo not found: install a Rust toolchain (rustup)" >&2; exit 1; }
+file_static() { grep -q 'statically linked' < <(file -L "$1" 2>/dev/null) || [ "$(ldd "$1" 2>&1 | grep -c 'not a dynamic')" = 1 ]; }
+file_static /bin/busybox || { echo "[setup] /bin/busybox is not static: install busybox-static" >&2; exit 1; }
+echo "[setup] ok" >&2

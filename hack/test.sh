@@ -1,0 +1,15 @@
+#!/bin/bash
+# Installs what the tests need, builds, and runs every test (as root: the
+# tests run real containers). Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./hack/setup.sh
+if [ "$(id -u)" != 0 ]; then
+    echo "[test] the tests run real containers: run as root" >&2
+    exit 1
+fi
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo build --workspace --quiet
+cargo test --workspace -- --test-threads="${TEST_THREADS:-4}"

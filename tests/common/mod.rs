@@ -1,0 +1,208 @@
+//! Test fixtures: busybox-static bundles, a private --root per test, and
+//! cleanup of every container a test made, also when it fails.
+#![allow(dead_code)]
+
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+pub const HULL: &str = env!("CARGO_BIN_EXE_hull");
+
+/// A bundle whose rootfs holds busybox and a symlink per applet.
+pub struct Bundle {
+    pub tmp: tempfile::TempDir,
+    /// The --root for this test's containers.
+    pub root: PathBuf,
+    /// Runtime binary driven by `cmd` (hull unless a test says otherwise).
+    pub runtime: String,
+}
+
+pub fn make_rootfs(rootfs: &Path) {
+    for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root", "home"] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static: run hack/setup.sh");
+    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            let _ = symlink("busybox", rootfs.join("bin").join(applet));
+        }
+    }
+    std::fs::write(
+        rootfs.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    )
+    .unwrap();
+    std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+}
+
+impl Bundle {
+    /// `hull spec` with terminal off and these args.
+    pub fn new(args: &[&str]) -> Bundle {
+        let tmp = tempfile::Builder::new().prefix("hull-test-").tempdir().unwrap();
+        let root = tmp.path().join("state");
+        let bundle = tmp.path().join("bundle");
+        make_rootfs(&bundle.join("rootfs"));
+        let out = Command::new(HULL)
+            .args(["spec", "--bundle"])
+            .arg(&bundle)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "hull spec: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let b = Bundle {
+            tmp,
+            root,
+            runtime: HULL.to_string(),
+        };
+        b.edit(|c| {
+            c["process"]["terminal"] = Value::Bool(false);
+            c["process"]["args"] = serde_json::json!(args);
+        });
+        b
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.tmp.path().join("bundle")
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir().join("rootfs")
+    }
+
+    pub fn config(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.dir().join("config.json")).unwrap()).unwrap()
+    }
+
+    pub fn edit(&self, f: impl FnOnce(&mut Value)) {
+        let mut c = self.config();
+        f(&mut c);
+        std::fs::write(self.dir().join("config.json"), serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    }
+
+    /// The runtime with this test's --root.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.runtime);
+        c.arg("--root").arg(&self.root).args(args);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    pub fn out(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// For commands that leave a container behind (create, run -d): its init
+    /// inherits stdio, so output goes through files rather than pipes that
+    /// would stay open as long as the container.
+    pub fn out_detached(&self, args: &[&str]) -> Output {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let tag = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (o, e) = (
+            self.tmp.path().join(format!("out-{tag}")),
+            self.tmp.path().join(format!("err-{tag}")),
+        );
+        let status = self
+            .cmd(args)
+            .stdout(std::fs::File::create(&o).unwrap())
+            .stderr(std::fs::File::create(&e).unwrap())
+            .status()
+            .unwrap();
+        Output {
+            status,
+            stdout: std::fs::read(&o).unwrap_or_default(),
+            stderr: std::fs::read(&e).unwrap_or_default(),
+        }
+    }
+
+    /// `run --bundle <dir> <id>` in the foreground.
+    pub fn run(&self, id: &str) -> Output {
+        let dir = self.dir();
+        self.out(&["run", "--bundle", dir.to_str().unwrap(), id])
+    }
+
+    /// Runs and returns stdout, failing the test on a non-zero exit.
+    pub fn run_ok(&self, id: &str) -> String {
+        let o = self.run(id);
+        assert!(
+            o.status.success(),
+            "run {id} failed ({:?}): {}{}",
+            o.status,
+            stdout(&o),
+            stderr(&o)
+        );
+        stdout(&o)
+    }
+
+    pub fn create(&self, id: &str, extra: &[&str]) -> Output {
+        let dir = self.dir();
+        let mut args = vec!["create", "--bundle", dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push(id);
+        self.out_detached(&args)
+    }
+
+    pub fn state(&self, id: &str) -> Value {
+        let o = self.out(&["state", id]);
+        assert!(o.status.success(), "state {id}: {}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+
+    /// The ids left under this test's --root.
+    /// `run -d --bundle <dir> <id>`.
+    pub fn run_detached(&self, id: &str) -> Output {
+        let dir = self.dir();
+        self.out_detached(&["run", "-d", "--bundle", dir.to_str().unwrap(), id])
+    }
+
+    pub fn leftovers(&self) -> Vec<String> {
+        match std::fs::read_dir(&self.root) {
+            Ok(rd) => rd.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect(),
+            Err(_) => vec![],
+        }
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        for id in self.leftovers() {
+            let _ = self.out(&["delete", "--force", &id]);
+        }
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Pids of processes whose command line names this path (a test's --root):
+/// hull commands and container inits that have not exec'd yet.
+pub fn processes_naming(path: &Path) -> Vec<i32> {
+    let needle = path.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(&needle))
+                .unwrap_or(false)
+        })
+        .filter(|pid| alive(*pid))
+        .collect()
+}
+
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,186 @@
+//! Bad input: a one-line error naming the file, field and value, a non-zero
+//! exit, and nothing left behind (no state dir, no process).
+
+mod common;
+
+use common::{processes_naming, stderr, Bundle};
+use serde_json::json;
+
+/// Runs `create`, expects failure with every `needles` in the message, and
+/// checks that nothing is left.
+fn create_fails(b: &Bundle, needles: &[&str]) -> String {
+    let o = b.create("bad", &[]);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "create should fail");
+    for n in needles {
+        assert!(err.contains(n), "error should mention {n:?}: {err}");
+    }
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(b.leftovers().is_empty(), "state left behind: {:?}", b.leftovers());
+    assert!(processes_naming(&b.root).is_empty(), "processes left behind");
+    err
+}
+
+#[test]
+fn missing_bundle() {
+    let b = Bundle::new(&["true"]);
+    let o = b.out(&["create", "--bundle", "/nonexistent/bundle", "x"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("/nonexistent/bundle"));
+    assert!(b.leftovers().is_empty());
+}
+
+#[test]
+fn config_not_json() {
+    let b = Bundle::new(&["true"]);
+    std::fs::write(b.dir().join("config.json"), "{not json").unwrap();
+    create_fails(&b, &["config.json", "not valid JSON"]);
+}
+
+#[test]
+fn wrong_type_names_the_json_path() {
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| c["process"]["args"] = json!("true"));
+    create_fails(&b, &["config.json", "process.args"]);
+    b.edit(|c| c["process"]["args"] = json!(["true"]));
+    b.edit(|c| c["process"]["rlimits"] = json!([{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]));
+    create_fails(&b, &["process.rlimits[0].type", "RLIMIT_BOGUS"]);
+}
+
+#[test]
+fn invalid_values() {
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| c["process"]["cwd"] = json!("relative/dir"));
+    create_fails(&b, &["process.cwd", "relative/dir"]);
+    b.edit(|c| c["process"]["cwd"] = json!("/"));
+
+    b.edit(|c| {
+        c["process"]["rlimits"] = json!([
+            {"type": "RLIMIT_NOFILE", "soft": 10, "hard": 10},
+            {"type": "RLIMIT_NOFILE", "soft": 20, "hard": 20}
+        ])
+    });
+    create_fails(&b, &["process.rlimits[1]", "duplicate"]);
+    b.edit(|c| c["process"]["rlimits"] = json!([]));
+
+    b.edit(|c| c["ociVersion"] = json!("0.9"));
+    create_fails(&b, &["ociVersion", "0.9"]);
+    b.edit(|c| c["ociVersion"] = json!("1.0.2"));
+
+    b.edit(|c| c["root"]["path"] = json!("no-such-rootfs"));
+    create_fails(&b, &["root.path", "no-such-rootfs"]);
+}
+
+#[test]
+fn bad_ids() {
+    let b = Bundle::new(&["true"]);
+    let dir = b.dir();
+    for id in ["a/b", "..", "../escape", "x y"] {
+        let o = b.out(&["create", "--bundle", dir.to_str().unwrap(), id]);
+        assert!(!o.status.success(), "id {id:?} accepted");
+        assert!(stderr(&o).contains("container id"), "{}", stderr(&o));
+    }
+    assert!(b.leftovers().is_empty());
+    assert!(!b.tmp.path().join("escape").exists());
+}
+
+#[test]
+fn missing_program_fails_at_create() {
+    let b = Bundle::new(&["no-such-program"]);
+    create_fails(&b, &["process.args[0]", "no-such-program", "not found"]);
+    b.edit(|c| c["process"]["args"] = json!(["/bin/missing"]));
+    create_fails(&b, &["/bin/missing"]);
+}
+
+#[test]
+fn namespace_errors() {
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "pid"}))
+    });
+    create_fails(&b, &["linux.namespaces", "duplicate", "pid"]);
+
+    b.edit(|c| {
+        c["linux"]["namespaces"] =
+            json!([{"type": "mount"}, {"type": "uts"}, {"type": "network", "path": "/etc/passwd"}])
+    });
+    create_fails(&b, &["linux.namespaces[2].path", "/etc/passwd", "not a namespace"]);
+
+    b.edit(|c| {
+        c["linux"]["namespaces"] =
+            json!([{"type": "mount"}, {"type": "uts"}, {"type": "network", "path": "/proc/self/ns/uts"}])
+    });
+    create_fails(&b, &["linux.namespaces[2].path", "another type"]);
+
+    b.edit(|c| c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "bogus"}]));
+    create_fails(&b, &["linux.namespaces[1].type", "bogus"]);
+}
+
+#[test]
+fn uts_and_sysctl_rules() {
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "pid"}]));
+    create_fails(&b, &["hostname", "uts namespace"]);
+    b.edit(|c| {
+        c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "uts"}]);
+        c["linux"]["sysctl"] = json!({"kernel.panic": "1"});
+    });
+    create_fails(&b, &["linux.sysctl", "kernel.panic", "not namespaced"]);
+    b.edit(|c| c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"}));
+    create_fails(&b, &["linux.sysctl", "network namespace"]);
+}
+
+#[test]
+fn rlimit_above_hard_limit_reports_eperm() {
+    let b = Bundle::new(&["true"]);
+    let hard = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .unwrap()
+        .1;
+    if hard == u64::MAX {
+        return; // nothing to exceed on this host
+    }
+    b.edit(|c| c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": hard + 1, "hard": hard + 1}]));
+    let err = create_fails(&b, &["process.rlimits[0]", "RLIMIT_NOFILE", "CAP_SYS_RESOURCE"]);
+    assert!(err.to_lowercase().contains("operation not permitted"), "{err}");
+}
+
+#[test]
+fn failure_inside_the_init_leaves_nothing() {
+    let b = Bundle::new(&["true"]);
+    // The mount fails inside the init, after namespaces and mounts were made.
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/data", "type": "bind", "source": "/nonexistent-source", "options": ["bind"]
+        }))
+    });
+    create_fails(&b, &["mounts[7]", "/nonexistent-source"]);
+}
+
+#[test]
+fn unknown_capability_warns_and_runs() {
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| {
+        c["process"]["capabilities"]["bounding"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_NOT_A_CAP"))
+    });
+    let o = b.run("w1");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("CAP_NOT_A_CAP"),
+        "a warning names it: {}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn apparmor_and_selinux_are_refused() {
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| c["process"]["apparmorProfile"] = json!("docker-default"));
+    create_fails(&b, &["process.apparmorProfile", "AppArmor"]);
+}

@@ -1,0 +1,250 @@
+//! create / start / state / kill / delete / run / list, against real containers.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{alive, processes_naming, stderr, stdout, Bundle};
+
+fn wait_status(b: &Bundle, id: &str, want: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let st = b.state(id);
+        if st["status"] == want || Instant::now() > deadline {
+            return st;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn create_start_kill_delete() {
+    let b = Bundle::new(&["sleep", "60"]);
+    let pidfile = b.tmp.path().join("pid");
+    let o = b.create("c1", &["--pid-file", pidfile.to_str().unwrap()]);
+    assert!(o.status.success(), "create: {}", stderr(&o));
+
+    let raw = std::fs::read_to_string(&pidfile).unwrap();
+    assert!(
+        raw.chars().all(|c| c.is_ascii_digit()),
+        "pid file must be digits only: {raw:?}"
+    );
+    let pid: i32 = raw.parse().unwrap();
+    assert!(alive(pid));
+
+    let st = b.state("c1");
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["pid"], pid);
+    assert_eq!(st["id"], "c1");
+    assert_eq!(st["bundle"], b.dir().to_str().unwrap());
+    assert_eq!(st["owner"], "root");
+    assert!(st["ociVersion"].as_str().unwrap().starts_with("1."));
+    assert!(st["created"].as_str().unwrap().ends_with('Z'));
+    // Only the waiting init is left of create: no hull command still runs.
+    assert_eq!(processes_naming(&b.root), vec![pid], "create left processes behind");
+
+    let o = b.out(&["start", "c1"]);
+    assert!(o.status.success(), "start: {}", stderr(&o));
+    assert_eq!(b.state("c1")["status"], "running");
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_eq!(comm.trim(), "sleep");
+
+    let o = b.out(&["start", "c1"]);
+    assert!(!o.status.success(), "a second start must fail");
+
+    let o = b.out(&["delete", "c1"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not stopped"), "{}", stderr(&o));
+
+    let o = b.out(&["kill", "c1", "KILL"]);
+    assert!(o.status.success(), "kill: {}", stderr(&o));
+    let st = wait_status(&b, "c1", "stopped");
+    assert_eq!(st["status"], "stopped");
+    assert_eq!(st["pid"], 0);
+
+    let o = b.out(&["kill", "c1"]);
+    assert!(!o.status.success(), "kill of a stopped container must fail");
+
+    let o = b.out(&["delete", "c1"]);
+    assert!(o.status.success(), "delete: {}", stderr(&o));
+    assert!(b.leftovers().is_empty());
+    let o = b.out(&["state", "c1"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+}
+
+#[test]
+fn delete_of_created_container_kills_its_init() {
+    let b = Bundle::new(&["true"]);
+    assert!(b.create("c2", &[]).status.success());
+    let pid = b.state("c2")["pid"].as_i64().unwrap() as i32;
+    let o = b.out(&["delete", "c2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!alive(pid));
+    assert!(b.leftovers().is_empty());
+}
+
+#[test]
+fn delete_force_of_running_container() {
+    let b = Bundle::new(&["sleep", "60"]);
+    let o = b.run_detached("c3");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pid = b.state("c3")["pid"].as_i64().unwrap() as i32;
+    assert!(b.out(&["delete", "-f", "c3"]).status.success());
+    assert!(!alive(pid));
+    assert!(b.leftovers().is_empty());
+    // --force on a missing container is not an error, as in runc.
+    assert!(b.out(&["delete", "--force", "c3"]).status.success());
+}
+
+#[test]
+fn run_returns_the_exit_code_and_cleans_up() {
+    let b = Bundle::new(&["sh", "-c", "echo out; echo err >&2; exit 3"]);
+    let o = b.run("c4");
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(stdout(&o), "out\n");
+    assert!(stderr(&o).contains("err"));
+    assert!(b.leftovers().is_empty(), "run must delete the container after it exits");
+
+    // pid 1 of a pid namespace ignores signals it has no handler for, so the
+    // self-kill needs the host pid namespace.
+    let b = Bundle::new(&["sh", "-c", "kill -TERM $$"]);
+    b.edit(|c| c["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "uts"}]));
+    assert_eq!(b.run("c5").status.code(), Some(128 + 15));
+}
+
+#[test]
+fn run_forwards_signals() {
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "trap 'echo got-usr1; exit 9' USR1; echo ready; while :; do sleep 0.05; done",
+    ]);
+    let dir = b.dir();
+    let child = b
+        .cmd(&["run", "--bundle", dir.to_str().unwrap(), "c6"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.out(&["state", "c6"]).status.code() != Some(0) || b.state("c6")["status"] != "running" {
+        assert!(Instant::now() < deadline, "container never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGUSR1,
+    )
+    .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(9), "{}", stdout(&o));
+    assert!(stdout(&o).contains("got-usr1"));
+}
+
+#[test]
+fn kill_accepts_names_and_numbers() {
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "trap 'touch /tmp/usr1' USR1; trap 'touch /tmp/usr2' USR2; while :; do sleep 0.05; done",
+    ]);
+    b.edit(|c| c["root"]["readonly"] = false.into());
+    assert!(b.run_detached("c7").status.success());
+    std::thread::sleep(Duration::from_millis(200));
+    for (sig, file) in [("USR1", "usr1"), ("SIGUSR2", "usr2")] {
+        let o = b.out(&["kill", "c7", sig]);
+        assert!(o.status.success(), "kill {sig}: {}", stderr(&o));
+        let path = b.rootfs().join("tmp").join(file);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !path.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(path.exists(), "signal {sig} not delivered");
+    }
+    let o = b.out(&["kill", "c7", "NOSUCHSIG"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("NOSUCHSIG"));
+    assert!(b.out(&["kill", "--all", "c7", "9"]).status.success());
+    assert_eq!(wait_status(&b, "c7", "stopped")["status"], "stopped");
+}
+
+#[test]
+fn second_create_of_an_id_fails_and_changes_nothing() {
+    let b = Bundle::new(&["sleep", "60"]);
+    assert!(b.create("dup", &[]).status.success());
+    let before = b.state("dup");
+    let o = b.create("dup", &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    assert_eq!(b.state("dup"), before);
+}
+
+#[test]
+fn list_formats() {
+    let b = Bundle::new(&["sleep", "60"]);
+    assert!(b.create("l1", &[]).status.success());
+    assert!(b.create("l2", &[]).status.success());
+    assert_eq!(stdout(&b.out(&["list", "-q"])), "l1\nl2\n");
+    let v: serde_json::Value = serde_json::from_slice(&b.out(&["list", "--format", "json"]).stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v[0]["status"], "created");
+    let table = stdout(&b.out(&["list"]));
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.lines().nth(1).unwrap().starts_with("l1 "));
+}
+
+#[test]
+fn reused_pid_is_not_taken_for_the_init() {
+    let b = Bundle::new(&["sleep", "60"]);
+    assert!(b.create("r1", &[]).status.success());
+    let path = b.root.join("r1/state.json");
+    let mut st: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    // Same pid, another start time: a different process as far as hull can tell.
+    st["pid_start"] = (st["pid_start"].as_u64().unwrap() + 1).into();
+    let pid = st["pid"].as_i64().unwrap() as i32;
+    std::fs::write(&path, serde_json::to_vec(&st).unwrap()).unwrap();
+    assert_eq!(b.state("r1")["status"], "stopped");
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+}
+
+#[test]
+fn version_lines() {
+    let o = std::process::Command::new(common::HULL)
+        .arg("--version")
+        .output()
+        .unwrap();
+    let s = stdout(&o);
+    let lines: Vec<&str> = s.lines().collect();
+    assert!(lines[0].starts_with("hull version "), "{s}");
+    assert!(lines[1].starts_with("commit: "), "{s}");
+    assert!(lines[2].starts_with("spec: 1."), "{s}");
+}
+
+#[test]
+fn json_log_has_the_error_line() {
+    let b = Bundle::new(&["true"]);
+    let log = b.tmp.path().join("log.json");
+    let o = b.out(&["--log", log.to_str().unwrap(), "--log-format", "json", "state", "nope"]);
+    assert!(!o.status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "error");
+    assert!(last["msg"].as_str().unwrap().contains("\"nope\" does not exist"));
+    assert!(last["time"].as_str().unwrap().contains('T'));
+}
+
+#[test]
+fn host_flags_are_checked() {
+    let b = Bundle::new(&["true"]);
+    let dir = b.dir();
+    let o = b.out(&["--systemd-cgroup", "run", "--bundle", dir.to_str().unwrap(), "s1"]);
+    if !std::path::Path::new("/run/systemd/system").exists() {
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("--systemd-cgroup"), "{}", stderr(&o));
+    }
+    assert!(b.leftovers().is_empty());
+    let o = b.out(&["--rootless", "maybe", "run", "--bundle", dir.to_str().unwrap(), "s2"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--rootless"));
+}

@@ -1,0 +1,149 @@
+//! Namespaces: all eight kinds new, joined by path, and user id mappings.
+
+mod common;
+
+use common::{stderr, Bundle};
+use serde_json::json;
+
+const KINDS: [(&str, &str); 8] = [
+    ("pid", "pid"),
+    ("network", "net"),
+    ("ipc", "ipc"),
+    ("uts", "uts"),
+    ("mount", "mnt"),
+    ("cgroup", "cgroup"),
+    ("user", "user"),
+    ("time", "time"),
+];
+
+fn host_ns(file: &str) -> String {
+    std::fs::read_link(format!("/proc/self/ns/{file}"))
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+/// `file=link` lines for every namespace the container's process is in.
+fn ns_report(b: &Bundle, id: &str) -> std::collections::HashMap<String, String> {
+    let out = b.run_ok(id);
+    out.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+const REPORT: &str = "for n in pid net ipc uts mnt cgroup user time; do echo $n=$(readlink /proc/self/ns/$n); done";
+
+#[test]
+fn all_eight_new_namespaces() {
+    let b = Bundle::new(&["sh", "-c", REPORT]);
+    b.edit(|c| {
+        c["linux"]["namespaces"] = json!(KINDS.iter().map(|(t, _)| json!({"type": t})).collect::<Vec<_>>());
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        // Files owned by host root show up as nobody in the user namespace; keep it simple.
+        c["root"]["readonly"] = json!(false);
+    });
+    let seen = ns_report(&b, "ns-all");
+    for (_, file) in KINDS {
+        let inside = seen.get(file).unwrap_or_else(|| panic!("no {file} in {seen:?}"));
+        assert_ne!(*inside, host_ns(file), "{file} namespace is the host's");
+    }
+}
+
+#[test]
+fn without_a_namespace_the_host_one_is_kept() {
+    let b = Bundle::new(&["sh", "-c", REPORT]);
+    b.edit(|c| {
+        c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "uts"}]);
+    });
+    let seen = ns_report(&b, "ns-few");
+    assert_ne!(seen["mnt"], host_ns("mnt"));
+    assert_ne!(seen["uts"], host_ns("uts"));
+    for file in ["net", "ipc", "user", "cgroup"] {
+        assert_eq!(seen[file], host_ns(file), "{file}");
+    }
+}
+
+#[test]
+fn join_namespaces_by_path() {
+    let first = Bundle::new(&["sleep", "60"]);
+    assert!(first.run_detached("ns-owner").status.success());
+    let pid = first.state("ns-owner")["pid"].as_i64().unwrap();
+    let want = |f: &str| {
+        std::fs::read_link(format!("/proc/{pid}/ns/{f}"))
+            .unwrap()
+            .display()
+            .to_string()
+    };
+
+    let second = Bundle::new(&["sh", "-c", REPORT]);
+    second.edit(|c| {
+        c["linux"]["namespaces"] = json!([
+            {"type": "mount"},
+            {"type": "pid", "path": format!("/proc/{pid}/ns/pid")},
+            {"type": "network", "path": format!("/proc/{pid}/ns/net")},
+            {"type": "ipc", "path": format!("/proc/{pid}/ns/ipc")},
+            {"type": "uts", "path": format!("/proc/{pid}/ns/uts")},
+        ]);
+        c["hostname"] = json!(null);
+    });
+    let seen = ns_report(&second, "ns-joiner");
+    for f in ["pid", "net", "ipc", "uts"] {
+        assert_eq!(seen[f], want(f), "{f} not joined");
+    }
+    assert_ne!(seen["mnt"], want("mnt"));
+}
+
+#[test]
+fn user_namespace_mappings() {
+    let b = Bundle::new(&["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u"]);
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 1000}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 1000}]);
+    });
+    let out = b.run_ok("userns");
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(words, ["0", "200000", "1000", "0", "300000", "1000", "0"], "{out}");
+}
+
+#[test]
+fn user_namespace_needs_mappings() {
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}))
+    });
+    let o = b.create("nomap", &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("uidMappings"), "{}", stderr(&o));
+    assert!(b.leftovers().is_empty());
+}
+
+#[test]
+fn hostname_and_domainname() {
+    let b = Bundle::new(&["sh", "-c", "hostname; cat /proc/sys/kernel/domainname"]);
+    b.edit(|c| {
+        c["hostname"] = json!("box-1");
+        c["domainname"] = json!("example.test");
+    });
+    assert_eq!(b.run_ok("uts"), "box-1\nexample.test\n");
+}
+
+#[test]
+fn pid_namespace_makes_the_process_pid_1() {
+    let b = Bundle::new(&["sh", "-c", "echo $$; ls -d /proc/[0-9]* | wc -l"]);
+    let out = b.run_ok("pid1");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1");
+    assert!(
+        lines[1].trim().parse::<u32>().unwrap() <= 4,
+        "host processes visible: {out}"
+    );
+}

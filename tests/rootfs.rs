@@ -1,0 +1,224 @@
+//! The container's filesystem as seen from inside: mounts and their options,
+//! devices, masked and read-only paths, read-only root, in-root resolution.
+
+mod common;
+
+use common::{stderr, Bundle};
+use serde_json::json;
+
+/// The mountinfo line for a mount point inside the container.
+fn mount_line<'a>(mountinfo: &'a str, point: &str) -> &'a str {
+    mountinfo
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some(point))
+        .unwrap_or_else(|| panic!("{point} not mounted:\n{mountinfo}"))
+}
+
+#[test]
+fn readonly_root_and_writable_tmpfs() {
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "touch /x 2>/dev/null && echo root-rw || echo root-ro; touch /dev/shm/y && echo shm-rw",
+    ]);
+    assert_eq!(b.run_ok("ro"), "root-ro\nshm-rw\n");
+    b.edit(|c| c["root"]["readonly"] = json!(false));
+    assert_eq!(b.run_ok("rw"), "root-rw\nshm-rw\n");
+    assert!(b.rootfs().join("x").exists());
+}
+
+#[test]
+fn mounts_with_options() {
+    let b = Bundle::new(&["cat", "/proc/self/mountinfo"]);
+    let host = b.tmp.path().join("hostdir");
+    std::fs::create_dir_all(host.join("sub")).unwrap();
+    std::fs::write(host.join("file"), "from-host").unwrap();
+    b.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+                      "options": ["nosuid", "nodev", "noexec", "size=1m", "mode=700"]}));
+        m.push(json!({"destination": "/data", "type": "bind", "source": host, "options": ["rbind", "ro", "nosuid"]}));
+        m.push(
+            json!({"destination": "/etc/hostfile", "type": "bind", "source": host.join("file"), "options": ["bind"]}),
+        );
+        m.push(json!({"destination": "/deep/er/dir", "type": "tmpfs", "source": "tmpfs", "options": ["noatime"]}));
+    });
+    let mi = b.run_ok("mnt");
+    let scratch = mount_line(&mi, "/scratch");
+    for o in ["nosuid", "nodev", "noexec"] {
+        assert!(scratch.contains(o), "{o}: {scratch}");
+    }
+    assert!(
+        scratch.contains("size=1024k") && scratch.contains("mode=700"),
+        "{scratch}"
+    );
+    let data = mount_line(&mi, "/data");
+    assert!(data.contains(" ro,") && data.contains("nosuid"), "{data}");
+    assert!(mount_line(&mi, "/deep/er/dir").contains("noatime"));
+    mount_line(&mi, "/etc/hostfile");
+
+    b.edit(|c| {
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "cat /etc/hostfile; touch /data/new 2>/dev/null || echo data-ro"
+        ])
+    });
+    assert_eq!(b.run_ok("mnt2"), "from-hostdata-ro\n");
+}
+
+#[test]
+fn propagation_and_recursive_options() {
+    let b = Bundle::new(&["cat", "/proc/self/mountinfo"]);
+    let host = b.tmp.path().join("prop");
+    std::fs::create_dir_all(&host).unwrap();
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/p", "type": "bind", "source": host, "options": ["rbind", "rprivate", "rro"]
+        }));
+        c["linux"]["rootfsPropagation"] = json!("rslave");
+    });
+    let mi = b.run_ok("prop");
+    let line = mount_line(&mi, "/p");
+    assert!(line.contains(" ro,") || line.contains(" ro "), "rro: {line}");
+    assert!(
+        !line.contains("shared:") && !line.contains("master:"),
+        "rprivate: {line}"
+    );
+}
+
+#[test]
+fn default_devices_and_links() {
+    let b = Bundle::new(&["sh", "-c", "ls -l /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty; for l in fd stdin stdout stderr ptmx; do readlink /dev/$l; done"]);
+    let out = b.run_ok("dev");
+    for (name, nums) in [
+        ("null", "1,   3"),
+        ("zero", "1,   5"),
+        ("full", "1,   7"),
+        ("random", "1,   8"),
+        ("urandom", "1,   9"),
+        ("tty", "5,   0"),
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.ends_with(&format!("/dev/{name}")))
+            .unwrap_or_else(|| panic!("{name}: {out}"));
+        assert!(line.starts_with("crw-rw-rw-"), "{line}");
+        assert!(line.contains(nums), "{name} {nums}: {line}");
+    }
+    assert!(
+        out.contains("/proc/self/fd\n/proc/self/fd/0\n/proc/self/fd/1\n/proc/self/fd/2\npts/ptmx\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn linux_devices_entries() {
+    // fileMode 0660 owned by 7:8: root without CAP_DAC_OVERRIDE (the default set) may not write it.
+    let b = Bundle::new(&["sh", "-c", "ls -ln /dev/mynull /dev/sub/myzero; echo hi > /dev/sub/myzero && echo wrote; echo hi > /dev/mynull || echo denied"]);
+    b.edit(|c| {
+        c["linux"]["devices"] = json!([
+            {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 432, "uid": 7, "gid": 8},
+            {"path": "/dev/sub/myzero", "type": "c", "major": 1, "minor": 5}
+        ]);
+    });
+    let out = b.run_ok("devs");
+    let l1 = out.lines().find(|l| l.ends_with("/dev/mynull")).unwrap();
+    assert!(
+        l1.starts_with("crw-rw----") && l1.contains(" 7 ") && l1.contains(" 8 ") && l1.contains("1,   3"),
+        "{l1}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.ends_with("/dev/sub/myzero") && l.contains("1,   5")),
+        "{out}"
+    );
+    assert!(out.ends_with("wrote\ndenied\n"), "{out}");
+}
+
+#[test]
+fn masked_and_readonly_paths() {
+    let b = Bundle::new(&["sh", "-c", "wc -c < /proc/cmdline; ls /proc/tty | wc -l; echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo sys-rw || echo sys-ro; cat /proc/self/mountinfo"]);
+    b.edit(|c| {
+        c["linux"]["maskedPaths"] = json!(["/proc/cmdline", "/proc/tty", "/does/not/exist"]);
+        c["linux"]["readonlyPaths"] = json!(["/proc/sys"]);
+    });
+    let out = b.run_ok("masks");
+    let mut lines = out.lines();
+    assert_eq!(lines.next().unwrap().trim(), "0", "cmdline masked by /dev/null");
+    assert_eq!(lines.next().unwrap().trim(), "0", "tty masked by an empty tmpfs");
+    assert_eq!(lines.next().unwrap(), "sys-ro");
+    assert!(mount_line(&out, "/proc/sys").contains(" ro,"));
+}
+
+#[test]
+fn symlinks_in_the_image_stay_inside_the_rootfs() {
+    let b = Bundle::new(&["sh", "-c", "ls /escape/target"]);
+    let outside = b.tmp.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    // An absolute symlink to a host directory and a relative one climbing out.
+    std::os::unix::fs::symlink(&outside, b.rootfs().join("escape")).unwrap();
+    std::os::unix::fs::symlink("../../../../../../../..", b.rootfs().join("climb")).unwrap();
+    b.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(json!({"destination": "/escape/target", "type": "tmpfs", "source": "tmpfs"}));
+        m.push(json!({"destination": "/climb/tmp/climbed", "type": "tmpfs", "source": "tmpfs"}));
+        c["root"]["readonly"] = json!(false);
+    });
+    let o = b.run("sym");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!outside.join("target").exists(), "mkdir followed a symlink to the host");
+    assert!(
+        b.rootfs()
+            .join(outside.strip_prefix("/").unwrap())
+            .join("target")
+            .is_dir(),
+        "resolved inside the rootfs"
+    );
+    assert!(!std::path::Path::new("/tmp/climbed").exists());
+    assert!(b.rootfs().join("tmp/climbed").is_dir());
+}
+
+#[test]
+fn proc_must_not_be_covered() {
+    let b = Bundle::new(&["true"]);
+    let host = b.tmp.path().join("fakeproc");
+    std::fs::create_dir_all(&host).unwrap();
+    b.edit(|c| {
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/proc", "type": "bind", "source": host, "options": ["bind"]}))
+    });
+    let o = b.create("p1", &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("/proc"), "{}", stderr(&o));
+    assert!(b.leftovers().is_empty());
+
+    // A symlinked /proc in the image is refused too (CVE-2019-16884 family).
+    let b = Bundle::new(&["true"]);
+    std::fs::remove_dir(b.rootfs().join("proc")).unwrap();
+    std::os::unix::fs::symlink("/tmp", b.rootfs().join("proc")).unwrap();
+    let o = b.create("p2", &[]);
+    assert!(!o.status.success(), "symlinked /proc accepted");
+    assert!(b.leftovers().is_empty());
+}
+
+#[test]
+fn no_pivot_and_relative_and_absolute_root() {
+    let b = Bundle::new(&["sh", "-c", "ls /bin/busybox && cat /proc/self/mountinfo | wc -l"]);
+    let dir = b.dir();
+    let o = b.out(&["run", "--no-pivot", "--bundle", dir.to_str().unwrap(), "np"]);
+    assert!(o.status.success(), "--no-pivot: {}", stderr(&o));
+    b.edit(|c| c["root"]["path"] = json!(b.rootfs()));
+    b.run_ok("abs");
+}
+
+#[test]
+fn sysctl_in_the_container_namespaces() {
+    let b = Bundle::new(&["sh", "-c", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni"]);
+    b.edit(|c| c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"}));
+    assert_eq!(b.run_ok("sysctl"), "1\n1234\n");
+    let host = std::fs::read_to_string("/proc/sys/kernel/shmmni").unwrap();
+    assert_ne!(host.trim(), "1234");
+}
