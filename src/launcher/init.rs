@@ -2,7 +2,6 @@
 //! settings, then Ready, the wait on the exec fifo, and exec.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use nix::sys::signal::{sigprocmask, SigmaskHow};
@@ -31,7 +30,7 @@ pub fn run(req: &Launch, h: &Handles, ch: Channel) -> ! {
     unsafe { libc::_exit(127) }
 }
 
-fn setup(req: &Launch, h: &Handles) -> Result<PathBuf> {
+fn setup(req: &Launch, h: &Handles) -> Result<process::Program> {
     let spec = &req.bundle.spec;
     nix::unistd::setsid().context("setsid")?;
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
@@ -45,7 +44,7 @@ fn setup(req: &Launch, h: &Handles) -> Result<PathBuf> {
     process::setup(p)
 }
 
-fn wait_and_exec(req: &Launch, h: &Handles, prog: &std::path::Path) -> anyhow::Error {
+fn wait_and_exec(req: &Launch, h: &Handles, prog: &process::Program) -> anyhow::Error {
     let go = || -> Result<()> {
         let fifo = kernel::open_fifo_for_write(&h.proc_fd, &h.fifo)?;
         std::fs::File::from(fifo)
@@ -58,8 +57,5 @@ fn wait_and_exec(req: &Launch, h: &Handles, prog: &std::path::Path) -> anyhow::E
     if let Err(e) = go() {
         return e;
     }
-    let p = req.bundle.spec.process().as_ref();
-    let args = p.and_then(|p| p.args().as_deref()).unwrap_or(&[]);
-    let env = p.and_then(|p| p.env().as_deref()).unwrap_or(&[]);
-    process::exec::exec(prog, args, env)
+    process::exec::exec(&prog.path, &prog.args, &prog.env)
 }

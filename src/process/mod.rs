@@ -2,6 +2,7 @@
 //! umask, cwd, no_new_privs, and finally exec.
 
 pub mod caps;
+pub mod env;
 pub mod exec;
 mod rlimits;
 mod user;
@@ -13,7 +14,7 @@ use oci_spec::runtime::{LinuxCapabilities, Process};
 
 /// Applies everything about the process that must happen before exec, in the
 /// order the privileges allow; returns the program to exec.
-pub fn setup(p: &Process) -> Result<PathBuf> {
+pub fn setup(p: &Process) -> Result<Program> {
     rlimits::apply(p.rlimits().as_deref().unwrap_or(&[]))?;
     // cwd first as root (it may be unreadable for the user), again after the switch.
     let early_cwd = nix::unistd::chdir(p.cwd()).is_ok();
@@ -43,7 +44,20 @@ pub fn setup(p: &Process) -> Result<PathBuf> {
     let Some(arg0) = p.args().as_deref().and_then(|a| a.first()) else {
         bail!("process.args: must name a program, got none");
     };
-    exec::find_program(arg0, p.env().as_deref().unwrap_or(&[]))
+    let env = env::with_home(p.env().as_deref().unwrap_or(&[]), p.user().uid());
+    let path = exec::find_program(arg0, &env)?;
+    Ok(Program {
+        path,
+        args: p.args().clone().unwrap_or_default(),
+        env,
+    })
+}
+
+/// What the init finally execs.
+pub struct Program {
+    pub path: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
 }
 
 trait EmptyCaps {

@@ -69,14 +69,8 @@ pub fn mount(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Result<()>
             remount(&fresh, flags | MsFlags::MS_BIND)?;
         }
     }
-    if is_cgroup2("/sys/fs/cgroup/unified") {
-        let sub = inroot::mkdir_all(ctx.root, &dest.join("unified"), Follow::NoSymlinks)?;
-        cgroup2(ctx, &sub, "/sys/fs/cgroup/unified", flags)?;
-    }
-    if flags.contains(MsFlags::MS_RDONLY) {
-        let fresh = inroot::open_path(ctx.root, dest, Follow::NoSymlinks)?;
-        remount(&fresh, flags | MsFlags::MS_BIND)?;
-    }
+    // The hybrid host's cgroup2 tree (/sys/fs/cgroup/unified) is not shown, as in runc.
+    // The tmpfs itself stays writable as in runc; each hierarchy carries the flags.
     Ok(())
 }
 

@@ -38,7 +38,7 @@ pub fn mask(root: &OwnedFd, paths: &[String]) -> Result<()> {
                 &fd_path(&target),
                 Some("tmpfs"),
                 MsFlags::MS_RDONLY,
-                Some("size=0,mode=755"),
+                None::<&str>,
             )
         } else {
             mount(
