@@ -68,6 +68,7 @@ pub fn create(
         }
         tracing::warn!("process.terminal: no pty is allocated yet; the container uses hull's own stdio");
     }
+    refuse_unsupported(&bundle)?;
     let dir = ContainerDir::create(root, id)?;
     let mut guard = CreateGuard {
         dir: Some(dir),
@@ -80,6 +81,7 @@ pub fn create(
         fifo: &dir.fifo(),
         preserve_fds: opts.preserve_fds,
         no_pivot: opts.no_pivot,
+        new_keyring: !opts.no_new_keyring,
         sigmask,
     };
     let pid = launcher::launch(&req)?;
@@ -103,6 +105,38 @@ pub fn create(
     guard.pid = None;
     let dir = guard.dir.take().context("state dir")?;
     Ok((dir, st))
+}
+
+/// What config.json asks for that hull does not do yet: refused when skipping
+/// it would weaken the container (seccomp, hooks), a warning otherwise.
+fn refuse_unsupported(bundle: &Bundle) -> Result<()> {
+    let file = bundle.dir.join("config.json");
+    let spec = &bundle.spec;
+    if let Some(linux) = spec.linux() {
+        if linux.seccomp().is_some() {
+            bail!(
+                "{}: linux.seccomp: seccomp filters are not supported yet",
+                file.display()
+            );
+        }
+        if let Some(r) = linux.resources() {
+            let only_devices = r.memory().is_none()
+                && r.cpu().is_none()
+                && r.pids().is_none()
+                && r.block_io().is_none()
+                && r.hugepage_limits().as_ref().is_none_or(|h| h.is_empty())
+                && r.network().is_none()
+                && r.rdma().is_none()
+                && r.unified().as_ref().is_none_or(|u| u.is_empty());
+            if !only_devices {
+                tracing::warn!("{}: linux.resources: cgroup limits are not applied yet", file.display());
+            }
+        }
+    }
+    if spec.hooks().is_some() {
+        bail!("{}: hooks: OCI hooks are not supported yet", file.display());
+    }
+    Ok(())
 }
 
 /// The exec fifo, writable by whatever user the init ends up as (runc's 0622):

@@ -35,6 +35,9 @@ fn setup(req: &Launch, h: &Handles) -> Result<process::Program> {
     nix::unistd::setsid().context("setsid")?;
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     let in_userns = crate::spec::has_namespace(spec, LinuxNamespaceType::User);
+    if req.new_keyring {
+        kernel::join_new_session_keyring()?;
+    }
     let root = crate::rootfs::prepare(req.bundle, in_userns)?;
     kernel::apply(spec, &h.proc_fd)?;
     crate::rootfs::enter(&root, req.no_pivot)?;

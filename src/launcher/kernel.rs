@@ -61,6 +61,27 @@ pub fn apply(spec: &Spec, proc_fd: &OwnedFd) -> Result<()> {
     Ok(())
 }
 
+/// A fresh, anonymous session keyring, so the container does not share the
+/// caller's keys. Kernels without keyrings (ENOSYS) have nothing to share.
+pub fn join_new_session_keyring() -> Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: keyctl with a null name joins a new anonymous keyring.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    };
+    if rc < 0 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::ENOSYS) {
+            return Err(err).context("join a new session keyring (--no-new-keyring skips this)");
+        }
+    }
+    Ok(())
+}
+
 /// Clock offsets of a new time namespace; written before its first process.
 pub fn time_offsets(spec: &Spec, proc_fd: &OwnedFd) -> Result<()> {
     let Some(offs) = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref()) else {

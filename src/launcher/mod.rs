@@ -35,6 +35,8 @@ pub struct Launch<'a> {
     pub fifo: &'a Path,
     pub preserve_fds: u32,
     pub no_pivot: bool,
+    /// Give the container a session keyring of its own (runc's default).
+    pub new_keyring: bool,
     /// The signal mask the container's process starts with.
     pub sigmask: SigSet,
 }
