@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -21,6 +22,14 @@ struct LineLogger {
     max: Level,
 }
 
+/// The fd of the --log file, which the container's setup keeps open to report warnings.
+static LOG_FD: AtomicI32 = AtomicI32::new(-1);
+
+pub fn log_fd() -> Option<i32> {
+    let fd = LOG_FD.load(Ordering::Relaxed);
+    (fd >= 0).then_some(fd)
+}
+
 pub fn init(log: Option<&Path>, format: LogFormat, debug: bool) -> Result<()> {
     let out = match log {
         Some(p) => Some(
@@ -32,6 +41,9 @@ pub fn init(log: Option<&Path>, format: LogFormat, debug: bool) -> Result<()> {
         ),
         None => None,
     };
+    if let Some(f) = &out {
+        LOG_FD.store(std::os::fd::AsRawFd::as_raw_fd(f), Ordering::Relaxed);
+    }
     let max = if debug { Level::DEBUG } else { Level::INFO };
     let logger = LineLogger {
         out: Mutex::new(out),

@@ -248,3 +248,27 @@ fn host_flags_are_checked() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--rootless"));
 }
+
+#[test]
+fn concurrent_creates_of_one_id_make_one_container() {
+    let b = Bundle::new(&["sleep", "60"]);
+    let results: Vec<bool> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| b.create("same", &[]).status.success()))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(results.iter().filter(|ok| **ok).count(), 1, "{results:?}");
+    assert_eq!(b.state("same")["status"], "created");
+    assert_eq!(b.leftovers(), vec!["same".to_string()]);
+}
+
+#[test]
+fn force_delete_clears_a_half_made_container() {
+    let b = Bundle::new(&["true"]);
+    // What a create killed before it wrote state.json leaves.
+    std::fs::create_dir_all(b.root.join("half")).unwrap();
+    let o = b.out(&["delete", "--force", "half"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(b.leftovers().is_empty());
+}

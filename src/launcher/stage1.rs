@@ -31,6 +31,9 @@ pub fn run(req: &Launch, h: &Handles, ch: Channel) -> ! {
 fn namespaces_and_fork(req: &Launch, h: &Handles, ch: &Channel) -> Result<Side> {
     let mut keep = vec![ch.as_raw_fd(), h.proc_fd.as_raw_fd(), h.fifo.as_raw_fd()];
     keep.extend(h.ns.joins.iter().map(|j| j.fd.as_raw_fd()));
+    // Warnings from the setup still go to --log; a closed log fd could be
+    // reused by a later open and a warning written into the wrong file.
+    keep.extend(crate::logging::log_fd());
     crate::process::exec::close_fds_except(3 + req.preserve_fds as i32, &keep)?;
     for j in &h.ns.joins {
         namespaces::join(j)?;

@@ -212,6 +212,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     res.with_context(|| format!("{}: cannot write", path.display()))
 }
 
+/// Removes a container directory that has no state.json (a create killed
+/// midway), or nothing if there is none.
+pub fn remove_leftover(root: &Path, id: &str) -> Result<()> {
+    check_id(id)?;
+    let path = root.join(id);
+    if !path.exists() {
+        return Ok(());
+    }
+    // A create in progress holds the lock; wait for it to finish or fail.
+    let _lock = lock(&path)?;
+    if path.join(STATE_FILE).exists() {
+        bail!("container {id:?} was created meanwhile; delete it again");
+    }
+    match std::fs::remove_dir_all(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("{}: cannot remove", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Ids of every container under the root, sorted.
 pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     let rd = match std::fs::read_dir(root) {
