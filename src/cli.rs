@@ -73,6 +73,71 @@ pub enum Command {
     List(ListArgs),
     /// Write a default config.json
     Spec(SpecArgs),
+    /// Freeze every process of the container
+    Pause(IdArg),
+    /// Thaw a paused container
+    Resume(IdArg),
+    /// List the container's processes
+    Ps(PsArgs),
+    /// Change the resource limits of a running container
+    Update(UpdateArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PsFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PsArgs {
+    /// Output format
+    #[arg(short = 'f', long, value_enum, default_value_t = PsFormat::Table)]
+    pub format: PsFormat,
+    /// Container id
+    pub id: String,
+    /// Options for ps(1) in table format (default -ef)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UpdateArgs {
+    /// LinuxResources JSON from a file, or - for stdin
+    #[arg(short = 'r', long)]
+    pub resources: Option<PathBuf>,
+    /// Memory limit (bytes, or with k/m/g); -1 for none
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(long = "cpu-shares")]
+    pub cpu_shares: Option<u64>,
+    /// CFS quota in microseconds; -1 for none
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CFS period in microseconds
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    /// CPUs to run on (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of processes; -1 for none
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Block IO weight (10-1000)
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// Container id
+    pub id: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -104,7 +169,7 @@ pub struct CreateOpts {
     pub no_new_keyring: bool,
 
     /// Pass N extra fds (3..3+N) into the container
-    #[arg(long = "preserve-fds", default_value_t = 0)]
+    #[arg(long = "preserve-fds", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=65536))]
     pub preserve_fds: u32,
 }
 

@@ -3,6 +3,7 @@
 //! The runtime layer: a bundle in, a container out. See ARCHITECTURE in the
 //! project notes for how the provisioner and engine sit on top of it.
 
+pub mod cgroups;
 pub mod cli;
 pub mod commands;
 pub mod container;

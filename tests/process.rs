@@ -156,6 +156,8 @@ fn preserve_fds_passes_extra_fds() {
             if libc::dup2(raw, 3) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            // dup2(3, 3) is a no-op that keeps close-on-exec: clear it either way.
+            libc::fcntl(3, libc::F_SETFD, 0);
             Ok(())
         });
     }
@@ -176,4 +178,20 @@ fn cwd_through_a_leaked_fd_is_refused() {
             "cwd fd {n}: {out}"
         );
     }
+}
+
+#[test]
+fn signals_start_at_their_defaults() {
+    // Rust ignores SIGPIPE in hull itself; the container must not inherit that.
+    let b = Bundle::new(&["grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"]);
+    let out = b.run_ok("sigs");
+    assert!(out.contains("SigBlk:\t0000000000000000"), "{out}");
+    assert!(out.contains("SigIgn:\t0000000000000000"), "{out}");
+}
+
+#[test]
+fn missing_cwd_is_created() {
+    let b = Bundle::new(&["pwd"]);
+    b.edit(|c| c["process"]["cwd"] = json!("/not/there/yet"));
+    assert_eq!(b.run_ok("cwd-new"), "/not/there/yet\n");
 }

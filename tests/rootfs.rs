@@ -222,3 +222,14 @@ fn sysctl_in_the_container_namespaces() {
     let host = std::fs::read_to_string("/proc/sys/kernel/shmmni").unwrap();
     assert_ne!(host.trim(), "1234");
 }
+
+#[test]
+fn shared_root_propagation_does_not_leak_mounts_to_the_host() {
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| c["linux"]["rootfsPropagation"] = json!("rshared"));
+    let o = b.run("rshared");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let rootfs = b.rootfs().display().to_string();
+    assert!(!after.contains(&rootfs), "container mounts visible on the host");
+}

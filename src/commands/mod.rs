@@ -8,10 +8,13 @@ mod create;
 mod delete;
 mod kill;
 mod list;
+mod pause;
+mod ps;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 pub fn dispatch(g: &GlobalOpts, cmd: &Command) -> Result<i32> {
     match cmd {
@@ -23,6 +26,10 @@ pub fn dispatch(g: &GlobalOpts, cmd: &Command) -> Result<i32> {
         Command::Run(a) => run::run(g, a),
         Command::List(a) => list::run(g, a).map(|_| 0),
         Command::Spec(a) => spec::run(a).map(|_| 0),
+        Command::Pause(a) => pause::pause(g, a).map(|_| 0),
+        Command::Resume(a) => pause::resume(g, a).map(|_| 0),
+        Command::Ps(a) => ps::run(g, a).map(|_| 0),
+        Command::Update(a) => update::run(g, a).map(|_| 0),
     }
 }
 

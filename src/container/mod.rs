@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::SigSet;
 
+use crate::cgroups::{Cgroup, CgroupRef};
 use crate::cli::CreateOpts;
 use crate::launcher::{self, Launch};
 use crate::spec::Bundle;
@@ -22,12 +23,17 @@ pub use signals::parse_signal;
 struct CreateGuard {
     dir: Option<ContainerDir>,
     pid: Option<i32>,
+    /// A cgroup this create made.
+    cgroup: Option<String>,
 }
 
 impl Drop for CreateGuard {
     fn drop(&mut self) {
         if let Some(pid) = self.pid {
             launcher::reap(pid);
+        }
+        if let Some(path) = self.cgroup.take() {
+            Cgroup::remove(&path);
         }
         if let Some(dir) = self.dir.take() {
             let _ = dir.remove();
@@ -73,6 +79,7 @@ pub fn create(
     let mut guard = CreateGuard {
         dir: Some(dir),
         pid: None,
+        cgroup: None,
     };
     let dir = guard.dir.as_ref().context("state dir")?;
     make_fifo(&dir.fifo())?;
@@ -82,9 +89,18 @@ pub fn create(
         preserve_fds: opts.preserve_fds,
         no_pivot: opts.no_pivot,
         new_keyring: !opts.no_new_keyring,
+        own_fds: vec![dir.lock_fd()],
         sigmask,
     };
-    let pid = launcher::launch(&req)?;
+    let mut cgroup = open_cgroup(&bundle, id)?;
+    let cgroup_ref = cgroup.as_ref().map(|cg| CgroupRef {
+        path: cg.path.clone(),
+        created: !cg.exists(),
+    });
+    if let Some(r) = cgroup_ref.as_ref().filter(|r| r.created) {
+        guard.cgroup = Some(r.path.clone());
+    }
+    let pid = launcher::launch(&req, cgroup.as_mut())?;
     guard.pid = Some(pid);
     let st = State {
         id: id.to_string(),
@@ -95,6 +111,8 @@ pub fn create(
         created: crate::logging::rfc3339_now(),
         owner: owner(),
         annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+        cgroup: cgroup_ref,
+        own_pid_ns: crate::spec::has_new_namespace(&bundle.spec, oci_spec::runtime::LinuxNamespaceType::Pid),
     };
     dir.save(&st)?;
     if let Some(p) = &opts.pid_file {
@@ -103,8 +121,20 @@ pub fn create(
             .with_context(|| format!("--pid-file {}", p.display()))?;
     }
     guard.pid = None;
+    guard.cgroup = None;
     let dir = guard.dir.take().context("state dir")?;
     Ok((dir, st))
+}
+
+/// The container's cgroup; none for an unprivileged caller, who cannot make one.
+fn open_cgroup(bundle: &Bundle, id: &str) -> Result<Option<Cgroup>> {
+    if !nix::unistd::geteuid().is_root() {
+        tracing::debug!("not root: no cgroup");
+        return Ok(None);
+    }
+    let path = crate::cgroups::path_for(&bundle.spec, id)
+        .with_context(|| bundle.dir.join("config.json").display().to_string())?;
+    Ok(Some(Cgroup::open(&path)?))
 }
 
 /// What config.json asks for that hull does not do yet: refused when skipping
@@ -118,19 +148,6 @@ fn refuse_unsupported(bundle: &Bundle) -> Result<()> {
                 "{}: linux.seccomp: seccomp filters are not supported yet",
                 file.display()
             );
-        }
-        if let Some(r) = linux.resources() {
-            let only_devices = r.memory().is_none()
-                && r.cpu().is_none()
-                && r.pids().is_none()
-                && r.block_io().is_none()
-                && r.hugepage_limits().as_ref().is_none_or(|h| h.is_empty())
-                && r.network().is_none()
-                && r.rdma().is_none()
-                && r.unified().as_ref().is_none_or(|u| u.is_empty());
-            if !only_devices {
-                tracing::warn!("{}: linux.resources: cgroup limits are not applied yet", file.display());
-            }
         }
     }
     if spec.hooks().is_some() {
@@ -160,12 +177,16 @@ pub fn start(dir: &ContainerDir, st: &State) -> Result<()> {
         .open(dir.fifo())
         .context("open the exec fifo")?;
     let mut buf = [0u8; 1];
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         match nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&fifo), &mut buf) {
             Ok(1) => break,
             Ok(_) | Err(nix::Error::EAGAIN) | Err(nix::Error::EINTR) => {
                 if !state::is_alive(st.pid, st.pid_start) {
                     bail!("container {:?}: the init exited before it was started", st.id);
+                }
+                if std::time::Instant::now() > deadline {
+                    bail!("container {:?}: the init is not waiting on the exec fifo", st.id);
                 }
                 std::thread::sleep(Duration::from_micros(200));
             }
@@ -182,7 +203,10 @@ pub fn signal(dir: &ContainerDir, st: &State, sig: i32, all: bool) -> Result<()>
         bail!("container {:?} is not running", st.id);
     }
     if all {
-        signals::signal_all(st, sig)
+        match &st.cgroup {
+            Some(c) => Cgroup::open(&c.path)?.signal_all(sig),
+            None => signals::signal_all(st, sig),
+        }
     } else {
         signals::send(st.pid, sig).with_context(|| format!("container {:?}: signal {sig}", st.id))
     }
@@ -196,13 +220,75 @@ pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
         _ if force => kill_and_wait(st)?,
         s => bail!("cannot delete container {:?} that is not stopped: {s}", st.id),
     }
+    if let Some(c) = &st.cgroup {
+        // Without a pid namespace of its own, processes the init left behind
+        // live on in the cgroup; with one, they died with the init.
+        if !st.own_pid_ns {
+            let _ = Cgroup::open(&c.path).and_then(|cg| cg.signal_all(libc::SIGKILL));
+        }
+        if c.created {
+            remove_cgroup(&c.path);
+        }
+    }
     dir.remove()
 }
 
+/// Removes a cgroup once its last process is gone (a killed process leaves it
+/// a moment later); one still in use by someone else stays.
+fn remove_cgroup(path: &str) {
+    for _ in 0..200 {
+        Cgroup::remove(path);
+        if !Cgroup::any_left(path) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn kill_and_wait(st: &State) -> Result<()> {
-    let _ = signals::signal_all(st, libc::SIGKILL);
+    let _ = match &st.cgroup {
+        Some(c) if !st.own_pid_ns => Cgroup::open(&c.path).and_then(|cg| cg.signal_all(libc::SIGKILL)),
+        _ => signals::signal_all(st, libc::SIGKILL),
+    };
     if !launcher::wait_gone(st.pid, Duration::from_secs(10)) {
         bail!("container {:?}: init {} did not die after SIGKILL", st.id, st.pid);
     }
     Ok(())
+}
+
+fn cgroup_of(st: &State) -> Result<Cgroup> {
+    let c = st
+        .cgroup
+        .as_ref()
+        .with_context(|| format!("container {:?} has no cgroup (created without root)", st.id))?;
+    Cgroup::open(&c.path)
+}
+
+/// `pause`: freezes every process of a running container.
+pub fn pause(dir: &ContainerDir, st: &State) -> Result<()> {
+    match dir.status(st) {
+        Status::Running => cgroup_of(st)?.freeze(),
+        s => bail!("container {:?} is {s}, not running", st.id),
+    }
+}
+
+/// `resume`: thaws a paused container.
+pub fn resume(dir: &ContainerDir, st: &State) -> Result<()> {
+    match dir.status(st) {
+        Status::Paused => cgroup_of(st)?.thaw(),
+        s => bail!("container {:?} is {s}, not paused", st.id),
+    }
+}
+
+/// The pids of the container's processes.
+pub fn processes(st: &State) -> Result<Vec<i32>> {
+    Ok(cgroup_of(st)?.procs())
+}
+
+/// `update`: new limits for a container that is not stopped.
+pub fn update(dir: &ContainerDir, st: &State, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+    if dir.status(st) == Status::Stopped {
+        bail!("container {:?} is stopped", st.id);
+    }
+    cgroup_of(st)?.update(r)
 }

@@ -16,8 +16,8 @@ pub fn parse_signal(s: &str) -> Result<i32> {
     }
     let up = s.to_ascii_uppercase();
     let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
-    if let Some(off) = name.strip_prefix("SIGRTMIN+").and_then(|n| n.parse::<i32>().ok()) {
-        let n = libc::SIGRTMIN() + off;
+    if let Some(off) = name.strip_prefix("SIGRTMIN+").and_then(|n| n.parse::<u8>().ok()) {
+        let n = libc::SIGRTMIN() + i32::from(off);
         if n <= libc::SIGRTMAX() {
             return Ok(n);
         }

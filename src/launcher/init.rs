@@ -12,7 +12,7 @@ use super::{kernel, Handles, Launch};
 use crate::process;
 
 pub fn run(req: &Launch, h: &Handles, ch: Channel) -> ! {
-    let prog = match setup(req, h) {
+    let prog = match setup(req, h, &ch) {
         Ok(p) => p,
         Err(e) => {
             let _ = ch.send(&Msg::Error { msg: format!("{e:#}") });
@@ -30,8 +30,16 @@ pub fn run(req: &Launch, h: &Handles, ch: Channel) -> ! {
     unsafe { libc::_exit(127) }
 }
 
-fn setup(req: &Launch, h: &Handles) -> Result<process::Program> {
+fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<process::Program> {
     let spec = &req.bundle.spec;
+    match ch.recv()? {
+        Some(Msg::Placed) => {}
+        other => anyhow::bail!("create channel: expected Placed, got {other:?}"),
+    }
+    if h.ns.new_cgroup {
+        // After placement, so the namespace's root is the container's cgroup.
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).context("unshare the cgroup namespace")?;
+    }
     nix::unistd::setsid().context("setsid")?;
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     let in_userns = crate::spec::has_namespace(spec, LinuxNamespaceType::User);
@@ -39,10 +47,10 @@ fn setup(req: &Launch, h: &Handles) -> Result<process::Program> {
         kernel::join_new_session_keyring()?;
     }
     let root = crate::rootfs::prepare(req.bundle, in_userns)?;
+    crate::rootfs::finalize(req.bundle, &root)?;
     kernel::apply(spec, &h.proc_fd)?;
     crate::rootfs::enter(&root, req.no_pivot)?;
     drop(root);
-    crate::rootfs::finalize(req.bundle)?;
     let p = spec.process().as_ref().context("process: missing")?;
     process::setup(p)
 }
@@ -53,6 +61,7 @@ fn wait_and_exec(req: &Launch, h: &Handles, prog: &process::Program) -> anyhow::
         std::fs::File::from(fifo)
             .write_all(b"0")
             .context("write the exec fifo")?;
+        reset_signal_handlers();
         sigprocmask(SigmaskHow::SIG_SETMASK, Some(&req.sigmask), None).context("restore the signal mask")?;
         process::exec::cloexec_from(3 + req.preserve_fds)?;
         Ok(())
@@ -61,4 +70,28 @@ fn wait_and_exec(req: &Launch, h: &Handles, prog: &process::Program) -> anyhow::
         return e;
     }
     process::exec::exec(&prog.path, &prog.args, &prog.env)
+}
+
+/// Every signal back to its default action: an ignored signal stays ignored
+/// across exec, and Rust ignores SIGPIPE in every program it starts.
+fn reset_signal_handlers() {
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // The raw syscall, because glibc refuses its own reserved signals (32, 33),
+        // which may arrive ignored from the caller too. An all-zero kernel
+        // sigaction is SIG_DFL with no flags and an empty mask.
+        let dfl = [0u64; 4];
+        // SAFETY: a valid, zeroed kernel sigaction of the size the kernel reads; no old action requested.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                dfl.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            )
+        };
+    }
 }

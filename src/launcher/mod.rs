@@ -5,7 +5,7 @@
 //!
 //! ```text
 //!   hull create ──fork──► stage 1 ──fork──► init ── exec fifo ──► exec(args)
-//!        ▲  MapIds/Ack      │ InitPid         │ Ready | Error
+//!        ▲  MapIds/Ack      │ InitPid  Placed │ Ready | Error
 //!        └──────────────────┴─────────────────┘  (one SEQPACKET channel)
 //! ```
 
@@ -25,6 +25,7 @@ use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult, Pid};
 
+use crate::cgroups::Cgroup;
 use crate::spec::Bundle;
 use sync::Msg;
 
@@ -37,6 +38,9 @@ pub struct Launch<'a> {
     pub no_pivot: bool,
     /// Give the container a session keyring of its own (runc's default).
     pub new_keyring: bool,
+    /// hull's own fds that must not reach the container whatever their number
+    /// (the state-dir lock could sit among the --preserve-fds range).
+    pub own_fds: Vec<std::os::fd::RawFd>,
     /// The signal mask the container's process starts with.
     pub sigmask: SigSet,
 }
@@ -49,7 +53,7 @@ struct Handles {
 }
 
 /// Starts the container's init; returns its pid once it waits on the fifo.
-pub fn launch(req: &Launch) -> Result<i32> {
+pub fn launch(req: &Launch, cgroup: Option<&mut Cgroup>) -> Result<i32> {
     let spec = &req.bundle.spec;
     let ns = namespaces::plan(spec)?;
     if !crate::spec::has_namespace(spec, oci_spec::runtime::LinuxNamespaceType::Mount) {
@@ -79,14 +83,14 @@ pub fn launch(req: &Launch) -> Result<i32> {
         ForkResult::Parent { child: stage1 } => {
             drop(child);
             drop(handles);
-            supervise(req, parent, stage1)
+            supervise(req, parent, stage1, cgroup)
         }
     }
 }
 
 /// The parent's side of the channel: maps ids, learns the init's pid, and on
 /// any failure leaves no process behind.
-fn supervise(req: &Launch, ch: sync::Channel, stage1: Pid) -> Result<i32> {
+fn supervise(req: &Launch, ch: sync::Channel, stage1: Pid, mut cgroup: Option<&mut Cgroup>) -> Result<i32> {
     let mut init = None;
     let mut ready = false;
     let mut failure: Option<anyhow::Error> = None;
@@ -107,12 +111,21 @@ fn supervise(req: &Launch, ch: sync::Channel, stage1: Pid) -> Result<i32> {
                     break;
                 }
             },
-            Msg::InitPid { pid } => init = Some(pid),
+            Msg::InitPid { pid } => {
+                init = Some(pid);
+                match place(req, pid, cgroup.as_deref_mut()) {
+                    Ok(()) => ch.send(&Msg::Placed)?,
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                        break;
+                    }
+                }
+            }
             Msg::Ready => ready = true,
             Msg::Error { msg } => {
                 failure.get_or_insert(anyhow!(msg));
             }
-            Msg::Ack => {}
+            Msg::Ack | Msg::Placed => {}
         }
     }
     drop(ch);
@@ -126,6 +139,17 @@ fn supervise(req: &Launch, ch: sync::Channel, stage1: Pid) -> Result<i32> {
             Err(failure.unwrap_or_else(|| anyhow!("container init exited before it was ready")))
         }
     }
+}
+
+/// Puts the init in its cgroup with its limits, before any of its setup runs.
+fn place(req: &Launch, pid: i32, cgroup: Option<&mut Cgroup>) -> Result<()> {
+    let Some(cg) = cgroup else { return Ok(()) };
+    cg.add(pid)?;
+    let linux = req.bundle.spec.linux().as_ref();
+    if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
+        cg.apply(r)?;
+    }
+    Ok(())
 }
 
 /// Kills a failed init and waits for it to be gone.

@@ -22,8 +22,10 @@ pub struct Join {
 pub struct Plan {
     pub new_user: bool,
     pub join_user: bool,
-    /// New namespaces other than user, for one unshare.
+    /// New namespaces other than user and cgroup, for one unshare.
     pub new_flags: CloneFlags,
+    /// A new cgroup namespace, made by the init once it is in its cgroup.
+    pub new_cgroup: bool,
     pub joins: Vec<Join>,
 }
 
@@ -36,12 +38,14 @@ pub fn plan(spec: &Spec) -> Result<Plan> {
         new_user: false,
         join_user: false,
         new_flags: CloneFlags::empty(),
+        new_cgroup: false,
         joins: vec![],
     };
     for (i, ns) in namespaces(spec).iter().enumerate() {
         let t = ns.typ();
         match ns.path() {
             None if t == LinuxNamespaceType::User => p.new_user = true,
+            None if t == LinuxNamespaceType::Cgroup => p.new_cgroup = true,
             None => p.new_flags |= flag(t),
             Some(path) => {
                 let fd = open_ns(path, t)

@@ -29,6 +29,10 @@ pub fn run(req: &Launch, h: &Handles, ch: Channel) -> ! {
 }
 
 fn namespaces_and_fork(req: &Launch, h: &Handles, ch: &Channel) -> Result<Side> {
+    for fd in &req.own_fds {
+        // SAFETY: closing hull's own fd in this child; nothing here uses it again.
+        unsafe { libc::close(*fd) };
+    }
     let mut keep = vec![ch.as_raw_fd(), h.proc_fd.as_raw_fd(), h.fifo.as_raw_fd()];
     keep.extend(h.ns.joins.iter().map(|j| j.fd.as_raw_fd()));
     // Warnings from the setup still go to --log; a closed log fd could be

@@ -15,6 +15,8 @@ pub enum Msg {
     Ack,
     /// stage 1 forked the init; its pid as the parent sees it.
     InitPid { pid: i32 },
+    /// The parent put the init in its cgroup: it may go on.
+    Placed,
     /// The init finished setup and waits on the exec fifo.
     Ready,
     /// A step failed; the message says which and why.

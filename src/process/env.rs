@@ -9,11 +9,29 @@ fn home_of(passwd: &str, uid: u32) -> Option<String> {
     })
 }
 
+/// Reads a file only if it is a regular one: the image could make it a FIFO
+/// and block create forever.
+fn read_regular(path: &str) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut s = String::new();
+    f.take(1 << 20).read_to_string(&mut s).ok()?;
+    Some(s)
+}
+
 /// Reads the container's /etc/passwd, so it runs after pivot_root.
 pub fn with_home(env: &[String], uid: u32) -> Vec<String> {
     let mut out = env.to_vec();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
-        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let passwd = read_regular("/etc/passwd").unwrap_or_default();
         let home = home_of(&passwd, uid)
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| "/".into());

@@ -70,15 +70,13 @@ pub fn create_all(root: &OwnedFd, extra: &[LinuxDevice], own_dev: bool, in_usern
         nodes.retain(|n| n.path != *d.path());
         nodes.push(node_of(d));
     }
-    for (i, n) in nodes.iter().enumerate() {
-        make(root, n, in_userns).with_context(|| {
-            let origin = if i < nodes.len() - extra.len() {
-                "default device".to_string()
-            } else {
-                "linux.devices".to_string()
-            };
-            format!("{origin} {}", n.path.display())
-        })?;
+    for n in &nodes {
+        let origin = if extra.iter().any(|d| *d.path() == n.path) {
+            "linux.devices"
+        } else {
+            "default device"
+        };
+        make(root, n, in_userns).with_context(|| format!("{origin} {}", n.path.display()))?;
     }
     if own_dev {
         links(root)?;

@@ -33,6 +33,9 @@ pub fn prepare(bundle: &Bundle, in_userns: bool) -> Result<OwnedFd> {
         .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     mount(None::<&str>, "/", None::<&str>, prop | MsFlags::MS_REC, None::<&str>)
         .context("linux.rootfsPropagation: set on /")?;
+    // pivot_root refuses a shared parent mount, and with `rshared` the
+    // self-bind below would show up on the host: make the parent private first.
+    private_parent(&bundle.rootfs)?;
     mount(
         Some(&bundle.rootfs),
         &bundle.rootfs,
@@ -41,10 +44,6 @@ pub fn prepare(bundle: &Bundle, in_userns: bool) -> Result<OwnedFd> {
         None::<&str>,
     )
     .with_context(|| format!("root.path: bind {} onto itself", bundle.rootfs.display()))?;
-    if prop.contains(MsFlags::MS_SHARED) {
-        // pivot_root refuses a shared parent mount; only the new root keeps the sharing.
-        private_parent(&bundle.rootfs)?;
-    }
     let root = inroot::open_dir(&bundle.rootfs)?;
     let ctx = mounts::MountContext {
         root: &root,
@@ -59,6 +58,12 @@ pub fn prepare(bundle: &Bundle, in_userns: bool) -> Result<OwnedFd> {
     });
     let extra = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
     devices::create_all(&root, extra, !binds_dev, in_userns)?;
+    if let Some(p) = spec.process() {
+        // runc makes a missing cwd.
+        if inroot::open_path(&root, p.cwd(), inroot::Follow::InRoot).is_err() {
+            inroot::mkdir_all(&root, p.cwd(), inroot::Follow::InRoot).context("process.cwd")?;
+        }
+    }
     Ok(root)
 }
 
@@ -91,16 +96,17 @@ pub fn enter(root: &OwnedFd, no_pivot: bool) -> Result<()> {
     }
 }
 
-/// After pivot_root: masked and read-only paths, then a read-only root.
-pub fn finalize(bundle: &Bundle) -> Result<()> {
+/// Masked and read-only paths, then a read-only root: still before
+/// pivot_root, so every /proc/self/fd path goes through the host's procfs and
+/// none through a /proc the image could have shaped.
+pub fn finalize(bundle: &Bundle, root: &OwnedFd) -> Result<()> {
     let spec = &bundle.spec;
-    let root = inroot::open_dir(Path::new("/"))?;
     if let Some(linux) = spec.linux() {
-        masks::mask(&root, linux.masked_paths().as_deref().unwrap_or(&[]))?;
-        masks::readonly(&root, linux.readonly_paths().as_deref().unwrap_or(&[]))?;
+        masks::mask(root, linux.masked_paths().as_deref().unwrap_or(&[]))?;
+        masks::readonly(root, linux.readonly_paths().as_deref().unwrap_or(&[]))?;
     }
     if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
-        let fd = inroot::open_path(&root, Path::new("/"), inroot::Follow::InRoot)?;
+        let fd = inroot::open_path(root, Path::new("/"), inroot::Follow::InRoot)?;
         let keep = mounts::locked_flags(&fd)?;
         mounts::remount(&fd, MsFlags::MS_BIND | MsFlags::MS_RDONLY | keep).context("root.readonly")?;
     }

@@ -54,6 +54,11 @@ pub struct State {
     pub owner: String,
     #[serde(default)]
     pub annotations: HashMap<String, String>,
+    #[serde(default)]
+    pub cgroup: Option<crate::cgroups::CgroupRef>,
+    /// Whether the container has a pid namespace of its own (its processes die with the init).
+    #[serde(default)]
+    pub own_pid_ns: bool,
 }
 
 /// The OCI state document (`hull state`), with runc's extra fields.
@@ -139,6 +144,10 @@ impl ContainerDir {
         Ok(ContainerDir { path, _lock: lock })
     }
 
+    pub fn lock_fd(&self) -> std::os::fd::RawFd {
+        self._lock.as_raw_fd()
+    }
+
     pub fn fifo(&self) -> PathBuf {
         self.path.join(EXEC_FIFO)
     }
@@ -160,7 +169,11 @@ impl ContainerDir {
             return Status::Stopped;
         }
         if self.fifo().exists() {
-            Status::Created
+            return Status::Created;
+        }
+        let frozen = st.cgroup.as_ref().is_some_and(|c| crate::cgroups::frozen(&c.path));
+        if frozen {
+            Status::Paused
         } else {
             Status::Running
         }

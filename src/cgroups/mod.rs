@@ -1,0 +1,261 @@
+//! One small manager over cgroups-rs for v1 and v2: placement, resources,
+//! freeze, kill, processes, removal. Nothing outside this module asks which
+//! cgroup version the host runs.
+
+mod devices;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use cgroups_rs::manager::{FsManager, Manager};
+use cgroups_rs::{CgroupPid, FreezerState};
+use oci_spec::runtime::{LinuxResources, Spec};
+use serde::{Deserialize, Serialize};
+
+const ROOT: &str = "/sys/fs/cgroup";
+/// Where containers without an absolute linux.cgroupsPath go.
+const DEFAULT_PARENT: &str = "hull";
+
+/// What the state records about a container's cgroup.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CgroupRef {
+    /// Path below each hierarchy's root, without a leading slash.
+    pub path: String,
+    /// Whether create made it (only then does delete remove it).
+    pub created: bool,
+}
+
+/// The cgroup path for a container: linux.cgroupsPath if absolute, under
+/// hull's parent if relative, `hull/<id>` if absent.
+pub fn path_for(spec: &Spec, id: &str) -> Result<String> {
+    let given = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+    let path = match given {
+        Some(p) if p.is_absolute() => p.strip_prefix("/").unwrap_or(&p).to_path_buf(),
+        Some(p) => Path::new(DEFAULT_PARENT).join(p),
+        None => Path::new(DEFAULT_PARENT).join(id),
+    };
+    let s = path.to_string_lossy().trim_end_matches('/').to_string();
+    if s.is_empty() || path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        bail!(
+            "linux.cgroupsPath: {:?} must name a cgroup below the root, without ..",
+            path.display().to_string()
+        );
+    }
+    Ok(s)
+}
+
+fn is_v2() -> bool {
+    nix::sys::statfs::statfs(ROOT)
+        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false)
+}
+
+/// Directories of this cgroup, one per hierarchy it lives in.
+fn dirs(path: &str) -> Vec<PathBuf> {
+    if is_v2() {
+        return vec![Path::new(ROOT).join(path)];
+    }
+    let Ok(rd) = std::fs::read_dir(ROOT) else { return vec![] };
+    let mut out: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .map(|e| e.path())
+        // The hybrid host's cgroup2 tree is not one of the v1 hierarchies cgroups-rs uses.
+        .filter(|p| p.file_name().is_some_and(|n| n != "unified"))
+        .map(|p| p.join(path))
+        .collect();
+    out.sort();
+    out
+}
+
+fn hierarchy_dir(path: &str, controller: &str) -> PathBuf {
+    if is_v2() {
+        Path::new(ROOT).join(path)
+    } else {
+        Path::new(ROOT).join(controller).join(path)
+    }
+}
+
+/// Whether the cgroup at `path` is frozen (read without building a manager,
+/// as every `state` asks).
+pub fn frozen(path: &str) -> bool {
+    let dir = hierarchy_dir(path, "freezer");
+    if is_v2() {
+        std::fs::read_to_string(dir.join("cgroup.freeze"))
+            .map(|s| s.trim() == "1")
+            .unwrap_or(false)
+    } else {
+        std::fs::read_to_string(dir.join("freezer.state"))
+            .map(|s| s.trim() == "FROZEN")
+            .unwrap_or(false)
+    }
+}
+
+/// A v1 cpuset cgroup made by someone else may have no cpus or mems yet, and
+/// then takes no process (ENOSPC): fill them in from the parent, as runc does.
+fn inherit_cpuset(path: &str) -> Result<()> {
+    // Top down, so each level copies from a parent that is already filled in.
+    let mut dir = Path::new(ROOT).join("cpuset");
+    for comp in Path::new(path).components() {
+        let parent = dir.clone();
+        dir.push(comp);
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            let f = dir.join(file);
+            if std::fs::read_to_string(&f)
+                .map(|s| s.trim().is_empty())
+                .unwrap_or(false)
+            {
+                let from = parent.join(file);
+                let value = std::fs::read_to_string(&from).with_context(|| format!("read {}", from.display()))?;
+                std::fs::write(&f, value.trim()).with_context(|| format!("write {}", f.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub struct Cgroup {
+    pub path: String,
+    mgr: FsManager,
+}
+
+fn mgr_err(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+impl Cgroup {
+    pub fn open(path: &str) -> Result<Cgroup> {
+        let mgr = FsManager::new(path)
+            .map_err(mgr_err)
+            .with_context(|| format!("cgroup {path}"))?;
+        Ok(Cgroup {
+            path: path.to_string(),
+            mgr,
+        })
+    }
+
+    pub fn exists(&self) -> bool {
+        self.mgr.exists()
+    }
+
+    /// Puts a process in the cgroup, making the cgroup if needed.
+    pub fn add(&mut self, pid: i32) -> Result<()> {
+        if self.exists() && !is_v2() {
+            inherit_cpuset(&self.path)?;
+        }
+        self.mgr
+            .add_proc(CgroupPid::from(pid as u64))
+            .map_err(mgr_err)
+            .with_context(|| format!("cgroup {}: add pid {pid}", self.path))
+    }
+
+    /// Applies linux.resources.
+    pub fn apply(&mut self, r: &LinuxResources) -> Result<()> {
+        let mut rest = r.clone();
+        rest.set_devices(None);
+        self.mgr
+            .set(&rest)
+            .map_err(mgr_err)
+            .with_context(|| format!("linux.resources: cgroup {}", self.path))?;
+        devices::apply(
+            &hierarchy_dir(&self.path, "devices"),
+            r.devices().as_deref().unwrap_or(&[]),
+            is_v2(),
+        )
+    }
+
+    /// Applies only what an update names.
+    pub fn update(&mut self, r: &LinuxResources) -> Result<()> {
+        let mut rest = r.clone();
+        rest.set_devices(None);
+        self.mgr
+            .set(&rest)
+            .map_err(mgr_err)
+            .with_context(|| format!("update: cgroup {}", self.path))
+    }
+
+    pub fn freeze(&self) -> Result<()> {
+        self.mgr
+            .freeze(FreezerState::Frozen)
+            .map_err(mgr_err)
+            .context("freeze")?;
+        // v1 goes through FREEZING; paused means every task is frozen.
+        for _ in 0..1000 {
+            if self.is_frozen() {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        bail!("cgroup {}: did not freeze", self.path)
+    }
+
+    pub fn thaw(&self) -> Result<()> {
+        self.mgr.freeze(FreezerState::Thawed).map_err(mgr_err).context("thaw")
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        frozen(&self.path)
+    }
+
+    /// Pids of every process in the cgroup.
+    pub fn procs(&self) -> Vec<i32> {
+        let dir = hierarchy_dir(&self.path, "pids");
+        std::fs::read_to_string(dir.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
+    /// A signal to every process, frozen first so none can fork away from it.
+    pub fn signal_all(&self, sig: i32) -> Result<()> {
+        let kill_file = hierarchy_dir(&self.path, "pids").join("cgroup.kill");
+        if sig == libc::SIGKILL && is_v2() && kill_file.exists() {
+            return std::fs::write(&kill_file, "1").with_context(|| format!("write {}", kill_file.display()));
+        }
+        let frozen = self.freeze().is_ok();
+        for pid in self.procs() {
+            // SAFETY: kill(2) with plain integers.
+            unsafe { libc::kill(pid, sig) };
+        }
+        if frozen {
+            self.thaw()?;
+        }
+        Ok(())
+    }
+
+    /// Removes the cgroup's directories; one still holding processes (shared
+    /// with a live container) is left alone.
+    pub fn remove(path: &str) {
+        for d in dirs(path) {
+            let _ = std::fs::remove_dir(&d);
+        }
+    }
+
+    /// Whether any directory of this cgroup is left.
+    pub fn any_left(path: &str) -> bool {
+        dirs(path).iter().any(|d| d.exists())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_with(path: Option<&str>) -> Spec {
+        let mut v = serde_json::json!({"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "linux": {}});
+        if let Some(p) = path {
+            v["linux"]["cgroupsPath"] = p.into();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(path_for(&spec_with(None), "c1").unwrap(), "hull/c1");
+        assert_eq!(path_for(&spec_with(Some("/a/b")), "c1").unwrap(), "a/b");
+        assert_eq!(path_for(&spec_with(Some("rel/x")), "c1").unwrap(), "hull/rel/x");
+        assert!(path_for(&spec_with(Some("/a/../..")), "c1").is_err());
+        assert!(path_for(&spec_with(Some("/")), "c1").is_err());
+    }
+}

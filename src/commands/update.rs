@@ -1,0 +1,110 @@
+use std::io::Read;
+
+use anyhow::{anyhow, bail, Context, Result};
+use oci_spec::runtime::LinuxResources;
+use serde_json::{json, Value};
+
+use crate::cli::{GlobalOpts, UpdateArgs};
+use crate::state::ContainerDir;
+
+/// "64m", "1g", "1024", "-1".
+fn size(flag: &str, s: &str) -> Result<i64> {
+    let t = s.trim().to_ascii_lowercase();
+    if t == "-1" {
+        return Ok(-1);
+    }
+    let (num, mult) = match t.trim_end_matches('b').chars().last() {
+        Some('k') => (&t[..t.trim_end_matches('b').len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.trim_end_matches('b').len() - 1], 1 << 20),
+        Some('g') => (&t[..t.trim_end_matches('b').len() - 1], 1 << 30),
+        _ => (t.trim_end_matches('b'), 1),
+    };
+    num.parse::<i64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| anyhow!("{flag}: {s:?} is not a size (bytes, or with k, m, g)"))
+}
+
+fn read_resources(path: &std::path::Path) -> Result<Value> {
+    let mut text = String::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("--resources -: read stdin")?;
+    } else {
+        text = std::fs::read_to_string(path).with_context(|| format!("--resources {}: cannot read", path.display()))?;
+    }
+    serde_json::from_str(&text).with_context(|| format!("--resources {}: not valid JSON", path.display()))
+}
+
+/// The resources an update names: the file first, then each flag on top.
+pub fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
+    let mut v = match &a.resources {
+        Some(p) => read_resources(p)?,
+        None => json!({}),
+    };
+    if !v.is_object() {
+        bail!("--resources: expected a LinuxResources object");
+    }
+    let mut set = |section: &str, key: &str, val: Value| {
+        if !v[section].is_object() {
+            v[section] = json!({});
+        }
+        v[section][key] = val;
+    };
+    if let Some(m) = &a.memory {
+        set("memory", "limit", size("--memory", m)?.into());
+    }
+    if let Some(m) = &a.memory_reservation {
+        set("memory", "reservation", size("--memory-reservation", m)?.into());
+    }
+    if let Some(m) = &a.memory_swap {
+        set("memory", "swap", size("--memory-swap", m)?.into());
+    }
+    if let Some(s) = a.cpu_shares {
+        set("cpu", "shares", s.into());
+    }
+    if let Some(q) = a.cpu_quota {
+        set("cpu", "quota", q.into());
+    }
+    if let Some(p) = a.cpu_period {
+        set("cpu", "period", p.into());
+    }
+    if let Some(c) = &a.cpuset_cpus {
+        set("cpu", "cpus", c.clone().into());
+    }
+    if let Some(m) = &a.cpuset_mems {
+        set("cpu", "mems", m.clone().into());
+    }
+    if let Some(p) = a.pids_limit {
+        set("pids", "limit", p.into());
+    }
+    if let Some(w) = a.blkio_weight {
+        set("blockIO", "weight", w.into());
+    }
+    serde_path_to_error::deserialize(v).map_err(|e| anyhow!("--resources: {}: {}", e.path(), e.inner()))
+}
+
+pub fn run(g: &GlobalOpts, a: &UpdateArgs) -> Result<()> {
+    let r = resources(a)?;
+    let dir = ContainerDir::open(&g.root, &a.id)?;
+    let st = dir.load()?;
+    crate::container::update(&dir, &st, &r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size("--memory", "1024").unwrap(), 1024);
+        assert_eq!(size("--memory", "64m").unwrap(), 64 << 20);
+        assert_eq!(size("--memory", "2G").unwrap(), 2 << 30);
+        assert_eq!(size("--memory", "8kb").unwrap(), 8 << 10);
+        assert_eq!(size("--memory", "-1").unwrap(), -1);
+        assert!(size("--memory", "lots").is_err());
+        assert!(size("--memory", "").is_err());
+    }
+}

@@ -1,0 +1,246 @@
+//! cgroups: placement, limits enforced from inside, pause/resume, update,
+//! ps, kill --all, and removal of exactly what create made.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::{stderr, stdout, Bundle};
+use serde_json::json;
+
+/// A controller's directory for a cgroup path, on this v1/hybrid host or a v2 one.
+fn cg_file(controller: &str, path: &str, file: &str) -> PathBuf {
+    let v2 = PathBuf::from("/sys/fs/cgroup/cgroup.controllers").exists();
+    if v2 {
+        PathBuf::from("/sys/fs/cgroup").join(path).join(file)
+    } else {
+        PathBuf::from("/sys/fs/cgroup").join(controller).join(path).join(file)
+    }
+}
+
+fn read(p: &PathBuf) -> String {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .trim()
+        .to_string()
+}
+
+/// A cgroups path unique to this test process, removed when it is done.
+fn unique(name: &str) -> String {
+    format!("hull-test-{}/{name}", std::process::id())
+}
+
+/// Removes this test process's parent cgroup once the last test using it is done.
+fn remove_parent() {
+    let parent = format!("hull-test-{}", std::process::id());
+    if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
+        for e in rd.flatten() {
+            let _ = std::fs::remove_dir(e.path().join(&parent));
+        }
+    }
+}
+
+fn no_cgroup_left(path: &str) {
+    for c in ["memory", "pids", "cpu", "freezer", "devices"] {
+        let d = cg_file(c, path, "");
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}
+
+#[test]
+fn placement_and_limits_are_written() {
+    let path = unique("limits");
+    let b = Bundle::new(&["sleep", "60"]);
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("/{path}"));
+        c["linux"]["resources"]["memory"] = json!({"limit": 67108864, "reservation": 33554432});
+        c["linux"]["resources"]["pids"] = json!({"limit": 42});
+        c["linux"]["resources"]["cpu"] = json!({"shares": 512, "quota": 50000, "period": 100000});
+    });
+    assert!(b.run_detached("lim").status.success());
+    let pid = b.state("lim")["pid"].as_i64().unwrap().to_string();
+    assert!(
+        read(&cg_file("pids", &path, "cgroup.procs")).lines().any(|l| l == pid),
+        "init not in its cgroup"
+    );
+    assert_eq!(read(&cg_file("memory", &path, "memory.limit_in_bytes")), "67108864");
+    assert_eq!(
+        read(&cg_file("memory", &path, "memory.soft_limit_in_bytes")),
+        "33554432"
+    );
+    assert_eq!(read(&cg_file("pids", &path, "pids.max")), "42");
+    assert_eq!(read(&cg_file("cpu", &path, "cpu.shares")), "512");
+    assert_eq!(read(&cg_file("cpu", &path, "cpu.cfs_quota_us")), "50000");
+
+    let o = b.out(&["ps", "--format", "json", "lim"]);
+    let pids: Vec<i64> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(pids, vec![pid.parse::<i64>().unwrap()]);
+
+    let o = b.out(&["update", "--memory", "128m", "--pids-limit", "50", "lim"]);
+    assert!(o.status.success(), "update: {}", stderr(&o));
+    assert_eq!(read(&cg_file("memory", &path, "memory.limit_in_bytes")), "134217728");
+    assert_eq!(read(&cg_file("pids", &path, "pids.max")), "50");
+    let res = b.tmp.path().join("res.json");
+    std::fs::write(&res, r#"{"memory": {"limit": 50331648}, "cpu": {"shares": 256}}"#).unwrap();
+    let o = b.out(&["update", "--resources", res.to_str().unwrap(), "lim"]);
+    assert!(o.status.success(), "update --resources: {}", stderr(&o));
+    assert_eq!(read(&cg_file("memory", &path, "memory.limit_in_bytes")), "50331648");
+    assert_eq!(read(&cg_file("cpu", &path, "cpu.shares")), "256");
+
+    assert!(b.out(&["delete", "--force", "lim"]).status.success());
+    no_cgroup_left(&path);
+    remove_parent();
+}
+
+#[test]
+fn memory_hog_is_oom_killed() {
+    let b = Bundle::new(&["tail", "/dev/zero"]);
+    b.edit(|c| c["linux"]["resources"]["memory"] = json!({"limit": 33554432, "swap": 33554432}));
+    let o = b.run("oom");
+    assert_eq!(
+        o.status.code(),
+        Some(128 + 9),
+        "tail /dev/zero must be killed: {}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn fork_loop_stops_at_the_pids_limit() {
+    let path = unique("forks");
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do sleep 30 & done; wait",
+    ]);
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("/{path}"));
+        c["linux"]["resources"]["pids"] = json!({"limit": 10});
+    });
+    assert!(b.run_detached("forks").status.success());
+    let events = cg_file("pids", &path, "pids.events");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while read(&events) == "max 0" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_ne!(read(&events), "max 0", "no fork was refused");
+    let current: u32 = read(&cg_file("pids", &path, "pids.current")).parse().unwrap();
+    assert!(current <= 10, "{current} processes under pids.max 10");
+    assert!(b.out(&["delete", "--force", "forks"]).status.success());
+    no_cgroup_left(&path);
+    remove_parent();
+}
+
+#[test]
+fn devices_are_denied_unless_allowed() {
+    let b = Bundle::new(&["sh", "-c", "(exec 3</dev/net/tun) 2>/dev/null && echo tun-open; (exec 3</dev/fuse) 2>/dev/null || echo fuse-denied; echo x > /dev/null && echo null-ok"]);
+    b.edit(|c| {
+        c["linux"]["devices"] = json!([
+            {"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200, "fileMode": 438},
+            {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438}
+        ]);
+        c["linux"]["resources"]["devices"] = json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rwm"}
+        ]);
+    });
+    let out = b.run_ok("devs");
+    assert!(out.contains("tun-open"), "{out}");
+    assert!(out.contains("fuse-denied"), "{out}");
+    assert!(out.contains("null-ok"), "{out}");
+}
+
+#[test]
+fn pause_freezes_and_resume_continues() {
+    let b = Bundle::new(&["sh", "-c", "while :; do echo x >> /tmp/ticks; sleep 0.01; done"]);
+    b.edit(|c| c["root"]["readonly"] = json!(false));
+    assert!(b.run_detached("pz").status.success());
+    let ticks = b.rootfs().join("tmp/ticks");
+    let size = || std::fs::metadata(&ticks).map(|m| m.len()).unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while size() < 10 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = b.out(&["pause", "pz"]);
+    assert!(o.status.success(), "pause: {}", stderr(&o));
+    assert_eq!(b.state("pz")["status"], "paused");
+    let frozen_at = size();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(size(), frozen_at, "a paused container made progress");
+    let o = b.out(&["resume", "pz"]);
+    assert!(o.status.success(), "resume: {}", stderr(&o));
+    assert_eq!(b.state("pz")["status"], "running");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(size() > frozen_at, "resume did not continue");
+    assert!(
+        !b.out(&["resume", "pz"]).status.success(),
+        "resume of a running container must fail"
+    );
+}
+
+#[test]
+fn kill_all_reaches_every_process_without_a_pid_namespace() {
+    let b = Bundle::new(&["sh", "-c", "sleep 60 & sleep 60 & wait"]);
+    b.edit(|c| c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "uts"}]));
+    assert!(b.run_detached("ka").status.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut pids = vec![];
+    while pids.len() < 3 && Instant::now() < deadline {
+        pids = serde_json::from_slice::<Vec<i32>>(&b.out(&["ps", "-f", "json", "ka"]).stdout).unwrap_or_default();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(pids.len(), 3, "{pids:?}");
+    let o = b.out(&["kill", "--all", "ka", "KILL"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pids.iter().any(|p| common::alive(*p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(pids.iter().all(|p| !common::alive(*p)), "survivors of kill --all");
+}
+
+#[test]
+fn failed_create_and_delete_leave_no_cgroup() {
+    let path = unique("failed");
+    let b = Bundle::new(&["no-such-binary"]);
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("/{path}"));
+        c["linux"]["resources"]["pids"] = json!({"limit": 5});
+    });
+    let o = b.create("fail", &[]);
+    assert!(!o.status.success());
+    no_cgroup_left(&path);
+
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{path}")));
+    let o = b.run("ok");
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    no_cgroup_left(&path);
+    remove_parent();
+}
+
+#[test]
+fn a_pre_existing_cgroup_is_kept() {
+    let path = unique("kept");
+    let hierarchies: Vec<String> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir() && e.file_name() != "unified")
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    for c in &hierarchies {
+        std::fs::create_dir_all(cg_file(c, &path, "")).unwrap();
+    }
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{path}")));
+    b.run_ok("kept");
+    assert!(
+        cg_file("pids", &path, "").exists(),
+        "a cgroup hull did not make was removed"
+    );
+    for c in &hierarchies {
+        let _ = std::fs::remove_dir(cg_file(c, &path, ""));
+    }
+    remove_parent();
+}
