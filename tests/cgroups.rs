@@ -244,3 +244,92 @@ fn a_pre_existing_cgroup_is_kept() {
     }
     remove_parent();
 }
+
+#[test]
+fn hugetlb_and_unified_use_the_cgroup2_side_of_a_hybrid_host() {
+    let unified = PathBuf::from("/sys/fs/cgroup/unified");
+    let has_hugetlb = std::fs::read_to_string(unified.join("cgroup.controllers")).is_ok_and(|c| c.contains("hugetlb"));
+    if !has_hugetlb || PathBuf::from("/sys/fs/cgroup/cgroup.controllers").exists() {
+        eprintln!("not a hybrid host with hugetlb on its cgroup2 side; nothing to check");
+        return;
+    }
+    let path = unique("huge");
+    let b = Bundle::new(&["sleep", "60"]);
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("/{path}"));
+        c["linux"]["resources"]["hugepageLimits"] = json!([{"pageSize": "2MB", "limit": 4194304}]);
+        c["linux"]["resources"]["unified"] = json!({"hugetlb.1GB.max": "0"});
+    });
+    let o = b.run_detached("huge");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dir = unified.join(&path);
+    assert_eq!(read(&dir.join("hugetlb.2MB.max")), "4194304");
+    assert_eq!(read(&dir.join("hugetlb.1GB.max")), "0");
+    let pid = b.state("huge")["pid"].as_i64().unwrap().to_string();
+    assert!(read(&dir.join("cgroup.procs")).lines().any(|l| l == pid));
+    assert!(b.out(&["delete", "--force", "huge"]).status.success());
+    assert!(!dir.exists(), "cgroup2 side left behind");
+    let _ = std::fs::remove_dir(unified.join(format!("hull-test-{}", std::process::id())));
+    remove_parent();
+}
+
+#[test]
+fn a_missing_controller_is_an_error_naming_it() {
+    let path = unique("missing");
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("/{path}"));
+        c["linux"]["resources"]["network"] = json!({"classID": 1048577});
+    });
+    let have_net_cls = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().split(',').any(|c| c == "net_cls"));
+    let o = b.create("nocls", &[]);
+    if have_net_cls {
+        assert!(o.status.success(), "{}", stderr(&o));
+    } else {
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("net_cls"), "{}", stderr(&o));
+        assert!(stderr(&o).contains("linux.resources.network.classID"), "{}", stderr(&o));
+        assert!(b.leftovers().is_empty());
+        no_cgroup_left(&path);
+    }
+    remove_parent();
+}
+
+#[test]
+fn kernel_memory_is_ignored_with_a_warning() {
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| c["linux"]["resources"]["memory"] = json!({"limit": 67108864, "kernel": 1048576, "kernelTCP": 1048576}));
+    let o = b.run("kmem");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("memory.kernel"), "{}", stderr(&o));
+}
+
+#[test]
+fn blkio_weight_lands_in_the_file_this_kernel_has() {
+    let path = unique("blkio");
+    let b = Bundle::new(&["sleep", "60"]);
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("/{path}"));
+        c["linux"]["resources"]["blockIO"] = json!({"weight": 300});
+    });
+    let o = b.run_detached("bw");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let files = [
+        cg_file("blkio", &path, "blkio.weight"),
+        cg_file("blkio", &path, "blkio.bfq.weight"),
+    ];
+    match files.iter().find(|f| f.exists()) {
+        Some(f) => assert!(read(f).contains("300"), "{}: {}", f.display(), read(f)),
+        None => assert!(
+            stderr(&o).contains("skipped"),
+            "no weight file and no warning: {}",
+            stderr(&o)
+        ),
+    }
+    assert!(b.out(&["delete", "--force", "bw"]).status.success());
+    no_cgroup_left(&path);
+    remove_parent();
+}

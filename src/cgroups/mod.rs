@@ -3,6 +3,7 @@
 //! cgroup version the host runs.
 
 mod devices;
+mod resources;
 
 use std::path::{Path, PathBuf};
 
@@ -117,6 +118,8 @@ fn inherit_cpuset(path: &str) -> Result<()> {
 pub struct Cgroup {
     pub path: String,
     mgr: FsManager,
+    /// The process placed last (the init), for the hybrid cgroup2 tree.
+    pid: Option<i32>,
 }
 
 fn mgr_err(e: impl std::fmt::Display) -> anyhow::Error {
@@ -131,6 +134,7 @@ impl Cgroup {
         Ok(Cgroup {
             path: path.to_string(),
             mgr,
+            pid: None,
         })
     }
 
@@ -143,6 +147,7 @@ impl Cgroup {
         if self.exists() && !is_v2() {
             inherit_cpuset(&self.path)?;
         }
+        self.pid = Some(pid);
         self.mgr
             .add_proc(CgroupPid::from(pid as u64))
             .map_err(mgr_err)
@@ -151,12 +156,7 @@ impl Cgroup {
 
     /// Applies linux.resources.
     pub fn apply(&mut self, r: &LinuxResources) -> Result<()> {
-        let mut rest = r.clone();
-        rest.set_devices(None);
-        self.mgr
-            .set(&rest)
-            .map_err(mgr_err)
-            .with_context(|| format!("linux.resources: cgroup {}", self.path))?;
+        self.update(r)?;
         devices::apply(
             &hierarchy_dir(&self.path, "devices"),
             r.devices().as_deref().unwrap_or(&[]),
@@ -164,14 +164,14 @@ impl Cgroup {
         )
     }
 
-    /// Applies only what an update names.
+    /// Applies what the resources name, devices aside (an update never changes them).
     pub fn update(&mut self, r: &LinuxResources) -> Result<()> {
-        let mut rest = r.clone();
-        rest.set_devices(None);
+        let (rest, extras) = resources::split(r)?;
         self.mgr
             .set(&rest)
             .map_err(mgr_err)
-            .with_context(|| format!("update: cgroup {}", self.path))
+            .with_context(|| format!("linux.resources: cgroup {}", self.path))?;
+        resources::apply(&self.path, self.pid, &extras)
     }
 
     pub fn freeze(&self) -> Result<()> {
@@ -227,7 +227,7 @@ impl Cgroup {
     /// Removes the cgroup's directories; one still holding processes (shared
     /// with a live container) is left alone.
     pub fn remove(path: &str) {
-        for d in dirs(path) {
+        for d in dirs(path).into_iter().chain(resources::hybrid_dir(path)) {
             let _ = std::fs::remove_dir(&d);
         }
     }

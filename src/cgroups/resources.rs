@@ -1,0 +1,231 @@
+//! What cgroups-rs does not cover on this kind of host, split off before it
+//! sees the resources: controllers that are missing (an error naming them),
+//! kernel memory (gone from the kernel: a warning), block-IO weights under
+//! BFQ's file names, and hugetlb and `unified` keys on the cgroup2 side of a
+//! hybrid host.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::LinuxResources;
+
+use super::{is_v2, ROOT};
+
+const HYBRID_V2: &str = "/sys/fs/cgroup/unified";
+
+/// Writes cgroups-rs leaves to us, made after the process is in the cgroup.
+#[derive(Debug, Default)]
+pub struct Extras {
+    /// (file names to try in order, value) in the blkio hierarchy.
+    pub blkio: Vec<(Vec<String>, String)>,
+    /// (file, value) in the cgroup2 tree: hugetlb limits and `unified` keys.
+    pub v2: Vec<(String, String)>,
+}
+
+/// v1 controllers mounted on this host (a "cpu,cpuacct" mount counts for both).
+fn v1_controllers() -> HashSet<String> {
+    let Ok(rd) = std::fs::read_dir(ROOT) else {
+        return HashSet::new();
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .flat_map(|n| n.split(',').map(String::from).collect::<Vec<_>>())
+        .collect()
+}
+
+/// Controllers the cgroup2 tree offers: the whole tree on v2, the `unified`
+/// mount on a hybrid host.
+fn v2_root() -> Option<PathBuf> {
+    if is_v2() {
+        return Some(PathBuf::from(ROOT));
+    }
+    let hybrid = Path::new(HYBRID_V2);
+    let is_cg2 = nix::sys::statfs::statfs(hybrid)
+        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false);
+    is_cg2.then(|| hybrid.to_path_buf())
+}
+
+fn v2_controllers() -> HashSet<String> {
+    v2_root()
+        .and_then(|r| std::fs::read_to_string(r.join("cgroup.controllers")).ok())
+        .map(|s| s.split_whitespace().map(String::from).collect())
+        .unwrap_or_default()
+}
+
+fn need(have: &HashSet<String>, controller: &str, field: &str) -> Result<()> {
+    if !have.contains(controller) {
+        bail!("linux.resources.{field}: the {controller} cgroup controller is not available on this host");
+    }
+    Ok(())
+}
+
+/// Splits `r` into what cgroups-rs applies and what hull writes itself.
+pub fn split(r: &LinuxResources) -> Result<(LinuxResources, Extras)> {
+    let mut rest = r.clone();
+    let mut extras = Extras::default();
+    rest.set_devices(None);
+    if is_v2() {
+        // cgroups-rs drives v2 itself; only `unified` is ours.
+        rest.set_unified(None);
+        unified(r, &mut extras)?;
+        return Ok((rest, extras));
+    }
+    let have = v1_controllers();
+    if let Some(m) = r.memory() {
+        need(&have, "memory", "memory")?;
+        if m.kernel().is_some() || m.kernel_tcp().is_some() {
+            tracing::warn!(
+                "linux.resources.memory.kernel/kernelTCP: ignored (kernel memory limits are gone from this kernel)"
+            );
+            let mut m = m.clone();
+            m.set_kernel(None);
+            m.set_kernel_tcp(None);
+            rest.set_memory(Some(m));
+        }
+    }
+    if let Some(c) = r.cpu() {
+        let cfs = c.shares().is_some()
+            || c.quota().is_some()
+            || c.period().is_some()
+            || c.realtime_runtime().is_some()
+            || c.realtime_period().is_some()
+            || c.burst().is_some()
+            || c.idle().is_some();
+        if cfs {
+            need(&have, "cpu", "cpu")?;
+        }
+        if c.cpus().is_some() || c.mems().is_some() {
+            need(&have, "cpuset", "cpu.cpus")?;
+        }
+    }
+    if r.pids().is_some() {
+        need(&have, "pids", "pids")?;
+    }
+    if let Some(b) = r.block_io() {
+        need(&have, "blkio", "blockIO")?;
+        let mut b2 = b.clone();
+        if let Some(w) = b.weight() {
+            extras
+                .blkio
+                .push((vec!["blkio.weight".into(), "blkio.bfq.weight".into()], w.to_string()));
+            b2.set_weight(None);
+        }
+        if let Some(w) = b.leaf_weight() {
+            extras.blkio.push((vec!["blkio.leaf_weight".into()], w.to_string()));
+            b2.set_leaf_weight(None);
+        }
+        for d in b.weight_device().iter().flatten() {
+            if let Some(w) = d.weight() {
+                let files = vec!["blkio.weight_device".into(), "blkio.bfq.weight_device".into()];
+                extras.blkio.push((files, format!("{}:{} {w}", d.major(), d.minor())));
+            }
+        }
+        b2.set_weight_device(None);
+        rest.set_block_io(Some(b2));
+    }
+    if let Some(h) = r.hugepage_limits().as_ref().filter(|h| !h.is_empty()) {
+        if !have.contains("hugetlb") {
+            need(&v2_controllers(), "hugetlb", "hugepageLimits")?;
+            for l in h {
+                extras
+                    .v2
+                    .push((format!("hugetlb.{}.max", l.page_size()), l.limit().to_string()));
+            }
+            rest.set_hugepage_limits(None);
+        }
+    }
+    if let Some(n) = r.network() {
+        if n.class_id().is_some() {
+            need(&have, "net_cls", "network.classID")?;
+        }
+        if n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
+            need(&have, "net_prio", "network.priorities")?;
+        }
+    }
+    if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
+        need(&have, "rdma", "rdma")?;
+    }
+    rest.set_unified(None);
+    unified(r, &mut extras)?;
+    Ok((rest, extras))
+}
+
+/// `unified` keys, verbatim, where a cgroup2 tree offers their controller.
+fn unified(r: &LinuxResources, extras: &mut Extras) -> Result<()> {
+    let Some(map) = r.unified().as_ref().filter(|m| !m.is_empty()) else {
+        return Ok(());
+    };
+    if v2_root().is_none() {
+        bail!("linux.resources.unified: needs cgroup v2, which this host does not mount");
+    }
+    let have = v2_controllers();
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    for k in keys {
+        let controller = k.split('.').next().unwrap_or_default();
+        if k.contains('/') || k.starts_with('.') {
+            bail!("linux.resources.unified: {k:?} is not a cgroup file name");
+        }
+        if controller != "cgroup" && !have.contains(controller) {
+            bail!("linux.resources.unified.{k}: the {controller} controller is not available in the cgroup2 tree");
+        }
+        extras.v2.push((k.clone(), map[k].clone()));
+    }
+    Ok(())
+}
+
+/// Applies the extras to a cgroup `path` that holds `pid`.
+pub fn apply(path: &str, pid: Option<i32>, extras: &Extras) -> Result<()> {
+    let blkio = Path::new(ROOT).join("blkio").join(path);
+    for (files, value) in &extras.blkio {
+        match files.iter().map(|f| blkio.join(f)).find(|f| f.exists()) {
+            Some(f) => std::fs::write(&f, value).with_context(|| format!("write {value:?} to {}", f.display()))?,
+            None => tracing::warn!(
+                "linux.resources.blockIO: {} does not exist in this kernel; skipped",
+                files.join(" / ")
+            ),
+        }
+    }
+    if extras.v2.is_empty() {
+        return Ok(());
+    }
+    let root = v2_root().context("no cgroup2 tree")?;
+    let dir = enter_v2(&root, path, &extras.v2, pid)?;
+    for (file, value) in &extras.v2 {
+        let f = dir.join(file);
+        std::fs::write(&f, value).with_context(|| format!("linux.resources: write {value:?} to {}", f.display()))?;
+    }
+    Ok(())
+}
+
+/// Makes `path` in the cgroup2 tree with the controllers the files need
+/// enabled all the way down, and moves `pid` into it (on a hybrid host; on v2
+/// cgroups-rs already did).
+fn enter_v2(root: &Path, path: &str, files: &[(String, String)], pid: Option<i32>) -> Result<PathBuf> {
+    let controllers: HashSet<&str> = files
+        .iter()
+        .filter_map(|(f, _)| f.split('.').next())
+        .filter(|c| *c != "cgroup")
+        .collect();
+    let mut dir = root.to_path_buf();
+    for comp in Path::new(path).components() {
+        for c in &controllers {
+            let ctl = dir.join("cgroup.subtree_control");
+            std::fs::write(&ctl, format!("+{c}")).with_context(|| format!("enable {c} in {}", ctl.display()))?;
+        }
+        dir.push(comp);
+        std::fs::create_dir_all(&dir).with_context(|| format!("mkdir {}", dir.display()))?;
+    }
+    if let (Some(pid), false) = (pid, is_v2()) {
+        let procs = dir.join("cgroup.procs");
+        std::fs::write(&procs, pid.to_string()).with_context(|| format!("add {pid} to {}", procs.display()))?;
+    }
+    Ok(dir)
+}
+
+/// The cgroup's directory in a hybrid host's cgroup2 tree, if there is one.
+pub fn hybrid_dir(path: &str) -> Option<PathBuf> {
+    (!is_v2()).then(|| Path::new(HYBRID_V2).join(path))
+}
