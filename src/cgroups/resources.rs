@@ -79,7 +79,7 @@ pub fn split(r: &LinuxResources) -> Result<(LinuxResources, Extras)> {
             tracing::warn!(
                 "linux.resources.memory.kernel/kernelTCP: ignored (kernel memory limits are gone from this kernel)"
             );
-            let mut m = m.clone();
+            let mut m = *m;
             m.set_kernel(None);
             m.set_kernel_tcp(None);
             rest.set_memory(Some(m));
