@@ -81,6 +81,20 @@ pub enum Command {
     Ps(PsArgs),
     /// Change the resource limits of a running container
     Update(UpdateArgs),
+    /// Stream the container's stats and OOM events as JSON lines
+    Events(EventsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EventsArgs {
+    /// Print the stats once and exit
+    #[arg(long)]
+    pub stats: bool,
+    /// Time between stats lines (Go duration: 5s, 500ms, 1m)
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    /// Container id
+    pub id: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -333,3 +333,65 @@ fn blkio_weight_lands_in_the_file_this_kernel_has() {
     no_cgroup_left(&path);
     remove_parent();
 }
+
+#[test]
+fn events_stats_show_cpu_throttling() {
+    let b = Bundle::new(&["sh", "-c", "while :; do :; done"]);
+    b.edit(|c| c["linux"]["resources"]["cpu"] = json!({"quota": 10000, "period": 100000}));
+    assert!(b.run_detached("thr").status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let o = b.out(&["events", "--stats", "thr"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let ev: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(ev["type"], "stats");
+        assert_eq!(ev["id"], "thr");
+        assert!(ev["data"]["pids"]["current"].as_u64().unwrap() >= 1);
+        assert!(ev["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0);
+        if ev["data"]["cpu"]["throttling"]["throttledPeriods"].as_u64().unwrap() > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no throttling under a 10% quota: {ev}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn events_report_the_oom_killer() {
+    let b = Bundle::new(&["sh", "-c", "sleep 0.5; tail /dev/zero; sleep 60"]);
+    b.edit(|c| c["linux"]["resources"]["memory"] = json!({"limit": 33554432, "swap": 33554432}));
+    assert!(b.run_detached("oomev").status.success());
+    let mut child = b
+        .cmd(&["events", "--interval", "200ms", "oomev"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = vec![];
+    let found = loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(l) => {
+                let v: serde_json::Value = serde_json::from_str(&l).unwrap();
+                if v["type"] == "oom" {
+                    break true;
+                }
+                seen.push(v["type"].to_string());
+            }
+            Err(_) if Instant::now() > deadline => break false,
+            Err(_) => {}
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(found, "no oom event; saw {seen:?}");
+}

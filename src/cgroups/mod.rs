@@ -4,6 +4,7 @@
 
 mod devices;
 mod resources;
+mod stats;
 
 use std::path::{Path, PathBuf};
 
@@ -195,6 +196,22 @@ impl Cgroup {
 
     pub fn is_frozen(&self) -> bool {
         frozen(&self.path)
+    }
+
+    /// runc's `events` stats document for this cgroup.
+    pub fn stats_json(&self) -> serde_json::Value {
+        stats::to_json(&self.mgr.stats())
+    }
+
+    /// How many times the OOM killer fired in this cgroup.
+    pub fn oom_kills(&self) -> u64 {
+        let dir = hierarchy_dir(&self.path, "memory");
+        let file = if is_v2() { "memory.events" } else { "memory.oom_control" };
+        std::fs::read_to_string(dir.join(file))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("oom_kill ").and_then(|n| n.trim().parse().ok()))
+            .unwrap_or(0)
     }
 
     /// Pids of every process in the cgroup.

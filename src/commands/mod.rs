@@ -6,6 +6,7 @@ use crate::cli::{Command, GlobalOpts};
 
 mod create;
 mod delete;
+mod events;
 mod kill;
 mod list;
 mod pause;
@@ -30,6 +31,7 @@ pub fn dispatch(g: &GlobalOpts, cmd: &Command) -> Result<i32> {
         Command::Resume(a) => pause::resume(g, a).map(|_| 0),
         Command::Ps(a) => ps::run(g, a).map(|_| 0),
         Command::Update(a) => update::run(g, a).map(|_| 0),
+        Command::Events(a) => events::run(g, a).map(|_| 0),
     }
 }
 

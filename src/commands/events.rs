@@ -1,0 +1,101 @@
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::json;
+
+use crate::cgroups::Cgroup;
+use crate::cli::{EventsArgs, GlobalOpts};
+use crate::state::{self, ContainerDir};
+
+/// Go's duration syntax as runc takes it: "5s", "100ms", "1m30s".
+pub fn parse_duration(s: &str) -> Result<Duration> {
+    let err = || anyhow!("--interval: {s:?} is not a duration (e.g. 5s, 500ms, 1m)");
+    let mut total = Duration::ZERO;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return Err(err());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').ok_or_else(err)?;
+        let n: f64 = rest[..digits].parse().map_err(|_| err())?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let secs = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "\u{b5}s" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(err()),
+        };
+        total += Duration::from_secs_f64(n * secs);
+        rest = &rest[unit_len..];
+    }
+    if total.is_zero() {
+        bail!("--interval: {s:?} must be above zero");
+    }
+    Ok(total)
+}
+
+fn line(v: &serde_json::Value) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{v}")
+        .and_then(|_| out.flush())
+        .context("write to stdout")
+}
+
+pub fn run(g: &GlobalOpts, a: &EventsArgs) -> Result<()> {
+    let interval = parse_duration(&a.interval)?;
+    // Read the state and let go of the lock: events runs for as long as the
+    // container, and must not hold up kill or delete.
+    let st = {
+        let dir = ContainerDir::open(&g.root, &a.id)?;
+        let st = dir.load()?;
+        if dir.status(&st) == state::Status::Stopped {
+            bail!("container {:?} is not running", a.id);
+        }
+        st
+    };
+    let c = st
+        .cgroup
+        .as_ref()
+        .with_context(|| format!("container {:?} has no cgroup", a.id))?;
+    let cg = Cgroup::open(&c.path)?;
+    let stats = || json!({"type": "stats", "id": a.id, "data": cg.stats_json()});
+    if a.stats {
+        return line(&stats());
+    }
+    let mut ooms = cg.oom_kills();
+    let mut next = Instant::now();
+    while state::is_alive(st.pid, st.pid_start) {
+        let now_ooms = cg.oom_kills();
+        if now_ooms > ooms {
+            ooms = now_ooms;
+            line(&json!({"type": "oom", "id": a.id}))?;
+        }
+        if Instant::now() >= next {
+            line(&stats())?;
+            next = Instant::now() + interval;
+        }
+        std::thread::sleep(interval.min(Duration::from_millis(100)));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("100ms").unwrap(), Duration::from_millis(100));
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        for bad in ["", "5", "s", "5x", "0s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+}
