@@ -395,3 +395,55 @@ fn events_report_the_oom_killer() {
     let _ = child.wait();
     assert!(found, "no oom event; saw {seen:?}");
 }
+
+#[test]
+fn memory_cpu_pids_and_blkio_details_are_written() {
+    let path = unique("details");
+    let b = Bundle::new(&["sleep", "60"]);
+    let root_dev = std::fs::metadata("/").unwrap();
+    let (major, minor) = (
+        libc::major(std::os::unix::fs::MetadataExt::dev(&root_dev)),
+        libc::minor(std::os::unix::fs::MetadataExt::dev(&root_dev)),
+    );
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("/{path}"));
+        c["linux"]["resources"]["memory"] =
+            json!({"limit": 67108864, "swap": 134217728, "swappiness": 10, "disableOOMKiller": true});
+        c["linux"]["resources"]["cpu"] =
+            json!({"quota": 30000, "period": 100000, "burst": 5000, "cpus": "0", "mems": "0"});
+        c["linux"]["resources"]["pids"] = json!({"limit": 0});
+        c["linux"]["resources"]["blockIO"] = json!({
+            "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+            "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]
+        });
+    });
+    let o = b.run_detached("details");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read(&cg_file("memory", &path, "memory.swappiness")), "10");
+    assert_eq!(
+        read(&cg_file("memory", &path, "memory.memsw.limit_in_bytes")),
+        "134217728"
+    );
+    assert!(read(&cg_file("memory", &path, "memory.oom_control")).contains("oom_kill_disable 1"));
+    if cg_file("cpu", &path, "cpu.cfs_burst_us").exists() {
+        assert_eq!(read(&cg_file("cpu", &path, "cpu.cfs_burst_us")), "5000");
+    }
+    assert_eq!(read(&cg_file("cpuset", &path, "cpuset.cpus")), "0");
+    assert_eq!(
+        read(&cg_file("pids", &path, "pids.max")),
+        "0",
+        "a pids limit of 0 is a limit"
+    );
+    let dev = format!("{major}:{minor}");
+    assert_eq!(
+        read(&cg_file("blkio", &path, "blkio.throttle.read_bps_device")),
+        format!("{dev} 1048576")
+    );
+    assert_eq!(
+        read(&cg_file("blkio", &path, "blkio.throttle.write_iops_device")),
+        format!("{dev} 100")
+    );
+    assert!(b.out(&["delete", "--force", "details"]).status.success());
+    no_cgroup_left(&path);
+    remove_parent();
+}

@@ -14,11 +14,19 @@ use super::{is_v2, ROOT};
 
 const HYBRID_V2: &str = "/sys/fs/cgroup/unified";
 
+/// One v1 file write: the first of `files` that exists in `controller`.
+#[derive(Debug)]
+pub struct V1Write {
+    pub controller: &'static str,
+    pub files: Vec<&'static str>,
+    pub value: String,
+    pub field: &'static str,
+}
+
 /// Writes cgroups-rs leaves to us, made after the process is in the cgroup.
 #[derive(Debug, Default)]
 pub struct Extras {
-    /// (file names to try in order, value) in the blkio hierarchy.
-    pub blkio: Vec<(Vec<String>, String)>,
+    pub v1: Vec<V1Write>,
     /// (file, value) in the cgroup2 tree: hugetlb limits and `unified` keys.
     pub v2: Vec<(String, String)>,
 }
@@ -99,31 +107,39 @@ pub fn split(r: &LinuxResources) -> Result<(LinuxResources, Extras)> {
         if c.cpus().is_some() || c.mems().is_some() {
             need(&have, "cpuset", "cpu.cpus")?;
         }
+        if let Some(b) = c.burst() {
+            extras.v1.push(V1Write {
+                controller: "cpu",
+                files: vec!["cpu.cfs_burst_us"],
+                value: b.to_string(),
+                field: "cpu.burst",
+            });
+        }
+        if let Some(i) = c.idle() {
+            extras.v1.push(V1Write {
+                controller: "cpu",
+                files: vec!["cpu.idle"],
+                value: i.to_string(),
+                field: "cpu.idle",
+            });
+        }
     }
-    if r.pids().is_some() {
+    if let Some(p) = r.pids() {
         need(&have, "pids", "pids")?;
+        // cgroups-rs writes "max" for 0, which the spec makes a real limit.
+        if p.limit() == 0 {
+            extras.v1.push(V1Write {
+                controller: "pids",
+                files: vec!["pids.max"],
+                value: "0".into(),
+                field: "pids.limit",
+            });
+        }
     }
     if let Some(b) = r.block_io() {
         need(&have, "blkio", "blockIO")?;
-        let mut b2 = b.clone();
-        if let Some(w) = b.weight() {
-            extras
-                .blkio
-                .push((vec!["blkio.weight".into(), "blkio.bfq.weight".into()], w.to_string()));
-            b2.set_weight(None);
-        }
-        if let Some(w) = b.leaf_weight() {
-            extras.blkio.push((vec!["blkio.leaf_weight".into()], w.to_string()));
-            b2.set_leaf_weight(None);
-        }
-        for d in b.weight_device().iter().flatten() {
-            if let Some(w) = d.weight() {
-                let files = vec!["blkio.weight_device".into(), "blkio.bfq.weight_device".into()];
-                extras.blkio.push((files, format!("{}:{} {w}", d.major(), d.minor())));
-            }
-        }
-        b2.set_weight_device(None);
-        rest.set_block_io(Some(b2));
+        blkio(b, &mut extras);
+        rest.set_block_io(None);
     }
     if let Some(h) = r.hugepage_limits().as_ref().filter(|h| !h.is_empty()) {
         if !have.contains("hugetlb") {
@@ -152,6 +168,66 @@ pub fn split(r: &LinuxResources) -> Result<(LinuxResources, Extras)> {
     Ok((rest, extras))
 }
 
+/// Every block-IO setting: weights under whichever name this kernel's
+/// scheduler uses (CFQ's or BFQ's), and the throttle lists.
+fn blkio(b: &oci_spec::runtime::LinuxBlockIo, extras: &mut Extras) {
+    let mut push = |files: Vec<&'static str>, value: String, field: &'static str| {
+        extras.v1.push(V1Write {
+            controller: "blkio",
+            files,
+            value,
+            field,
+        });
+    };
+    if let Some(w) = b.weight() {
+        push(
+            vec!["blkio.weight", "blkio.bfq.weight"],
+            w.to_string(),
+            "blockIO.weight",
+        );
+    }
+    if let Some(w) = b.leaf_weight() {
+        push(vec!["blkio.leaf_weight"], w.to_string(), "blockIO.leafWeight");
+    }
+    for d in b.weight_device().iter().flatten() {
+        if let Some(w) = d.weight() {
+            let v = format!("{}:{} {w}", d.major(), d.minor());
+            push(
+                vec!["blkio.weight_device", "blkio.bfq.weight_device"],
+                v,
+                "blockIO.weightDevice",
+            );
+        }
+    }
+    let throttles = [
+        (
+            b.throttle_read_bps_device(),
+            "blkio.throttle.read_bps_device",
+            "blockIO.throttleReadBpsDevice",
+        ),
+        (
+            b.throttle_write_bps_device(),
+            "blkio.throttle.write_bps_device",
+            "blockIO.throttleWriteBpsDevice",
+        ),
+        (
+            b.throttle_read_iops_device(),
+            "blkio.throttle.read_iops_device",
+            "blockIO.throttleReadIOPSDevice",
+        ),
+        (
+            b.throttle_write_iops_device(),
+            "blkio.throttle.write_iops_device",
+            "blockIO.throttleWriteIOPSDevice",
+        ),
+    ];
+    for (list, file, field) in throttles {
+        for d in list.iter().flatten() {
+            push(vec![file], format!("{}:{} {}", d.major(), d.minor(), d.rate()), field);
+        }
+    }
+}
+
 /// `unified` keys, verbatim, where a cgroup2 tree offers their controller.
 fn unified(r: &LinuxResources, extras: &mut Extras) -> Result<()> {
     let Some(map) = r.unified().as_ref().filter(|m| !m.is_empty()) else {
@@ -178,13 +254,16 @@ fn unified(r: &LinuxResources, extras: &mut Extras) -> Result<()> {
 
 /// Applies the extras to a cgroup `path` that holds `pid`.
 pub fn apply(path: &str, pid: Option<i32>, extras: &Extras) -> Result<()> {
-    let blkio = Path::new(ROOT).join("blkio").join(path);
-    for (files, value) in &extras.blkio {
-        match files.iter().map(|f| blkio.join(f)).find(|f| f.exists()) {
-            Some(f) => std::fs::write(&f, value).with_context(|| format!("write {value:?} to {}", f.display()))?,
+    for w in &extras.v1 {
+        let dir = Path::new(ROOT).join(w.controller).join(path);
+        let value = &w.value;
+        match w.files.iter().map(|f| dir.join(f)).find(|f| f.exists()) {
+            Some(f) => std::fs::write(&f, value)
+                .with_context(|| format!("linux.resources.{}: write {value:?} to {}", w.field, f.display()))?,
             None => tracing::warn!(
-                "linux.resources.blockIO: {} does not exist in this kernel; skipped",
-                files.join(" / ")
+                "linux.resources.{}: {} does not exist in this kernel; skipped",
+                w.field,
+                w.files.join(" / ")
             ),
         }
     }
