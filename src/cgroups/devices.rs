@@ -29,6 +29,35 @@ fn num(n: Option<i64>) -> String {
         .unwrap_or_else(|| "*".into())
 }
 
+/// The spec's rules, then the defaults, for the BPF program.
+fn bpf_rules(rules: &[LinuxDeviceCgroup]) -> Vec<super::bpf::Rule> {
+    let parse = |n: &str| n.parse::<u32>().ok();
+    let mut out: Vec<super::bpf::Rule> = rules
+        .iter()
+        .map(|d| super::bpf::Rule {
+            typ: d
+                .typ()
+                .unwrap_or(LinuxDeviceType::A)
+                .as_str()
+                .chars()
+                .next()
+                .unwrap_or('a'),
+            major: d.major().filter(|m| *m >= 0).map(|m| m as u32),
+            minor: d.minor().filter(|m| *m >= 0).map(|m| m as u32),
+            access: d.access().clone().unwrap_or_else(|| "rwm".into()),
+            allow: d.allow(),
+        })
+        .collect();
+    out.extend(DEFAULT_ALLOW.iter().map(|(t, ma, mi, a)| super::bpf::Rule {
+        typ: t.chars().next().unwrap_or('a'),
+        major: parse(ma),
+        minor: parse(mi),
+        access: a.to_string(),
+        allow: true,
+    }));
+    out
+}
+
 fn rule(d: &LinuxDeviceCgroup) -> (bool, String) {
     let typ = d.typ().unwrap_or(LinuxDeviceType::A);
     let access = d.access().clone().unwrap_or_else(|| "rwm".into());
@@ -45,8 +74,7 @@ pub fn apply(dir: &Path, rules: &[LinuxDeviceCgroup], v2: bool) -> Result<()> {
         return Ok(());
     }
     if v2 {
-        tracing::warn!("linux.resources.devices: not enforced on cgroup v2 yet (needs a BPF device program)");
-        return Ok(());
+        return super::v2::Dir(dir.to_path_buf()).devices(&bpf_rules(rules), false);
     }
     let mut lines: Vec<(bool, String)> = rules.iter().map(rule).collect();
     lines.extend(

@@ -2,9 +2,11 @@
 //! freeze, kill, processes, removal. Nothing outside this module asks which
 //! cgroup version the host runs.
 
+pub mod bpf;
 mod devices;
 mod resources;
 mod stats;
+pub mod v2;
 
 use std::path::{Path, PathBuf};
 
@@ -81,16 +83,12 @@ fn hierarchy_dir(path: &str, controller: &str) -> PathBuf {
 /// Whether the cgroup at `path` is frozen (read without building a manager,
 /// as every `state` asks).
 pub fn frozen(path: &str) -> bool {
-    let dir = hierarchy_dir(path, "freezer");
     if is_v2() {
-        std::fs::read_to_string(dir.join("cgroup.freeze"))
-            .map(|s| s.trim() == "1")
-            .unwrap_or(false)
-    } else {
-        std::fs::read_to_string(dir.join("freezer.state"))
-            .map(|s| s.trim() == "FROZEN")
-            .unwrap_or(false)
+        return v2::Dir::new(Path::new(ROOT), path).frozen();
     }
+    std::fs::read_to_string(hierarchy_dir(path, "freezer").join("freezer.state"))
+        .map(|s| s.trim() == "FROZEN")
+        .unwrap_or(false)
 }
 
 /// A v1 cpuset cgroup made by someone else may have no cpus or mems yet, and
@@ -176,6 +174,9 @@ impl Cgroup {
     }
 
     pub fn freeze(&self) -> Result<()> {
+        if is_v2() {
+            return v2::Dir::new(Path::new(ROOT), &self.path).freeze();
+        }
         self.mgr
             .freeze(FreezerState::Frozen)
             .map_err(mgr_err)
@@ -191,6 +192,9 @@ impl Cgroup {
     }
 
     pub fn thaw(&self) -> Result<()> {
+        if is_v2() {
+            return v2::Dir::new(Path::new(ROOT), &self.path).thaw();
+        }
         self.mgr.freeze(FreezerState::Thawed).map_err(mgr_err).context("thaw")
     }
 
@@ -226,9 +230,8 @@ impl Cgroup {
 
     /// A signal to every process, frozen first so none can fork away from it.
     pub fn signal_all(&self, sig: i32) -> Result<()> {
-        let kill_file = hierarchy_dir(&self.path, "pids").join("cgroup.kill");
-        if sig == libc::SIGKILL && is_v2() && kill_file.exists() {
-            return std::fs::write(&kill_file, "1").with_context(|| format!("write {}", kill_file.display()));
+        if sig == libc::SIGKILL && is_v2() {
+            return v2::Dir::new(Path::new(ROOT), &self.path).kill();
         }
         let frozen = self.freeze().is_ok();
         for pid in self.procs() {
