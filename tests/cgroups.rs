@@ -447,3 +447,27 @@ fn memory_cpu_pids_and_blkio_details_are_written() {
     no_cgroup_left(&path);
     remove_parent();
 }
+
+#[test]
+fn update_checks_usage_before_lowering_and_ps_prints_a_table() {
+    let b = Bundle::new(&["sh", "-c", "x=$(head -c 4000000 /dev/zero | tr '\\0' a); sleep 60"]);
+    b.edit(|c| c["linux"]["resources"]["memory"] = json!({"limit": 134217728}));
+    assert!(b.run_detached("cbu").status.success());
+    std::thread::sleep(Duration::from_millis(500));
+    let res = b.tmp.path().join("low.json");
+    std::fs::write(&res, r#"{"memory": {"limit": 4096, "checkBeforeUpdate": true}}"#).unwrap();
+    let o = b.out(&["update", "--resources", res.to_str().unwrap(), "cbu"]);
+    assert!(!o.status.success(), "a limit below usage must be refused");
+    assert!(stderr(&o).contains("checkBeforeUpdate"), "{}", stderr(&o));
+
+    let o = b.out(&["ps", "cbu"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap().contains("PID"), "{table}");
+    let pid = b.state("cbu")["pid"].to_string();
+    assert!(
+        lines.any(|l| l.split_whitespace().nth(1) == Some(pid.as_str())),
+        "{table}"
+    );
+}

@@ -207,6 +207,20 @@ impl Cgroup {
         stats::to_json(&self.mgr.stats())
     }
 
+    /// Memory in use now, in bytes.
+    pub fn memory_usage(&self) -> u64 {
+        let dir = hierarchy_dir(&self.path, "memory");
+        let file = if is_v2() {
+            "memory.current"
+        } else {
+            "memory.usage_in_bytes"
+        };
+        std::fs::read_to_string(dir.join(file))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// How many times the OOM killer fired in this cgroup.
     pub fn oom_kills(&self) -> u64 {
         let dir = hierarchy_dir(&self.path, "memory");

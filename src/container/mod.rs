@@ -290,5 +290,15 @@ pub fn update(dir: &ContainerDir, st: &State, r: &oci_spec::runtime::LinuxResour
     if dir.status(st) == Status::Stopped {
         bail!("container {:?} is stopped", st.id);
     }
-    cgroup_of(st)?.update(r)
+    let mut cg = cgroup_of(st)?;
+    if let Some(m) = r.memory() {
+        if m.check_before_update().unwrap_or(false) {
+            let limit = m.limit().unwrap_or(-1);
+            let usage = cg.memory_usage();
+            if limit >= 0 && (limit as u64) < usage {
+                bail!("linux.resources.memory.limit: {limit} is below the current usage {usage} (checkBeforeUpdate)");
+            }
+        }
+    }
+    cg.update(r)
 }
