@@ -83,6 +83,56 @@ pub enum Command {
     Update(UpdateArgs),
     /// Stream the container's stats and OOM events as JSON lines
     Events(EventsArgs),
+    /// Run a new process in a running container
+    Exec(ExecArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExecArgs {
+    /// An OCI process object (JSON) to run instead of the command line
+    #[arg(short = 'p', long)]
+    pub process: Option<PathBuf>,
+    /// Working directory in the container
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// Environment variable NAME=VALUE (repeatable)
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// uid[:gid]
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Supplementary group (repeatable)
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Add a capability (repeatable; never to the inheritable set)
+    #[arg(short = 'c', long = "cap")]
+    pub cap: Vec<String>,
+    /// Set no_new_privs
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Pass N extra fds (3..3+N)
+    #[arg(long = "preserve-fds", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=65536))]
+    pub preserve_fds: u32,
+    /// Return once the process started
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Write the process's pid to this file
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket to receive the pty master on
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Exec even into a paused container
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// Container id
+    pub id: String,
+    /// Command and arguments (without --process)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -7,6 +7,7 @@ use crate::cli::{Command, GlobalOpts};
 mod create;
 mod delete;
 mod events;
+mod exec;
 mod kill;
 mod list;
 mod pause;
@@ -32,6 +33,7 @@ pub fn dispatch(g: &GlobalOpts, cmd: &Command) -> Result<i32> {
         Command::Ps(a) => ps::run(g, a).map(|_| 0),
         Command::Update(a) => update::run(g, a).map(|_| 0),
         Command::Events(a) => events::run(g, a).map(|_| 0),
+        Command::Exec(a) => exec::run(g, a),
     }
 }
 

@@ -302,3 +302,37 @@ pub fn update(dir: &ContainerDir, st: &State, r: &oci_spec::runtime::LinuxResour
     }
     cg.update(r)
 }
+
+/// `exec`: a new process in the container; without `detach`, waits for it and
+/// returns its exit code.
+pub fn exec(
+    st: &State,
+    process: &oci_spec::runtime::Process,
+    detach: bool,
+    preserve_fds: u32,
+    pid_file: Option<&Path>,
+) -> Result<i32> {
+    let sigmask = if detach {
+        let mut m = SigSet::empty();
+        nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, None, Some(&mut m))?;
+        m
+    } else {
+        foreground::block_signals()?
+    };
+    let req = launcher::exec::ExecRequest {
+        init_pid: st.pid,
+        process,
+        cgroup: st.cgroup.as_ref().map(|c| c.path.as_str()),
+        preserve_fds,
+        sigmask,
+    };
+    let pid = launcher::exec::launch(&req)?;
+    if let Some(p) = pid_file {
+        state::write_atomic(p, pid.to_string().as_bytes(), 0o644)
+            .with_context(|| format!("--pid-file {}", p.display()))?;
+    }
+    if detach {
+        return Ok(0);
+    }
+    foreground::wait(pid)
+}

@@ -61,7 +61,7 @@ fn wait_and_exec(req: &Launch, h: &Handles, prog: &process::Program) -> anyhow::
         std::fs::File::from(fifo)
             .write_all(b"0")
             .context("write the exec fifo")?;
-        reset_signal_handlers();
+        process::exec::reset_signal_handlers();
         sigprocmask(SigmaskHow::SIG_SETMASK, Some(&req.sigmask), None).context("restore the signal mask")?;
         process::exec::cloexec_from(3 + req.preserve_fds)?;
         Ok(())
@@ -70,28 +70,4 @@ fn wait_and_exec(req: &Launch, h: &Handles, prog: &process::Program) -> anyhow::
         return e;
     }
     process::exec::exec(&prog.path, &prog.args, &prog.env)
-}
-
-/// Every signal back to its default action: an ignored signal stays ignored
-/// across exec, and Rust ignores SIGPIPE in every program it starts.
-fn reset_signal_handlers() {
-    for sig in 1..=libc::SIGRTMAX() {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-            continue;
-        }
-        // The raw syscall, because glibc refuses its own reserved signals (32, 33),
-        // which may arrive ignored from the caller too. An all-zero kernel
-        // sigaction is SIG_DFL with no flags and an empty mask.
-        let dfl = [0u64; 4];
-        // SAFETY: a valid, zeroed kernel sigaction of the size the kernel reads; no old action requested.
-        unsafe {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                sig,
-                dfl.as_ptr(),
-                std::ptr::null_mut::<u64>(),
-                8usize,
-            )
-        };
-    }
 }

@@ -9,6 +9,7 @@
 //!        └──────────────────┴─────────────────┘  (one SEQPACKET channel)
 //! ```
 
+pub mod exec;
 mod idmap;
 mod init;
 pub mod kernel;

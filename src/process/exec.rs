@@ -89,3 +89,27 @@ pub fn exec(prog: &Path, args: &[String], env: &[String]) -> anyhow::Error {
         Ok(()) => anyhow::anyhow!("execve returned"),
     }
 }
+
+/// Every signal back to its default action: an ignored signal stays ignored
+/// across exec, and Rust ignores SIGPIPE in every program it starts.
+pub fn reset_signal_handlers() {
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // The raw syscall, because glibc refuses its own reserved signals (32, 33),
+        // which may arrive ignored from the caller too. An all-zero kernel
+        // sigaction is SIG_DFL with no flags and an empty mask.
+        let dfl = [0u64; 4];
+        // SAFETY: a valid, zeroed kernel sigaction of the size the kernel reads; no old action requested.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                dfl.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            )
+        };
+    }
+}

@@ -1,0 +1,104 @@
+use anyhow::{anyhow, bail, Context, Result};
+use oci_spec::runtime::{Capability, Process};
+use serde_json::Value;
+
+use crate::cli::{ExecArgs, GlobalOpts};
+use crate::spec::Bundle;
+use crate::state::ContainerDir;
+
+/// --process FILE, read and checked like config.json.
+fn process_file(path: &std::path::Path) -> Result<Process> {
+    let file = path.display();
+    let text = std::fs::read(path).with_context(|| format!("--process {file}: cannot read"))?;
+    let mut v: Value = serde_json::from_slice(&text).with_context(|| format!("--process {file}: not valid JSON"))?;
+    let mut wrapped = serde_json::json!({ "process": v.take() });
+    crate::process::caps::strip_unknown(&mut wrapped)?;
+    serde_path_to_error::deserialize(wrapped["process"].take())
+        .map_err(|e| anyhow!("--process {file}: {}: {}", e.path(), e.inner()))
+}
+
+/// The container's own process, changed by runc's exec flags.
+fn from_flags(base: &Process, a: &ExecArgs) -> Result<Process> {
+    if a.command.is_empty() {
+        bail!("exec: give a command, or --process FILE");
+    }
+    let mut p = base.clone();
+    p.set_args(Some(a.command.clone()));
+    p.set_terminal(Some(a.tty));
+    if let Some(cwd) = &a.cwd {
+        p.set_cwd(cwd.into());
+    }
+    let mut env = p.env().clone().unwrap_or_default();
+    for e in &a.env {
+        let name = e.split('=').next().unwrap_or_default();
+        if !e.contains('=') {
+            bail!("--env: {e:?} is not NAME=VALUE");
+        }
+        env.retain(|old| old.split('=').next() != Some(name));
+        env.push(e.clone());
+    }
+    p.set_env(Some(env));
+    if let Some(u) = &a.user {
+        let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
+        let parse = |s: &str| s.parse::<u32>().map_err(|_| anyhow!("--user: {u:?} is not uid[:gid]"));
+        p.user_mut().set_uid(parse(uid)?);
+        p.user_mut().set_gid(parse(gid)?);
+    }
+    if !a.additional_gids.is_empty() {
+        p.user_mut().set_additional_gids(Some(a.additional_gids.clone()));
+    }
+    if a.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if !a.cap.is_empty() {
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        for name in &a.cap {
+            let full = if name.starts_with("CAP_") {
+                name.clone()
+            } else {
+                format!("CAP_{name}")
+            };
+            if crate::process::caps::number_of_name(&full).is_none() {
+                bail!("--cap: {name:?} is not a capability");
+            }
+            let cap: Capability = serde_json::from_value(Value::String(full))?;
+            // Bounding, effective and permitted; never inheritable (CVE-2022-29162).
+            let add = |set: &Option<oci_spec::runtime::Capabilities>| {
+                let mut s = set.clone().unwrap_or_default();
+                s.insert(cap);
+                Some(s)
+            };
+            caps.set_bounding(add(caps.bounding()));
+            caps.set_effective(add(caps.effective()));
+            caps.set_permitted(add(caps.permitted()));
+        }
+        p.set_capabilities(Some(caps));
+    }
+    Ok(p)
+}
+
+pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
+    let (st, process) = {
+        let dir = ContainerDir::open(&g.root, &a.id)?;
+        let st = dir.load()?;
+        let status = dir.status(&st);
+        match status {
+            crate::state::Status::Running | crate::state::Status::Created => {}
+            crate::state::Status::Paused if a.ignore_paused => {}
+            s => bail!("container {:?} is {s}: cannot exec", a.id),
+        }
+        let process = match &a.process {
+            Some(f) => process_file(f)?,
+            None => {
+                let bundle = Bundle::load(&st.bundle)?;
+                let base = bundle.spec.process().clone().context("config.json: process: missing")?;
+                from_flags(&base, a)?
+            }
+        };
+        (st, process)
+    };
+    if a.console_socket.is_some() || process.terminal().unwrap_or(false) {
+        bail!("exec: terminals (--tty, --console-socket, process.terminal) are not supported yet");
+    }
+    crate::container::exec(&st, &process, a.detach, a.preserve_fds, a.pid_file.as_deref())
+}

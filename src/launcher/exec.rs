@@ -1,0 +1,160 @@
+//! `exec`: a new process in a running container. Stage 1 joins every
+//! namespace of the container's init and forks (so the process lands in the
+//! container's pid namespace); the parent puts the child in the container's
+//! cgroup; the child applies the process settings and execs. The channel is
+//! close-on-exec, so end-of-file after Placed means the exec happened.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use anyhow::{anyhow, Context, Result};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
+use nix::sys::wait::waitpid;
+use nix::unistd::{fork, ForkResult};
+use oci_spec::runtime::{LinuxNamespaceType as T, Process};
+
+use super::sync::{self, Channel, Msg};
+use crate::cgroups::Cgroup;
+use crate::process;
+
+/// What the new process needs.
+pub struct ExecRequest<'a> {
+    pub init_pid: i32,
+    pub process: &'a Process,
+    pub cgroup: Option<&'a str>,
+    pub preserve_fds: u32,
+    pub sigmask: SigSet,
+}
+
+/// The init's namespaces that differ from ours (joining our own user
+/// namespace again is an error), user first.
+fn container_namespaces(pid: i32) -> Result<Vec<(T, OwnedFd)>> {
+    let kinds = [
+        (T::User, "user"),
+        (T::Ipc, "ipc"),
+        (T::Uts, "uts"),
+        (T::Network, "net"),
+        (T::Pid, "pid"),
+        (T::Cgroup, "cgroup"),
+        (T::Time, "time"),
+        (T::Mount, "mnt"),
+    ];
+    let mut out = vec![];
+    for (t, name) in kinds {
+        let theirs = format!("/proc/{pid}/ns/{name}");
+        let Ok(link) = std::fs::read_link(&theirs) else {
+            continue;
+        };
+        if std::fs::read_link(format!("/proc/self/ns/{name}")).ok() == Some(link) {
+            continue;
+        }
+        let f = std::fs::File::open(&theirs).with_context(|| format!("open {theirs}"))?;
+        out.push((t, f.into()));
+    }
+    Ok(out)
+}
+
+/// Starts the process; returns its pid once it has exec'd.
+pub fn launch(req: &ExecRequest) -> Result<i32> {
+    let namespaces = container_namespaces(req.init_pid)?;
+    let (parent, child) = sync::pair()?;
+    // SAFETY: exec is single-threaded up to here.
+    match unsafe { fork() }.context("fork")? {
+        ForkResult::Child => {
+            drop(parent);
+            let code = match join_and_fork(req, &namespaces, child) {
+                Ok(()) => 0,
+                Err(_) => 1,
+            };
+            // SAFETY: leave without running the parent's atexit handlers.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child: stage1 } => {
+            drop(child);
+            drop(namespaces);
+            let res = supervise(req, &parent);
+            drop(parent);
+            let _ = waitpid(stage1, None);
+            res
+        }
+    }
+}
+
+fn join_and_fork(req: &ExecRequest, namespaces: &[(T, OwnedFd)], ch: Channel) -> Result<()> {
+    let result = (|| -> Result<bool> {
+        let keep: Vec<i32> = namespaces
+            .iter()
+            .map(|(_, f)| f.as_raw_fd())
+            .chain([ch.as_raw_fd()])
+            .collect();
+        process::exec::close_fds_except(3 + req.preserve_fds as i32, &keep)?;
+        for (t, fd) in namespaces {
+            nix::sched::setns(fd, CloneFlags::from_bits_retain(*t as i32))
+                .with_context(|| format!("join the container's {} namespace", crate::spec::ns_name(*t)))?;
+        }
+        // SAFETY: single-threaded.
+        match unsafe { fork() }.context("fork into the pid namespace")? {
+            ForkResult::Child => Ok(true),
+            ForkResult::Parent { child } => {
+                ch.send(&Msg::InitPid { pid: child.as_raw() })?;
+                Ok(false)
+            }
+        }
+    })();
+    match result {
+        Ok(true) => run_process(req, ch),
+        Ok(false) => Ok(()),
+        Err(e) => {
+            let _ = ch.send(&Msg::Error { msg: format!("{e:#}") });
+            Err(e)
+        }
+    }
+}
+
+/// The exec'd process itself: waits to be placed, sets itself up, execs.
+fn run_process(req: &ExecRequest, ch: Channel) -> ! {
+    let e = (|| -> Result<()> {
+        match ch.recv()? {
+            Some(Msg::Placed) => {}
+            other => anyhow::bail!("exec channel: expected Placed, got {other:?}"),
+        }
+        let prog = process::setup(req.process)?;
+        process::exec::reset_signal_handlers();
+        sigprocmask(SigmaskHow::SIG_SETMASK, Some(&req.sigmask), None).context("restore the signal mask")?;
+        process::exec::cloexec_from(3 + req.preserve_fds)?;
+        Err(process::exec::exec(&prog.path, &prog.args, &prog.env))
+    })()
+    .err()
+    .unwrap_or_else(|| anyhow!("exec returned"));
+    let _ = ch.send(&Msg::Error { msg: format!("{e:#}") });
+    // SAFETY: leave without the parent's atexit handlers.
+    unsafe { libc::_exit(127) }
+}
+
+fn supervise(req: &ExecRequest, ch: &Channel) -> Result<i32> {
+    let mut pid = None;
+    loop {
+        match ch.recv()? {
+            None => break,
+            Some(Msg::InitPid { pid: p }) => {
+                pid = Some(p);
+                if let Some(path) = req.cgroup {
+                    let placed = Cgroup::open(path).and_then(|mut cg| cg.add(p));
+                    if let Err(e) = placed {
+                        super::reap(p);
+                        return Err(e.context("join the container's cgroup"));
+                    }
+                }
+                ch.send(&Msg::Placed)?;
+            }
+            Some(Msg::Error { msg }) => {
+                if let Some(p) = pid {
+                    super::reap(p);
+                }
+                return Err(anyhow!(msg));
+            }
+            Some(other) => return Err(anyhow!("exec channel: unexpected {other:?}")),
+        }
+    }
+    pid.ok_or_else(|| anyhow!("the exec'd process vanished before it started"))
+}

@@ -1,0 +1,145 @@
+//! exec: a new process joins every namespace and the cgroup of a running
+//! container, with its own process settings.
+
+mod common;
+
+use common::{stderr, stdout, Bundle};
+use serde_json::json;
+
+fn running(args: &[&str]) -> Bundle {
+    let b = Bundle::new(args);
+    let o = b.run_detached("ex");
+    assert!(o.status.success(), "{}", stderr(&o));
+    b
+}
+
+#[test]
+fn exec_joins_the_container_and_passes_the_exit_code() {
+    let b = running(&["sleep", "60"]);
+    let o = b.out(&[
+        "exec",
+        "ex",
+        "sh",
+        "-c",
+        "hostname; echo $$; ls -d /proc/[0-9]* | wc -l; exit 5",
+    ]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "hull");
+    assert_ne!(lines[1], "1", "exec'd process is not the init");
+    assert!(
+        lines[2].trim().parse::<u32>().unwrap() <= 4,
+        "sees host processes: {out}"
+    );
+    let host_ns = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    let init = b.state("ex")["pid"].as_i64().unwrap();
+    assert_ne!(std::fs::read_link(format!("/proc/{init}/ns/mnt")).unwrap(), host_ns);
+}
+
+#[test]
+fn exec_flags_set_the_process() {
+    let b = running(&["sleep", "60"]);
+    let o = b.out(&[
+        "exec",
+        "--cwd",
+        "/tmp",
+        "-e",
+        "FOO=bar",
+        "-u",
+        "1000:1001",
+        "--additional-gids",
+        "7",
+        "--cap",
+        "CAP_NET_RAW",
+        "ex",
+        "sh",
+        "-c",
+        "pwd; echo $FOO; id -u; id -g; id -G; grep -E '^Cap(Inh|Bnd)' /proc/self/status",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("/tmp\nbar\n1000\n1001\n"), "{out}");
+    assert!(
+        out.contains("CapInh:\t0000000000000000"),
+        "--cap must not add inheritable: {out}"
+    );
+    let bnd = out.lines().find(|l| l.starts_with("CapBnd")).unwrap();
+    let mask = u64::from_str_radix(bnd.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert!(mask & (1 << 13) != 0, "CAP_NET_RAW added to bounding: {out}");
+}
+
+#[test]
+fn exec_with_a_process_file_and_detach() {
+    let b = running(&["sleep", "60"]);
+    let proc_file = b.tmp.path().join("process.json");
+    std::fs::write(
+        &proc_file,
+        serde_json::to_vec(&json!({
+            "args": ["sh", "-c", "echo from-process-file > /dev/shm/marker; sleep 30"],
+            "cwd": "/", "user": {"uid": 0, "gid": 0}, "env": ["PATH=/bin"]
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let pidfile = b.tmp.path().join("exec.pid");
+    let o = b.out_detached(&[
+        "exec",
+        "--process",
+        proc_file.to_str().unwrap(),
+        "--detach",
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        "ex",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().parse().unwrap();
+    assert!(common::alive(pid));
+    let procs = serde_json::from_slice::<Vec<i32>>(&b.out(&["ps", "-f", "json", "ex"]).stdout).unwrap();
+    assert!(
+        procs.contains(&pid),
+        "exec'd process not in the container's cgroup: {procs:?}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let o = b.out(&["exec", "ex", "cat", "/dev/shm/marker"]);
+    assert_eq!(stdout(&o), "from-process-file\n");
+}
+
+#[test]
+fn exec_errors() {
+    let b = running(&["sleep", "60"]);
+    let o = b.out(&["exec", "ex", "no-such-program"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no-such-program"), "{}", stderr(&o));
+    let bad = b.tmp.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"args": "not-a-list", "cwd": "/", "user": {"uid": 0, "gid": 0}}"#,
+    )
+    .unwrap();
+    let o = b.out(&["exec", "--process", bad.to_str().unwrap(), "ex"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("args"), "{}", stderr(&o));
+
+    assert!(b.out(&["pause", "ex"]).status.success());
+    let o = b.out(&["exec", "ex", "true"]);
+    assert!(
+        !o.status.success(),
+        "exec into a paused container needs --ignore-paused"
+    );
+    assert!(b.out(&["resume", "ex"]).status.success());
+
+    assert!(b.out(&["kill", "ex", "KILL"]).status.success());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let o = b.out(&["exec", "ex", "true"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("stopped"), "{}", stderr(&o));
+}
+
+#[test]
+fn exec_sees_only_stdio_fds() {
+    let b = running(&["sleep", "60"]);
+    let out = stdout(&b.out(&["exec", "ex", "ls", "/proc/self/fd"]));
+    let fds: Vec<&str> = out.split_whitespace().collect();
+    assert!(fds.len() <= 4 && fds[..3] == ["0", "1", "2"], "{fds:?}");
+}
