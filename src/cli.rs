@@ -85,6 +85,8 @@ pub enum Command {
     Events(EventsArgs),
     /// Run a new process in a running container
     Exec(ExecArgs),
+    /// Print what this runtime supports (runtime-spec features document)
+    Features,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -7,6 +7,7 @@ pub mod cgroups;
 pub mod cli;
 pub mod commands;
 pub mod container;
+pub mod hooks;
 pub mod launcher;
 pub mod logging;
 pub mod process;

@@ -272,3 +272,18 @@ fn force_delete_clears_a_half_made_container() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(b.leftovers().is_empty());
 }
+
+#[test]
+fn features_document() {
+    let o = std::process::Command::new(common::HULL)
+        .arg("features")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ociVersionMin"], "1.0.0");
+    assert!(v["hooks"].as_array().unwrap().len() == 6);
+    assert!(v["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n == "time"));
+    assert_eq!(v["linux"]["apparmor"]["enabled"], false);
+    assert_eq!(v["linux"]["selinux"]["enabled"], false);
+}

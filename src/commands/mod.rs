@@ -8,6 +8,7 @@ mod create;
 mod delete;
 mod events;
 mod exec;
+mod features;
 mod kill;
 mod list;
 mod pause;
@@ -34,6 +35,7 @@ pub fn dispatch(g: &GlobalOpts, cmd: &Command) -> Result<i32> {
         Command::Update(a) => update::run(g, a).map(|_| 0),
         Command::Events(a) => events::run(g, a).map(|_| 0),
         Command::Exec(a) => exec::run(g, a),
+        Command::Features => features::run().map(|_| 0),
     }
 }
 

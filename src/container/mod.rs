@@ -84,6 +84,7 @@ pub fn create(
     let dir = guard.dir.as_ref().context("state dir")?;
     make_fifo(&dir.fifo())?;
     let req = Launch {
+        id,
         bundle: &bundle,
         fifo: &dir.fifo(),
         preserve_fds: opts.preserve_fds,
@@ -150,9 +151,6 @@ fn refuse_unsupported(bundle: &Bundle) -> Result<()> {
             );
         }
     }
-    if spec.hooks().is_some() {
-        bail!("{}: hooks: OCI hooks are not supported yet", file.display());
-    }
     Ok(())
 }
 
@@ -194,6 +192,22 @@ pub fn start(dir: &ContainerDir, st: &State) -> Result<()> {
         }
     }
     std::fs::remove_file(dir.fifo()).context("remove the exec fifo")?;
+    poststart(st)
+}
+
+/// The config the container was made from, for its later hooks.
+fn spec_of(st: &State) -> Option<oci_spec::runtime::Spec> {
+    crate::spec::load_config(&st.bundle.join("config.json")).ok()
+}
+
+/// poststart: a failure fails `start` and stops the container (runtime-spec 1.3).
+fn poststart(st: &State) -> Result<()> {
+    let Some(spec) = spec_of(st) else { return Ok(()) };
+    let state = crate::hooks::state_json(&st.id, "running", st.pid, &st.bundle, &spec);
+    if let Err(e) = crate::hooks::run(&spec, crate::hooks::Phase::Poststart, &state) {
+        let _ = kill_and_wait(st);
+        return Err(e);
+    }
     Ok(())
 }
 
@@ -230,7 +244,15 @@ pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
             remove_cgroup(&c.path);
         }
     }
-    dir.remove()
+    dir.remove()?;
+    // poststop: after the delete, and a failure is only a warning.
+    if let Some(spec) = spec_of(st) {
+        let state = crate::hooks::state_json(&st.id, "stopped", 0, &st.bundle, &spec);
+        if let Err(e) = crate::hooks::run(&spec, crate::hooks::Phase::Poststop, &state) {
+            tracing::warn!("{e:#}");
+        }
+    }
+    Ok(())
 }
 
 /// Removes a cgroup once its last process is gone (a killed process leaves it

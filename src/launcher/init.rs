@@ -9,6 +9,7 @@ use oci_spec::runtime::LinuxNamespaceType;
 
 use super::sync::{Channel, Msg};
 use super::{kernel, Handles, Launch};
+use crate::hooks::Phase;
 use crate::process;
 
 pub fn run(req: &Launch, h: &Handles, ch: Channel) -> ! {
@@ -48,6 +49,7 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<process::Program> {
     }
     let root = crate::rootfs::prepare(req.bundle, in_userns)?;
     crate::rootfs::finalize(req.bundle, &root)?;
+    container_hooks(req, h, ch)?;
     kernel::apply(spec, &h.proc_fd)?;
     crate::rootfs::enter(&root, req.no_pivot)?;
     drop(root);
@@ -61,6 +63,11 @@ fn wait_and_exec(req: &Launch, h: &Handles, prog: &process::Program) -> anyhow::
         std::fs::File::from(fifo)
             .write_all(b"0")
             .context("write the exec fifo")?;
+        let spec = &req.bundle.spec;
+        if has_hooks(spec, &[Phase::StartContainer]) {
+            let state = crate::hooks::state_json(req.id, "created", host_pid(h), &req.bundle.dir, spec);
+            crate::hooks::run(spec, Phase::StartContainer, &state)?;
+        }
         process::exec::reset_signal_handlers();
         sigprocmask(SigmaskHow::SIG_SETMASK, Some(&req.sigmask), None).context("restore the signal mask")?;
         process::exec::cloexec_from(3 + req.preserve_fds)?;
@@ -70,4 +77,31 @@ fn wait_and_exec(req: &Launch, h: &Handles, prog: &process::Program) -> anyhow::
         return e;
     }
     process::exec::exec(&prog.path, &prog.args, &prog.env)
+}
+
+fn has_hooks(spec: &oci_spec::runtime::Spec, phases: &[Phase]) -> bool {
+    phases.iter().any(|p| !crate::hooks::list(spec, *p).is_empty())
+}
+
+/// Our pid as the host sees it (getpid() answers in the container's pid namespace).
+fn host_pid(h: &Handles) -> i32 {
+    nix::fcntl::readlinkat(Some(std::os::fd::AsRawFd::as_raw_fd(&h.proc_fd)), "self")
+        .ok()
+        .and_then(|s| s.to_str().and_then(|s| s.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// prestart and createRuntime (run by the parent), then createContainer here,
+/// in the container's namespaces, all before pivot_root.
+fn container_hooks(req: &Launch, h: &Handles, ch: &Channel) -> Result<()> {
+    let spec = &req.bundle.spec;
+    if has_hooks(spec, &[Phase::Prestart, Phase::CreateRuntime]) {
+        ch.send(&Msg::CreateHooks)?;
+        ch.expect_ack().context("prestart/createRuntime hooks")?;
+    }
+    if has_hooks(spec, &[Phase::CreateContainer]) {
+        let state = crate::hooks::state_json(req.id, "creating", host_pid(h), &req.bundle.dir, spec);
+        crate::hooks::run(spec, Phase::CreateContainer, &state)?;
+    }
+    Ok(())
 }

@@ -32,6 +32,7 @@ use sync::Msg;
 
 /// What the init needs beyond the bundle.
 pub struct Launch<'a> {
+    pub id: &'a str,
     pub bundle: &'a Bundle,
     /// The exec fifo in the state directory.
     pub fifo: &'a Path,
@@ -126,6 +127,13 @@ fn supervise(req: &Launch, ch: sync::Channel, stage1: Pid, mut cgroup: Option<&m
             Msg::Error { msg } => {
                 failure.get_or_insert(anyhow!(msg));
             }
+            Msg::CreateHooks => match runtime_hooks(req, init) {
+                Ok(()) => ch.send(&Msg::Ack)?,
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    break;
+                }
+            },
             Msg::Ack | Msg::Placed => {}
         }
     }
@@ -140,6 +148,14 @@ fn supervise(req: &Launch, ch: sync::Channel, stage1: Pid, mut cgroup: Option<&m
             Err(failure.unwrap_or_else(|| anyhow!("container init exited before it was ready")))
         }
     }
+}
+
+/// prestart and createRuntime: in hull's own namespaces, before pivot_root.
+fn runtime_hooks(req: &Launch, init: Option<i32>) -> Result<()> {
+    let spec = &req.bundle.spec;
+    let state = crate::hooks::state_json(req.id, "creating", init.unwrap_or(0), &req.bundle.dir, spec);
+    crate::hooks::run(spec, crate::hooks::Phase::Prestart, &state)?;
+    crate::hooks::run(spec, crate::hooks::Phase::CreateRuntime, &state)
 }
 
 /// Puts the init in its cgroup with its limits, before any of its setup runs.

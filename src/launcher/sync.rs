@@ -15,6 +15,9 @@ pub enum Msg {
     Ack,
     /// stage 1 forked the init; its pid as the parent sees it.
     InitPid { pid: i32 },
+    /// The init's environment is ready: the parent runs the prestart and
+    /// createRuntime hooks, then answers Ack.
+    CreateHooks,
     /// The parent put the init in its cgroup: it may go on.
     Placed,
     /// The init finished setup and waits on the exec fifo.

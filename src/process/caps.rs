@@ -54,6 +54,11 @@ pub fn number_of_name(name: &str) -> Option<u32> {
     NAMES.iter().position(|n| *n == bare).map(|i| i as u32)
 }
 
+/// The bare name ("SYS_ADMIN") of capability number `n`.
+pub fn name_of(n: u32) -> Option<&'static str> {
+    NAMES.get(n as usize).copied()
+}
+
 fn number(cap: &Capability) -> u32 {
     let name = format!("CAP_{cap}");
     number_of_name(&name).unwrap_or(u32::MAX)

@@ -1,0 +1,136 @@
+//! The six OCI hooks: when each runs, with which state on stdin, and what a
+//! failing or hanging hook does to the operation.
+
+mod common;
+
+use std::path::Path;
+
+use common::{stderr, Bundle};
+use serde_json::{json, Value};
+
+/// A hook that saves its stdin (the state) to `file`, through the host's or
+/// the container's /bin/sh.
+fn saving_hook(file: &Path) -> Value {
+    json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}", file.display())]})
+}
+
+fn read_state(p: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+}
+
+#[test]
+fn every_hook_runs_at_its_point_with_the_state() {
+    let b = Bundle::new(&["true"]);
+    let out = b.tmp.path().join("hooks");
+    std::fs::create_dir_all(&out).unwrap();
+    b.edit(|c| {
+        c["root"]["readonly"] = json!(false);
+        c["hooks"] = json!({
+            "prestart": [saving_hook(&out.join("prestart"))],
+            "createRuntime": [saving_hook(&out.join("createRuntime"))],
+            "createContainer": [saving_hook(&out.join("createContainer"))],
+            // Runs in the container, after pivot_root: its /tmp is the rootfs's.
+            "startContainer": [saving_hook(Path::new("/tmp/startContainer"))],
+            "poststart": [saving_hook(&out.join("poststart"))],
+            "poststop": [saving_hook(&out.join("poststop"))]
+        });
+        c["annotations"] = json!({"org.example": "yes"});
+    });
+    let o = b.create("h1", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pid = b.state("h1")["pid"].as_i64().unwrap();
+    for phase in ["prestart", "createRuntime", "createContainer"] {
+        let st = read_state(&out.join(phase));
+        assert_eq!(st["status"], "creating", "{phase}");
+        assert_eq!(st["id"], "h1");
+        assert_eq!(st["pid"], pid, "{phase}");
+        assert_eq!(st["annotations"]["org.example"], "yes");
+    }
+    assert!(!out.join("poststart").exists(), "poststart ran before start");
+    let o = b.out(&["start", "h1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read_state(&out.join("poststart"))["status"], "running");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !b.rootfs().join("tmp/startContainer").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(read_state(&b.rootfs().join("tmp/startContainer"))["status"], "created");
+    while b.state("h1")["status"] != "stopped" && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!out.join("poststop").exists());
+    assert!(b.out(&["delete", "h1"]).status.success());
+    assert_eq!(read_state(&out.join("poststop"))["status"], "stopped");
+}
+
+#[test]
+fn a_failing_create_hook_fails_create_and_leaves_nothing() {
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| {
+        c["hooks"] = json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "echo nope >&2; exit 3"]}]})
+    });
+    let o = b.create("h2", &[]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("hooks.createRuntime[0]") && err.contains("nope"), "{err}");
+    assert!(b.leftovers().is_empty());
+    assert!(common::processes_naming(&b.root).is_empty());
+}
+
+#[test]
+fn a_hook_that_hangs_is_stopped_by_its_timeout() {
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| {
+        c["hooks"] = json!({"createContainer": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]})
+    });
+    let start = std::time::Instant::now();
+    let o = b.create("h3", &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("timed out"), "{}", stderr(&o));
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    assert!(b.leftovers().is_empty());
+}
+
+#[test]
+fn poststart_failure_fails_start_and_poststop_failure_only_warns() {
+    let b = Bundle::new(&["sleep", "60"]);
+    b.edit(|c| {
+        c["hooks"] = json!({
+            "poststart": [{"path": "/bin/false"}],
+            "poststop": [{"path": "/bin/false"}]
+        })
+    });
+    assert!(b.create("h4", &[]).status.success());
+    let o = b.out(&["start", "h4"]);
+    assert!(!o.status.success(), "a failing poststart hook must fail start");
+    assert!(stderr(&o).contains("hooks.poststart[0]"), "{}", stderr(&o));
+    assert_eq!(b.state("h4")["status"], "stopped");
+    let o = b.out(&["delete", "h4"]);
+    assert!(
+        o.status.success(),
+        "poststop failure must not fail delete: {}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("hooks.poststop[0]"),
+        "a warning names it: {}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn hook_env_and_args_are_its_own() {
+    let b = Bundle::new(&["true"]);
+    let out = b.tmp.path().join("envout");
+    b.edit(|c| {
+        c["hooks"] = json!({"createRuntime": [{
+            "path": "/bin/sh",
+            "args": ["custom-argv0", "-c", format!("echo \"$0 $HOOKVAR $PATH\" > {}", out.display())],
+            "env": ["HOOKVAR=set-by-spec"]
+        }]})
+    });
+    let o = b.run("h5");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = std::fs::read_to_string(&out).unwrap();
+    assert!(line.starts_with("custom-argv0 set-by-spec"), "{line}");
+}
