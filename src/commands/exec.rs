@@ -97,8 +97,11 @@ pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
         };
         (st, process)
     };
-    if a.console_socket.is_some() || process.terminal().unwrap_or(false) {
-        bail!("exec: terminals (--tty, --console-socket, process.terminal) are not supported yet");
-    }
-    crate::container::exec(&st, &process, a.detach, a.preserve_fds, a.pid_file.as_deref())
+    let o = crate::container::ExecOptions {
+        detach: a.detach,
+        preserve_fds: a.preserve_fds,
+        pid_file: a.pid_file.as_deref(),
+        console_socket: a.console_socket.as_deref(),
+    };
+    crate::container::exec(&st, &process, &o)
 }

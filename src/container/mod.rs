@@ -59,21 +59,25 @@ pub fn create(
     for_run: bool,
 ) -> Result<(ContainerDir, State)> {
     state::check_id(id)?;
-    if opts.console_socket.is_some() {
-        bail!("--console-socket: terminals are not supported yet");
-    }
     let bundle = Bundle::load(&opts.bundle)?;
     let process = bundle
         .spec
         .process()
         .as_ref()
         .context("config.json: process: missing")?;
-    if process.terminal().unwrap_or(false) {
-        if !for_run {
-            bail!("config.json: process.terminal: true needs --console-socket, which is not supported yet");
+    let terminal = process.terminal().unwrap_or(false);
+    let console = match (&opts.console_socket, terminal) {
+        (Some(sock), true) => Some(crate::console::connect_socket(sock)?),
+        (Some(_), false) => bail!("--console-socket: config.json has process.terminal false; there is no pty to send"),
+        (None, true) if !for_run => {
+            bail!("config.json: process.terminal is true: create needs --console-socket to hand the pty to")
         }
-        tracing::warn!("process.terminal: no pty is allocated yet; the container uses hull's own stdio");
-    }
+        (None, true) => {
+            tracing::warn!("process.terminal: run without --console-socket: the container uses hull's own stdio");
+            None
+        }
+        (None, false) => None,
+    };
     refuse_unsupported(&bundle)?;
     let dir = ContainerDir::create(root, id)?;
     let mut guard = CreateGuard {
@@ -91,6 +95,7 @@ pub fn create(
         no_pivot: opts.no_pivot,
         new_keyring: !opts.no_new_keyring,
         own_fds: vec![dir.lock_fd()],
+        console: console.as_ref().map(|c| std::os::fd::AsRawFd::as_raw_fd(c)),
         sigmask,
     };
     let mut cgroup = open_cgroup(&bundle, id)?;
@@ -325,16 +330,25 @@ pub fn update(dir: &ContainerDir, st: &State, r: &oci_spec::runtime::LinuxResour
     cg.update(r)
 }
 
+/// How `exec` runs its process.
+pub struct ExecOptions<'a> {
+    pub detach: bool,
+    pub preserve_fds: u32,
+    pub pid_file: Option<&'a Path>,
+    pub console_socket: Option<&'a Path>,
+}
+
 /// `exec`: a new process in the container; without `detach`, waits for it and
 /// returns its exit code.
-pub fn exec(
-    st: &State,
-    process: &oci_spec::runtime::Process,
-    detach: bool,
-    preserve_fds: u32,
-    pid_file: Option<&Path>,
-) -> Result<i32> {
-    let sigmask = if detach {
+pub fn exec(st: &State, process: &oci_spec::runtime::Process, o: &ExecOptions) -> Result<i32> {
+    let terminal = process.terminal().unwrap_or(false);
+    let console = match (o.console_socket, terminal) {
+        (Some(sock), true) => Some(crate::console::connect_socket(sock)?),
+        (Some(_), false) => bail!("--console-socket needs --tty (or process.terminal)"),
+        (None, true) => bail!("--tty needs --console-socket to hand the pty to"),
+        (None, false) => None,
+    };
+    let sigmask = if o.detach {
         let mut m = SigSet::empty();
         nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, None, Some(&mut m))?;
         m
@@ -345,15 +359,17 @@ pub fn exec(
         init_pid: st.pid,
         process,
         cgroup: st.cgroup.as_ref().map(|c| c.path.as_str()),
-        preserve_fds,
+        preserve_fds: o.preserve_fds,
         sigmask,
+        console: console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
     };
     let pid = launcher::exec::launch(&req)?;
-    if let Some(p) = pid_file {
+    drop(console);
+    if let Some(p) = o.pid_file {
         state::write_atomic(p, pid.to_string().as_bytes(), 0o644)
             .with_context(|| format!("--pid-file {}", p.display()))?;
     }
-    if detach {
+    if o.detach {
         return Ok(0);
     }
     foreground::wait(pid)

@@ -24,6 +24,8 @@ pub struct ExecRequest<'a> {
     pub cgroup: Option<&'a str>,
     pub preserve_fds: u32,
     pub sigmask: SigSet,
+    /// A connected --console-socket for a pty (exec --tty).
+    pub console: Option<std::os::fd::RawFd>,
 }
 
 /// The init's namespaces that differ from ours (joining our own user
@@ -86,6 +88,7 @@ fn join_and_fork(req: &ExecRequest, namespaces: &[(T, OwnedFd)], ch: Channel) ->
             .iter()
             .map(|(_, f)| f.as_raw_fd())
             .chain([ch.as_raw_fd()])
+            .chain(req.console)
             .collect();
         process::exec::close_fds_except(3 + req.preserve_fds as i32, &keep)?;
         for (t, fd) in namespaces {
@@ -114,9 +117,18 @@ fn join_and_fork(req: &ExecRequest, namespaces: &[(T, OwnedFd)], ch: Channel) ->
 /// The exec'd process itself: waits to be placed, sets itself up, execs.
 fn run_process(req: &ExecRequest, ch: Channel) -> ! {
     let e = (|| -> Result<()> {
+        // A session of its own, so a pty can become its controlling terminal.
+        let _ = nix::unistd::setsid();
         match ch.recv()? {
             Some(Msg::Placed) => {}
             other => anyhow::bail!("exec channel: expected Placed, got {other:?}"),
+        }
+        if let Some(sock) = req.console {
+            let root = crate::rootfs::inroot::open_dir(std::path::Path::new("/"))?;
+            let pty = crate::console::open_pty(&root)?;
+            crate::console::set_size(&pty, req.process)?;
+            crate::console::send_master(sock, &pty)?;
+            crate::console::make_stdio(&pty)?;
         }
         let prog = process::setup(req.process)?;
         process::exec::reset_signal_handlers();

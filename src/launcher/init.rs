@@ -48,6 +48,9 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<process::Program> {
         kernel::join_new_session_keyring()?;
     }
     let root = crate::rootfs::prepare(req.bundle, in_userns)?;
+    if let Some(sock) = req.console {
+        terminal(req, &root, sock)?;
+    }
     crate::rootfs::finalize(req.bundle, &root)?;
     container_hooks(req, h, ch)?;
     kernel::apply(spec, &h.proc_fd)?;
@@ -104,4 +107,16 @@ fn container_hooks(req: &Launch, h: &Handles, ch: &Channel) -> Result<()> {
         crate::hooks::run(spec, Phase::CreateContainer, &state)?;
     }
     Ok(())
+}
+
+/// process.terminal: a pty from the container's devpts, bound over
+/// /dev/console, made our stdio; the master goes to the console socket.
+fn terminal(req: &Launch, root: &std::os::fd::OwnedFd, sock: std::os::fd::RawFd) -> Result<()> {
+    let pty = crate::console::open_pty(root)?;
+    if let Some(p) = req.bundle.spec.process() {
+        crate::console::set_size(&pty, p)?;
+    }
+    crate::console::bind_console(root, &pty)?;
+    crate::console::send_master(sock, &pty)?;
+    crate::console::make_stdio(&pty)
 }

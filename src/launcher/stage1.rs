@@ -38,6 +38,7 @@ fn namespaces_and_fork(req: &Launch, h: &Handles, ch: &Channel) -> Result<Side> 
     // Warnings from the setup still go to --log; a closed log fd could be
     // reused by a later open and a warning written into the wrong file.
     keep.extend(crate::logging::log_fd());
+    keep.extend(req.console);
     crate::process::exec::close_fds_except(3 + req.preserve_fds as i32, &keep)?;
     for j in &h.ns.joins {
         namespaces::join(j)?;

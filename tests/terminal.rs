@@ -1,0 +1,131 @@
+//! Terminals: the pty master handed over --console-socket as runc does it,
+//! consoleSize, /dev/console, and exec --tty.
+
+mod common;
+
+use std::io::{IoSliceMut, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{stderr, Bundle};
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use serde_json::json;
+
+/// Accepts one connection and receives (payload, fd) the way containerd's
+/// console socket does: one message, one SCM_RIGHTS fd.
+fn console_receiver(path: &Path) -> mpsc::Receiver<(String, OwnedFd)> {
+    let listener = UnixListener::bind(path).unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()).unwrap();
+        let mut fds = vec![];
+        for c in msg.cmsgs().unwrap() {
+            if let ControlMessageOwned::ScmRights(f) = c {
+                fds.extend(f);
+            }
+        }
+        let n = msg.bytes;
+        assert_eq!(fds.len(), 1, "exactly one fd");
+        let name = String::from_utf8_lossy(&buf[..n]).into_owned();
+        // SAFETY: the fd just arrived over SCM_RIGHTS and is ours.
+        tx.send((name, unsafe { OwnedFd::from_raw_fd(fds[0]) })).unwrap();
+    });
+    rx
+}
+
+/// Everything the pty's master reads until the other side closes or `until` shows up.
+fn read_master(master: OwnedFd, until: &str) -> String {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut f = std::fs::File::from(master);
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = f.read(&mut buf) {
+            if n == 0 || tx.send(String::from_utf8_lossy(&buf[..n]).into_owned()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut out = String::new();
+    while let Ok(chunk) = rx.recv_timeout(Duration::from_secs(10)) {
+        out.push_str(&chunk);
+        if out.contains(until) {
+            break;
+        }
+    }
+    out
+}
+
+#[test]
+fn create_hands_the_pty_over_the_console_socket() {
+    let b = Bundle::new(&["sh", "-c", "tty; stty size; ls -l /dev/console; echo the-end"]);
+    b.edit(|c| {
+        c["process"]["terminal"] = json!(true);
+        c["process"]["consoleSize"] = json!({"height": 30, "width": 100});
+    });
+    let sock = b.tmp.path().join("console.sock");
+    let rx = console_receiver(&sock);
+    let o = b.create("tty1", &["--console-socket", sock.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (name, master) = rx.recv_timeout(Duration::from_secs(5)).expect("no pty master arrived");
+    assert!(name.starts_with("/dev/pts/"), "payload is the pty name: {name:?}");
+    assert!(b.out(&["start", "tty1"]).status.success());
+    let out = read_master(master, "the-end");
+    assert!(out.contains("/dev/pts/0"), "{out}");
+    assert!(out.contains("30 100"), "consoleSize: {out}");
+    let console = out
+        .lines()
+        .find(|l| l.contains("/dev/console"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        console.starts_with('c') && console.contains("136,"),
+        "/dev/console is the pty: {console}"
+    );
+}
+
+#[test]
+fn console_socket_needs_a_terminal_and_a_terminal_needs_a_socket() {
+    let b = Bundle::new(&["true"]);
+    let sock = b.tmp.path().join("unused.sock");
+    let _l = UnixListener::bind(&sock).unwrap();
+    let o = b.create("t2", &["--console-socket", sock.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("process.terminal"), "{}", stderr(&o));
+    b.edit(|c| c["process"]["terminal"] = json!(true));
+    let o = b.create("t3", &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--console-socket"), "{}", stderr(&o));
+    assert!(b.leftovers().is_empty());
+}
+
+#[test]
+fn exec_tty_gets_its_own_pty() {
+    let b = Bundle::new(&["sleep", "60"]);
+    assert!(b.run_detached("tty4").status.success());
+    let sock = b.tmp.path().join("exec.sock");
+    let rx = console_receiver(&sock);
+    let mut child = b
+        .cmd(&[
+            "exec",
+            "--tty",
+            "--console-socket",
+            sock.to_str().unwrap(),
+            "tty4",
+            "sh",
+            "-c",
+            "tty; echo exec-end",
+        ])
+        .spawn()
+        .unwrap();
+    let (_, master) = rx.recv_timeout(Duration::from_secs(5)).expect("no pty master arrived");
+    let out = read_master(master, "exec-end");
+    assert!(child.wait().unwrap().success());
+    assert!(out.contains("/dev/pts/"), "{out}");
+    assert!(out.contains("exec-end"), "{out}");
+}
