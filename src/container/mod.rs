@@ -95,7 +95,7 @@ pub fn create(
         no_pivot: opts.no_pivot,
         new_keyring: !opts.no_new_keyring,
         own_fds: vec![dir.lock_fd()],
-        console: console.as_ref().map(|c| std::os::fd::AsRawFd::as_raw_fd(c)),
+        console: console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
         sigmask,
     };
     let mut cgroup = open_cgroup(&bundle, id)?;
