@@ -13,3 +13,5 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo build --workspace --quiet
 cargo test --workspace -- --test-threads="${TEST_THREADS:-4}"
+# The real clients, driving the binary the tests just used.
+./conformance/containerd.sh target/debug/hull
