@@ -30,6 +30,16 @@ echo "fds: $(ls /proc/self/fd | tr '\n' ' ')"
 echo "shmmni: $(cat /proc/sys/kernel/shmmni)"
 "#;
 
+/// What a seccomp profile lets through, call by call.
+const SECCOMP_PROBE: &str = r#"
+mkdir /dev/shm/d 2>&1 | sed 's/^/mkdir: /'
+(cd /tmp && pwd) 2>&1 | sed 's/^/getcwd: /'
+(trap '' USR1; kill -USR1 $$) 2>&1 | sed 's/^/kill-usr1: /'
+unshare -m true 2>&1 | sed 's/^/unshare: /'
+mount -t tmpfs none /tmp 2>&1 | sed 's/^/mount: /'
+grep Seccomp: /proc/self/status
+"#;
+
 struct Variant {
     name: &'static str,
     edit: fn(&mut Value),
@@ -276,6 +286,27 @@ fn variants() -> Vec<Variant> {
                     .push(json!({"type": "user"}));
                 c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
                 c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            },
+        },
+        Variant {
+            name: "seccomp-errno",
+            edit: |c| {
+                c["linux"]["seccomp"] = json!({
+                    "defaultAction": "SCMP_ACT_ALLOW",
+                    "syscalls": [
+                        {"names": ["mkdir", "mkdirat", "getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+                        {"names": ["kill"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 1, "value": 10, "op": "SCMP_CMP_EQ"}]}
+                    ]
+                });
+                c["process"]["args"] = json!(["sh", "-c", format!("{PROBE}\n{SECCOMP_PROBE}")]);
+            },
+        },
+        Variant {
+            name: "seccomp-debian-default",
+            edit: |c| {
+                let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+                c["linux"]["seccomp"] = common::containers_common_seccomp(&caps).expect("containers-common profile");
+                c["process"]["args"] = json!(["sh", "-c", format!("{PROBE}\n{SECCOMP_PROBE}")]);
             },
         },
         Variant {

@@ -3,7 +3,7 @@
 # nothing when everything is already there.
 set -euo pipefail
 
-PKGS=(busybox-static runc jq util-linux iproute2 procps containerd bsdutils)
+PKGS=(busybox-static runc jq util-linux iproute2 procps containerd bsdutils golang-github-containers-common)
 
 missing=()
 for p in "${PKGS[@]}"; do

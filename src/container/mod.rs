@@ -78,7 +78,7 @@ pub fn create(
         }
         (None, false) => None,
     };
-    refuse_unsupported(&bundle)?;
+    let seccomp = compile_seccomp(&bundle)?;
     let dir = ContainerDir::create(root, id)?;
     let mut guard = CreateGuard {
         dir: Some(dir),
@@ -96,6 +96,7 @@ pub fn create(
         new_keyring: !opts.no_new_keyring,
         own_fds: vec![dir.lock_fd()],
         console: console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
+        seccomp: seccomp.as_ref(),
         sigmask,
     };
     let mut cgroup = open_cgroup(&bundle, id)?;
@@ -132,6 +133,19 @@ pub fn create(
     Ok((dir, st))
 }
 
+/// linux.seccomp compiled, so a bad profile fails before anything is made.
+pub fn compile_seccomp(bundle: &Bundle) -> Result<Option<crate::process::seccomp::Seccomp>> {
+    let file = bundle.dir.join("config.json");
+    bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(crate::process::seccomp::compile)
+        .transpose()
+        .with_context(|| file.display().to_string())
+}
+
 /// The container's cgroup; none for an unprivileged caller, who cannot make one.
 fn open_cgroup(bundle: &Bundle, id: &str) -> Result<Option<Cgroup>> {
     if !nix::unistd::geteuid().is_root() {
@@ -141,22 +155,6 @@ fn open_cgroup(bundle: &Bundle, id: &str) -> Result<Option<Cgroup>> {
     let path = crate::cgroups::path_for(&bundle.spec, id)
         .with_context(|| bundle.dir.join("config.json").display().to_string())?;
     Ok(Some(Cgroup::open(&path)?))
-}
-
-/// What config.json asks for that hull does not do yet: refused when skipping
-/// it would weaken the container (seccomp, hooks), a warning otherwise.
-fn refuse_unsupported(bundle: &Bundle) -> Result<()> {
-    let file = bundle.dir.join("config.json");
-    let spec = &bundle.spec;
-    if let Some(linux) = spec.linux() {
-        if linux.seccomp().is_some() {
-            bail!(
-                "{}: linux.seccomp: seccomp filters are not supported yet",
-                file.display()
-            );
-        }
-    }
-    Ok(())
 }
 
 /// The exec fifo, writable by whatever user the init ends up as (runc's 0622):
@@ -340,7 +338,12 @@ pub struct ExecOptions<'a> {
 
 /// `exec`: a new process in the container; without `detach`, waits for it and
 /// returns its exit code.
-pub fn exec(st: &State, process: &oci_spec::runtime::Process, o: &ExecOptions) -> Result<i32> {
+pub fn exec(
+    st: &State,
+    process: &oci_spec::runtime::Process,
+    seccomp: Option<&crate::process::seccomp::Seccomp>,
+    o: &ExecOptions,
+) -> Result<i32> {
     let terminal = process.terminal().unwrap_or(false);
     let console = match (o.console_socket, terminal) {
         (Some(sock), true) => Some(crate::console::connect_socket(sock)?),
@@ -362,6 +365,7 @@ pub fn exec(st: &State, process: &oci_spec::runtime::Process, o: &ExecOptions) -
         preserve_fds: o.preserve_fds,
         sigmask,
         console: console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
+        seccomp,
     };
     let pid = launcher::exec::launch(&req)?;
     drop(console);

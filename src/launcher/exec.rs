@@ -24,6 +24,8 @@ pub struct ExecRequest<'a> {
     pub cgroup: Option<&'a str>,
     pub preserve_fds: u32,
     pub sigmask: SigSet,
+    /// The container's linux.seccomp, compiled.
+    pub seccomp: Option<&'a crate::process::seccomp::Seccomp>,
     /// A connected --console-socket for a pty (exec --tty).
     pub console: Option<std::os::fd::RawFd>,
 }
@@ -130,10 +132,11 @@ fn run_process(req: &ExecRequest, ch: Channel) -> ! {
             crate::console::send_master(sock, &pty)?;
             crate::console::make_stdio(&pty)?;
         }
-        let prog = process::setup(req.process)?;
+        let prog = process::setup(req.process, req.seccomp)?;
         process::exec::reset_signal_handlers();
         sigprocmask(SigmaskHow::SIG_SETMASK, Some(&req.sigmask), None).context("restore the signal mask")?;
         process::exec::cloexec_from(3 + req.preserve_fds)?;
+        process::seccomp::load_last(req.seccomp, Some(req.process))?;
         Err(process::exec::exec(&prog.path, &prog.args, &prog.env))
     })()
     .err()

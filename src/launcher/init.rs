@@ -57,7 +57,7 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<process::Program> {
     crate::rootfs::enter(&root, req.no_pivot)?;
     drop(root);
     let p = spec.process().as_ref().context("process: missing")?;
-    process::setup(p)
+    process::setup(p, req.seccomp)
 }
 
 fn wait_and_exec(req: &Launch, h: &Handles, prog: &process::Program) -> anyhow::Error {
@@ -74,6 +74,7 @@ fn wait_and_exec(req: &Launch, h: &Handles, prog: &process::Program) -> anyhow::
         process::exec::reset_signal_handlers();
         sigprocmask(SigmaskHow::SIG_SETMASK, Some(&req.sigmask), None).context("restore the signal mask")?;
         process::exec::cloexec_from(3 + req.preserve_fds)?;
+        process::seccomp::load_last(req.seccomp, req.bundle.spec.process().as_ref())?;
         Ok(())
     };
     if let Err(e) = go() {

@@ -43,6 +43,8 @@ pub struct Launch<'a> {
     /// hull's own fds that must not reach the container whatever their number
     /// (the state-dir lock could sit among the --preserve-fds range).
     pub own_fds: Vec<std::os::fd::RawFd>,
+    /// linux.seccomp, compiled before anything was made.
+    pub seccomp: Option<&'a crate::process::seccomp::Seccomp>,
     /// A connected --console-socket: the init sends its pty master there.
     pub console: Option<std::os::fd::RawFd>,
     /// The signal mask the container's process starts with.

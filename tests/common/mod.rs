@@ -206,3 +206,44 @@ pub fn alive(pid: i32) -> bool {
         Err(_) => false,
     }
 }
+
+/// Debian's containers-common seccomp profile (Docker's format) turned into an
+/// OCI linux.seccomp for amd64 and these capabilities, the way podman does:
+/// entries whose includes/excludes (caps, arches) do not fit are dropped.
+pub fn containers_common_seccomp(caps: &[&str]) -> Option<Value> {
+    let text = std::fs::read("/usr/share/containers/seccomp.json").ok()?;
+    let p: Value = serde_json::from_slice(&text).ok()?;
+    let list = |v: &Value, k: &str| -> Vec<String> {
+        v[k].as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    };
+    let mut syscalls = vec![];
+    for s in p["syscalls"].as_array()? {
+        let (inc, exc) = (&s["includes"], &s["excludes"]);
+        let inc_caps = list(inc, "caps");
+        let inc_arch = list(inc, "arches");
+        let exc_caps = list(exc, "caps");
+        let exc_arch = list(exc, "arches");
+        let fits = inc_caps.iter().all(|c| caps.contains(&c.as_str()))
+            && (inc_arch.is_empty() || inc_arch.iter().any(|a| a == "amd64"))
+            && !exc_caps.iter().any(|c| caps.contains(&c.as_str()))
+            && !exc_arch.iter().any(|a| a == "amd64");
+        if !fits {
+            continue;
+        }
+        let mut rule = serde_json::json!({"names": s["names"], "action": s["action"]});
+        if let Some(e) = s["errnoRet"].as_u64() {
+            rule["errnoRet"] = e.into();
+        }
+        if let Some(args) = s["args"].as_array().filter(|a| !a.is_empty()) {
+            rule["args"] = Value::Array(args.clone());
+        }
+        syscalls.push(rule);
+    }
+    let mut out = serde_json::json!({"defaultAction": p["defaultAction"], "syscalls": syscalls});
+    if let Some(e) = p["defaultErrnoRet"].as_u64() {
+        out["defaultErrnoRet"] = e.into();
+    }
+    Some(out)
+}
