@@ -185,9 +185,3 @@ fn apparmor_and_selinux_are_refused() {
     create_fails(&b, &["process.apparmorProfile", "AppArmor"]);
 }
 
-#[test]
-fn seccomp_is_refused_until_supported() {
-    let b = Bundle::new(&["true"]);
-    b.edit(|c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"}));
-    create_fails(&b, &["linux.seccomp", "not supported"]);
-}
