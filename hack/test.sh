@@ -15,3 +15,4 @@ cargo build --workspace --quiet
 cargo test --workspace -- --test-threads="${TEST_THREADS:-4}"
 # The real clients, driving the binary the tests just used.
 ./conformance/containerd.sh target/debug/hull
+./conformance/podman.sh target/debug/hull

@@ -184,4 +184,3 @@ fn apparmor_and_selinux_are_refused() {
     b.edit(|c| c["process"]["apparmorProfile"] = json!("docker-default"));
     create_fails(&b, &["process.apparmorProfile", "AppArmor"]);
 }
-

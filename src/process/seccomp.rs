@@ -9,10 +9,15 @@ use std::collections::BTreeMap;
 
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::{
-    LinuxSeccomp, LinuxSeccompAction as A, LinuxSeccompFilterFlag as F, LinuxSeccompOperator as Op,
+    LinuxSeccomp, LinuxSeccompAction as A, LinuxSeccompArg, LinuxSeccompFilterFlag as F, LinuxSeccompOperator as Op,
 };
-use seccompiler::{BpfProgram, TargetArch};
-use serde_json::{json, Value};
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch,
+};
+
+mod table {
+    include!(concat!(env!("OUT_DIR"), "/syscalls_x86_64.rs"));
+}
 
 const EPERM: u32 = libc::EPERM as u32;
 
@@ -23,83 +28,69 @@ pub struct Seccomp {
     flags: libc::c_ulong,
 }
 
-/// seccompiler's JSON spelling of an action; errno values default as the spec says.
-fn action(a: A, errno: Option<u32>, field: &str) -> Result<Value> {
+fn syscall_number(name: &str) -> Option<i64> {
+    table::SYSCALLS
+        .binary_search_by(|(n, _)| (*n).cmp(name))
+        .ok()
+        .map(|i| table::SYSCALLS[i].1)
+}
+
+/// seccompiler's action; errno values default as the spec says.
+fn action(a: A, errno: Option<u32>, field: &str) -> Result<SeccompAction> {
     Ok(match a {
-        A::ScmpActAllow => json!("allow"),
-        A::ScmpActErrno => json!({"errno": errno.unwrap_or(EPERM)}),
-        A::ScmpActKill | A::ScmpActKillThread => json!("kill_thread"),
-        A::ScmpActKillProcess => json!("kill_process"),
-        A::ScmpActTrap => json!("trap"),
-        A::ScmpActTrace => json!({"trace": errno.unwrap_or(EPERM)}),
-        A::ScmpActLog => json!("log"),
+        A::ScmpActAllow => SeccompAction::Allow,
+        A::ScmpActErrno => SeccompAction::Errno(errno.unwrap_or(EPERM)),
+        A::ScmpActKill | A::ScmpActKillThread => SeccompAction::KillThread,
+        A::ScmpActKillProcess => SeccompAction::KillProcess,
+        A::ScmpActTrap => SeccompAction::Trap,
+        A::ScmpActTrace => SeccompAction::Trace(errno.unwrap_or(EPERM)),
+        A::ScmpActLog => SeccompAction::Log,
         A::ScmpActNotify => bail!("{field}: SCMP_ACT_NOTIFY is not supported yet"),
     })
 }
 
-fn rule(name: &str, args: &[oci_spec::runtime::LinuxSeccompArg]) -> Value {
-    let conds: Vec<Value> = args
+/// One OCI rule's argument conditions (all must hold); None = unconditional.
+fn conditions(args: &[LinuxSeccompArg], field: &str) -> Result<Option<SeccompRule>> {
+    if args.is_empty() {
+        return Ok(None);
+    }
+    let conds = args
         .iter()
         .map(|a| {
             let (op, val) = match a.op() {
-                Op::ScmpCmpNe => (json!("ne"), a.value()),
-                Op::ScmpCmpLt => (json!("lt"), a.value()),
-                Op::ScmpCmpLe => (json!("le"), a.value()),
-                Op::ScmpCmpEq => (json!("eq"), a.value()),
-                Op::ScmpCmpGe => (json!("ge"), a.value()),
-                Op::ScmpCmpGt => (json!("gt"), a.value()),
+                Op::ScmpCmpNe => (SeccompCmpOp::Ne, a.value()),
+                Op::ScmpCmpLt => (SeccompCmpOp::Lt, a.value()),
+                Op::ScmpCmpLe => (SeccompCmpOp::Le, a.value()),
+                Op::ScmpCmpEq => (SeccompCmpOp::Eq, a.value()),
+                Op::ScmpCmpGe => (SeccompCmpOp::Ge, a.value()),
+                Op::ScmpCmpGt => (SeccompCmpOp::Gt, a.value()),
                 // libseccomp: (arg & value) == valueTwo.
-                Op::ScmpCmpMaskedEq => (json!({"masked_eq": a.value()}), a.value_two().unwrap_or(0)),
+                Op::ScmpCmpMaskedEq => (SeccompCmpOp::MaskedEq(a.value()), a.value_two().unwrap_or(0)),
             };
-            json!({"index": a.index(), "type": "qword", "op": op, "val": val})
+            let index =
+                u8::try_from(a.index()).map_err(|_| anyhow!("{field}: args index {} out of range", a.index()))?;
+            SeccompCondition::new(index, SeccompCmpArgLen::Qword, op, val).map_err(|e| anyhow!("{field}: {e}"))
         })
-        .collect();
-    if conds.is_empty() {
-        json!({"syscall": name})
-    } else {
-        json!({"syscall": name, "args": conds})
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(SeccompRule::new(conds).map_err(|e| anyhow!("{field}: {e}"))?))
+}
+
+/// syscall -> its rules; an unconditional rule makes the whole entry unconditional (empty list).
+type Rules = BTreeMap<i64, Option<Vec<SeccompRule>>>;
+
+fn add(rules: &mut Rules, nr: i64, rule: Option<SeccompRule>) {
+    let entry = rules.entry(nr).or_insert_with(|| Some(vec![]));
+    match (entry.as_mut(), rule) {
+        (Some(list), Some(r)) => list.push(r),
+        (_, None) => *entry = None,
+        (None, Some(_)) => {}
     }
 }
 
-/// The filters as seccompiler JSON: name -> filter.
-fn filters(s: &LinuxSeccomp, skip: &[String]) -> Result<serde_json::Map<String, Value>> {
-    let default = action(s.default_action(), s.default_errno_ret(), "linux.seccomp.defaultAction")?;
-    let mut all_rules = vec![];
-    let mut by_action: BTreeMap<String, (Value, Vec<Value>)> = BTreeMap::new();
-    for (i, sc) in s.syscalls().iter().flatten().enumerate() {
-        let act = action(
-            sc.action(),
-            sc.errno_ret().or(s.default_errno_ret()),
-            &format!("linux.seccomp.syscalls[{i}]"),
-        )?;
-        for name in sc.names().iter().filter(|n| !skip.contains(n)) {
-            let r = rule(name, sc.args().as_deref().unwrap_or(&[]));
-            all_rules.push(r.clone());
-            if act != json!("allow") {
-                by_action
-                    .entry(act.to_string())
-                    .or_insert_with(|| (act.clone(), vec![]))
-                    .1
-                    .push(r);
-            }
-        }
-    }
-    let mut out = serde_json::Map::new();
-    if default != json!("allow") {
-        out.insert(
-            "default".into(),
-            json!({"mismatch_action": default, "match_action": "allow", "filter": all_rules}),
-        );
-    }
-    for (i, (_, (act, rules))) in by_action.into_iter().enumerate() {
-        if act != default {
-            out.insert(
-                format!("action{i}"),
-                json!({"mismatch_action": "allow", "match_action": act, "filter": rules}),
-            );
-        }
-    }
-    Ok(out)
+fn filter(rules: Rules, mismatch: SeccompAction, on_match: SeccompAction) -> Result<BpfProgram> {
+    let rules = rules.into_iter().map(|(nr, r)| (nr, r.unwrap_or_default())).collect();
+    let f = SeccompFilter::new(rules, mismatch, on_match, TargetArch::x86_64).map_err(|e| anyhow!("{e}"))?;
+    f.try_into().map_err(|e: seccompiler::BackendError| anyhow!("{e}"))
 }
 
 fn flags(s: &LinuxSeccomp) -> libc::c_ulong {
@@ -113,40 +104,57 @@ fn flags(s: &LinuxSeccomp) -> libc::c_ulong {
     })
 }
 
-/// Compiles linux.seccomp; syscall names this architecture does not know are
-/// skipped with a warning, as runc does.
+/// Compiles linux.seccomp; syscall names this architecture does not have are
+/// skipped with one warning, as runc skips them.
 pub fn compile(s: &LinuxSeccomp) -> Result<Seccomp> {
     if s.listener_path().is_some() {
         bail!("linux.seccomp.listenerPath: seccomp notification is not supported yet");
     }
-    let mut skip: Vec<String> = vec![];
-    loop {
-        let map = filters(s, &skip)?;
-        let text = serde_json::to_vec(&map)?;
-        match seccompiler::compile_from_json(text.as_slice(), TargetArch::x86_64) {
-            Ok(progs) => {
-                let mut keys: Vec<&String> = progs.keys().collect();
-                keys.sort();
-                let programs = keys.into_iter().map(|k| progs[k].clone()).collect();
-                return Ok(Seccomp {
-                    programs,
-                    flags: flags(s),
+    let default = action(s.default_action(), s.default_errno_ret(), "linux.seccomp.defaultAction")?;
+    let mut all: Rules = BTreeMap::new();
+    let mut by_action: Vec<(SeccompAction, Rules)> = vec![];
+    let mut unknown = vec![];
+    for (i, sc) in s.syscalls().iter().flatten().enumerate() {
+        let field = format!("linux.seccomp.syscalls[{i}]");
+        let act = action(sc.action(), sc.errno_ret().or(s.default_errno_ret()), &field)?;
+        let rule = conditions(sc.args().as_deref().unwrap_or(&[]), &field)?;
+        for name in sc.names() {
+            let Some(nr) = syscall_number(name) else {
+                unknown.push(name.as_str());
+                continue;
+            };
+            add(&mut all, nr, rule.clone());
+            if act != SeccompAction::Allow {
+                let pos = by_action.iter().position(|(a, _)| *a == act).unwrap_or_else(|| {
+                    by_action.push((act.clone(), BTreeMap::new()));
+                    by_action.len() - 1
                 });
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                let Some(name) = msg
-                    .split_once("Invalid syscall name: ")
-                    .and_then(|(_, r)| r.split(" for given arch").next())
-                    .filter(|n| !skip.iter().any(|s| s == n))
-                else {
-                    return Err(anyhow!("linux.seccomp: {msg}"));
-                };
-                tracing::warn!("linux.seccomp: unknown syscall {name:?} skipped");
-                skip.push(name.to_string());
+                add(&mut by_action[pos].1, nr, rule.clone());
             }
         }
     }
+    if !unknown.is_empty() {
+        unknown.sort_unstable();
+        unknown.dedup();
+        tracing::warn!(
+            "linux.seccomp: {} syscall names unknown on x86_64 skipped: {}",
+            unknown.len(),
+            unknown.join(" ")
+        );
+    }
+    let mut programs = vec![];
+    if default != SeccompAction::Allow {
+        programs.push(filter(all, default.clone(), SeccompAction::Allow).context("linux.seccomp")?);
+    }
+    for (act, rules) in by_action {
+        if act != default {
+            programs.push(filter(rules, SeccompAction::Allow, act).context("linux.seccomp")?);
+        }
+    }
+    Ok(Seccomp {
+        programs,
+        flags: flags(s),
+    })
 }
 
 impl Seccomp {
@@ -187,8 +195,17 @@ pub fn load_last(s: Option<&Seccomp>, p: Option<&oci_spec::runtime::Process>) ->
 mod tests {
     use super::*;
 
+    use serde_json::{json, Value};
+
     fn profile(v: Value) -> LinuxSeccomp {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn table_has_the_usual_calls() {
+        assert_eq!(syscall_number("read"), Some(0));
+        assert_eq!(syscall_number("close"), Some(3));
+        assert_eq!(syscall_number("sigreturn"), None);
     }
 
     #[test]
