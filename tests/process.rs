@@ -195,3 +195,35 @@ fn missing_cwd_is_created() {
     b.edit(|c| c["process"]["cwd"] = json!("/not/there/yet"));
     assert_eq!(b.run_ok("cwd-new"), "/not/there/yet\n");
 }
+
+#[test]
+fn socket_activation_passes_listen_fds() {
+    let b = Bundle::new(&["sh", "-c", "echo $LISTEN_FDS $LISTEN_PID; cat <&3"]);
+    let path = b.tmp.path().join("activated");
+    std::fs::write(&path, "from-the-activator").unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    let raw = file.as_raw_fd();
+    let dir = b.dir();
+    // sh execs hull, so $$ is hull's pid, as a service manager would set it.
+    let script = format!(
+        "LISTEN_FDS=1 LISTEN_PID=$$ exec {} --root {} run --bundle {} act",
+        common::HULL,
+        b.root.display(),
+        dir.display()
+    );
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.args(["-c", &script]).stdin(std::process::Stdio::null());
+    // SAFETY: dup2 and fcntl in the child between fork and exec, on fds it owns.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            if libc::dup2(raw, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::fcntl(3, libc::F_SETFD, 0);
+            Ok(())
+        });
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "1 1\nfrom-the-activator");
+}

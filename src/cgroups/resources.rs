@@ -160,8 +160,19 @@ pub fn split(r: &LinuxResources) -> Result<(LinuxResources, Extras)> {
             need(&have, "net_prio", "network.priorities")?;
         }
     }
-    if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
+    if let Some(map) = r.rdma().as_ref().filter(|m| !m.is_empty()) {
         need(&have, "rdma", "rdma")?;
+        // cgroups-rs has no rdma setter: one "device hca_handle=N hca_object=M" line per device.
+        for (dev, l) in map {
+            let mut v = dev.clone();
+            if let Some(h) = l.hca_handles() {
+                v.push_str(&format!(" hca_handle={h}"));
+            }
+            if let Some(o) = l.hca_objects() {
+                v.push_str(&format!(" hca_object={o}"));
+            }
+            extras.v1.push(V1Write { controller: "rdma", files: vec!["rdma.max"], value: v, field: "rdma" });
+        }
     }
     rest.set_unified(None);
     unified(r, &mut extras)?;

@@ -59,7 +59,8 @@ pub fn create(
     for_run: bool,
 ) -> Result<(ContainerDir, State)> {
     state::check_id(id)?;
-    let bundle = Bundle::load(&opts.bundle)?;
+    let mut bundle = Bundle::load(&opts.bundle)?;
+    let preserve_fds = socket_activation(&mut bundle, opts.preserve_fds);
     let process = bundle
         .spec
         .process()
@@ -91,7 +92,7 @@ pub fn create(
         id,
         bundle: &bundle,
         fifo: &dir.fifo(),
-        preserve_fds: opts.preserve_fds,
+        preserve_fds,
         no_pivot: opts.no_pivot,
         new_keyring: !opts.no_new_keyring,
         own_fds: vec![dir.lock_fd()],
@@ -131,6 +132,23 @@ pub fn create(
     guard.cgroup = None;
     let dir = guard.dir.take().context("state dir")?;
     Ok((dir, st))
+}
+
+/// Socket activation (sd_listen_fds): when hull itself was handed LISTEN_FDS
+/// sockets, they go on to the container's process, which is told so with
+/// LISTEN_FDS and LISTEN_PID=1, as runc does. Returns the fds to preserve.
+fn socket_activation(bundle: &mut Bundle, preserve_fds: u32) -> u32 {
+    let listen = std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse::<u32>().ok());
+    let for_us = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
+    let (Some(n), true) = (listen, for_us) else { return preserve_fds };
+    if let Some(p) = bundle.spec.process_mut() {
+        let mut env: Vec<String> = p.env().clone().unwrap_or_default();
+        env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        env.push(format!("LISTEN_FDS={n}"));
+        env.push("LISTEN_PID=1".into());
+        p.set_env(Some(env));
+    }
+    preserve_fds.max(n)
 }
 
 /// linux.seccomp compiled, so a bad profile fails before anything is made.
