@@ -129,3 +129,25 @@ fn exec_tty_gets_its_own_pty() {
     assert!(out.contains("/dev/pts/"), "{out}");
     assert!(out.contains("exec-end"), "{out}");
 }
+
+#[test]
+fn run_relays_the_callers_terminal() {
+    let b = Bundle::new(&["sh", "-c", "tty; stty size; echo run-tty-done; exit 3"]);
+    b.edit(|c| c["process"]["terminal"] = json!(true));
+    let cmd = format!(
+        "stty rows 40 cols 120; {} --root {} run --bundle {} rt",
+        common::HULL,
+        b.root.display(),
+        b.dir().display()
+    );
+    let o = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(out.contains("/dev/pts/0"), "{out}");
+    assert!(out.contains("40 120"), "window size relayed: {out}");
+    assert!(out.contains("run-tty-done"), "{out}");
+    assert!(b.leftovers().is_empty());
+}

@@ -171,7 +171,12 @@ pub fn split(r: &LinuxResources) -> Result<(LinuxResources, Extras)> {
             if let Some(o) = l.hca_objects() {
                 v.push_str(&format!(" hca_object={o}"));
             }
-            extras.v1.push(V1Write { controller: "rdma", files: vec!["rdma.max"], value: v, field: "rdma" });
+            extras.v1.push(V1Write {
+                controller: "rdma",
+                files: vec!["rdma.max"],
+                value: v,
+                field: "rdma",
+            });
         }
     }
     rest.set_unified(None);

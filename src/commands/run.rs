@@ -13,7 +13,7 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> Result<i32> {
     } else {
         foreground::block_signals()?
     };
-    let (dir, st) = container::create(&g.root, &a.id, &a.opts, mask, !a.detach)?;
+    let (dir, st, master) = container::create(&g.root, &a.id, &a.opts, mask, !a.detach)?;
     if let Err(e) = container::start(&dir, &st) {
         let _ = container::delete(dir, &st, true);
         return Err(e);
@@ -22,7 +22,9 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> Result<i32> {
         return Ok(0);
     }
     drop(dir);
-    let code = foreground::wait(st.pid)?;
+    let relay = master.map(crate::console::relay::Relay::start).transpose()?;
+    let code = foreground::wait(st.pid, relay.as_ref())?;
+    drop(relay);
     if !a.keep {
         let dir = crate::state::ContainerDir::open(&g.root, &a.id)?;
         container::delete(dir, &st, true)?;

@@ -37,8 +37,9 @@ pub fn block_signals() -> Result<SigSet> {
     Ok(old)
 }
 
-/// Waits for the init to exit; returns the exit code run should give.
-pub fn wait(init: i32) -> Result<i32> {
+/// Waits for the init to exit; returns the exit code run should give. With a
+/// relayed terminal, window size changes go to the pty instead of the init.
+pub fn wait(init: i32, relay: Option<&crate::console::relay::Relay>) -> Result<i32> {
     let mut set = SigSet::empty();
     set.add(Signal::SIGCHLD);
     for s in FORWARDED {
@@ -49,8 +50,12 @@ pub fn wait(init: i32) -> Result<i32> {
             return Ok(code);
         }
         let sig = set.wait().context("sigwait")?;
-        if sig != Signal::SIGCHLD {
-            let _ = nix::sys::signal::kill(Pid::from_raw(init), sig);
+        match (sig, relay) {
+            (Signal::SIGCHLD, _) => {}
+            (Signal::SIGWINCH, Some(r)) => r.resize(),
+            _ => {
+                let _ = nix::sys::signal::kill(Pid::from_raw(init), sig);
+            }
         }
     }
 }

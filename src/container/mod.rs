@@ -4,6 +4,7 @@
 pub mod foreground;
 mod signals;
 
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
@@ -57,7 +58,7 @@ pub fn create(
     opts: &CreateOpts,
     sigmask: SigSet,
     for_run: bool,
-) -> Result<(ContainerDir, State)> {
+) -> Result<(ContainerDir, State, Option<std::os::fd::OwnedFd>)> {
     state::check_id(id)?;
     let mut bundle = Bundle::load(&opts.bundle)?;
     let preserve_fds = socket_activation(&mut bundle, opts.preserve_fds);
@@ -67,17 +68,19 @@ pub fn create(
         .as_ref()
         .context("config.json: process: missing")?;
     let terminal = process.terminal().unwrap_or(false);
-    let console = match (&opts.console_socket, terminal) {
-        (Some(sock), true) => Some(crate::console::connect_socket(sock)?),
+    // The init's end of the terminal hand-off, and ours when hull keeps the master itself.
+    let (console, local) = match (&opts.console_socket, terminal) {
+        (Some(sock), true) => (Some(crate::console::connect_socket(sock)?), None),
         (Some(_), false) => bail!("--console-socket: config.json has process.terminal false; there is no pty to send"),
         (None, true) if !for_run => {
             bail!("config.json: process.terminal is true: create needs --console-socket to hand the pty to")
         }
+        // run in the foreground: hull keeps the master and relays the caller's terminal.
         (None, true) => {
-            tracing::warn!("process.terminal: run without --console-socket: the container uses hull's own stdio");
-            None
+            let (theirs, ours) = crate::console::local_pair()?;
+            (Some(theirs), Some(ours))
         }
-        (None, false) => None,
+        (None, false) => (None, None),
     };
     let seccomp = compile_seccomp(&bundle)?;
     let dir = ContainerDir::create(root, id)?;
@@ -131,7 +134,8 @@ pub fn create(
     guard.pid = None;
     guard.cgroup = None;
     let dir = guard.dir.take().context("state dir")?;
-    Ok((dir, st))
+    let master = local.map(|l| crate::console::recv_master(l.as_raw_fd())).transpose()?;
+    Ok((dir, st, master))
 }
 
 /// Socket activation (sd_listen_fds): when hull itself was handed LISTEN_FDS
@@ -140,7 +144,9 @@ pub fn create(
 fn socket_activation(bundle: &mut Bundle, preserve_fds: u32) -> u32 {
     let listen = std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse::<u32>().ok());
     let for_us = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
-    let (Some(n), true) = (listen, for_us) else { return preserve_fds };
+    let (Some(n), true) = (listen, for_us) else {
+        return preserve_fds;
+    };
     if let Some(p) = bundle.spec.process_mut() {
         let mut env: Vec<String> = p.env().clone().unwrap_or_default();
         env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
@@ -394,5 +400,5 @@ pub fn exec(
     if o.detach {
         return Ok(0);
     }
-    foreground::wait(pid)
+    foreground::wait(pid, None)
 }

@@ -12,6 +12,8 @@ use nix::sys::socket::{
 };
 use oci_spec::runtime::Process;
 
+pub mod relay;
+
 use crate::rootfs::inroot::{self, Follow};
 
 /// Connects to the caller's console socket (before any namespace is joined,
@@ -124,4 +126,30 @@ pub fn make_stdio(pty: &Pty) -> Result<()> {
         nix::unistd::dup2(pty.slave.as_raw_fd(), target).context("dup2 the pty")?;
     }
     Ok(())
+}
+
+/// For `run` with a terminal and no --console-socket: a socket pair; the init
+/// sends its master to the first end as it would to a console socket, hull
+/// receives it on the second.
+pub fn local_pair() -> Result<(OwnedFd, OwnedFd)> {
+    nix::sys::socket::socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC)
+        .context("socketpair for the terminal")
+}
+
+/// Receives a pty master sent with send_master.
+pub fn recv_master(sock: RawFd) -> Result<OwnedFd> {
+    let mut buf = [0u8; 4096];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = nix::sys::socket::recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+        .context("receive the pty master")?;
+    for c in msg.cmsgs().context("control messages")? {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(fd) = fds.first() {
+                // SAFETY: the fd just arrived over SCM_RIGHTS and is ours.
+                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+            }
+        }
+    }
+    bail!("no pty master arrived")
 }
