@@ -93,6 +93,7 @@ fn join_and_fork(req: &ExecRequest, namespaces: &[(T, OwnedFd)], ch: Channel) ->
             .chain(req.console)
             .collect();
         process::exec::close_fds_except(3 + req.preserve_fds as i32, &keep)?;
+        process::exec::not_dumpable()?;
         for (t, fd) in namespaces {
             nix::sched::setns(fd, CloneFlags::from_bits_retain(*t as i32))
                 .with_context(|| format!("join the container's {} namespace", crate::spec::ns_name(*t)))?;

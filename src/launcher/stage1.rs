@@ -29,6 +29,7 @@ pub fn run(req: &Launch, h: &Handles, ch: Channel) -> ! {
 }
 
 fn namespaces_and_fork(req: &Launch, h: &Handles, ch: &Channel) -> Result<Side> {
+    crate::process::exec::not_dumpable()?;
     for fd in &req.own_fds {
         // SAFETY: closing hull's own fd in this child; nothing here uses it again.
         unsafe { libc::close(*fd) };

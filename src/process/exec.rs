@@ -48,6 +48,18 @@ fn cstrings(v: &[String], what: &str) -> Result<Vec<CString>> {
         .collect()
 }
 
+/// Makes this process non-dumpable before it enters the container: its
+/// /proc/<pid>/exe and memory are then closed to the container's processes,
+/// so none can reopen the hull binary for writing (CVE-2019-5736). The
+/// program exec'd at the end gets the usual dumpable flag back from execve.
+pub fn not_dumpable() -> Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("PR_SET_DUMPABLE");
+    }
+    Ok(())
+}
+
 /// Marks every fd from `first` up close-on-exec, so only stdio and the
 /// preserved fds reach the container (CVE-2024-21626).
 pub fn cloexec_from(first: u32) -> Result<()> {
