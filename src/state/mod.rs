@@ -215,8 +215,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
             .truncate(true)
             .mode(mode)
             .open(&tmp)?;
+        // No fsync: the state lives on tmpfs (/run) in practice, and rename
+        // already gives readers all or nothing.
         f.write_all(bytes)?;
-        f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
     if res.is_err() {

@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""hull against runc and crun, side by side, in one run on one machine.
+
+A benchmark, not a test: it prints a markdown table (medians, p90, min and
+the ratios hull/crun and hull/runc) and writes every sample to a JSON file.
+Every runtime runs the same bundles in interleaved rounds (hull, crun, runc,
+hull, ...), in the same private mount namespace (see hack/bench).
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+DEVNULL = subprocess.DEVNULL
+
+
+def run_timed(argv, stdin=DEVNULL):
+    """Runs argv; returns (seconds, peak RSS of that process in KiB); fails on a non-zero exit."""
+    # stderr goes to a file: a container's init inherits it, and a pipe would
+    # stay open for as long as the container lives.
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        p = subprocess.Popen(argv, stdin=stdin, stdout=DEVNULL, stderr=err)
+        _, status, usage = os.wait4(p.pid, 0)
+        elapsed = time.perf_counter() - start
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(argv)} failed ({p.returncode}): {err.read().decode(errors='replace').strip()}")
+    return elapsed, usage.ru_maxrss
+
+
+def make_bundle(root, name, args, edit=None):
+    d = os.path.join(root, name)
+    rootfs = os.path.join(d, "rootfs")
+    for sub in ["bin", "etc", "proc", "sys", "dev", "tmp"]:
+        os.makedirs(os.path.join(rootfs, sub), exist_ok=True)
+    shutil.copy("/bin/busybox", os.path.join(rootfs, "bin/busybox"))
+    for applet in ["sh", "true", "sleep"]:
+        os.symlink("busybox", os.path.join(rootfs, "bin", applet))
+    subprocess.check_call([RUNTIMES["hull"], "spec", "--bundle", d])
+    with open(os.path.join(d, "config.json")) as f:
+        spec = json.load(f)
+    spec["process"]["terminal"] = False
+    spec["process"]["args"] = args
+    spec["hostname"] = "bench"
+    # crun 1.8 knows runtime-spec 1.0 only; the bundle is 1.0-compatible.
+    spec["ociVersion"] = "1.0.2"
+    if edit:
+        edit(spec)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(spec, f)
+    return d
+
+
+def no_netns(spec):
+    spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] != "network"]
+
+
+def limits(spec):
+    spec["linux"]["resources"] = {"memory": {"limit": 64 << 20}, "pids": {"limit": 100},
+                                  "devices": [{"allow": False, "access": "rwm"}]}
+
+
+def no_cgroup_limits(spec):
+    spec["linux"].pop("resources", None)
+
+
+class Bench:
+    def __init__(self, work, rounds):
+        self.work = work
+        self.rounds = rounds
+        self.samples = {}  # (case, runtime) -> [seconds]
+        self.rss = {}      # (case, runtime) -> [KiB]
+        self.n = 0
+
+    def root(self, rt):
+        return os.path.join(self.work, "state-" + rt)
+
+    def cid(self):
+        self.n += 1
+        return f"b{self.n}"
+
+    def rt(self, rt, *args):
+        return [RUNTIMES[rt], "--root", self.root(rt), *args]
+
+    def record(self, case, rt, secs, _kib):
+        self.samples.setdefault((case, rt), []).append(secs)
+
+    def peak_rss(self, rt, args):
+        """Peak RSS of the runtime process alone, through GNU time: a child of
+        Python would carry Python's own RSS across fork into ru_maxrss."""
+        with tempfile.NamedTemporaryFile(mode="r") as out:
+            run_timed(["/usr/bin/time", "-f", "%M", "-o", out.name, *self.rt(rt, *args)])
+            return int(out.read().split()[-1])
+
+    def memory(self, rt, bundle, sleeper_id, samples=5):
+        for _ in range(samples):
+            cid = self.cid()
+            for case, args in [("create", ["create", "--bundle", bundle, cid]), ("start", ["start", cid])]:
+                self.rss.setdefault((case, rt), []).append(self.peak_rss(rt, args))
+            self.wait_stopped(rt, cid)
+            self.rss.setdefault(("delete", rt), []).append(self.peak_rss(rt, ["delete", cid]))
+            self.rss.setdefault(("exec", rt), []).append(self.peak_rss(rt, ["exec", sleeper_id, "/bin/true"]))
+            self.rss.setdefault(("run (no cgroup limits)", rt), []).append(
+                self.peak_rss(rt, ["run", "--bundle", bundle, self.cid()]))
+
+    def lifecycle(self, rt, bundles):
+        """One round of every lifecycle case for one runtime."""
+        for case, bundle in bundles.items():
+            cid = self.cid()
+            s, k = run_timed(self.rt(rt, "run", "--bundle", bundle, cid))
+            self.record(f"run ({case})", rt, s, k)
+        b = bundles["no cgroup limits"]
+        cid = self.cid()
+        s, k = run_timed(self.rt(rt, "create", "--bundle", b, cid))
+        self.record("create", rt, s, k)
+        s, k = run_timed(self.rt(rt, "start", cid))
+        self.record("start", rt, s, k)
+        self.wait_stopped(rt, cid)
+        s, k = run_timed(self.rt(rt, "delete", cid))
+        self.record("delete", rt, s, k)
+
+    def wait_stopped(self, rt, cid):
+        for _ in range(2000):
+            out = subprocess.run(self.rt(rt, "state", cid), capture_output=True, text=True)
+            if out.returncode != 0 or json.loads(out.stdout)["status"] == "stopped":
+                return
+            time.sleep(0.001)
+
+    def exec_round(self, rt, cid):
+        s, k = run_timed(self.rt(rt, "exec", cid, "/bin/true"))
+        self.record("exec", rt, s, k)
+
+    def throughput(self, rt, bundle, total, parallel):
+        def one(_):
+            cid = self.cid()
+            run_timed(self.rt(rt, "create", "--bundle", bundle, cid))
+            run_timed(self.rt(rt, "start", cid))
+            self.wait_stopped(rt, cid)
+            run_timed(self.rt(rt, "delete", cid))
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            list(pool.map(one, range(total)))
+        return time.perf_counter() - start
+
+
+def stats(xs):
+    xs = sorted(xs)
+    p90 = xs[min(len(xs) - 1, int(round(0.9 * (len(xs) - 1))))]
+    return {"median": statistics.median(xs), "p90": p90, "min": xs[0], "n": len(xs)}
+
+
+def version(rt):
+    try:
+        return subprocess.check_output([RUNTIMES[rt], "--version"], text=True).splitlines()[0]
+    except Exception as e:  # a missing runtime shows in the table, not as a crash
+        return f"unavailable ({e})"
+
+
+RUNTIMES = {}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--hull", default="target/release/hull")
+    ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--containers", type=int, default=100)
+    ap.add_argument("--json", default="bench.json")
+    a = ap.parse_args()
+    RUNTIMES.update({"hull": os.path.abspath(a.hull), "crun": shutil.which("crun"), "runc": shutil.which("runc")})
+    order = [rt for rt in ["hull", "crun", "runc"] if RUNTIMES[rt]]
+    work = tempfile.mkdtemp(prefix="hull-bench-")
+    try:
+        bundles = {
+            "no cgroup limits": make_bundle(work, "plain", ["/bin/true"], no_cgroup_limits),
+            "memory+pids limits": make_bundle(work, "limits", ["/bin/true"], limits),
+            "no network namespace": make_bundle(work, "nonet", ["/bin/true"], lambda s: (no_cgroup_limits(s), no_netns(s))),
+        }
+        sleeper = make_bundle(work, "sleeper", ["/bin/sleep", "3600"], no_cgroup_limits)
+        b = Bench(work, a.rounds)
+        running = {}
+        for rt in order:
+            cid = b.cid()
+            subprocess.check_call(b.rt(rt, "run", "-d", "--bundle", sleeper, cid), stdout=DEVNULL, stderr=DEVNULL)
+            running[rt] = cid
+        for _ in range(a.rounds):
+            for rt in order:
+                b.lifecycle(rt, bundles)
+                b.exec_round(rt, running[rt])
+        for rt in order:
+            b.memory(rt, bundles["no cgroup limits"], running[rt])
+        for rt in order:
+            subprocess.call(b.rt(rt, "delete", "-f", running[rt]), stdout=DEVNULL, stderr=DEVNULL)
+        through = {}
+        for parallel in [1, 2]:
+            for rt in order:
+                secs = b.throughput(rt, bundles["no cgroup limits"], a.containers, parallel)
+                through[(parallel, rt)] = secs
+        report(b, order, through, a)
+    finally:
+        for rt in order:
+            for d in os.listdir(os.path.join(work, "state-" + rt)) if os.path.isdir(os.path.join(work, "state-" + rt)) else []:
+                subprocess.call([RUNTIMES[rt], "--root", os.path.join(work, "state-" + rt), "delete", "-f", d],
+                                stdout=DEVNULL, stderr=DEVNULL)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def ms(x):
+    return f"{x * 1000:.2f}"
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def report(b, order, through, a):
+    cases = []
+    for (case, _rt) in b.samples:
+        if case not in cases:
+            cases.append(case)
+    out = []
+    out.append(f"hull benchmark, {time.strftime('%Y-%m-%d')}, {platform.node()}: kernel {platform.release()}, "
+               f"{os.cpu_count()} cores; " + "; ".join(f"{rt}: {version(rt)}" for rt in order))
+    out.append("")
+    out.append("| operation | " + " | ".join(f"{rt} median / p90 / min (ms)" for rt in order) +
+               " | hull/crun | hull/runc |")
+    out.append("|---|" + "---|" * len(order) + "---|---|")
+    st = {k: stats(v) for k, v in b.samples.items()}
+    for case in cases:
+        cells = [f"{ms(st[(case, rt)]['median'])} / {ms(st[(case, rt)]['p90'])} / {ms(st[(case, rt)]['min'])}"
+                 for rt in order]
+        h = st[(case, "hull")]["median"]
+        out.append(f"| {case} | " + " | ".join(cells) +
+                   f" | {ratio(h, st.get((case, 'crun'), {}).get('median', 0))}"
+                   f" | {ratio(h, st.get((case, 'runc'), {}).get('median', 0))} |")
+    for parallel in [1, 2]:
+        cells = [f"{a.containers / through[(parallel, rt)]:.1f}/s" for rt in order]
+        h = through[(parallel, "hull")]
+        out.append(f"| {a.containers} containers, {parallel} at a time (create+start+delete) | " + " | ".join(cells) +
+                   f" | {ratio(h, through.get((parallel, 'crun'), 0))} | {ratio(h, through.get((parallel, 'runc'), 0))} |")
+    out.append("")
+    rss = {k: statistics.median(v) for k, v in b.rss.items()}
+    out.append("| peak RSS of the runtime process, median (KiB) | " + " | ".join(order) + " |")
+    out.append("|---|" + "---|" * len(order))
+    for case in ["create", "start", "delete", "exec", "run (no cgroup limits)"]:
+        out.append(f"| {case} | " + " | ".join(f"{rss[(case, rt)]:.0f}" for rt in order) + " |")
+    out.append("| binary size (bytes) | " + " | ".join(str(os.path.getsize(RUNTIMES[rt])) for rt in order) + " |")
+    out.append("")
+    run_h = st[("run (no cgroup limits)", "hull")]["median"]
+    targets = [
+        ("run median <= 1.0x crun", ("crun" in order) and run_h <= st[("run (no cgroup limits)", "crun")]["median"]),
+        ("run median <= 0.5x runc", ("runc" in order) and run_h <= 0.5 * st[("run (no cgroup limits)", "runc")]["median"]),
+        ("peak RSS of create <= crun's", ("crun" in order) and rss[("create", "hull")] <= rss[("create", "crun")]),
+        ("cached overlay bundle create < 10 ms", None),
+        ("unpack throughput >= 1.5x umoci", None),
+    ]
+    out.append("| target | met |")
+    out.append("|---|---|")
+    for name, met in targets:
+        out.append(f"| {name} | {'not measured (the provisioner is not built yet)' if met is None else ('yes' if met else 'NO')} |")
+    text = "\n".join(out)
+    print(text)
+    with open(a.json, "w") as f:
+        json.dump({"machine": {"kernel": platform.release(), "cores": os.cpu_count(),
+                               "versions": {rt: version(rt) for rt in order}},
+                   "samples": {f"{c} / {rt}": v for (c, rt), v in b.samples.items()},
+                   "peak_rss_kib": {f"{c} / {rt}": v for (c, rt), v in b.rss.items()},
+                   "throughput_seconds": {f"{p} at a time / {rt}": v for (p, rt), v in through.items()},
+                   "table": text}, f, indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
