@@ -4,6 +4,10 @@
 # detached task with exec (plain and tty), ps, pause/resume, kill, kill -a,
 # delete, and hull's own error message reaching the ctr user.
 #
+# Also: a multilayer image (whiteout, opaque directory, image Env/WorkingDir/Cmd),
+# and a pull with Basic auth from a docker-registry on 127.0.0.1 that the
+# test starts itself.
+#
 # A private containerd (own socket, root, state) under $W; everything it made
 # is stopped, unmounted and removed at exit, also on failure.
 #   conformance/containerd.sh [HULL]      (default: target/release/hull)
@@ -29,7 +33,8 @@ wait_state() { # task state [tries]
 }
 RUN=(--runtime io.containerd.runc.v2 --runc-binary "$HULL" --runc-root "$W/runtime-root" --fifo-dir "$W/fifo")
 
-for b in containerd ctr containerd-shim-runc-v2 script; do
+REG_PORT=${REG_PORT:-5071}
+for b in containerd ctr containerd-shim-runc-v2 script docker-registry skopeo htpasswd curl; do
     command -v "$b" >/dev/null || { say "missing $b: run hack/setup.sh"; exit 1; }
 done
 [ -x "$HULL" ] || { say "no hull binary at $HULL"; exit 1; }
@@ -46,11 +51,12 @@ stop_everything() {
             timeout 10 ctr -a "$SOCK" -n $NS c rm "$c" >/dev/null 2>&1 || true
         done
     fi
-    if [ -f "$W/containerd.pid" ]; then
-        p=$(cat "$W/containerd.pid")
+    for f in "$W/registry.pid" "$W/containerd.pid"; do
+        [ -f "$f" ] || continue
+        p=$(cat "$f")
         kill "$p" 2>/dev/null || true
         timeout 10 tail --pid="$p" -f /dev/null 2>/dev/null || kill -9 "$p" 2>/dev/null || true
-    fi
+    done
     for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $SOCK" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
     awk -v p="$W" '$2 ~ "^"p {print $2}' /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
     for d in /sys/fs/cgroup/*/$NS; do rmdir "$d"/* "$d" 2>/dev/null || true; done
@@ -98,11 +104,16 @@ for _ in $(seq 1 100); do timeout 2 ctr -a "$SOCK" version >/dev/null 2>&1 && br
 CTR version >/dev/null
 
 CTR images import --base-name localhost/hull-busybox "$W/images/busybox-oci.tar" >/dev/null
+CTR images import --base-name localhost/hull-busybox "$W/images/multilayer-oci.tar" >/dev/null
 IMG=localhost/hull-busybox:latest
 CTR images ls -q | grep -qx "$IMG" && ok "image imported" || bad "import: $(CTR images ls -q)"
 
 out=$(CTR run --rm "${RUN[@]}" "$IMG" c-echo echo hello-from-hull) || true
 [ "$out" = hello-from-hull ] && ok "run --rm prints" || bad "run output: $out"
+
+out=$(CTR run --rm "${RUN[@]}" localhost/hull-busybox:multilayer c-multi) || true
+grep -qx new.txt <<<"$out" && ! grep -q 'deleted.txt\|old.txt' <<<"$out" && grep -q 'layer2: modified' <<<"$out" \
+    && grep -qx /data <<<"$out" && ok "multilayer image (whiteout, opaque dir, WorkingDir, Cmd)" || bad "multilayer: $out"
 
 set +e; CTR run --rm "${RUN[@]}" "$IMG" c-exit sh -c 'exit 7'; rc=$?; set -e
 [ $rc = 7 ] && ok "exit code 7 passes through" || bad "exit code $rc"
@@ -142,3 +153,27 @@ CTR c rm c-missing >/dev/null 2>&1 || true
 
 left=$(ls "$W/runtime-root/$NS" 2>/dev/null | wc -l)
 [ "$left" = 0 ] && ok "no container state left" || bad "state left: $(ls "$W/runtime-root/$NS")"
+
+# A registry of our own on loopback, with Basic auth; push with skopeo, pull with ctr.
+mkdir -p "$W/registry"
+htpasswd -Bbc "$W/registry/htpasswd" hull s3cret 2>/dev/null
+cat > "$W/registry/config.yml" <<EOF
+version: 0.1
+storage: {filesystem: {rootdirectory: $W/registry/data}}
+http: {addr: 127.0.0.1:$REG_PORT}
+auth: {htpasswd: {realm: hullconf, path: $W/registry/htpasswd}}
+EOF
+docker-registry serve "$W/registry/config.yml" > "$W/registry/log" 2>&1 &
+echo $! > "$W/registry.pid"
+for _ in $(seq 1 50); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$REG_PORT/v2/" || true)
+    [ "$code" = 401 ] && break
+    sleep 0.1
+done
+timeout $T skopeo copy --quiet --dest-tls-verify=false --dest-creds hull:s3cret \
+    "oci-archive:$W/images/busybox-oci.tar" "docker://127.0.0.1:$REG_PORT/hull/busybox:latest"
+set +e; CTR images pull --plain-http "127.0.0.1:$REG_PORT/hull/busybox:latest" >/dev/null 2>&1; rc=$?; set -e
+[ $rc != 0 ] && ok "pull without credentials is refused" || bad "anonymous pull worked"
+CTR images pull --plain-http --user hull:s3cret "127.0.0.1:$REG_PORT/hull/busybox:latest" >/dev/null
+out=$(CTR run --rm "${RUN[@]}" "127.0.0.1:$REG_PORT/hull/busybox:latest" c-pulled cat /data/marker) || true
+[ "$out" = hull-image ] && ok "pull with Basic auth from a local registry, run" || bad "pulled run: $out"

@@ -102,10 +102,15 @@ echo '{"default":[{"type":"insecureAcceptAnything"}]}' > "$W/policy.json"
 P info --format '{{.Host.OCIRuntime.Path}}' | grep -qx "$W/hull" && ok "podman uses hull" || bad "runtime: $(P info --format '{{.Host.OCIRuntime.Path}}')"
 P load --signature-policy "$W/policy.json" -q -i "$W/images/busybox-oci.tar" >/dev/null
 IMG=$(P images -q | head -1)
+P load --signature-policy "$W/policy.json" -q -i "$W/images/multilayer-oci.tar" >/dev/null
+MULTI=$(P images -q | grep -v "^$IMG" | head -1)
 [ -n "$IMG" ] && ok "image loaded" || bad "load"
 
 out=$(P run --rm "$IMG" echo hello-from-hull) || true
 [ "$out" = hello-from-hull ] && ok "run --rm prints" || bad "run: $out"
+out=$(P run --rm "$MULTI") || true
+grep -qx new.txt <<<"$out" && ! grep -q 'deleted.txt\|old.txt' <<<"$out" && grep -q 'layer2: modified' <<<"$out" \
+    && grep -qx /data <<<"$out" && ok "multilayer image (whiteout, opaque dir, WorkingDir, Cmd)" || bad "multilayer: $out"
 set +e; P run --rm "$IMG" sh -c 'exit 7'; rc=$?; set -e
 [ $rc = 7 ] && ok "exit code" || bad "exit code $rc"
 out=$(timeout $T script -qec "podman run --rm -t $IMG sh -c 'tty; echo tty-done'" /dev/null | tr -d '\r') || true
