@@ -60,6 +60,16 @@ pub fn state_json(id: &str, status: &str, pid: i32, bundle: &Path, spec: &Spec) 
     .to_string()
 }
 
+/// Runs every hook of `phase` and warns about each failure: for poststop,
+/// where a failure must not stop the others (runtime-spec).
+pub fn run_all_warn(spec: &Spec, phase: Phase, state: &str) {
+    for (i, h) in list(spec, phase).iter().enumerate() {
+        if let Err(e) = run_one(h, state) {
+            tracing::warn!("hooks.{}[{i}]: {}: {e:#}", phase.name(), h.path().display());
+        }
+    }
+}
+
 /// Runs every hook of `phase` in order; the first failure stops the rest.
 pub fn run(spec: &Spec, phase: Phase, state: &str) -> Result<()> {
     for (i, h) in list(spec, phase).iter().enumerate() {
@@ -80,28 +90,36 @@ fn run_one(h: &Hook, state: &str) -> Result<()> {
             cmd.env(k, v);
         }
     }
+    let deadline = h
+        .timeout()
+        .map(|t| Instant::now() + Duration::from_secs(t.max(1) as u64));
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .context("cannot run")?;
+    // On threads, so neither a hook that never reads its stdin nor one that
+    // writes a lot to stderr can hold us past the timeout.
     if let Some(mut stdin) = child.stdin.take() {
-        // A hook that does not read its stdin is fine.
-        let _ = stdin.write_all(state.as_bytes());
+        let state = state.to_string();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(state.as_bytes());
+        });
     }
-    let deadline = h
-        .timeout()
-        .map(|t| Instant::now() + Duration::from_secs(t.max(1) as u64));
+    let stderr = child.stderr.take().map(|mut e| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut e, &mut s);
+            s
+        })
+    });
     loop {
         if let Some(status) = child.try_wait().context("wait")? {
             if status.success() {
                 return Ok(());
             }
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = std::io::Read::read_to_string(&mut e, &mut err);
-            }
+            let err = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
             bail!("failed ({status}): {}", err.trim());
         }
         if deadline.is_some_and(|d| Instant::now() > d) {

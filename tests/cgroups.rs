@@ -471,3 +471,28 @@ fn update_checks_usage_before_lowering_and_ps_prints_a_table() {
         "{table}"
     );
 }
+
+#[test]
+fn without_device_rules_only_default_and_own_devices_open() {
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "(exec 3</nodes/full) 2>/dev/null && echo full-ok; (exec 3</nodes/tun) 2>/dev/null || echo tun-denied; \
+         (exec 3</dev/fuse) 2>/dev/null && echo own-fuse-ok",
+    ]);
+    // Nodes the image brings (not in linux.devices): a default one, and one no rule allows.
+    std::fs::create_dir_all(b.rootfs().join("nodes")).unwrap();
+    for (name, major, minor) in [("full", 1, 7), ("tun", 10, 200)] {
+        let path = std::ffi::CString::new(b.rootfs().join("nodes").join(name).to_str().unwrap()).unwrap();
+        // SAFETY: mknod with a valid C path.
+        assert_eq!(
+            unsafe { libc::mknod(path.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(major, minor)) },
+            0
+        );
+    }
+    b.edit(|c| {
+        c["linux"].as_object_mut().unwrap().remove("resources");
+        c["linux"]["devices"] = json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438}]);
+    });
+    assert_eq!(b.run_ok("nodevrules"), "full-ok\ntun-denied\nown-fuse-ok\n");
+}

@@ -154,13 +154,17 @@ impl Cgroup {
     }
 
     /// Applies linux.resources.
-    pub fn apply(&mut self, r: &LinuxResources) -> Result<()> {
-        self.update(r)?;
-        devices::apply(
-            &hierarchy_dir(&self.path, "devices"),
-            r.devices().as_deref().unwrap_or(&[]),
-            is_v2(),
-        )
+    pub fn apply(&mut self, r: Option<&LinuxResources>, devices: &[oci_spec::runtime::LinuxDevice]) -> Result<()> {
+        if let Some(r) = r {
+            self.update(r)?;
+        }
+        let spec_rules = r.and_then(|r| r.devices().as_deref()).unwrap_or(&[]);
+        let dir = if is_v2() {
+            Path::new(ROOT).join(&self.path)
+        } else {
+            hierarchy_dir(&self.path, "devices")
+        };
+        devices::apply(&dir, &devices::rules(spec_rules, devices), is_v2())
     }
 
     /// Applies what the resources name, devices aside (an update never changes them).

@@ -39,13 +39,21 @@ fn from_flags(base: &Process, a: &ExecArgs) -> Result<Process> {
     }
     p.set_env(Some(env));
     if let Some(u) = &a.user {
-        let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
+        // uid[:gid]; without a gid the config's stays, as in runc.
         let parse = |s: &str| s.parse::<u32>().map_err(|_| anyhow!("--user: {u:?} is not uid[:gid]"));
-        p.user_mut().set_uid(parse(uid)?);
-        p.user_mut().set_gid(parse(gid)?);
+        let (uid, gid) = match u.split_once(':') {
+            Some((uid, gid)) => (parse(uid)?, Some(parse(gid)?)),
+            None => (parse(u)?, None),
+        };
+        p.user_mut().set_uid(uid);
+        if let Some(gid) = gid {
+            p.user_mut().set_gid(gid);
+        }
     }
     if !a.additional_gids.is_empty() {
-        p.user_mut().set_additional_gids(Some(a.additional_gids.clone()));
+        let mut gids = p.user().additional_gids().clone().unwrap_or_default();
+        gids.extend(a.additional_gids.iter().copied());
+        p.user_mut().set_additional_gids(Some(gids));
     }
     if a.no_new_privs {
         p.set_no_new_privileges(Some(true));

@@ -275,9 +275,7 @@ pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
     // poststop: after the delete, and a failure is only a warning.
     if let Some(spec) = spec_of(st) {
         let state = crate::hooks::state_json(&st.id, "stopped", 0, &st.bundle, &spec);
-        if let Err(e) = crate::hooks::run(&spec, crate::hooks::Phase::Poststop, &state) {
-            tracing::warn!("{e:#}");
-        }
+        crate::hooks::run_all_warn(&spec, crate::hooks::Phase::Poststop, &state);
     }
     Ok(())
 }
@@ -384,6 +382,7 @@ pub fn exec(
     };
     let req = launcher::exec::ExecRequest {
         init_pid: st.pid,
+        init_start: st.pid_start,
         process,
         cgroup: st.cgroup.as_ref().map(|c| c.path.as_str()),
         preserve_fds: o.preserve_fds,

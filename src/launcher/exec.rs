@@ -20,6 +20,8 @@ use crate::process;
 /// What the new process needs.
 pub struct ExecRequest<'a> {
     pub init_pid: i32,
+    /// The init's start time, to tell it from a process that reused its pid.
+    pub init_start: u64,
     pub process: &'a Process,
     pub cgroup: Option<&'a str>,
     pub preserve_fds: u32,
@@ -32,7 +34,7 @@ pub struct ExecRequest<'a> {
 
 /// The init's namespaces that differ from ours (joining our own user
 /// namespace again is an error), user first.
-fn container_namespaces(pid: i32) -> Result<Vec<(T, OwnedFd)>> {
+fn container_namespaces(pid: i32, start: u64) -> Result<Vec<(T, OwnedFd)>> {
     let kinds = [
         (T::User, "user"),
         (T::Ipc, "ipc"),
@@ -45,22 +47,31 @@ fn container_namespaces(pid: i32) -> Result<Vec<(T, OwnedFd)>> {
     ];
     let mut out = vec![];
     for (t, name) in kinds {
+        let ours = std::fs::read_link(format!("/proc/self/ns/{name}"));
+        if ours.is_err() {
+            continue; // this kernel has no such namespace
+        }
         let theirs = format!("/proc/{pid}/ns/{name}");
-        let Ok(link) = std::fs::read_link(&theirs) else {
-            continue;
-        };
-        if std::fs::read_link(format!("/proc/self/ns/{name}")).ok() == Some(link) {
+        // Opened first, compared after: what is compared is what will be joined.
+        let f =
+            std::fs::File::open(&theirs).with_context(|| format!("open {theirs}: is the container still running?"))?;
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd()))?;
+        if ours.ok() == Some(link) {
             continue;
         }
-        let f = std::fs::File::open(&theirs).with_context(|| format!("open {theirs}"))?;
         out.push((t, f.into()));
+    }
+    // The init could have exited (and its pid been reused) before the opens:
+    // then these would be someone else's namespaces, or the host's.
+    if !crate::state::is_alive(pid, start) {
+        anyhow::bail!("the container's init exited: nothing to exec into");
     }
     Ok(out)
 }
 
 /// Starts the process; returns its pid once it has exec'd.
 pub fn launch(req: &ExecRequest) -> Result<i32> {
-    let namespaces = container_namespaces(req.init_pid)?;
+    let namespaces = container_namespaces(req.init_pid, req.init_start)?;
     let (parent, child) = sync::pair()?;
     // SAFETY: exec is single-threaded up to here.
     match unsafe { fork() }.context("fork")? {
@@ -133,10 +144,12 @@ fn run_process(req: &ExecRequest, ch: Channel) -> ! {
             crate::console::send_master(sock, &pty)?;
             crate::console::make_stdio(&pty)?;
         }
-        let prog = process::setup(req.process, req.seccomp)?;
+        // Before setup: without no_new_privs the seccomp filter goes in there,
+        // and it may deny what these need.
         process::exec::reset_signal_handlers();
         sigprocmask(SigmaskHow::SIG_SETMASK, Some(&req.sigmask), None).context("restore the signal mask")?;
         process::exec::cloexec_from(3 + req.preserve_fds)?;
+        let prog = process::setup(req.process, req.seccomp)?;
         process::seccomp::load_last(req.seccomp, Some(req.process))?;
         Err(process::exec::exec(&prog.path, &prog.args, &prog.env))
     })()

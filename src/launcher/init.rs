@@ -57,6 +57,11 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<process::Program> {
     crate::rootfs::enter(&root, req.no_pivot)?;
     drop(root);
     let p = spec.process().as_ref().context("process: missing")?;
+    // Before setup: without no_new_privs the seccomp filter goes in there, and
+    // it may deny what these need.
+    process::exec::reset_signal_handlers();
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&req.sigmask), None).context("restore the signal mask")?;
+    process::exec::cloexec_from(3 + req.preserve_fds)?;
     process::setup(p, req.seccomp)
 }
 
@@ -71,9 +76,6 @@ fn wait_and_exec(req: &Launch, h: &Handles, prog: &process::Program) -> anyhow::
             let state = crate::hooks::state_json(req.id, "created", host_pid(h), &req.bundle.dir, spec);
             crate::hooks::run(spec, Phase::StartContainer, &state)?;
         }
-        process::exec::reset_signal_handlers();
-        sigprocmask(SigmaskHow::SIG_SETMASK, Some(&req.sigmask), None).context("restore the signal mask")?;
-        process::exec::cloexec_from(3 + req.preserve_fds)?;
         process::seccomp::load_last(req.seccomp, req.bundle.spec.process().as_ref())?;
         Ok(())
     };

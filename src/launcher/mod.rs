@@ -167,10 +167,8 @@ fn place(req: &Launch, pid: i32, cgroup: Option<&mut Cgroup>) -> Result<()> {
     let Some(cg) = cgroup else { return Ok(()) };
     cg.add(pid)?;
     let linux = req.bundle.spec.linux().as_ref();
-    if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
-        cg.apply(r)?;
-    }
-    Ok(())
+    let devices = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
+    cg.apply(linux.and_then(|l| l.resources().as_ref()), devices)
 }
 
 /// Kills a failed init and waits for it to be gone.

@@ -65,8 +65,18 @@ pub fn not_dumpable() -> Result<()> {
 pub fn cloexec_from(first: u32) -> Result<()> {
     // SAFETY: close_range with the CLOEXEC flag only changes fd flags.
     let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error()).context("close_range");
+    if rc == 0 {
+        return Ok(());
+    }
+    // Kernels before 5.11 (or a filter that denies it): one fd at a time.
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .context("read /proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd >= first as i32)
+        .collect();
+    for fd in fds {
+        // SAFETY: setting FD_CLOEXEC on an fd number; a stale one just fails.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
     Ok(())
 }

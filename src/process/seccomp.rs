@@ -93,6 +93,24 @@ fn filter(rules: Rules, mismatch: SeccompAction, on_match: SeccompAction) -> Res
     f.try_into().map_err(|e: seccompiler::BackendError| anyhow!("{e}"))
 }
 
+/// x32 syscalls reach the kernel with the x86_64 audit arch and bit 30 set in
+/// the number, so the number-based filters above would not see them: refuse
+/// them all (ENOSYS), as a profile without x32 in its architectures means.
+fn no_x32() -> BpfProgram {
+    use seccompiler::sock_filter;
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    const X32_BIT: u32 = 0x4000_0000;
+    let ins = |code: u16, jt: u8, jf: u8, k: u32| sock_filter { code, jt, jf, k };
+    vec![
+        ins(0x20, 0, 0, 4),                                             // A = arch
+        ins(0x15, 0, 3, AUDIT_ARCH_X86_64),                             // not x86_64: allow (others decide)
+        ins(0x20, 0, 0, 0),                                             // A = nr
+        ins(0x45, 0, 1, X32_BIT),                                       // x32 bit set?
+        ins(0x06, 0, 0, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32), // yes: ENOSYS
+        ins(0x06, 0, 0, libc::SECCOMP_RET_ALLOW),                       // no: allow
+    ]
+}
+
 fn flags(s: &LinuxSeccomp) -> libc::c_ulong {
     s.flags().iter().flatten().fold(0, |f, flag| {
         f | match flag {
@@ -116,7 +134,12 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Seccomp> {
     let mut unknown = vec![];
     for (i, sc) in s.syscalls().iter().flatten().enumerate() {
         let field = format!("linux.seccomp.syscalls[{i}]");
-        let act = action(sc.action(), sc.errno_ret().or(s.default_errno_ret()), &field)?;
+        // A rule's errno defaults to EPERM; defaultErrnoRet is the default action's alone.
+        let act = action(sc.action(), sc.errno_ret(), &field)?;
+        if act == default {
+            // Same as the default: nothing to add (and it must not become "allow" below).
+            continue;
+        }
         let rule = conditions(sc.args().as_deref().unwrap_or(&[]), &field)?;
         for name in sc.names() {
             let Some(nr) = syscall_number(name) else {
@@ -147,10 +170,9 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Seccomp> {
         programs.push(filter(all, default.clone(), SeccompAction::Allow).context("linux.seccomp")?);
     }
     for (act, rules) in by_action {
-        if act != default {
-            programs.push(filter(rules, SeccompAction::Allow, act).context("linux.seccomp")?);
-        }
+        programs.push(filter(rules, SeccompAction::Allow, act).context("linux.seccomp")?);
     }
+    programs.push(no_x32());
     Ok(Seccomp {
         programs,
         flags: flags(s),
@@ -220,7 +242,22 @@ mod tests {
             ]
         }));
         let s = compile(&p).unwrap();
-        assert_eq!(s.programs.len(), 2, "default filter + one errno(38) filter");
+        assert_eq!(
+            s.programs.len(),
+            3,
+            "default filter + one errno(38) filter + the x32 guard"
+        );
+    }
+
+    #[test]
+    fn a_rule_with_the_default_action_is_not_allowed() {
+        let p = profile(json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [{"names": ["kexec_load"], "action": "SCMP_ACT_ERRNO"}, {"names": ["read"], "action": "SCMP_ACT_ALLOW"}]
+        }));
+        let s = compile(&p).unwrap();
+        // Only "read" is in the base filter's allow list: kexec_load gets the default.
+        assert_eq!(s.programs.len(), 2);
     }
 
     #[test]
