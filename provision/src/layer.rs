@@ -1,0 +1,266 @@
+//! Applying one image layer (tar, tar+gzip, tar+zstd) onto a directory, as
+//! the image spec says: apply, don't just extract. Whiteouts (`.wh.NAME`)
+//! delete what lower layers put there, an opaque marker (`.wh..wh..opq`) hides
+//! everything lower layers put in its directory whatever the tar order, and no
+//! entry may land outside the directory: `..`, absolute paths, writes through
+//! symlinks and hardlinks to outside are refused with the entry's name.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+pub const WHITEOUT_PREFIX: &str = ".wh.";
+pub const OPAQUE: &str = ".wh..wh..opq";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    /// From an OCI or Docker layer media type.
+    pub fn from_media_type(mt: &str) -> Option<Compression> {
+        if mt.ends_with("+gzip") || mt.ends_with(".tar.gzip") || mt.ends_with("diff.tar.gzip") {
+            Some(Compression::Gzip)
+        } else if mt.ends_with("+zstd") {
+            Some(Compression::Zstd)
+        } else if mt.ends_with(".tar") || mt.ends_with("layer.v1.tar") {
+            Some(Compression::None)
+        } else {
+            None
+        }
+    }
+
+    /// From the first bytes of the blob (docker-archive layers carry no media type).
+    pub fn sniff(head: &[u8]) -> Compression {
+        match head {
+            [0x1f, 0x8b, ..] => Compression::Gzip,
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
+            _ => Compression::None,
+        }
+    }
+}
+
+/// What one application did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub entries: usize,
+    pub whiteouts: usize,
+    pub opaque_dirs: usize,
+}
+
+/// A relative path made of normal components only; anything else is refused.
+fn clean(entry: &Path) -> Result<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in entry.components() {
+        match c {
+            Component::Normal(p) => out.push(p),
+            Component::CurDir => {}
+            Component::ParentDir => bail!("entry {:?}: \"..\" would leave the layer", entry.display().to_string()),
+            Component::RootDir | Component::Prefix(_) => {
+                bail!(
+                    "entry {:?}: absolute paths are not allowed in a layer",
+                    entry.display().to_string()
+                )
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The path `rel` names under `dest`, checked to be inside it once symlinks
+/// are followed (a lower layer's symlink must not carry us out). When `rel`
+/// does not exist yet, its deepest existing ancestor is checked, and a
+/// dangling symlink on the way is refused: creating through it could make
+/// directories outside.
+fn inside(dest: &Path, rel: &Path, entry: &Path) -> Result<Option<PathBuf>> {
+    let name = || entry.display().to_string();
+    let mut probe = rel.to_path_buf();
+    let mut exact = true;
+    loop {
+        let p = dest.join(&probe);
+        if std::fs::symlink_metadata(&p).is_ok() {
+            let real = match std::fs::canonicalize(&p) {
+                Ok(r) => r,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    bail!(
+                        "entry {:?}: goes through a dangling symlink at {}",
+                        name(),
+                        probe.display()
+                    )
+                }
+                Err(e) => return Err(e).with_context(|| format!("entry {:?}", name())),
+            };
+            if !real.starts_with(dest) {
+                bail!(
+                    "entry {:?}: resolves to {} outside the layer's directory",
+                    name(),
+                    real.display()
+                );
+            }
+            return Ok(exact.then_some(real));
+        }
+        exact = false;
+        if !probe.pop() {
+            return Ok(None);
+        }
+    }
+}
+
+fn remove_any(p: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(p),
+        Ok(_) => std::fs::remove_file(p),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Applies a layer stream onto `dest` (which holds the layers below it).
+pub fn apply(blob: impl Read, compression: Compression, dest: &Path) -> Result<Applied> {
+    let dest = std::fs::canonicalize(dest).with_context(|| format!("{}: cannot open", dest.display()))?;
+    let reader: Box<dyn Read> = match compression {
+        Compression::None => Box::new(blob),
+        Compression::Gzip => Box::new(flate2::read::GzDecoder::new(blob)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(blob).context("zstd stream")?),
+    };
+    let mut archive = tar::Archive::new(reader);
+    archive.set_preserve_permissions(true);
+    archive.set_preserve_mtime(true);
+    archive.set_preserve_ownerships(true);
+    archive.set_unpack_xattrs(true);
+    archive.set_overwrite(true);
+    let mut done = Applied::default();
+    // What this layer wrote: an opaque marker or a whiteout only hides what lower layers put there.
+    let mut ours: HashSet<PathBuf> = HashSet::new();
+    for entry in archive.entries().context("read the layer")? {
+        let mut entry = match entry {
+            Ok(e) => e,
+            // A layer cut short of its end-of-archive blocks (umoci 0.4.7 writes those) ends here.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(e).context("read the layer"),
+        };
+        let raw = entry.path().context("entry path")?.into_owned();
+        let rel = clean(&raw)?;
+        let name = rel
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
+        if name == OPAQUE {
+            if let Some(dir) = inside(&dest, &parent, &raw)? {
+                for child in
+                    std::fs::read_dir(&dir).with_context(|| format!("entry {:?}", raw.display().to_string()))?
+                {
+                    let child = child?;
+                    if !ours.contains(&parent.join(child.file_name())) {
+                        remove_any(&child.path())?;
+                    }
+                }
+            }
+            done.opaque_dirs += 1;
+            continue;
+        }
+        if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+            if hidden.is_empty() {
+                bail!("entry {:?}: a whiteout with no name", raw.display().to_string());
+            }
+            if let Some(dir) = inside(&dest, &parent, &raw)? {
+                if !ours.contains(&parent.join(hidden)) {
+                    remove_any(&dir.join(hidden))?;
+                }
+            }
+            done.whiteouts += 1;
+            continue;
+        }
+        if let Some(dir) = inside(&dest, &parent, &raw)? {
+            // Replace whatever a lower layer had here unless both are directories.
+            let target = dir.join(rel.file_name().unwrap_or_default());
+            let existing = std::fs::symlink_metadata(&target).ok();
+            if existing.is_some_and(|m| !(m.is_dir() && entry.header().entry_type().is_dir())) {
+                remove_any(&target)?;
+            }
+        }
+        if entry.header().entry_type().is_hard_link() {
+            let link = entry
+                .link_name()
+                .context("hardlink target")?
+                .unwrap_or_default()
+                .into_owned();
+            let link_rel = clean(&link).with_context(|| format!("entry {:?}: hardlink", raw.display().to_string()))?;
+            inside(&dest, &link_rel, &raw)?;
+        }
+        let kind = entry.header().entry_type();
+        if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
+            make_node(&entry, &dest, &rel).with_context(|| format!("entry {:?}", raw.display().to_string()))?;
+            ours.insert(rel);
+            done.entries += 1;
+            continue;
+        }
+        let unpacked = entry
+            .unpack_in(&dest)
+            .with_context(|| format!("entry {:?}", raw.display().to_string()))?;
+        if !unpacked {
+            bail!(
+                "entry {:?}: would land outside the layer's directory",
+                raw.display().to_string()
+            );
+        }
+        ours.insert(rel);
+        done.entries += 1;
+    }
+    Ok(done)
+}
+
+/// Device nodes and FIFOs, which the tar crate does not make: mknod in a parent
+/// checked to be inside `dest`, then the entry's owner and mode.
+fn make_node<R: Read>(entry: &tar::Entry<R>, dest: &Path, rel: &Path) -> Result<()> {
+    let h = entry.header();
+    let parent = rel.parent().unwrap_or(Path::new(""));
+    let Some(dir) = inside(dest, parent, rel)? else {
+        bail!("its parent directory is not in the layer")
+    };
+    let path = dir.join(rel.file_name().unwrap_or_default());
+    let kind = h.entry_type();
+    let fmt = if kind.is_character_special() {
+        libc::S_IFCHR
+    } else if kind.is_block_special() {
+        libc::S_IFBLK
+    } else {
+        libc::S_IFIFO
+    };
+    let major = h.device_major()?.unwrap_or(0);
+    let minor = h.device_minor()?.unwrap_or(0);
+    let mode = h.mode()? & 0o7777;
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
+    // SAFETY: a valid C path; mknod does not follow a symlink at the last component.
+    if unsafe { libc::mknod(c.as_ptr(), fmt | mode, libc::makedev(major, minor)) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("mknod");
+    }
+    let (uid, gid) = (h.uid()? as libc::uid_t, h.gid()? as libc::gid_t);
+    // SAFETY: as above; lchown does not follow links.
+    if unsafe { libc::lchown(c.as_ptr(), uid, gid) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("chown");
+    }
+    // SAFETY: as above; the node was just made, so it is not a symlink.
+    if unsafe { libc::chmod(c.as_ptr(), mode) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("chmod");
+    }
+    Ok(())
+}
+
+/// Applies a layer file, its compression taken from the media type if known,
+/// else from its first bytes.
+pub fn apply_file(path: &Path, media_type: Option<&str>, dest: &Path) -> Result<Applied> {
+    let f = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let mut r = BufReader::new(f);
+    let compression = match media_type.and_then(Compression::from_media_type) {
+        Some(c) => c,
+        None => Compression::sniff(r.fill_buf().context("read the layer")?),
+    };
+    apply(r, compression, dest).with_context(|| format!("layer {}", path.display()))
+}

@@ -1,0 +1,231 @@
+//! Applying layers: whiteouts, opaque directories in any tar order, links,
+//! modes, compression, and the entries that must be refused.
+
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use hull_provision::layer::{apply, Compression};
+
+/// A tar built entry by entry: (path, kind).
+enum E<'a> {
+    Dir(&'a str),
+    File(&'a str, &'a str, u32),
+    Symlink(&'a str, &'a str),
+    Hardlink(&'a str, &'a str),
+    Char(&'a str, u32, u32),
+}
+
+fn tar_of(entries: &[E]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for e in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(1_700_000_000);
+        h.set_uid(0);
+        h.set_gid(0);
+        match e {
+            E::Dir(p) => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(0o755);
+                h.set_size(0);
+                b.append_data(&mut h, p, std::io::empty()).unwrap();
+            }
+            E::File(p, body, mode) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(*mode);
+                h.set_size(body.len() as u64);
+                b.append_data(&mut h, p, body.as_bytes()).unwrap();
+            }
+            E::Symlink(p, target) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_mode(0o777);
+                h.set_size(0);
+                b.append_link(&mut h, p, target).unwrap();
+            }
+            E::Hardlink(p, target) => {
+                h.set_entry_type(tar::EntryType::Link);
+                h.set_size(0);
+                b.append_link(&mut h, p, target).unwrap();
+            }
+            E::Char(p, major, minor) => {
+                h.set_entry_type(tar::EntryType::Char);
+                h.set_mode(0o666);
+                h.set_size(0);
+                h.set_device_major(*major).unwrap();
+                h.set_device_minor(*minor).unwrap();
+                b.append_data(&mut h, p, std::io::empty()).unwrap();
+            }
+        }
+    }
+    b.into_inner().unwrap()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap()
+}
+
+#[test]
+fn layers_stack_with_whiteouts_and_opaque_dirs() {
+    let root = tempfile::tempdir().unwrap();
+    let d = root.path();
+    let base = tar_of(&[
+        E::Dir("data"),
+        E::File("data/deleted.txt", "lower", 0o644),
+        E::File("data/kept.txt", "lower", 0o644),
+        E::Dir("opaque"),
+        E::File("opaque/old.txt", "lower", 0o644),
+        E::Dir("opaque/sub"),
+        E::File("opaque/sub/old2.txt", "lower", 0o644),
+    ]);
+    let r = apply(gzip(&base).as_slice(), Compression::Gzip, d).unwrap();
+    assert_eq!(r.entries, 7);
+    // The opaque marker comes after this layer's own file: the order must not matter.
+    let upper = tar_of(&[
+        E::File("data/.wh.deleted.txt", "", 0o644),
+        E::File("data/kept.txt", "upper", 0o644),
+        E::File("opaque/new.txt", "upper", 0o644),
+        E::File("opaque/.wh..wh..opq", "", 0o644),
+    ]);
+    let zst = zstd::encode_all(upper.as_slice(), 3).unwrap();
+    let r = apply(zst.as_slice(), Compression::Zstd, d).unwrap();
+    assert_eq!((r.whiteouts, r.opaque_dirs), (1, 1));
+    assert!(!d.join("data/deleted.txt").exists());
+    assert_eq!(read(&d.join("data/kept.txt")), "upper");
+    let mut left: Vec<String> = std::fs::read_dir(d.join("opaque"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["new.txt"], "opaque hides lower entries only");
+    assert!(
+        !d.join("data/.wh.deleted.txt").exists(),
+        "whiteouts are not themselves written"
+    );
+}
+
+#[test]
+fn links_modes_and_devices() {
+    let root = tempfile::tempdir().unwrap();
+    let d = root.path();
+    let layer = tar_of(&[
+        E::Dir("bin"),
+        E::File("bin/tool", "#!/bin/sh\n", 0o4755),
+        E::Hardlink("bin/tool-hard", "bin/tool"),
+        E::Symlink("bin/tool-sym", "tool"),
+        E::Dir("dev"),
+        E::Char("dev/null", 1, 3),
+    ]);
+    apply(layer.as_slice(), Compression::None, d).unwrap();
+    let m = std::fs::metadata(d.join("bin/tool")).unwrap();
+    assert_eq!(m.permissions().mode() & 0o7777, 0o4755, "setuid kept");
+    assert_eq!(
+        m.ino(),
+        std::fs::metadata(d.join("bin/tool-hard")).unwrap().ino(),
+        "a real hardlink"
+    );
+    assert_eq!(std::fs::read_link(d.join("bin/tool-sym")).unwrap(), Path::new("tool"));
+    assert_eq!(m.mtime(), 1_700_000_000);
+    let dev = std::fs::metadata(d.join("dev/null")).unwrap();
+    assert_eq!(dev.rdev(), libc::makedev(1, 3));
+}
+
+#[test]
+fn a_missing_end_of_archive_is_tolerated() {
+    let root = tempfile::tempdir().unwrap();
+    let mut layer = tar_of(&[E::File("a.txt", "body", 0o644)]);
+    layer.truncate(layer.len() - 1024);
+    apply(layer.as_slice(), Compression::None, root.path()).unwrap();
+    assert_eq!(read(&root.path().join("a.txt")), "body");
+}
+
+/// Builds a raw tar header by hand: the tar crate's builder refuses the very
+/// paths these tests need to feed in.
+fn raw_entry(path: &str, kind: u8, link: &str, body: &[u8]) -> Vec<u8> {
+    let mut h = [0u8; 512];
+    h[..path.len()].copy_from_slice(path.as_bytes());
+    h[100..107].copy_from_slice(b"0000644");
+    h[108..115].copy_from_slice(b"0000000");
+    h[116..123].copy_from_slice(b"0000000");
+    h[124..135].copy_from_slice(format!("{:011o}", body.len()).as_bytes());
+    h[136..147].copy_from_slice(b"00000000000");
+    h[156] = kind;
+    h[157..157 + link.len()].copy_from_slice(link.as_bytes());
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|b| *b as u32).sum();
+    h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    let mut out = h.to_vec();
+    out.extend_from_slice(body);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out
+}
+
+#[test]
+fn escapes_are_refused_with_the_entry_name() {
+    let outside = tempfile::tempdir().unwrap();
+    for (layer, needle) in [
+        (raw_entry("../escape.txt", b'0', "", b"x"), "../escape.txt"),
+        (raw_entry("/abs.txt", b'0', "", b"x"), "/abs.txt"),
+        (raw_entry("hl", b'1', "../../../../etc/hostname", b""), "hl"),
+    ] {
+        let root = tempfile::tempdir().unwrap();
+        let d = root.path().join("layer");
+        std::fs::create_dir(&d).unwrap();
+        let err = apply(layer.as_slice(), Compression::None, &d).unwrap_err();
+        assert!(format!("{err:#}").contains(needle), "{err:#}");
+        assert!(!root.path().join("escape.txt").exists());
+    }
+    // A lower layer's symlink to the host, then an entry written through it.
+    let root = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), root.path().join("link")).unwrap();
+    let layer = raw_entry("link/planted.txt", b'0', "", b"x");
+    let err = apply(layer.as_slice(), Compression::None, root.path()).unwrap_err();
+    assert!(format!("{err:#}").contains("link/planted.txt"), "{err:#}");
+    assert!(
+        !outside.path().join("planted.txt").exists(),
+        "wrote through a symlink to outside"
+    );
+
+    // A dangling symlink to a place outside that does not exist yet.
+    let root = tempfile::tempdir().unwrap();
+    let target = outside.path().join("made-by-layer");
+    std::os::unix::fs::symlink(&target, root.path().join("dangling")).unwrap();
+    let layer = raw_entry("dangling/sub/file.txt", b'0', "", b"x");
+    let err = apply(layer.as_slice(), Compression::None, root.path()).unwrap_err();
+    assert!(format!("{err:#}").contains("dangling"), "{err:#}");
+    assert!(
+        !target.exists(),
+        "a directory was made outside through a dangling symlink"
+    );
+}
+
+#[test]
+fn compression_is_told_by_media_type_or_magic() {
+    use hull_provision::layer::Compression as C;
+    assert_eq!(
+        C::from_media_type("application/vnd.oci.image.layer.v1.tar+gzip"),
+        Some(C::Gzip)
+    );
+    assert_eq!(
+        C::from_media_type("application/vnd.oci.image.layer.v1.tar+zstd"),
+        Some(C::Zstd)
+    );
+    assert_eq!(
+        C::from_media_type("application/vnd.oci.image.layer.v1.tar"),
+        Some(C::None)
+    );
+    assert_eq!(
+        C::from_media_type("application/vnd.docker.image.rootfs.diff.tar.gzip"),
+        Some(C::Gzip)
+    );
+    assert_eq!(C::sniff(&[0x1f, 0x8b, 8]), C::Gzip);
+    assert_eq!(C::sniff(&[0x28, 0xb5, 0x2f, 0xfd]), C::Zstd);
+    assert_eq!(C::sniff(b"plain"), C::None);
+}
