@@ -87,6 +87,27 @@ pub enum Command {
     Exec(ExecArgs),
     /// Print what this runtime supports (runtime-spec features document)
     Features,
+    /// Bundles made from images
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Make an OCI bundle (rootfs + config.json) from an image
+    Create(BundleCreateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BundleCreateArgs {
+    /// The image: oci:PATH[:TAG] (an OCI image layout)
+    #[arg(long)]
+    pub image: String,
+    /// Rootfs backend
+    #[arg(long, default_value = "copy")]
+    pub backend: String,
+    /// Directory to make the bundle in
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]

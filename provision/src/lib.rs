@@ -1,4 +1,7 @@
 //! hull-provision: image references in, OCI bundles out. It knows nothing of
-//! processes. So far: applying one layer onto a directory.
+//! processes. So far: applying layers, reading OCI image layouts, and
+//! bundles made with the copy backend.
 
+pub mod bundle;
 pub mod layer;
+pub mod oci_layout;

@@ -4,6 +4,7 @@ use anyhow::{bail, Result};
 
 use crate::cli::{Command, GlobalOpts};
 
+mod bundle;
 mod create;
 mod delete;
 mod events;
@@ -36,6 +37,7 @@ pub fn dispatch(g: &GlobalOpts, cmd: &Command) -> Result<i32> {
         Command::Events(a) => events::run(g, a).map(|_| 0),
         Command::Exec(a) => exec::run(g, a),
         Command::Features => features::run().map(|_| 0),
+        Command::Bundle(crate::cli::BundleCommand::Create(a)) => bundle::create(a).map(|_| 0),
     }
 }
 

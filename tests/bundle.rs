@@ -1,0 +1,78 @@
+//! Images to bundles: an OCI layout (built by hack/images.sh) becomes a
+//! bundle with the copy backend, and the bundle runs.
+
+mod common;
+
+use std::process::Command;
+
+use common::{stderr, stdout, HULL};
+
+#[test]
+fn an_oci_layout_becomes_a_bundle_that_runs() {
+    let t = tempfile::tempdir().unwrap();
+    let images = t.path().join("images");
+    let o = Command::new("./hack/images.sh").arg(&images).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let layout = t.path().join("layout");
+    std::fs::create_dir_all(&layout).unwrap();
+    let o = Command::new("tar")
+        .arg("-C")
+        .arg(&layout)
+        .arg("-xf")
+        .arg(images.join("multilayer-oci.tar"))
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+
+    let bundle = t.path().join("bundle");
+    let image = format!("oci:{}:multilayer", layout.display());
+    let o = Command::new(HULL)
+        .args(["bundle", "create", "--image", &image])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["process"]["cwd"], "/data");
+    assert_eq!(config["annotations"]["org.opencontainers.image.architecture"], "amd64");
+
+    let root = t.path().join("state");
+    let o = Command::new(HULL)
+        .arg("--root")
+        .arg(&root)
+        .args(["run", "--bundle"])
+        .arg(&bundle)
+        .arg("from-image")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.lines().any(|l| l == "new.txt"), "opaque dir: {out}");
+    assert!(
+        !out.contains("deleted.txt") && !out.contains("old.txt"),
+        "whiteouts: {out}"
+    );
+    assert!(
+        out.contains("layer2: modified") && out.lines().any(|l| l == "/data"),
+        "{out}"
+    );
+
+    // A corrupted blob is refused, and nothing is left in the target.
+    let blobs = layout.join("blobs/sha256");
+    let mut layers: Vec<_> = std::fs::read_dir(&blobs).unwrap().map(|e| e.unwrap().path()).collect();
+    layers.sort_by_key(|p| std::cmp::Reverse(std::fs::metadata(p).unwrap().len()));
+    let mut data = std::fs::read(&layers[0]).unwrap();
+    let last = data.len() - 1;
+    data[last] ^= 0xff;
+    std::fs::write(&layers[0], data).unwrap();
+    let bad = t.path().join("bad");
+    let o = Command::new(HULL)
+        .args(["bundle", "create", "--image", &image])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("hashes to"), "{}", stderr(&o));
+    assert!(!bad.join("rootfs").exists() && !bad.join("config.json").exists());
+}
