@@ -96,6 +96,14 @@ pub enum Command {
 pub enum BundleCommand {
     /// Make an OCI bundle (rootfs + config.json) from an image
     Create(BundleCreateArgs),
+    /// Unmount and remove what `bundle create` made
+    Rm(BundleRmArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BundleRmArgs {
+    /// The bundle directory
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -103,9 +111,12 @@ pub struct BundleCreateArgs {
     /// The image: oci:PATH[:TAG] (an OCI image layout)
     #[arg(long)]
     pub image: String,
-    /// Rootfs backend
-    #[arg(long, default_value = "copy")]
+    /// Rootfs backend: auto, overlay, aufs, copy
+    #[arg(long, default_value = "auto")]
     pub backend: String,
+    /// Where images and unpacked layers are kept
+    #[arg(long, default_value = "/var/lib/hull")]
+    pub store: PathBuf,
     /// Directory to make the bundle in
     pub dir: PathBuf,
 }

@@ -142,39 +142,97 @@ pub fn runtime_config(image: &Value, base: &Value, rootfs: &Path) -> Result<Valu
     Ok(spec)
 }
 
-/// `bundle create` with the copy backend: DIR/rootfs from every layer, and
-/// DIR/config.json. A failure removes what it made.
-pub fn create_copy(layout: &Path, tag: Option<&str>, dir: &Path, base: &Value) -> Result<()> {
+/// The backends a bundle's rootfs can come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Every layer applied into the bundle's own rootfs directory.
+    Copy,
+    /// The cached layers as overlayfs lower dirs, with the bundle's own upper dir.
+    Overlay,
+}
+
+fn diff_ids(config: &Value) -> Vec<String> {
+    strings(&config["rootfs"]["diff_ids"])
+}
+
+/// `bundle create`: DIR/rootfs and DIR/config.json from an OCI layout. A
+/// failure removes what it made.
+pub fn create(
+    layout: &Path,
+    tag: Option<&str>,
+    dir: &Path,
+    base: &Value,
+    backend: Backend,
+    store: &Path,
+) -> Result<()> {
     if dir.join("config.json").exists() || dir.join("rootfs").exists() {
         bail!("{}: already holds a bundle", dir.display());
     }
     let made = (|| -> Result<()> {
         let l = Layout::open(layout)?;
         let img = l.image(tag)?;
+        let layers = img.manifest["layers"].as_array().cloned().unwrap_or_default();
+        let diffs = diff_ids(&img.config);
+        if diffs.len() != layers.len() {
+            bail!("image: {} layers but {} rootfs.diff_ids", layers.len(), diffs.len());
+        }
         let rootfs = dir.join("rootfs");
         std::fs::create_dir_all(&rootfs).with_context(|| format!("{}: cannot create", rootfs.display()))?;
-        for (i, d) in img.manifest["layers"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
-            let digest = d["digest"]
-                .as_str()
-                .with_context(|| format!("manifest layers[{i}]: no digest"))?;
-            let path = l.verified_blob(digest)?;
-            layer::apply_file(&path, d["mediaType"].as_str(), &rootfs)
-                .with_context(|| format!("layers[{i}] {digest}"))?;
+        match backend {
+            Backend::Copy => {
+                for (i, d) in layers.iter().enumerate() {
+                    let digest = d["digest"]
+                        .as_str()
+                        .with_context(|| format!("manifest layers[{i}]: no digest"))?;
+                    let path = l.verified_blob(digest)?;
+                    let a = layer::apply_file(&path, d["mediaType"].as_str(), &rootfs, layer::Whiteouts::Apply)
+                        .with_context(|| format!("layers[{i}] {digest}"))?;
+                    if a.diff_id != diffs[i] {
+                        bail!(
+                            "layers[{i}] {digest}: DiffID {} but the image config says {}",
+                            a.diff_id,
+                            diffs[i]
+                        );
+                    }
+                }
+            }
+            Backend::Overlay => {
+                let cache = crate::cache::Store::open(store)?;
+                let chains = crate::cache::chain_ids(&diffs);
+                let mut lower = vec![];
+                for (i, d) in layers.iter().enumerate() {
+                    let digest = d["digest"]
+                        .as_str()
+                        .with_context(|| format!("manifest layers[{i}]: no digest"))?;
+                    let path = l.verified_blob(digest)?;
+                    lower.push(cache.layer(&chains[i], &diffs[i], &path, d["mediaType"].as_str())?);
+                }
+                crate::backend::overlay_mount(&lower, dir)?;
+            }
         }
         let spec = runtime_config(&img.config, base, &rootfs)?;
         std::fs::write(dir.join("config.json"), serde_json::to_vec_pretty(&spec)?).context("write config.json")
     })();
     if made.is_err() {
-        let _ = std::fs::remove_dir_all(dir.join("rootfs"));
-        let _ = std::fs::remove_file(dir.join("config.json"));
+        let _ = remove(dir);
     }
     made
+}
+
+/// `bundle rm`: unmounts and removes exactly what create made in DIR.
+pub fn remove(dir: &Path) -> Result<()> {
+    crate::backend::unmount(&dir.join("rootfs"))?;
+    for part in ["rootfs", "upper", "work"] {
+        let p = dir.join(part);
+        if p.exists() {
+            std::fs::remove_dir_all(&p).with_context(|| format!("remove {}", p.display()))?;
+        }
+    }
+    let cfg = dir.join("config.json");
+    if cfg.exists() {
+        std::fs::remove_file(&cfg).with_context(|| format!("remove {}", cfg.display()))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

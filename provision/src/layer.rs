@@ -45,12 +45,65 @@ impl Compression {
     }
 }
 
+/// What whiteouts become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whiteouts {
+    /// Applied: what they hide is deleted from the directory (the copy backend).
+    Apply,
+    /// Kept for overlayfs: a 0/0 character device per deleted name, and
+    /// trusted.overlay.opaque=y on opaque directories (one directory per layer).
+    Overlay,
+}
+
 /// What one application did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Applied {
     pub entries: usize,
     pub whiteouts: usize,
     pub opaque_dirs: usize,
+    /// sha256 of the uncompressed tar stream: the layer's DiffID.
+    pub diff_id: String,
+}
+
+/// Hashes the uncompressed stream as the tar reader consumes it.
+struct Hashing<R> {
+    inner: R,
+    hash: sha2::Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        sha2::Digest::update(&mut self.hash, &buf[..n]);
+        Ok(n)
+    }
+}
+
+fn mknod_whiteout(path: &Path) -> Result<()> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
+    // SAFETY: a valid C path; a 0/0 character device is overlayfs's whiteout.
+    if unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR, libc::makedev(0, 0)) } != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("whiteout {}", path.display()));
+    }
+    Ok(())
+}
+
+fn set_opaque(dir: &Path) -> Result<()> {
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())?;
+    // SAFETY: valid C strings and a one-byte value.
+    let rc = unsafe {
+        libc::lsetxattr(
+            c.as_ptr(),
+            c"trusted.overlay.opaque".as_ptr(),
+            b"y".as_ptr().cast(),
+            1,
+            0,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("mark {} opaque", dir.display()));
+    }
+    Ok(())
 }
 
 /// A relative path made of normal components only; anything else is refused.
@@ -122,13 +175,21 @@ fn remove_any(p: &Path) -> std::io::Result<()> {
 
 /// Applies a layer stream onto `dest` (which holds the layers below it).
 pub fn apply(blob: impl Read, compression: Compression, dest: &Path) -> Result<Applied> {
+    apply_with(blob, compression, dest, Whiteouts::Apply)
+}
+
+/// Applies a layer stream onto `dest`, whiteouts handled as `mode` says.
+pub fn apply_with(blob: impl Read, compression: Compression, dest: &Path, mode: Whiteouts) -> Result<Applied> {
     let dest = std::fs::canonicalize(dest).with_context(|| format!("{}: cannot open", dest.display()))?;
     let reader: Box<dyn Read> = match compression {
         Compression::None => Box::new(blob),
         Compression::Gzip => Box::new(flate2::read::GzDecoder::new(blob)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(blob).context("zstd stream")?),
     };
-    let mut archive = tar::Archive::new(reader);
+    let mut archive = tar::Archive::new(Hashing {
+        inner: reader,
+        hash: sha2::Digest::new(),
+    });
     archive.set_preserve_permissions(true);
     archive.set_preserve_mtime(true);
     archive.set_preserve_ownerships(true);
@@ -151,6 +212,13 @@ pub fn apply(blob: impl Read, compression: Compression, dest: &Path) -> Result<A
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
+        if name == OPAQUE && mode == Whiteouts::Overlay {
+            inside(&dest, &parent, &raw)?;
+            std::fs::create_dir_all(dest.join(&parent))?;
+            set_opaque(&dest.join(&parent))?;
+            done.opaque_dirs += 1;
+            continue;
+        }
         if name == OPAQUE {
             if let Some(dir) = inside(&dest, &parent, &raw)? {
                 for child in
@@ -169,7 +237,11 @@ pub fn apply(blob: impl Read, compression: Compression, dest: &Path) -> Result<A
             if hidden.is_empty() {
                 bail!("entry {:?}: a whiteout with no name", raw.display().to_string());
             }
-            if let Some(dir) = inside(&dest, &parent, &raw)? {
+            if mode == Whiteouts::Overlay {
+                inside(&dest, &parent, &raw)?;
+                std::fs::create_dir_all(dest.join(&parent))?;
+                mknod_whiteout(&dest.join(&parent).join(hidden))?;
+            } else if let Some(dir) = inside(&dest, &parent, &raw)? {
                 if !ours.contains(&parent.join(hidden)) {
                     remove_any(&dir.join(hidden))?;
                 }
@@ -213,6 +285,10 @@ pub fn apply(blob: impl Read, compression: Compression, dest: &Path) -> Result<A
         ours.insert(rel);
         done.entries += 1;
     }
+    // The DiffID covers the whole stream, end-of-archive blocks included.
+    let mut rest = archive.into_inner();
+    std::io::copy(&mut rest, &mut std::io::sink()).context("read the layer's end")?;
+    done.diff_id = format!("sha256:{:x}", sha2::Digest::finalize(rest.hash));
     Ok(done)
 }
 
@@ -255,12 +331,12 @@ fn make_node<R: Read>(entry: &tar::Entry<R>, dest: &Path, rel: &Path) -> Result<
 
 /// Applies a layer file, its compression taken from the media type if known,
 /// else from its first bytes.
-pub fn apply_file(path: &Path, media_type: Option<&str>, dest: &Path) -> Result<Applied> {
+pub fn apply_file(path: &Path, media_type: Option<&str>, dest: &Path, mode: Whiteouts) -> Result<Applied> {
     let f = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
     let mut r = BufReader::new(f);
     let compression = match media_type.and_then(Compression::from_media_type) {
         Some(c) => c,
         None => Compression::sniff(r.fill_buf().context("read the layer")?),
     };
-    apply(r, compression, dest).with_context(|| format!("layer {}", path.display()))
+    apply_with(r, compression, dest, mode).with_context(|| format!("layer {}", path.display()))
 }

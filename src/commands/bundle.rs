@@ -2,6 +2,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 
+use hull_provision::bundle::Backend;
+
 use crate::cli::BundleCreateArgs;
 
 /// "oci:PATH[:TAG]" -> (PATH, TAG).
@@ -16,13 +18,34 @@ pub fn parse_oci_ref(r: &str) -> Result<(PathBuf, Option<String>)> {
     }
 }
 
-pub fn create(a: &BundleCreateArgs) -> Result<()> {
-    if a.backend != "copy" {
-        bail!("--backend {:?}: only the copy backend exists so far", a.backend);
+/// Mesos's order: overlay where the kernel has it, then aufs, then copy.
+fn choose(name: &str) -> Result<Backend> {
+    let fs = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+    let has = |n: &str| fs.lines().any(|l| l.split_whitespace().last() == Some(n));
+    match name {
+        "copy" => Ok(Backend::Copy),
+        "overlay" if has("overlay") => Ok(Backend::Overlay),
+        "overlay" => bail!("--backend overlay: overlayfs is not supported by this kernel"),
+        "aufs" => bail!("--backend aufs: aufs is not supported by this kernel"),
+        "auto" if has("overlay") => Ok(Backend::Overlay),
+        "auto" => Ok(Backend::Copy),
+        "bind" => bail!("--backend bind: not built yet"),
+        other => bail!("--backend {other:?}: not one of auto, overlay, aufs, copy, bind"),
     }
+}
+
+pub fn create(a: &BundleCreateArgs) -> Result<()> {
+    let backend = choose(&a.backend)?;
     let (layout, tag) = parse_oci_ref(&a.image)?;
     std::fs::create_dir_all(&a.dir)?;
-    hull_provision::bundle::create_copy(&layout, tag.as_deref(), &a.dir, &crate::spec::default_spec())
+    hull_provision::bundle::create(
+        &layout,
+        tag.as_deref(),
+        &a.dir,
+        &crate::spec::default_spec(),
+        backend,
+        &a.store,
+    )
 }
 
 #[cfg(test)]

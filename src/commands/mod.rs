@@ -38,6 +38,7 @@ pub fn dispatch(g: &GlobalOpts, cmd: &Command) -> Result<i32> {
         Command::Exec(a) => exec::run(g, a),
         Command::Features => features::run().map(|_| 0),
         Command::Bundle(crate::cli::BundleCommand::Create(a)) => bundle::create(a).map(|_| 0),
+        Command::Bundle(crate::cli::BundleCommand::Rm(a)) => hull_provision::bundle::remove(&a.dir).map(|_| 0),
     }
 }
 
