@@ -7,9 +7,26 @@ use std::process::Command;
 
 use common::{stderr, stdout, HULL};
 
+/// Unmounts and removes the bundles a test made, also when it fails.
+struct Bundles(Vec<std::path::PathBuf>);
+
+impl Drop for Bundles {
+    fn drop(&mut self) {
+        for b in &self.0 {
+            let _ = Command::new(HULL).args(["bundle", "rm"]).arg(b).output();
+        }
+    }
+}
+
 #[test]
 fn an_oci_layout_becomes_a_bundle_that_runs() {
     let t = tempfile::tempdir().unwrap();
+    let _cleanup = Bundles(
+        ["bundle", "ov1", "ov2", "bad", "au"]
+            .iter()
+            .map(|n| t.path().join(n))
+            .collect(),
+    );
     let images = t.path().join("images");
     let o = Command::new("./hack/images.sh").arg(&images).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
