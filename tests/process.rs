@@ -141,18 +141,11 @@ fn only_stdio_fds_reach_the_container() {
     drop(leak);
 }
 
-#[test]
-fn preserve_fds_passes_extra_fds() {
-    let b = Bundle::new(&["sh", "-c", "cat <&3"]);
-    let path = b.tmp.path().join("passed");
-    std::fs::write(&path, "through-fd-3").unwrap();
-    let file = std::fs::File::open(&path).unwrap();
-    let dir = b.dir();
-    let mut cmd = b.cmd(&["run", "--preserve-fds", "1", "--bundle", dir.to_str().unwrap(), "pfd"]);
-    let raw = file.as_raw_fd();
-    // SAFETY: dup2 in the child between fork and exec, on fds it owns.
+/// The child gets `raw` as its fd 3, inheritable.
+fn pass_as_fd3(cmd: &mut std::process::Command, raw: std::os::fd::RawFd) {
+    // SAFETY: dup2 and fcntl in the child between fork and exec, on fds it owns.
     unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+        std::os::unix::process::CommandExt::pre_exec(cmd, move || {
             if libc::dup2(raw, 3) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -161,6 +154,17 @@ fn preserve_fds_passes_extra_fds() {
             Ok(())
         });
     }
+}
+
+#[test]
+fn preserve_fds_passes_extra_fds() {
+    let b = Bundle::new(&["sh", "-c", "cat <&3"]);
+    let path = b.tmp.path().join("passed");
+    std::fs::write(&path, "through-fd-3").unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    let dir = b.dir();
+    let mut cmd = b.cmd(&["run", "--preserve-fds", "1", "--bundle", dir.to_str().unwrap(), "pfd"]);
+    pass_as_fd3(&mut cmd, file.as_raw_fd());
     let o = cmd.output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "through-fd-3");
@@ -213,16 +217,7 @@ fn socket_activation_passes_listen_fds() {
     );
     let mut cmd = std::process::Command::new("/bin/sh");
     cmd.args(["-c", &script]).stdin(std::process::Stdio::null());
-    // SAFETY: dup2 and fcntl in the child between fork and exec, on fds it owns.
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
-            if libc::dup2(raw, 3) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::fcntl(3, libc::F_SETFD, 0);
-            Ok(())
-        });
-    }
+    pass_as_fd3(&mut cmd, raw);
     let o = cmd.output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "1 1\nfrom-the-activator");
