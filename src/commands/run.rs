@@ -14,6 +14,14 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> Result<i32> {
         foreground::block_signals()?
     };
     let (dir, st, master) = container::create(&g.root, &a.id, &a.opts, mask, !a.detach)?;
+    // The relay (and the window size it sets) is up before the process runs.
+    let relay = match master.map(crate::console::relay::Relay::start).transpose() {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = container::delete(dir, &st, true);
+            return Err(e);
+        }
+    };
     if let Err(e) = container::start(&dir, &st) {
         let _ = container::delete(dir, &st, true);
         return Err(e);
@@ -22,7 +30,6 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> Result<i32> {
         return Ok(0);
     }
     drop(dir);
-    let relay = master.map(crate::console::relay::Relay::start).transpose()?;
     let code = foreground::wait(st.pid, relay.as_ref())?;
     drop(relay);
     if !a.keep {
