@@ -299,25 +299,19 @@ pub fn apply(path: &str, pid: Option<i32>, extras: &Extras) -> Result<()> {
 /// enabled all the way down, and moves `pid` into it (on a hybrid host; on v2
 /// cgroups-rs already did).
 fn enter_v2(root: &Path, path: &str, files: &[(String, String)], pid: Option<i32>) -> Result<PathBuf> {
-    let controllers: HashSet<&str> = files
+    let mut controllers: Vec<&str> = files
         .iter()
         .filter_map(|(f, _)| f.split('.').next())
         .filter(|c| *c != "cgroup")
         .collect();
-    let mut dir = root.to_path_buf();
-    for comp in Path::new(path).components() {
-        for c in &controllers {
-            let ctl = dir.join("cgroup.subtree_control");
-            std::fs::write(&ctl, format!("+{c}")).with_context(|| format!("enable {c} in {}", ctl.display()))?;
-        }
-        dir.push(comp);
-        std::fs::create_dir_all(&dir).with_context(|| format!("mkdir {}", dir.display()))?;
-    }
+    controllers.sort_unstable();
+    controllers.dedup();
+    let dir = super::v2::Dir::new(root, path);
+    dir.create(root, &controllers)?;
     if let (Some(pid), false) = (pid, is_v2()) {
-        let procs = dir.join("cgroup.procs");
-        std::fs::write(&procs, pid.to_string()).with_context(|| format!("add {pid} to {}", procs.display()))?;
+        dir.add(pid)?;
     }
-    Ok(dir)
+    Ok(dir.0)
 }
 
 /// The cgroup's directory in a hybrid host's cgroup2 tree, if there is one.

@@ -35,12 +35,7 @@ impl Dir {
                 std::fs::write(&ctl, format!("+{c}")).with_context(|| format!("enable {c} in {}", ctl.display()))?;
             }
             dir.push(comp);
-            match std::fs::create_dir(&dir) {
-                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-                    return Err(e).with_context(|| format!("mkdir {}", dir.display()))
-                }
-                _ => {}
-            }
+            std::fs::create_dir_all(&dir).with_context(|| format!("mkdir {}", dir.display()))?;
         }
         Ok(())
     }

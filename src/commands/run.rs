@@ -6,13 +6,7 @@ use crate::container::{self, foreground};
 /// create + start; without --detach, waits and returns the container's exit code.
 pub fn run(g: &GlobalOpts, a: &RunArgs) -> Result<i32> {
     super::check_host_flags(g)?;
-    let mask = if a.detach {
-        let mut m = nix::sys::signal::SigSet::empty();
-        nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, None, Some(&mut m))?;
-        m
-    } else {
-        foreground::block_signals()?
-    };
+    let mask = foreground::mask_for(!a.detach)?;
     let (dir, st, master) = container::create(&g.root, &a.id, &a.opts, mask, !a.detach)?;
     // The relay (and the window size it sets) is up before the process runs.
     let relay = match master.map(crate::console::relay::Relay::start).transpose() {

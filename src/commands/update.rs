@@ -13,11 +13,12 @@ fn size(flag: &str, s: &str) -> Result<i64> {
     if t == "-1" {
         return Ok(-1);
     }
-    let (num, mult) = match t.trim_end_matches('b').chars().last() {
-        Some('k') => (&t[..t.trim_end_matches('b').len() - 1], 1i64 << 10),
-        Some('m') => (&t[..t.trim_end_matches('b').len() - 1], 1 << 20),
-        Some('g') => (&t[..t.trim_end_matches('b').len() - 1], 1 << 30),
-        _ => (t.trim_end_matches('b'), 1),
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'k')) => (&t[..i], 1i64 << 10),
+        Some((i, 'm')) => (&t[..i], 1 << 20),
+        Some((i, 'g')) => (&t[..i], 1 << 30),
+        _ => (t, 1),
     };
     num.parse::<i64>()
         .ok()

@@ -37,6 +37,17 @@ pub fn block_signals() -> Result<SigSet> {
     Ok(old)
 }
 
+/// The mask the container's process starts with: hull's own when hull does
+/// not stay (create, -d), else the one before run blocked its signals.
+pub fn mask_for(foreground: bool) -> Result<SigSet> {
+    if foreground {
+        return block_signals();
+    }
+    let mut m = SigSet::empty();
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, None, Some(&mut m)).context("read the signal mask")?;
+    Ok(m)
+}
+
 /// Waits for the init to exit; returns the exit code run should give. With a
 /// relayed terminal, window size changes go to the pty instead of the init.
 pub fn wait(init: i32, relay: Option<&crate::console::relay::Relay>) -> Result<i32> {

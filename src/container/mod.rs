@@ -373,13 +373,7 @@ pub fn exec(
         (None, true) => bail!("--tty needs --console-socket to hand the pty to"),
         (None, false) => None,
     };
-    let sigmask = if o.detach {
-        let mut m = SigSet::empty();
-        nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, None, Some(&mut m))?;
-        m
-    } else {
-        foreground::block_signals()?
-    };
+    let sigmask = foreground::mask_for(!o.detach)?;
     let req = launcher::exec::ExecRequest {
         init_pid: st.pid,
         init_start: st.pid_start,

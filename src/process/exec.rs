@@ -69,27 +69,27 @@ pub fn cloexec_from(first: u32) -> Result<()> {
         return Ok(());
     }
     // Kernels before 5.11 (or a filter that denies it): one fd at a time.
-    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-        .context("read /proc/self/fd")?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd >= first as i32)
-        .collect();
-    for fd in fds {
+    for fd in open_fds()?.into_iter().filter(|fd| *fd >= first as i32) {
         // SAFETY: setting FD_CLOEXEC on an fd number; a stale one just fails.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
     Ok(())
 }
 
+/// This process's open fd numbers (collected first: reading the directory
+/// opens one more).
+fn open_fds() -> Result<Vec<i32>> {
+    Ok(std::fs::read_dir("/proc/self/fd")
+        .context("read /proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect())
+}
+
 /// Closes every fd from `first` up except `keep`: the container's processes
 /// must not hold hull's files (a state-dir lock held by a waiting init would
 /// block every later command on that container).
 pub fn close_fds_except(first: i32, keep: &[i32]) -> Result<()> {
-    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-        .context("read /proc/self/fd")?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    for fd in fds.into_iter().filter(|fd| *fd >= first && !keep.contains(fd)) {
+    for fd in open_fds()?.into_iter().filter(|fd| *fd >= first && !keep.contains(fd)) {
         // SAFETY: closing an fd number this process has; nothing else uses it
         // (the process is single-threaded and owns no handle on these fds).
         unsafe { libc::close(fd) };
