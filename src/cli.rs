@@ -90,12 +90,89 @@ pub enum Command {
     /// Bundles made from images
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Images in the store: pull, ls, inspect, rm, gc
+    #[command(subcommand)]
+    Image(ImageCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Where images and unpacked layers are kept
+    #[arg(long, default_value = "/var/lib/hull")]
+    pub store: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    /// Registry credentials: a docker-style config.json (default: $REGISTRY_AUTH_FILE,
+    /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json)
+    #[arg(long)]
+    pub authfile: Option<PathBuf>,
+    /// CA certificates per registry: DIR/HOST[:PORT]/*.crt
+    #[arg(long = "cert-dir", default_value = "/etc/hull/certs.d")]
+    pub cert_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Copy an image into the store and unpack its layers
+    Pull(ImagePullArgs),
+    /// List the images in the store
+    Ls(ImageLsArgs),
+    /// Show an image's manifest, config and layers (with their reference counts)
+    Inspect(ImageRefArgs),
+    /// Remove images from the store (their layers go at the next gc)
+    Rm(ImageRmArgs),
+    /// Remove blobs and layers no image and no live bundle uses
+    Gc(StoreArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImagePullArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// No progress output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// registry/repo:tag, repo@sha256:..., oci:PATH[:TAG] or docker-archive:PATH[:NAME:TAG]
+    pub image: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImageLsArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Output format: table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Only the names
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImageRefArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The image, as pulled
+    pub image: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImageRmArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The images, as pulled
+    #[arg(required = true)]
+    pub images: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BundleCommand {
     /// Make an OCI bundle (rootfs + config.json) from an image
-    Create(BundleCreateArgs),
+    Create(Box<BundleCreateArgs>),
     /// Unmount and remove what `bundle create` made
     Rm(BundleRmArgs),
 }
@@ -108,17 +185,37 @@ pub struct BundleRmArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct BundleCreateArgs {
-    /// The image: oci:PATH[:TAG] (an OCI image layout)
-    #[arg(long)]
-    pub image: String,
-    /// Rootfs backend: auto, overlay, aufs, copy
+    /// The image: registry/repo:tag, repo@sha256:..., oci:PATH[:TAG] or
+    /// docker-archive:PATH[:NAME:TAG] (a registry image not in the store is pulled)
+    #[arg(long, required_unless_present = "no_image", conflicts_with = "no_image")]
+    pub image: Option<String>,
+    /// No image: the host's root read-only, with the container's own /proc, /dev and /tmp
+    #[arg(long = "no-image")]
+    pub no_image: bool,
+    /// Rootfs backend: auto, overlay, aufs, copy, bind
     #[arg(long, default_value = "auto")]
     pub backend: String,
-    /// Where images and unpacked layers are kept
-    #[arg(long, default_value = "/var/lib/hull")]
-    pub store: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Replace the image's Entrypoint (a JSON array, or one word)
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// NAME=VALUE, over the image's environment (repeatable)
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Working directory, instead of the image's
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// user[:group] by name (looked up in the image) or number, instead of the image's
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
     /// Directory to make the bundle in
     pub dir: PathBuf,
+    /// The command, instead of the image's Cmd
+    #[arg(last = true)]
+    pub cmd: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,50 +1,100 @@
-//! Rootfs backends that mount: overlayfs over cached layers.
+//! Rootfs backends that mount: overlayfs over cached layers, and a
+//! read-only bind of a single cached layer; and the checks `auto` makes
+//! before it picks overlay, as Mesos does.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+/// overlayfs's own mount data: the options must fit in one page.
+const PAGE: usize = 4096;
+
 fn cstr(p: &Path) -> Result<std::ffi::CString> {
     Ok(std::ffi::CString::new(p.as_os_str().as_encoded_bytes())?)
 }
 
-/// Mounts `lower` (bottom layer first) with DIR/upper and DIR/work onto DIR/rootfs.
-pub fn overlay_mount(lower: &[PathBuf], dir: &Path) -> Result<()> {
+fn mount(src: &str, target: &Path, fstype: Option<&str>, flags: libc::c_ulong, data: Option<&str>) -> Result<()> {
+    let s = std::ffi::CString::new(src)?;
+    let t = cstr(target)?;
+    let f = fstype.map(std::ffi::CString::new).transpose()?;
+    let d = data.map(std::ffi::CString::new).transpose()?;
+    // SAFETY: valid C strings (or null) for source, target, type and data.
+    let rc = unsafe {
+        libc::mount(
+            s.as_ptr(),
+            t.as_ptr(),
+            f.as_ref().map_or(std::ptr::null(), |x| x.as_ptr()),
+            flags,
+            d.as_ref().map_or(std::ptr::null(), |x| x.as_ptr().cast()),
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("mount {src} on {}", target.display()));
+    }
+    Ok(())
+}
+
+fn lowerdir(lower: &[PathBuf]) -> String {
+    // overlayfs lists the top layer first.
+    lower
+        .iter()
+        .rev()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Mounts `lower` (bottom layer first) with DIR/upper and DIR/work onto
+/// DIR/rootfs. When the layer paths make the options longer than a page,
+/// they go through short symlinks in `scratch` (as Mesos does): overlayfs
+/// resolves them at mount time, so they are removed right after.
+pub fn overlay_mount(lower: &[PathBuf], dir: &Path, scratch: &Path) -> Result<()> {
     if lower.is_empty() {
         bail!("an image with no layers cannot be mounted");
     }
     for d in ["upper", "work", "rootfs"] {
         std::fs::create_dir_all(dir.join(d)).with_context(|| format!("{}: cannot create", dir.join(d).display()))?;
     }
-    // overlayfs lists the top layer first.
-    let lowers: Vec<String> = lower.iter().rev().map(|p| p.display().to_string()).collect();
-    let data = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        lowers.join(":"),
+    let rest = format!(
+        ",upperdir={},workdir={}",
         dir.join("upper").display(),
         dir.join("work").display()
     );
-    if data.len() >= 4096 {
-        bail!(
-            "overlay: {} layers make a mount option over one page; not supported yet",
-            lower.len()
-        );
+    let mut data = format!("lowerdir={}{rest}", lowerdir(lower));
+    let links = scratch.join(format!("l{}", std::process::id()));
+    if data.len() >= PAGE {
+        let _ = std::fs::remove_dir_all(&links);
+        std::fs::create_dir_all(&links).with_context(|| format!("{}: cannot create", links.display()))?;
+        let short: Vec<PathBuf> = lower
+            .iter()
+            .enumerate()
+            .map(|(i, _)| links.join(i.to_string()))
+            .collect();
+        for (l, target) in short.iter().zip(lower) {
+            std::os::unix::fs::symlink(target, l).with_context(|| format!("symlink {}", l.display()))?;
+        }
+        data = format!("lowerdir={}{rest}", lowerdir(&short));
+        if data.len() >= PAGE {
+            let _ = std::fs::remove_dir_all(&links);
+            bail!(
+                "overlay: {} layers are too many for one mount, even with short links",
+                lower.len()
+            );
+        }
     }
-    let target = cstr(&dir.join("rootfs"))?;
-    let opts = std::ffi::CString::new(data)?;
-    // SAFETY: valid C strings for source, target, type and data.
-    let rc = unsafe {
-        libc::mount(
-            c"overlay".as_ptr(),
-            target.as_ptr(),
-            c"overlay".as_ptr(),
-            0,
-            opts.as_ptr().cast(),
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("mount overlay on {}", dir.join("rootfs").display()));
+    let done = mount("overlay", &dir.join("rootfs"), Some("overlay"), 0, Some(&data));
+    let _ = std::fs::remove_dir_all(&links);
+    done
+}
+
+/// Binds `layer` read-only onto `target`.
+pub fn bind_mount(layer: &Path, target: &Path) -> Result<()> {
+    std::fs::create_dir_all(target).with_context(|| format!("{}: cannot create", target.display()))?;
+    mount(&layer.display().to_string(), target, None, libc::MS_BIND, None)?;
+    let ro = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
+    if let Err(e) = mount("none", target, None, ro, None) {
+        let _ = unmount(target);
+        return Err(e).context("make the bind read-only");
     }
     Ok(())
 }
@@ -64,4 +114,76 @@ pub fn unmount(target: &Path) -> Result<()> {
         return Err(std::io::Error::last_os_error()).with_context(|| format!("unmount {}", target.display()));
     }
     Ok(())
+}
+
+pub fn kernel_has(fs: &str) -> bool {
+    std::fs::read_to_string("/proc/filesystems")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split_whitespace().last() == Some(fs))
+}
+
+/// Filesystems overlayfs cannot take an upper dir on (statfs magic numbers).
+const NO_OVERLAY_UPPER: [(i64, &str); 4] = [
+    (0x794c_7630, "overlayfs"),
+    (0x6175_6673, "aufs"),
+    (0x6969, "nfs"),
+    (0xf15f, "ecryptfs"),
+];
+
+/// Why overlay cannot be used for a store in `dir`, or None if it can:
+/// the kernel must have it, and the store's filesystem must report d_type
+/// (overlayfs needs it for whiteouts) and be one overlayfs can stack on.
+pub fn overlay_unusable(dir: &Path) -> Option<String> {
+    if !kernel_has("overlay") {
+        return Some("overlayfs is not supported by this kernel".into());
+    }
+    let Ok(c) = cstr(dir) else {
+        return Some("bad path".into());
+    };
+    // SAFETY: a zeroed statfs is a valid out-parameter for statfs(2).
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid C path and a valid out-pointer.
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } == 0 {
+        if let Some((_, name)) = NO_OVERLAY_UPPER.iter().find(|(m, _)| *m == st.f_type as i64) {
+            return Some(format!(
+                "{} is on {name}, which overlayfs cannot stack on",
+                dir.display()
+            ));
+        }
+    }
+    match dtype_supported(dir) {
+        Ok(true) => None,
+        Ok(false) => Some(format!("{}'s filesystem does not report d_type", dir.display())),
+        Err(e) => Some(format!("{e:#}")),
+    }
+}
+
+fn tempfile_in(dir: &Path) -> Result<PathBuf> {
+    let p = dir.join(format!(".dtype-probe.{}", std::process::id()));
+    std::fs::write(&p, b"").with_context(|| format!("{}: cannot write", p.display()))?;
+    Ok(p)
+}
+
+/// Makes a file in `dir` and reads the raw directory entry back: DT_UNKNOWN
+/// means the filesystem (XFS made with ftype=0, say) has no d_type.
+fn dtype_supported(dir: &Path) -> Result<bool> {
+    let probe = tempfile_in(dir)?;
+    let name = probe.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let d = nix::dir::Dir::open(
+        dir,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
+        nix::sys::stat::Mode::empty(),
+    );
+    let res = (|| {
+        let mut d = d.with_context(|| format!("{}: cannot open", dir.display()))?;
+        for e in d.iter().flatten() {
+            if e.file_name().to_bytes() == name.as_encoded_bytes() {
+                return Ok(e.file_type().is_some());
+            }
+        }
+        bail!("{}: the probe file is not listed", dir.display())
+    })();
+    let _ = std::fs::remove_file(&probe);
+    res
 }

@@ -2,7 +2,7 @@
 //! (`<store>/layers/<hex>/rootfs`), each unpacked once with overlay-style
 //! whiteouts. A layer appears under its key only when complete: it is
 //! unpacked in `<store>/tmp` and renamed into place, so a crash leaves no
-//! half-written entry and two pulls at once both end with one copy.
+//! half-written entry.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
 use crate::layer::{self, Whiteouts};
+use crate::source::{digest_hex, Layer, Source};
 
 pub struct Store {
     pub root: PathBuf,
@@ -28,19 +29,9 @@ pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
     out
 }
 
-fn hex(id: &str) -> Result<&str> {
-    let h = id
-        .strip_prefix("sha256:")
-        .with_context(|| format!("{id:?}: not a sha256 id"))?;
-    if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-        bail!("{id:?}: not a sha256 id");
-    }
-    Ok(h)
-}
-
 impl Store {
     pub fn open(root: &Path) -> Result<Store> {
-        for d in ["layers", "tmp"] {
+        for d in ["layers", "tmp", "locks"] {
             std::fs::create_dir_all(root.join(d))
                 .with_context(|| format!("--store {}: cannot create", root.display()))?;
         }
@@ -49,42 +40,50 @@ impl Store {
         })
     }
 
-    /// The unpacked directory of the layer with this ChainID, made from
-    /// `blob` if missing; its DiffID must match.
-    pub fn layer(&self, chain_id: &str, diff_id: &str, blob: &Path, media_type: Option<&str>) -> Result<PathBuf> {
-        let dir = self.root.join("layers").join(hex(chain_id)?);
-        if dir.join("rootfs").is_dir() {
-            return Ok(dir.join("rootfs"));
+    pub fn dir(&self, chain_id: &str) -> Result<PathBuf> {
+        Ok(self.root.join("layers").join(digest_hex(chain_id)?))
+    }
+
+    /// The unpacked directory of `layer`, made from its blob in `src` if
+    /// missing; its DiffID must match. Two processes wanting the same layer
+    /// unpack it once: the second waits for the first.
+    pub fn layer(&self, src: &dyn Source, layer: &Layer) -> Result<PathBuf> {
+        let dir = self.dir(&layer.chain_id)?;
+        let rootfs = dir.join("rootfs");
+        if rootfs.is_dir() {
+            return Ok(rootfs);
         }
-        let tmp = self
-            .root
-            .join("tmp")
-            .join(format!("{}-{}", hex(chain_id)?, std::process::id()));
+        let hex = digest_hex(&layer.chain_id)?;
+        let _lock = crate::fsutil::lock(&self.root.join("locks").join(format!("layer-{hex}")), true)?;
+        if rootfs.is_dir() {
+            return Ok(rootfs);
+        }
+        let tmp = self.root.join("tmp").join(format!("{hex}.{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(tmp.join("rootfs"))?;
-        let made = layer::apply_file(blob, media_type, &tmp.join("rootfs"), Whiteouts::Overlay).and_then(|a| {
-            if a.diff_id != diff_id {
+        let made = src.blob(&layer.digest, layer.size).and_then(|blob| {
+            let a = layer::apply_stream(
+                blob,
+                layer.media_type.as_deref(),
+                &tmp.join("rootfs"),
+                Whiteouts::Overlay,
+            )?;
+            if a.diff_id != layer.diff_id {
                 bail!(
-                    "layer {}: its content has DiffID {}, the image config says {diff_id}",
-                    blob.display(),
-                    a.diff_id
+                    "its content has DiffID {}, the image config says {}",
+                    a.diff_id,
+                    layer.diff_id
                 );
             }
             Ok(())
         });
-        if let Err(e) = made {
+        let placed =
+            made.and_then(|()| std::fs::rename(&tmp, &dir).with_context(|| format!("rename into {}", dir.display())));
+        if let Err(e) = placed {
             let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
+            return Err(e).with_context(|| format!("layer {} from {}", layer.digest, src.describe()));
         }
-        match std::fs::rename(&tmp, &dir) {
-            Ok(()) => {}
-            // Another pull finished the same layer first: keep theirs.
-            Err(_) if dir.join("rootfs").is_dir() => {
-                let _ = std::fs::remove_dir_all(&tmp);
-            }
-            Err(e) => return Err(e).with_context(|| format!("store layer {chain_id}")),
-        }
-        Ok(dir.join("rootfs"))
+        Ok(rootfs)
     }
 }
 

@@ -329,14 +329,22 @@ fn make_node<R: Read>(entry: &tar::Entry<R>, dest: &Path, rel: &Path) -> Result<
     Ok(())
 }
 
-/// Applies a layer file, its compression taken from the media type if known,
-/// else from its first bytes.
-pub fn apply_file(path: &Path, media_type: Option<&str>, dest: &Path, mode: Whiteouts) -> Result<Applied> {
-    let f = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    let mut r = BufReader::new(f);
+/// Applies a layer stream, its compression taken from the media type if
+/// known, else from its first bytes. The stream is read to its end, so a
+/// checking reader (source::Verified) sees all of it.
+pub fn apply_stream(blob: impl Read, media_type: Option<&str>, dest: &Path, mode: Whiteouts) -> Result<Applied> {
+    let mut r = BufReader::new(blob);
     let compression = match media_type.and_then(Compression::from_media_type) {
         Some(c) => c,
         None => Compression::sniff(r.fill_buf().context("read the layer")?),
     };
-    apply_with(r, compression, dest, mode).with_context(|| format!("layer {}", path.display()))
+    let done = apply_with(&mut r, compression, dest, mode)?;
+    std::io::copy(&mut r, &mut std::io::sink()).context("read the layer's end")?;
+    Ok(done)
+}
+
+/// Applies a layer file (see apply_stream).
+pub fn apply_file(path: &Path, media_type: Option<&str>, dest: &Path, mode: Whiteouts) -> Result<Applied> {
+    let f = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    apply_stream(f, media_type, dest, mode).with_context(|| format!("layer {}", path.display()))
 }

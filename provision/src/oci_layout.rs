@@ -7,40 +7,31 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-const INDEX_TYPES: [&str; 2] = [
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-];
+use crate::platform;
+use crate::source::{digest_hex, Image, Source, Verified};
+
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 pub struct Layout {
     pub dir: PathBuf,
 }
 
-/// A resolved image: its manifest and config documents.
-pub struct Image {
-    pub manifest: Value,
-    pub config: Value,
+/// One image of a layout: the layout and the ref name (None: the only one).
+pub struct OciSource {
+    pub layout: Layout,
+    pub tag: Option<String>,
 }
 
-fn blob_path(dir: &Path, digest: &str) -> Result<PathBuf> {
-    let (alg, hex) = digest
-        .split_once(':')
-        .with_context(|| format!("digest {digest:?}: no algorithm"))?;
-    if alg != "sha256" || hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        bail!("digest {digest:?}: only sha256 digests are supported");
-    }
-    Ok(dir.join("blobs").join(alg).join(hex))
+fn read_json(p: &Path) -> Result<Value> {
+    let data = std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?;
+    serde_json::from_slice(&data).with_context(|| format!("{}: not JSON", p.display()))
 }
 
 impl Layout {
     pub fn open(dir: &Path) -> Result<Layout> {
         let marker = dir.join("oci-layout");
-        let v: Value = serde_json::from_slice(
-            &std::fs::read(&marker).with_context(|| format!("{}: cannot read", marker.display()))?,
-        )
-        .with_context(|| format!("{}: not JSON", marker.display()))?;
+        let v = read_json(&marker)?;
         if v["imageLayoutVersion"].as_str().is_none_or(|s| !s.starts_with("1.")) {
             bail!(
                 "{}: imageLayoutVersion {} is not 1.x",
@@ -51,78 +42,64 @@ impl Layout {
         Ok(Layout { dir: dir.to_path_buf() })
     }
 
-    /// The path of a blob whose content was checked against its digest
-    /// (streamed through sha256, so a large layer is never held in memory).
-    pub fn verified_blob(&self, digest: &str) -> Result<PathBuf> {
-        let p = blob_path(&self.dir, digest)?;
-        let mut f = std::fs::File::open(&p).with_context(|| format!("blob {digest}: cannot open {}", p.display()))?;
-        let mut hash = Sha256::new();
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = f.read(&mut buf).with_context(|| format!("blob {digest}: read"))?;
-            if n == 0 {
-                break;
-            }
-            hash.update(&buf[..n]);
-        }
-        let got = format!("sha256:{:x}", hash.finalize());
-        if got != digest {
-            bail!("blob {digest}: content hashes to {got}");
-        }
-        Ok(p)
+    pub fn blob_path(&self, digest: &str) -> Result<PathBuf> {
+        Ok(self.dir.join("blobs/sha256").join(digest_hex(digest)?))
     }
 
-    fn json(&self, digest: &str) -> Result<Value> {
-        let data = std::fs::read(self.verified_blob(digest)?).with_context(|| format!("blob {digest}: read"))?;
-        serde_json::from_slice(&data).with_context(|| format!("blob {digest}: not JSON"))
+    fn raw(&self, digest: &str) -> Result<Vec<u8>> {
+        let mut data = vec![];
+        self.open_blob(digest, None)?
+            .read_to_end(&mut data)
+            .with_context(|| format!("{}", self.dir.display()))?;
+        Ok(data)
     }
 
-    /// The image tagged `tag` (or the only one), for linux/amd64.
+    fn open_blob(&self, digest: &str, size: Option<u64>) -> Result<Verified<std::fs::File>> {
+        let p = self.blob_path(digest)?;
+        let f = std::fs::File::open(&p).with_context(|| format!("blob {digest}: cannot open {}", p.display()))?;
+        Ok(Verified::new(f, digest, size))
+    }
+
+    /// The descriptors of index.json.
+    pub fn index(&self) -> Result<Vec<Value>> {
+        Ok(read_json(&self.dir.join("index.json"))?["manifests"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// The image named `tag` (or the only one), for this machine.
     pub fn image(&self, tag: Option<&str>) -> Result<Image> {
-        let index_path = self.dir.join("index.json");
-        let index: Value = serde_json::from_slice(
-            &std::fs::read(&index_path).with_context(|| format!("{}: cannot read", index_path.display()))?,
-        )
-        .with_context(|| format!("{}: not JSON", index_path.display()))?;
-        let manifests = index["manifests"].as_array().cloned().unwrap_or_default();
+        let manifests = self.index()?;
         let chosen: Vec<&Value> = match tag {
-            Some(t) => manifests
-                .iter()
-                .filter(|m| m["annotations"]["org.opencontainers.image.ref.name"] == t)
-                .collect(),
+            Some(t) => manifests.iter().filter(|m| m["annotations"][REF_NAME] == t).collect(),
             None => manifests.iter().collect(),
         };
+        let index_path = self.dir.join("index.json");
         let desc = match chosen.as_slice() {
             [one] => (*one).clone(),
             [] => bail!("{}: no image named {:?}", index_path.display(), tag.unwrap_or("")),
             _ => bail!("{}: several images; name one with :TAG", index_path.display()),
         };
-        self.resolve(&desc, 0)
+        let digest = desc["digest"]
+            .as_str()
+            .context("index.json: a descriptor without a digest")?;
+        platform::resolve(digest, &mut |d| self.raw(d), &mut |d| {
+            serde_json::from_slice(&self.raw(d)?).with_context(|| format!("blob {d}: not JSON"))
+        })
+    }
+}
+
+impl Source for OciSource {
+    fn describe(&self) -> String {
+        format!("oci:{}", self.layout.dir.display())
     }
 
-    fn resolve(&self, desc: &Value, depth: usize) -> Result<Image> {
-        if depth > 8 {
-            bail!("image indexes nested too deep");
-        }
-        let digest = desc["digest"].as_str().context("descriptor without a digest")?;
-        let doc = self.json(digest)?;
-        let media = desc["mediaType"]
-            .as_str()
-            .or(doc["mediaType"].as_str())
-            .unwrap_or_default();
-        if INDEX_TYPES.contains(&media) || doc["manifests"].is_array() {
-            let list = doc["manifests"].as_array().cloned().unwrap_or_default();
-            // The first entry for this machine wins, as the image spec suggests.
-            let pick = list
-                .iter()
-                .find(|m| m["platform"]["os"] == "linux" && m["platform"]["architecture"] == "amd64")
-                .with_context(|| format!("index {digest}: no linux/amd64 image"))?;
-            return self.resolve(pick, depth + 1);
-        }
-        let config_digest = doc["config"]["digest"]
-            .as_str()
-            .with_context(|| format!("manifest {digest}: no config"))?;
-        let config = self.json(config_digest)?;
-        Ok(Image { manifest: doc, config })
+    fn image(&self) -> Result<Image> {
+        self.layout.image(self.tag.as_deref())
+    }
+
+    fn blob(&self, digest: &str, size: Option<u64>) -> Result<Box<dyn Read + Send + '_>> {
+        Ok(Box::new(self.layout.open_blob(digest, size)?))
     }
 }

@@ -1,65 +1,81 @@
-use std::path::PathBuf;
+use anyhow::{bail, Context, Result};
 
-use anyhow::{bail, Result};
-
-use hull_provision::bundle::Backend;
+use hull_provision::backend;
+use hull_provision::bundle::{Backend, Request};
+use hull_provision::convert::Overrides;
+use hull_provision::progress::Progress;
+use hull_provision::reference::{self, Reference};
+use hull_provision::source::Source;
+use hull_provision::store::ImageStore;
 
 use crate::cli::BundleCreateArgs;
 
-/// "oci:PATH[:TAG]" -> (PATH, TAG).
-pub fn parse_oci_ref(r: &str) -> Result<(PathBuf, Option<String>)> {
-    let Some(rest) = r.strip_prefix("oci:") else {
-        bail!("--image {r:?}: only oci:PATH[:TAG] references are supported so far");
-    };
-    // A tag has no '/': "oci:/a/b:latest" is a tag, "oci:/a:b/c" is a path.
-    match rest.rsplit_once(':') {
-        Some((path, tag)) if !tag.contains('/') && !path.is_empty() => Ok((PathBuf::from(path), Some(tag.to_string()))),
-        _ => Ok((PathBuf::from(rest), None)),
-    }
-}
-
-/// Mesos's order: overlay where the kernel has it, then aufs, then copy.
-fn choose(name: &str) -> Result<Backend> {
-    let fs = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
-    let has = |n: &str| fs.lines().any(|l| l.split_whitespace().last() == Some(n));
+/// `auto` goes in Mesos's order: overlay where the kernel has it and the
+/// store's filesystem suits it, then aufs, then copy; never bind.
+fn choose(name: &str, store: &ImageStore) -> Result<Backend> {
+    let tmp = store.root.join("tmp");
     match name {
         "copy" => Ok(Backend::Copy),
-        "overlay" if has("overlay") => Ok(Backend::Overlay),
-        "overlay" => bail!("--backend overlay: overlayfs is not supported by this kernel"),
+        "bind" => Ok(Backend::Bind),
+        "overlay" => match backend::overlay_unusable(&tmp) {
+            None => Ok(Backend::Overlay),
+            Some(why) => bail!("--backend overlay: {why}"),
+        },
         "aufs" => bail!("--backend aufs: aufs is not supported by this kernel"),
-        "auto" if has("overlay") => Ok(Backend::Overlay),
-        "auto" => Ok(Backend::Copy),
-        "bind" => bail!("--backend bind: not built yet"),
+        "auto" => match backend::overlay_unusable(&tmp) {
+            None => Ok(Backend::Overlay),
+            Some(why) => {
+                tracing::info!("--backend auto: not overlay ({why}); aufs is not supported by this kernel; using copy");
+                Ok(Backend::Copy)
+            }
+        },
         other => bail!("--backend {other:?}: not one of auto, overlay, aufs, copy, bind"),
     }
 }
 
-pub fn create(a: &BundleCreateArgs) -> Result<()> {
-    let backend = choose(&a.backend)?;
-    let (layout, tag) = parse_oci_ref(&a.image)?;
-    std::fs::create_dir_all(&a.dir)?;
-    hull_provision::bundle::create(
-        &layout,
-        tag.as_deref(),
-        &a.dir,
-        &crate::spec::default_spec(),
-        backend,
-        &a.store,
-    )
+fn overrides(a: &BundleCreateArgs) -> Result<Overrides> {
+    let entrypoint = match a.entrypoint.as_deref() {
+        None => None,
+        Some(e) if e.starts_with('[') => {
+            Some(serde_json::from_str(e).with_context(|| format!("--entrypoint {e:?}: not a JSON array of strings"))?)
+        }
+        Some(e) => Some(vec![e.to_string()]),
+    };
+    Ok(Overrides {
+        cmd: a.cmd.clone(),
+        entrypoint,
+        env: a.env.clone(),
+        cwd: a.cwd.clone(),
+        user: a.user.clone(),
+    })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn oci_refs() {
-        assert_eq!(
-            parse_oci_ref("oci:/img:latest").unwrap(),
-            (PathBuf::from("/img"), Some("latest".into()))
-        );
-        assert_eq!(parse_oci_ref("oci:/img").unwrap(), (PathBuf::from("/img"), None));
-        assert_eq!(parse_oci_ref("oci:/a:b/c").unwrap(), (PathBuf::from("/a:b/c"), None));
-        assert!(parse_oci_ref("docker.io/library/busybox").is_err());
-    }
+pub fn create(a: &BundleCreateArgs) -> Result<()> {
+    let over = overrides(a)?;
+    let base = crate::spec::default_spec();
+    let Some(image) = a.image.as_deref() else {
+        return hull_provision::bundle::create_without_image(&a.dir, &base, &over);
+    };
+    let store = ImageStore::open(&a.store.store)?;
+    let backend = choose(&a.backend, &store)?;
+    // A registry image is used from the store, pulled first if missing.
+    let src: Box<dyn Source> = match reference::parse(image)? {
+        Reference::Registry(r) => {
+            let name = r.canonical();
+            if !store.images()?.contains_key(&name) {
+                let (remote, _) = super::image::open_source(image, &a.registry)?;
+                store.pull(remote.as_ref(), &name, &Progress::new(false))?;
+            }
+            Box::new(store.source(&name)?)
+        }
+        _ => super::image::open_source(image, &a.registry)?.0,
+    };
+    let req = Request {
+        dir: &a.dir,
+        base: &base,
+        backend,
+        store: &store,
+        overrides: &over,
+    };
+    hull_provision::bundle::create(src.as_ref(), &req)
 }

@@ -10,6 +10,7 @@ mod delete;
 mod events;
 mod exec;
 mod features;
+mod image;
 mod kill;
 mod list;
 mod pause;
@@ -39,6 +40,7 @@ pub fn dispatch(g: &GlobalOpts, cmd: &Command) -> Result<i32> {
         Command::Features => features::run().map(|_| 0),
         Command::Bundle(crate::cli::BundleCommand::Create(a)) => bundle::create(a).map(|_| 0),
         Command::Bundle(crate::cli::BundleCommand::Rm(a)) => hull_provision::bundle::remove(&a.dir).map(|_| 0),
+        Command::Image(c) => image::run(c).map(|_| 0),
     }
 }
 

@@ -4,10 +4,8 @@
 mod liveness;
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -80,7 +78,7 @@ pub struct OciState {
 /// A container's state directory, locked for as long as this value lives.
 pub struct ContainerDir {
     pub path: PathBuf,
-    _lock: File,
+    _lock: fsutil::Lock,
 }
 
 /// Container ids as runc accepts them: letters, digits, `_+-.`, not `.` or `..`.
@@ -94,19 +92,6 @@ pub fn check_id(id: &str) -> Result<()> {
         bail!("container id {id:?}: invalid: use letters, digits and _+-. only");
     }
     Ok(())
-}
-
-fn lock(dir: &Path) -> Result<File> {
-    let f = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(dir)
-        .with_context(|| format!("{}: cannot open", dir.display()))?;
-    // SAFETY: flock on an fd we own.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("{}: lock", dir.display()));
-    }
-    Ok(f)
 }
 
 impl ContainerDir {
@@ -126,7 +111,7 @@ impl ContainerDir {
             }
             Err(e) => return Err(e).with_context(|| format!("{}: cannot create", path.display())),
         }
-        let lock = lock(&path)?;
+        let lock = fsutil::lock(&path, true)?;
         Ok(ContainerDir { path, _lock: lock })
     }
 
@@ -137,7 +122,7 @@ impl ContainerDir {
         if !path.join(STATE_FILE).exists() {
             bail!("container {id:?} does not exist");
         }
-        let lock = lock(&path).with_context(|| format!("container {id:?} does not exist"))?;
+        let lock = fsutil::lock(&path, true).with_context(|| format!("container {id:?} does not exist"))?;
         if !path.join(STATE_FILE).exists() {
             bail!("container {id:?} does not exist");
         }
@@ -200,31 +185,8 @@ impl ContainerDir {
     }
 }
 
-/// Writes a file so that readers see either nothing or all of it.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
-        // No fsync: the state lives on tmpfs (/run) in practice, and rename
-        // already gives readers all or nothing.
-        f.write_all(bytes)?;
-        std::fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res.with_context(|| format!("{}: cannot write", path.display()))
-}
+use hull_provision::fsutil;
+pub use hull_provision::fsutil::write_atomic;
 
 /// Removes a container directory that has no state.json (a create killed
 /// midway), or nothing if there is none.
@@ -235,7 +197,7 @@ pub fn remove_leftover(root: &Path, id: &str) -> Result<()> {
         return Ok(());
     }
     // A create in progress holds the lock; wait for it to finish or fail.
-    let _lock = lock(&path)?;
+    let _lock = fsutil::lock(&path, true)?;
     if path.join(STATE_FILE).exists() {
         bail!("container {id:?} was created meanwhile; delete it again");
     }

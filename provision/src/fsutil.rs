@@ -1,0 +1,71 @@
+//! File helpers both crates use: advisory locks and all-or-nothing writes.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+/// An flock held until dropped (the file is closed with it).
+pub struct Lock(File);
+
+impl Lock {
+    /// For those that must keep it out of a child's fd cleanup.
+    pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+/// Locks `path` (a directory or a file, made if missing), waiting for it.
+pub fn lock(path: &Path, exclusive: bool) -> Result<Lock> {
+    let f = if path.is_dir() {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(path)
+    } else {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(path)
+    }
+    .with_context(|| format!("{}: cannot open", path.display()))?;
+    let op = if exclusive { libc::LOCK_EX } else { libc::LOCK_SH };
+    // SAFETY: flock on an fd we own.
+    if unsafe { libc::flock(f.as_raw_fd(), op) } != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("{}: lock", path.display()));
+    }
+    Ok(Lock(f))
+}
+
+/// Writes a file so that readers see either nothing or all of it.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    let res = (|| -> std::io::Result<()> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
+        // No fsync: rename already gives readers all or nothing, and hull's
+        // state lives on tmpfs (/run) in practice.
+        f.write_all(bytes)?;
+        std::fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res.with_context(|| format!("{}: cannot write", path.display()))
+}
