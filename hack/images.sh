@@ -10,7 +10,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 OUT=${1:-/tmp/hull-images}
-[ -f "$OUT/busybox-oci.tar" ] && [ -f "$OUT/multilayer-oci.tar" ] && exit 0
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 
@@ -67,6 +66,15 @@ archive() { # layout -> OUT/name
     tar -C "$1" -cf "$OUT/$2.tmp" .
     mv "$OUT/$2.tmp" "$OUT/$2"
 }
+
+#   hack/images.sh --layout LAYOUT REF CONFIG-JSON-FIELDS DIR...  -> an OCI layout of these
+#                                directories as layers (for the tests' own images)
+if [ "$OUT" = --layout ]; then
+    shift
+    image "$@"
+    exit 0
+fi
+[ -f "$OUT/busybox-oci.tar" ] && [ -f "$OUT/multilayer-oci.tar" ] && exit 0
 
 PATHENV='"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]'
 image "$W/layout1" latest "$PATHENV,\"Cmd\":[\"/bin/sh\"],\"WorkingDir\":\"/\"" "$R"

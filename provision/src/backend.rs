@@ -2,9 +2,13 @@
 //! read-only bind of a single cached layer; and the checks `auto` makes
 //! before it picks overlay, as Mesos does.
 
+use std::ffi::CStr;
+use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
 
 /// overlayfs's own mount data: the options must fit in one page.
 const PAGE: usize = 4096;
@@ -46,9 +50,10 @@ fn lowerdir(lower: &[PathBuf]) -> String {
 
 /// Mounts `lower` (bottom layer first) with DIR/upper and DIR/work onto
 /// DIR/rootfs. When the layer paths make the options longer than a page,
-/// they go through short symlinks in `scratch` (as Mesos does): overlayfs
-/// resolves them at mount time, so they are removed right after.
-pub fn overlay_mount(lower: &[PathBuf], dir: &Path, scratch: &Path) -> Result<()> {
+/// they go through short symlinks in a scratch directory of the system's
+/// temp dir (as Mesos does): overlayfs resolves them at mount time, so they
+/// are removed right after.
+pub fn overlay_mount(lower: &[PathBuf], dir: &Path) -> Result<()> {
     if lower.is_empty() {
         bail!("an image with no layers cannot be mounted");
     }
@@ -61,7 +66,7 @@ pub fn overlay_mount(lower: &[PathBuf], dir: &Path, scratch: &Path) -> Result<()
         dir.join("work").display()
     );
     let mut data = format!("lowerdir={}{rest}", lowerdir(lower));
-    let links = scratch.join(format!("l{}", std::process::id()));
+    let links = std::env::temp_dir().join(format!("hull-l{}", std::process::id()));
     if data.len() >= PAGE {
         let _ = std::fs::remove_dir_all(&links);
         std::fs::create_dir_all(&links).with_context(|| format!("{}: cannot create", links.display()))?;
@@ -99,18 +104,70 @@ pub fn bind_mount(layer: &Path, target: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Unmounts `target` if something is mounted there.
-pub fn unmount(target: &Path) -> Result<()> {
-    let mounted = std::fs::read_to_string("/proc/self/mountinfo")
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// mount_setattr(2) with AT_RECURSIVE: `set` and `clr` are MOUNT_ATTR_* bits.
+pub fn setattr_recursive(dirfd: RawFd, path: &CStr, flags: libc::c_int, set: u64, clr: u64) -> Result<()> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: a C path, flags, and a mount_attr of the size passed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            dirfd,
+            path.as_ptr(),
+            flags | libc::AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context("mount_setattr");
+    }
+    Ok(())
+}
+
+/// The host's whole mount tree, read-only all through, onto `target`, as
+/// a slave (host mounts show up in it, nothing goes back).
+pub fn bind_host_root(target: &Path) -> Result<()> {
+    std::fs::create_dir_all(target).with_context(|| format!("{}: cannot create", target.display()))?;
+    mount("/", target, None, libc::MS_BIND | libc::MS_REC, None)?;
+    let made = mount("none", target, None, libc::MS_REC | libc::MS_SLAVE, None).and_then(|()| {
+        let t = cstr(target)?;
+        setattr_recursive(libc::AT_FDCWD, &t, 0, MOUNT_ATTR_RDONLY, 0)
+            .with_context(|| format!("make {} read-only", target.display()))
+    });
+    if made.is_err() {
+        let _ = unmount(target);
+    }
+    made
+}
+
+pub fn is_mountpoint(target: &Path) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap_or_default()
         .lines()
-        .any(|l| l.split(' ').nth(4) == Some(target.to_string_lossy().as_ref()));
-    if !mounted {
+        .any(|l| l.split(' ').nth(4) == Some(target.to_string_lossy().as_ref()))
+}
+
+/// Unmounts `target` (and what is mounted under it) if something is mounted there.
+pub fn unmount(target: &Path) -> Result<()> {
+    if !is_mountpoint(target) {
         return Ok(());
     }
     let t = cstr(target)?;
     // SAFETY: a valid C string.
-    if unsafe { libc::umount2(t.as_ptr(), 0) } != 0 {
+    if unsafe { libc::umount2(t.as_ptr(), libc::MNT_DETACH) } != 0 {
         return Err(std::io::Error::last_os_error()).with_context(|| format!("unmount {}", target.display()));
     }
     Ok(())

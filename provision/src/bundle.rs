@@ -88,7 +88,7 @@ pub fn create(src: &dyn Source, req: &Request) -> Result<()> {
                     };
                     backend::bind_mount(one, &rootfs)?;
                 } else {
-                    backend::overlay_mount(&lower, &dir, &req.store.root.join("tmp"))?;
+                    backend::overlay_mount(&lower, &dir)?;
                 }
                 layers.iter().map(|l| l.chain_id.clone()).collect()
             }
@@ -148,16 +148,35 @@ pub fn create_without_image(dir: &Path, base: &Value, over: &Overrides) -> Resul
         bail!("--no-image: give the command to run after the bundle directory");
     }
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let dir = std::fs::canonicalize(dir).with_context(|| format!("{}: cannot open", dir.display()))?;
+    let made = (|| -> Result<()> {
+        let m = json!({"backend": "host"});
+        crate::fsutil::write_atomic(&dir.join(MARKER), &serde_json::to_vec(&m)?, 0o644)?;
+        backend::bind_host_root(&dir.join("rootfs"))?;
+        write_config(&dir, &no_image_spec(base, over)?)
+    })();
+    if made.is_err() {
+        let _ = remove(&dir);
+    }
+    made
+}
+
+fn no_image_spec(base: &Value, over: &Overrides) -> Result<Value> {
     let image = json!({"config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}});
     let mut spec = convert::runtime_config(&image, base, Path::new("/"), over)?;
-    spec["root"] = json!({"path": "/", "readonly": true});
+    spec["root"] = json!({"path": "rootfs", "readonly": true});
     spec["mounts"].as_array_mut().context("base spec: mounts")?.push(
         json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]}),
     );
     spec["annotations"] = json!({"org.hull.no-image": "true"});
-    let m = json!({"backend": "none"});
-    crate::fsutil::write_atomic(&dir.join(MARKER), &serde_json::to_vec(&m)?, 0o644)?;
-    write_config(dir, &spec)
+    Ok(spec)
+}
+
+fn remove_tree(p: &Path) -> Result<()> {
+    if p.exists() {
+        std::fs::remove_dir_all(p).with_context(|| format!("remove {}", p.display()))?;
+    }
+    Ok(())
 }
 
 /// `bundle rm`: unmounts and removes exactly what create made in DIR.
@@ -166,12 +185,20 @@ pub fn remove(dir: &Path) -> Result<()> {
         .ok()
         .and_then(|d| serde_json::from_slice(&d).ok())
         .unwrap_or(Value::Null);
-    backend::unmount(&dir.join("rootfs"))?;
-    for part in ["rootfs", "upper", "work"] {
-        let p = dir.join(part);
-        if p.exists() {
-            std::fs::remove_dir_all(&p).with_context(|| format!("remove {}", p.display()))?;
-        }
+    let rootfs = dir.join("rootfs");
+    backend::unmount(&rootfs)?;
+    // Only the copy backend's rootfs has content of its own; any other is
+    // an empty mount point, and must be, or removing it could reach the layers or the host.
+    if backend::is_mountpoint(&rootfs) {
+        bail!("{}: still mounted; not removing it", rootfs.display());
+    }
+    if marker["backend"] == "copy" || marker.is_null() {
+        remove_tree(&rootfs)?;
+    } else if rootfs.exists() {
+        std::fs::remove_dir(&rootfs).with_context(|| format!("remove {}", rootfs.display()))?;
+    }
+    for part in ["upper", "work"] {
+        remove_tree(&dir.join(part))?;
     }
     if let Some(store) = marker["store"].as_str() {
         let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| PathBuf::from(dir));

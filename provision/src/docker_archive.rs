@@ -11,8 +11,15 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::layer::Compression;
 use crate::reference::parse_registry;
 use crate::source::{digest_hex, digest_of, Image, Source, Verified};
+
+const LAYER_TYPES: [&str; 3] = [
+    "application/vnd.docker.image.rootfs.diff.tar",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+];
 
 pub struct DockerArchive {
     path: PathBuf,
@@ -80,6 +87,18 @@ impl DockerArchive {
         serde_json::from_slice(&self.read(name)?).with_context(|| format!("{name:?}: not JSON"))
     }
 
+    /// Docker's layer media type, from the layer's first bytes (Docker 25+
+    /// keeps the compressed blobs it pulled).
+    fn layer_type(&self, member: &str) -> Result<&'static str> {
+        let mut head = [0u8; 4];
+        let n = self.member(member)?.read(&mut head)?;
+        Ok(match Compression::sniff(&head[..n]) {
+            Compression::None => LAYER_TYPES[0],
+            Compression::Gzip => LAYER_TYPES[1],
+            Compression::Zstd => LAYER_TYPES[2],
+        })
+    }
+
     fn classic(&mut self, name: Option<&str>) -> Result<()> {
         let list = self.json("manifest.json")?;
         let list = list.as_array().context("manifest.json: not a list")?;
@@ -136,7 +155,7 @@ impl DockerArchive {
                 .with_context(|| format!("layer {p:?} is not in the archive"))?
                 .1;
             self.blobs.insert(digest.clone(), p.clone());
-            layers.push(json!({"digest": digest, "size": size}));
+            layers.push(json!({"digest": digest, "size": size, "mediaType": self.layer_type(p)?}));
         }
         let config_digest = digest_of(&config_raw);
         self.blobs.insert(config_digest.clone(), config_path);
@@ -184,7 +203,7 @@ impl DockerArchive {
             let digest = format!("sha256:{:x}", hash.finalize());
             self.blobs.insert(digest.clone(), p);
             diffs.push(json!(digest));
-            layers.push(json!({"digest": digest, "size": size}));
+            layers.push(json!({"digest": digest, "size": size, "mediaType": LAYER_TYPES[0]}));
         }
         let mut config = json!({"rootfs": {"type": "layers", "diff_ids": diffs}});
         for k in ["architecture", "os", "created", "author", "config"] {
@@ -214,13 +233,6 @@ impl std::io::Write for HashWriter<'_> {
 /// A Docker v2 manifest for what the archive holds, so the rest of hull
 /// sees the same image whatever store it came from.
 fn synthesized(config: Value, config_digest: &str, config_size: usize, layers: Vec<Value>) -> Result<Image> {
-    let layers: Vec<Value> = layers
-        .into_iter()
-        .map(|mut l| {
-            l["mediaType"] = json!("application/vnd.docker.image.rootfs.diff.tar");
-            l
-        })
-        .collect();
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",

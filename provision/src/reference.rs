@@ -96,7 +96,10 @@ pub fn parse_registry(r: &str) -> Result<RegistryRef> {
         }
         _ => (DEFAULT_REGISTRY.to_string(), name.to_string()),
     };
-    if let Some((_, port)) = registry.rsplit_once(':').filter(|(h, _)| !h.ends_with(']') || registry.starts_with('[')) {
+    if let Some((_, port)) = registry
+        .rsplit_once(':')
+        .filter(|(h, _)| !h.ends_with(']') || registry.starts_with('['))
+    {
         if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
             bail!("image reference {r:?}: registry {registry:?}: port {port:?} is not a number");
         }

@@ -184,10 +184,12 @@ impl Registry {
             creds,
             auth: Mutex::new(Auth::Anonymous),
         };
-        // The /v2/ probe: any HTTP answer (401 included) says the scheme works.
-        // A loopback registry may speak plain HTTP, as Docker allows.
+        // The /v2/ probe: a registry answers 200, or 401 when it wants auth.
+        // A loopback registry may speak plain HTTP, as Docker allows; an
+        // HTTPS one that fails its certificate check is not retried in clear.
         let probe = |base: &str| match reg.agent.get(&format!("{base}/v2/")).call() {
-            Ok(_) | Err(ureq::Error::Status(..)) => Ok(()),
+            Ok(_) | Err(ureq::Error::Status(401, _)) => Ok(()),
+            Err(ureq::Error::Status(code, _)) => Err(format!("{base}/v2/ answered HTTP {code}: not a registry")),
             Err(e) => Err(e.to_string()),
         };
         if let Err(tls) = probe(&reg.base) {

@@ -190,35 +190,7 @@ fn after_mount(ctx: &MountContext, dest: &Path, opts: &MountOptions, follow: Fol
     Ok(())
 }
 
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
 fn set_attr_recursive(fd: &OwnedFd, set: u64, clr: u64) -> Result<()> {
-    let attr = MountAttr {
-        attr_set: set,
-        attr_clr: clr,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    let empty = c"";
-    // SAFETY: a valid fd, an empty C path with AT_EMPTY_PATH, and a mount_attr of the size passed.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            empty.as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error()).context("mount_setattr (recursive mount options)");
-    }
-    Ok(())
+    hull_provision::backend::setattr_recursive(fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH, set, clr)
+        .context("mount_setattr (recursive mount options)")
 }
