@@ -945,3 +945,56 @@ fn many_layers_mount_through_short_links() {
         "the links are gone after the mount"
     );
 }
+
+#[test]
+fn a_debian_image_from_the_registry_runs_through_overlay_and_copy() {
+    let t = tempfile::tempdir().unwrap();
+    let t = t.path();
+    let o = Command::new("./hack/debian-image.sh").output().unwrap();
+    assert!(o.status.success(), "hack/debian-image.sh: {}", stderr(&o));
+    let reg = registry(t, Auth::Anonymous);
+    let name = reg.name("hull/debian:bookworm");
+    let o = Command::new("skopeo")
+        .args([
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+            "oci:/var/cache/hull/debian/oci:bookworm",
+        ])
+        .arg(format!("docker://{name}"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let store = t.join("store");
+    let s = store.to_str().unwrap();
+    ok(hull(&["image", "pull", "-q", "--store", s, &name]));
+    let script = ". /etc/os-release; echo $PRETTY_NAME; dpkg -l | grep -c ^ii; id -un; echo $LANG";
+    let mut outputs = vec![];
+    let bundles: Vec<PathBuf> = ["ov", "cp"].iter().map(|n| t.join(n)).collect();
+    let _cleanup = Bundles(bundles.clone());
+    for (b, backend) in bundles.iter().zip(["overlay", "copy"]) {
+        ok(hull(&[
+            "bundle",
+            "create",
+            "--store",
+            s,
+            "--backend",
+            backend,
+            "--image",
+            &name,
+            b.to_str().unwrap(),
+            "--",
+            "/bin/bash",
+            "-c",
+            script,
+        ]));
+        outputs.push(ok(run_bundle(t, b, backend)));
+    }
+    assert!(
+        outputs[0].starts_with("Debian GNU/Linux 12 (bookworm)\n"),
+        "{}",
+        outputs[0]
+    );
+    assert!(outputs[0].contains("\nroot\nC.UTF-8"), "{}", outputs[0]);
+    assert_eq!(outputs[0], outputs[1], "overlay and copy run the same image");
+}
