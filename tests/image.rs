@@ -625,6 +625,8 @@ enum Fault {
     Always500,
     /// Basic auth required; blobs redirect to a second server on 127.0.0.2.
     RedirectElsewhere,
+    /// Half the first layer, then nothing (until the puller is killed).
+    Stall,
 }
 
 struct Request {
@@ -726,6 +728,14 @@ fn fake_registry(layout: &Path, fault: Fault, seen_elsewhere: Arc<Mutex<Vec<Opti
                 Fault::RedirectElsewhere => {
                     let to = [("Location", format!("http://127.0.0.2:{other}/elsewhere/{d}"))];
                     return respond(s, "307 Temporary Redirect", &to, b"");
+                }
+                Fault::Stall => {
+                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", data.len());
+                    let _ = s.write_all(head.as_bytes());
+                    let _ = s.write_all(&data[..data.len() / 2]);
+                    let _ = s.flush();
+                    std::thread::sleep(Duration::from_secs(30));
+                    return;
                 }
                 Fault::Always500 => {}
             }
@@ -836,6 +846,20 @@ fn bind_backend_takes_single_layer_images_read_only() {
         out.contains("hull-image") && out.contains("Read-only file system"),
         "{out}"
     );
+    // The overrides, each seen from inside: user by name (the image's
+    // /etc/passwd), env, cwd and the command.
+    let over = t.join("over");
+    let _cleanup2 = Bundles(vec![over.clone()]);
+    let args = ["--user", "nobody", "-e", "X=1", "--cwd", "/data"];
+    let o = Command::new(HULL)
+        .args(["bundle", "create", "--store", s, "--backend", "copy", "--image", &image])
+        .args(args)
+        .arg(&over)
+        .args(["--", "sh", "-c", "id -u; id -g; echo $X; pwd"])
+        .output()
+        .unwrap();
+    ok(o);
+    assert_eq!(ok(run_bundle(t, &over, "over")), "65534\n65534\n1\n/data\n");
     let ml = format!("oci:{}/ml:multilayer", t.display());
     let o = hull(&[
         "bundle",
@@ -997,4 +1021,46 @@ fn a_debian_image_from_the_registry_runs_through_overlay_and_copy() {
     );
     assert!(outputs[0].contains("\nroot\nC.UTF-8"), "{}", outputs[0]);
     assert_eq!(outputs[0], outputs[1], "overlay and copy run the same image");
+}
+
+#[test]
+fn a_pull_killed_midway_leaves_no_entry_and_gc_clears_its_leftovers() {
+    let t = tempfile::tempdir().unwrap();
+    let t = t.path();
+    images(t);
+    let port = fake_registry(&t.join("ml"), Fault::Stall, Arc::default());
+    let store = t.join("store");
+    let mut pull = Proc(
+        Command::new(HULL)
+            .args(["image", "pull", "-q", "--store"])
+            .arg(&store)
+            .arg(format!("127.0.0.1:{port}/hull/ml:v1"))
+            .spawn()
+            .unwrap(),
+    );
+    let part = || {
+        std::fs::read_dir(store.join("tmp"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".part") && e.metadata().unwrap().len() > 0)
+    };
+    for _ in 0..200 {
+        if part() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(part(), "the pull never got halfway");
+    pull.0.kill().unwrap();
+    pull.0.wait().unwrap();
+    let index = std::fs::read_to_string(store.join("index.json")).unwrap();
+    assert!(!index.contains("hull/ml"), "{index}");
+    for e in std::fs::read_dir(store.join("blobs/sha256")).unwrap().flatten() {
+        let d = sh(&format!("sha256sum {} | cut -d' ' -f1", e.path().display()));
+        assert_eq!(d.trim(), e.file_name().to_string_lossy(), "a half blob under its name");
+    }
+    assert_eq!(layer_dirs(&store), 0);
+    ok(hull(&["image", "gc", "--store", store.to_str().unwrap()]));
+    assert_eq!(std::fs::read_dir(store.join("tmp")).unwrap().count(), 0);
 }
