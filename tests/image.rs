@@ -320,6 +320,15 @@ fn registry_pull_then_overlay_and_copy_bundles_match_and_gc_keeps_what_is_used()
     for l in inspect["layers"].as_array().unwrap() {
         assert_eq!((l["images"].as_u64(), l["bundles"].as_u64()), (Some(1), Some(1)), "{l}");
     }
+    // By digest: the same image under a second name, sharing every layer.
+    let by_digest = format!("{}@{}", reg.name("hull/ml"), inspect["digest"].as_str().unwrap());
+    assert_eq!(
+        ok(hull(&["image", "pull", "-q", "--store", s, &by_digest])).trim(),
+        by_digest
+    );
+    let inspect: Value = serde_json::from_str(&ok(hull(&["image", "inspect", "--store", s, &by_digest]))).unwrap();
+    assert_eq!(inspect["layers"][0]["images"], 2);
+    ok(hull(&["image", "rm", "--store", s, &by_digest]));
     // gc with the image and the bundle in place removes nothing used.
     ok(hull(&["image", "gc", "--store", s]));
     assert_eq!(layer_dirs(&store), 3);

@@ -75,3 +75,51 @@ pub fn resolve(
     }
     bail!("image indexes nested too deep (more than 8)")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_index_resolves_to_this_machines_manifest() {
+        let config = json!({"rootfs": {"diff_ids": []}});
+        let cfg_raw = serde_json::to_vec(&config).unwrap();
+        let manifest = |arch: &str| {
+            serde_json::to_vec(
+                &json!({"schemaVersion": 2, "mediaType": MANIFEST_TYPES[0], "arch": arch,
+                "config": {"digest": digest_of(&cfg_raw)}, "layers": []}),
+            )
+            .unwrap()
+        };
+        let (arm, amd) = (manifest("arm64"), manifest("amd64"));
+        let (os, arch) = this_machine();
+        let entry = |raw: &[u8], a: &str| json!({"digest": digest_of(raw), "platform": {"os": os, "architecture": a}});
+        let inner = serde_json::to_vec(
+            &json!({"mediaType": INDEX_TYPES[1], "manifests": [entry(&arm, "arm64-not-this"), entry(&amd, arch)]}),
+        )
+        .unwrap();
+        let outer =
+            serde_json::to_vec(&json!({"mediaType": INDEX_TYPES[0], "manifests": [entry(&inner, arch)]})).unwrap();
+        let blobs: HashMap<String, Vec<u8>> = [&arm, &amd, &inner, &outer, &cfg_raw]
+            .iter()
+            .map(|b| (digest_of(b), b.to_vec()))
+            .collect();
+        let mut raw = |d: &str| blobs.get(d).cloned().context("missing");
+        let mut js = |d: &str| Ok(serde_json::from_slice(&blobs[d])?);
+        let img = resolve(&digest_of(&outer), &mut raw, &mut js).unwrap();
+        assert_eq!(img.manifest["arch"], "amd64");
+        let mut bad = |d: &str| {
+            let mut v = blobs.get(d).cloned().context("missing")?;
+            v.push(b' ');
+            Ok(v)
+        };
+        assert!(
+            resolve(&digest_of(&outer), &mut bad, &mut js).is_err(),
+            "a manifest must match its digest"
+        );
+    }
+}
