@@ -184,11 +184,12 @@ impl Registry {
             creds,
             auth: Mutex::new(Auth::Anonymous),
         };
-        // The /v2/ probe: a registry answers 200, or 401 when it wants auth.
-        // A loopback registry may speak plain HTTP, as Docker allows; an
-        // HTTPS one that fails its certificate check is not retried in clear.
+        // The /v2/ probe: a registry answers 200, 401 when it wants auth, or
+        // a server error the requests will retry. A loopback registry may
+        // speak plain HTTP, as Docker allows; an HTTPS one (which answers
+        // plain HTTP with a 400) is not used in clear.
         let probe = |base: &str| match reg.agent.get(&format!("{base}/v2/")).call() {
-            Ok(_) | Err(ureq::Error::Status(401, _)) => Ok(()),
+            Ok(_) | Err(ureq::Error::Status(401 | 429 | 500..=599, _)) => Ok(()),
             Err(ureq::Error::Status(code, _)) => Err(format!("{base}/v2/ answered HTTP {code}: not a registry")),
             Err(e) => Err(e.to_string()),
         };
