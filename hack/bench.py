@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -191,6 +192,85 @@ def provisioning(work, rounds):
     return out, size
 
 
+DEBIAN = "/var/cache/hull/debian/oci"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_registry(work):
+    """An anonymous docker-registry of the bench's own on loopback."""
+    port = free_port()
+    d = os.path.join(work, "registry")
+    os.makedirs(d)
+    with open(os.path.join(d, "config.yml"), "w") as f:
+        f.write(f"version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {d}/data}}}}\n"
+                f"http: {{addr: 127.0.0.1:{port}}}\n")
+    p = subprocess.Popen(["docker-registry", "serve", os.path.join(d, "config.yml")], stdout=DEVNULL, stderr=DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return p, port
+        except OSError:
+            time.sleep(0.05)
+    p.kill()
+    raise RuntimeError("docker-registry did not start")
+
+
+def distribution(work, layout, rounds):
+    """Unpacking the Debian image (hull's copy backend against umoci unpack,
+    and into hull's layer cache), and pulls from a local registry: hull image
+    pull (fetch, verify, unpack into the cache) against skopeo copy to an OCI
+    layout (fetch, verify) and skopeo copy + umoci unpack (the same work as
+    hull's pull)."""
+    subprocess.check_call(["./hack/debian-image.sh"], stdout=DEVNULL)
+    hull = RUNTIMES["hull"]
+    reg, port = start_registry(work)
+    out, sizes = {}, {}
+    try:
+        images = {"busybox, 3 layers": (f"{layout}:multilayer", "hull/ml:v1"),
+                  "Debian bookworm": (f"{DEBIAN}:bookworm", "hull/debian:bookworm")}
+        for label, (src, repo) in images.items():
+            subprocess.check_call(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci:{src}",
+                                   f"docker://127.0.0.1:{port}/{repo}"])
+        for i in range(rounds):
+            for label, (src, repo) in images.items():
+                ref = f"127.0.0.1:{port}/{repo}"
+                d = os.path.join(work, f"d-{i}")
+                store = os.path.join(work, f"dstore-{i}")
+                cases = [
+                    ("hull bundle create --backend copy", [hull, "bundle", "create", "--backend", "copy", "--store", store,
+                                                           "--image", f"oci:{src}", d + "-copy"]),
+                    ("umoci unpack", ["umoci", "unpack", "--image", src, d + "-umoci"]),
+                    ("hull image pull oci: (unpack into the cache)", [hull, "image", "pull", "-q", "--store", store + "-oci",
+                                                                     f"oci:{src}"]),
+                    ("hull image pull (registry)", [hull, "image", "pull", "-q", "--store", store + "-reg", ref]),
+                    ("skopeo copy (registry to OCI layout)", ["skopeo", "copy", "--quiet", "--src-tls-verify=false",
+                                                              f"docker://{ref}", f"oci:{d}-skopeo:x"]),
+                    ("umoci unpack of that copy", ["umoci", "unpack", "--image", f"{d}-skopeo:x", d + "-skopeo-unpacked"]),
+                ]
+                for name, argv in cases:
+                    secs, _ = run_timed(argv)
+                    out.setdefault((label, name), []).append(secs)
+                if label not in sizes:
+                    sizes[label] = int(subprocess.check_output(["du", "-sb", d + "-copy/rootfs"]).split()[0])
+                subprocess.check_call([hull, "bundle", "rm", d + "-copy"])
+                for x in [d + "-umoci", d + "-skopeo", d + "-skopeo-unpacked", store, store + "-oci", store + "-reg"]:
+                    shutil.rmtree(x, ignore_errors=True)
+                for x in [d + "-copy"]:
+                    shutil.rmtree(x, ignore_errors=True)
+    finally:
+        reg.kill()
+        reg.wait()
+    for label in sizes:
+        out[(label, "skopeo copy + umoci unpack")] = [
+            a + b for a, b in zip(out[(label, "skopeo copy (registry to OCI layout)")], out[(label, "umoci unpack of that copy")])]
+    return out, sizes
+
+
 def stats(xs):
     xs = sorted(xs)
     p90 = xs[min(len(xs) - 1, int(round(0.9 * (len(xs) - 1))))]
@@ -212,6 +292,7 @@ def main():
     ap.add_argument("--hull", default="target/release/hull")
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--containers", type=int, default=100)
+    ap.add_argument("--dist-rounds", type=int, default=5, help="rounds of the Debian and registry rows")
     ap.add_argument("--json", default="bench.json")
     a = ap.parse_args()
     RUNTIMES.update({"hull": os.path.abspath(a.hull), "crun": shutil.which("crun"), "runc": shutil.which("runc")})
@@ -244,7 +325,8 @@ def main():
                 secs = b.throughput(rt, bundles["no cgroup limits"], a.containers, parallel)
                 through[(parallel, rt)] = secs
         prov, size = provisioning(work, 10)
-        report(b, order, through, a, prov, size)
+        dist, sizes = distribution(work, os.path.join(work, "layout"), a.dist_rounds)
+        report(b, order, through, a, prov, size, dist, sizes)
     finally:
         for rt in order:
             for d in os.listdir(os.path.join(work, "state-" + rt)) if os.path.isdir(os.path.join(work, "state-" + rt)) else []:
@@ -261,7 +343,7 @@ def ratio(a, b):
     return f"{a / b:.2f}x" if b else "-"
 
 
-def report(b, order, through, a, prov, size):
+def report(b, order, through, a, prov, size, dist, sizes):
     cases = []
     for (case, _rt) in b.samples:
         if case not in cases:
@@ -300,14 +382,29 @@ def report(b, order, through, a, prov, size):
     for k, v in pst.items():
         out.append(f"| {k} | {ms(v['median'])} / {ms(v['min'])} | {size / 1e6 / v['median']:.0f} |")
     out.append("")
+    dst = {k: stats(v) for k, v in dist.items()}
+    for label, unpacked in sizes.items():
+        out.append(f"| {label} ({unpacked / 1e6:.0f} MB unpacked), {a.dist_rounds} rounds | median / min (ms) | MB/s | ratio |")
+        out.append("|---|---|---|---|")
+        for name, base in [("hull bundle create --backend copy", "umoci unpack"), ("umoci unpack", None),
+                           ("hull image pull oci: (unpack into the cache)", "umoci unpack"),
+                           ("hull image pull (registry)", "skopeo copy + umoci unpack"),
+                           ("skopeo copy (registry to OCI layout)", None), ("skopeo copy + umoci unpack", None)]:
+            v = dst[(label, name)]
+            r = f"{v['median'] / dst[(label, base)]['median']:.2f}x {base}" if base else ""
+            out.append(f"| {name} | {ms(v['median'])} / {ms(v['min'])} | {unpacked / 1e6 / v['median']:.0f} | {r} |")
+        out.append("")
     run_h = st[("run (no cgroup limits)", "hull")]["median"]
     targets = [
         ("run median <= 1.0x crun", ("crun" in order) and run_h <= st[("run (no cgroup limits)", "crun")]["median"]),
         ("run median <= 0.5x runc", ("runc" in order) and run_h <= 0.5 * st[("run (no cgroup limits)", "runc")]["median"]),
         ("peak RSS of create <= crun's", ("crun" in order) and rss[("create", "hull")] <= rss[("create", "crun")]),
         ("cached overlay bundle create < 10 ms", pst["overlay (cached)"]["median"] < 0.010),
-        ("unpack throughput >= 1.5x umoci",
+        ("unpack throughput >= 1.5x umoci (busybox, 3 layers)",
          ("umoci unpack" in pst) and pst["copy"]["median"] * 1.5 <= pst["umoci unpack"]["median"]),
+        ("unpack throughput >= 1.5x umoci (Debian)",
+         dst[("Debian bookworm", "hull bundle create --backend copy")]["median"] * 1.5
+         <= dst[("Debian bookworm", "umoci unpack")]["median"]),
     ]
     out.append("| target | met |")
     out.append("|---|---|")
@@ -322,6 +419,7 @@ def report(b, order, through, a, prov, size):
                    "peak_rss_kib": {f"{c} / {rt}": v for (c, rt), v in b.rss.items()},
                    "throughput_seconds": {f"{p} at a time / {rt}": v for (p, rt), v in through.items()},
                    "provisioning_seconds": prov, "unpacked_bytes": size,
+                   "distribution_seconds": {f"{l} / {n}": v for (l, n), v in dist.items()}, "distribution_unpacked_bytes": sizes,
                    "table": text}, f, indent=1)
 
 
