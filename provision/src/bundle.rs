@@ -64,6 +64,9 @@ pub fn create(src: &dyn Source, req: &Request) -> Result<()> {
     std::fs::create_dir_all(req.dir).with_context(|| format!("{}: cannot create", req.dir.display()))?;
     let dir = std::fs::canonicalize(req.dir).with_context(|| format!("{}: cannot open", req.dir.display()))?;
     let made = (|| -> Result<()> {
+        // Held until the bundle's record is written: gc must not take the
+        // layers between their unpacking and the record that keeps them.
+        let _use = req.store.use_lock(false)?;
         let image = src.image()?;
         let layers = image.layers()?;
         let rootfs = dir.join("rootfs");
@@ -73,7 +76,6 @@ pub fn create(src: &dyn Source, req: &Request) -> Result<()> {
                 vec![]
             }
             Backend::Overlay | Backend::Bind => {
-                let _use = req.store.use_lock(false)?;
                 let lower = layers
                     .iter()
                     .map(|l| req.store.layers.layer(src, l))
