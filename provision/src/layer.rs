@@ -5,11 +5,12 @@
 //! entry may land outside the directory: `..`, absolute paths, writes through
 //! symlinks and hardlinks to outside are refused with the entry's name.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
 
 pub const WHITEOUT_PREFIX: &str = ".wh.";
 pub const OPAQUE: &str = ".wh..wh..opq";
@@ -63,20 +64,6 @@ pub struct Applied {
     pub opaque_dirs: usize,
     /// sha256 of the uncompressed tar stream: the layer's DiffID.
     pub diff_id: String,
-}
-
-/// Hashes the uncompressed stream as the tar reader consumes it.
-struct Hashing<R> {
-    inner: R,
-    hash: sha2::Sha256,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        sha2::Digest::update(&mut self.hash, &buf[..n]);
-        Ok(n)
-    }
 }
 
 fn mknod_whiteout(path: &Path) -> Result<()> {
@@ -164,6 +151,36 @@ fn inside(dest: &Path, rel: &Path, entry: &Path) -> Result<Option<PathBuf>> {
     }
 }
 
+/// `inside` for parent directories, remembered: most entries share their
+/// parent with the one before. What is remembered stays true until a
+/// directory or a symlink is removed (or a directory emptied); then all of
+/// it is forgotten, so no path is ever trusted through something replaced.
+struct Parents {
+    dest: PathBuf,
+    known: HashMap<PathBuf, PathBuf>,
+}
+
+impl Parents {
+    fn resolve(&mut self, rel: &Path, entry: &Path) -> Result<Option<PathBuf>> {
+        if let Some(real) = self.known.get(rel) {
+            return Ok(Some(real.clone()));
+        }
+        let found = inside(&self.dest, rel, entry)?;
+        if let Some(real) = &found {
+            self.known.insert(rel.to_path_buf(), real.clone());
+        }
+        Ok(found)
+    }
+
+    /// Removes `p` (anything), forgetting what it may have been part of.
+    fn remove(&mut self, p: &Path) -> std::io::Result<()> {
+        if std::fs::symlink_metadata(p).is_ok_and(|m| !m.is_file()) {
+            self.known.clear();
+        }
+        remove_any(p)
+    }
+}
+
 fn remove_any(p: &Path) -> std::io::Result<()> {
     match std::fs::symlink_metadata(p) {
         Ok(m) if m.is_dir() => std::fs::remove_dir_all(p),
@@ -174,30 +191,115 @@ fn remove_any(p: &Path) -> std::io::Result<()> {
 }
 
 /// Applies a layer stream onto `dest` (which holds the layers below it).
-pub fn apply(blob: impl Read, compression: Compression, dest: &Path) -> Result<Applied> {
+pub fn apply(blob: impl Read + Send, compression: Compression, dest: &Path) -> Result<Applied> {
     apply_with(blob, compression, dest, Whiteouts::Apply)
 }
 
 /// Applies a layer stream onto `dest`, whiteouts handled as `mode` says.
-pub fn apply_with(blob: impl Read, compression: Compression, dest: &Path, mode: Whiteouts) -> Result<Applied> {
+/// Decompressing and hashing run on a thread of their own, ahead of the
+/// writing: the writing is mostly the kernel's time, so the two overlap.
+pub fn apply_with(blob: impl Read + Send, compression: Compression, dest: &Path, mode: Whiteouts) -> Result<Applied> {
     let dest = std::fs::canonicalize(dest).with_context(|| format!("{}: cannot open", dest.display()))?;
-    let reader: Box<dyn Read> = match compression {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(16);
+        let producer = s.spawn(move || decompress(blob, compression, tx));
+        let mut archive = tar::Archive::new(Chunks {
+            rx,
+            chunk: vec![],
+            pos: 0,
+        });
+        archive.set_preserve_permissions(true);
+        archive.set_preserve_mtime(true);
+        archive.set_preserve_ownerships(true);
+        archive.set_unpack_xattrs(true);
+        archive.set_overwrite(true);
+        let applied = unpack_entries(&mut archive, &dest, mode).and_then(|done| {
+            // The DiffID covers the whole stream, end-of-archive blocks included.
+            std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).context("read the layer's end")?;
+            Ok(done)
+        });
+        // The receiver is gone by now, so a producer still sending stops.
+        let diff_id = producer
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the decompressing thread panicked")));
+        let mut done = applied?;
+        done.diff_id = diff_id?;
+        Ok(done)
+    })
+}
+
+const CHUNK: usize = 256 << 10;
+
+/// The producer: decompressed chunks (or the read error) down `tx`; the
+/// sha256 of all of it (the DiffID) at the end.
+fn decompress(
+    blob: impl Read,
+    compression: Compression,
+    tx: std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
+) -> Result<String> {
+    let mut reader: Box<dyn Read> = match compression {
         Compression::None => Box::new(blob),
         Compression::Gzip => Box::new(flate2::read::GzDecoder::new(blob)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(blob).context("zstd stream")?),
     };
-    let mut archive = tar::Archive::new(Hashing {
-        inner: reader,
-        hash: sha2::Digest::new(),
-    });
-    archive.set_preserve_permissions(true);
-    archive.set_preserve_mtime(true);
-    archive.set_preserve_ownerships(true);
-    archive.set_unpack_xattrs(true);
-    archive.set_overwrite(true);
+    let mut hash = Sha256::new();
+    loop {
+        let mut buf = vec![0u8; CHUNK];
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                buf.truncate(n);
+                hash.update(&buf);
+                if tx.send(Ok(buf)).is_err() {
+                    bail!("the layer's reader stopped");
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                let msg = e.to_string();
+                let _ = tx.send(Err(e));
+                bail!("{msg}");
+            }
+        }
+    }
+    Ok(format!("sha256:{:x}", hash.finalize()))
+}
+
+/// Reads what the producer sends.
+struct Chunks {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for Chunks {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(next) => {
+                    self.chunk = next?;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Every entry of the layer, in order.
+fn unpack_entries<R: Read>(archive: &mut tar::Archive<R>, dest: &Path, mode: Whiteouts) -> Result<Applied> {
+    let dest = dest.to_path_buf();
     let mut done = Applied::default();
     // What this layer wrote: an opaque marker or a whiteout only hides what lower layers put there.
     let mut ours: HashSet<PathBuf> = HashSet::new();
+    let mut parents = Parents {
+        dest: dest.clone(),
+        known: HashMap::new(),
+    };
     for entry in archive.entries().context("read the layer")? {
         let mut entry = match entry {
             Ok(e) => e,
@@ -213,20 +315,20 @@ pub fn apply_with(blob: impl Read, compression: Compression, dest: &Path, mode: 
             .unwrap_or_default();
         let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
         if name == OPAQUE && mode == Whiteouts::Overlay {
-            inside(&dest, &parent, &raw)?;
+            parents.resolve(&parent, &raw)?;
             std::fs::create_dir_all(dest.join(&parent))?;
             set_opaque(&dest.join(&parent))?;
             done.opaque_dirs += 1;
             continue;
         }
         if name == OPAQUE {
-            if let Some(dir) = inside(&dest, &parent, &raw)? {
+            if let Some(dir) = parents.resolve(&parent, &raw)? {
                 for child in
                     std::fs::read_dir(&dir).with_context(|| format!("entry {:?}", raw.display().to_string()))?
                 {
                     let child = child?;
                     if !ours.contains(&parent.join(child.file_name())) {
-                        remove_any(&child.path())?;
+                        parents.remove(&child.path())?;
                     }
                 }
             }
@@ -238,23 +340,24 @@ pub fn apply_with(blob: impl Read, compression: Compression, dest: &Path, mode: 
                 bail!("entry {:?}: a whiteout with no name", raw.display().to_string());
             }
             if mode == Whiteouts::Overlay {
-                inside(&dest, &parent, &raw)?;
+                parents.resolve(&parent, &raw)?;
                 std::fs::create_dir_all(dest.join(&parent))?;
                 mknod_whiteout(&dest.join(&parent).join(hidden))?;
-            } else if let Some(dir) = inside(&dest, &parent, &raw)? {
+            } else if let Some(dir) = parents.resolve(&parent, &raw)? {
                 if !ours.contains(&parent.join(hidden)) {
-                    remove_any(&dir.join(hidden))?;
+                    parents.remove(&dir.join(hidden))?;
                 }
             }
             done.whiteouts += 1;
             continue;
         }
-        if let Some(dir) = inside(&dest, &parent, &raw)? {
+        let dir = parents.resolve(&parent, &raw)?;
+        if let Some(dir) = &dir {
             // Replace whatever a lower layer had here unless both are directories.
             let target = dir.join(rel.file_name().unwrap_or_default());
             let existing = std::fs::symlink_metadata(&target).ok();
             if existing.is_some_and(|m| !(m.is_dir() && entry.header().entry_type().is_dir())) {
-                remove_any(&target)?;
+                parents.remove(&target)?;
             }
         }
         if entry.header().entry_type().is_hard_link() {
@@ -273,22 +376,30 @@ pub fn apply_with(blob: impl Read, compression: Compression, dest: &Path, mode: 
             done.entries += 1;
             continue;
         }
-        let unpacked = entry
-            .unpack_in(&dest)
-            .with_context(|| format!("entry {:?}", raw.display().to_string()))?;
-        if !unpacked {
-            bail!(
-                "entry {:?}: would land outside the layer's directory",
-                raw.display().to_string()
-            );
+        let what = || format!("entry {:?}", raw.display().to_string());
+        if kind.is_hard_link() {
+            // The tar crate checks the link's source against `dest` itself.
+            if !entry.unpack_in(&dest).with_context(what)? {
+                bail!("{}: would land outside the layer's directory", what());
+            }
+        } else {
+            // The parent was checked above (or its deepest existing ancestor
+            // was, and what is missing below it is made as plain directories).
+            let dir = match dir {
+                Some(d) => d,
+                None => {
+                    let d = dest.join(&parent);
+                    std::fs::create_dir_all(&d).with_context(what)?;
+                    d
+                }
+            };
+            entry
+                .unpack(dir.join(rel.file_name().unwrap_or_default()))
+                .with_context(what)?;
         }
         ours.insert(rel);
         done.entries += 1;
     }
-    // The DiffID covers the whole stream, end-of-archive blocks included.
-    let mut rest = archive.into_inner();
-    std::io::copy(&mut rest, &mut std::io::sink()).context("read the layer's end")?;
-    done.diff_id = format!("sha256:{:x}", sha2::Digest::finalize(rest.hash));
     Ok(done)
 }
 
@@ -332,7 +443,7 @@ fn make_node<R: Read>(entry: &tar::Entry<R>, dest: &Path, rel: &Path) -> Result<
 /// Applies a layer stream, its compression taken from the media type if
 /// known, else from its first bytes. The stream is read to its end, so a
 /// checking reader (source::Verified) sees all of it.
-pub fn apply_stream(blob: impl Read, media_type: Option<&str>, dest: &Path, mode: Whiteouts) -> Result<Applied> {
+pub fn apply_stream(blob: impl Read + Send, media_type: Option<&str>, dest: &Path, mode: Whiteouts) -> Result<Applied> {
     let mut r = BufReader::new(blob);
     let compression = match media_type.and_then(Compression::from_media_type) {
         Some(c) => c,

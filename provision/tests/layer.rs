@@ -207,6 +207,29 @@ fn escapes_are_refused_with_the_entry_name() {
 }
 
 #[test]
+fn a_directory_swapped_for_a_symlink_midlayer_is_not_trusted() {
+    // Entries under a/b are written (so a/b is known to be inside), then the
+    // same layer replaces a with a symlink to the host and writes under a/b again.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir(outside.path().join("b")).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let target = outside.path().to_str().unwrap().to_string();
+    let layer = tar_of(&[
+        E::Dir("a"),
+        E::Dir("a/b"),
+        E::File("a/b/first", "x", 0o644),
+        E::Symlink("a", &target),
+        E::File("a/b/second", "x", 0o644),
+    ]);
+    let err = apply(layer.as_slice(), Compression::None, root.path()).unwrap_err();
+    assert!(format!("{err:#}").contains("a/b/second"), "{err:#}");
+    assert!(
+        !outside.path().join("b/second").exists(),
+        "wrote through the swapped symlink"
+    );
+}
+
+#[test]
 fn compression_is_told_by_media_type_or_magic() {
     use hull_provision::layer::Compression as C;
     assert_eq!(
