@@ -3,7 +3,7 @@
 # nothing when everything is already there.
 set -euo pipefail
 
-PKGS=(busybox-static runc jq util-linux iproute2 procps containerd bsdutils golang-github-containers-common podman conmon netavark containernetworking-plugins docker-registry skopeo apache2-utils curl debootstrap umoci openssl python3)
+PKGS=(busybox-static runc jq util-linux iproute2 procps containerd bsdutils golang-github-containers-common podman conmon netavark containernetworking-plugins docker-registry skopeo apache2-utils curl debootstrap umoci openssl python3 uidmap passwd)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -6,6 +6,18 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub const DEFAULT_ROOT: &str = "/run/hull";
 
+/// Where state lives unless --root says: /run/hull for root; an unprivileged
+/// user cannot write there, so its own runtime dir (or /tmp) instead.
+pub fn default_root() -> PathBuf {
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from(DEFAULT_ROOT);
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d).join("hull"),
+        None => PathBuf::from(format!("/tmp/hull-{}", nix::unistd::geteuid())),
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "hull", about = "hull: a runc-compatible OCI container runtime")]
 #[command(disable_version_flag = true)]
@@ -23,8 +35,9 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Args)]
 pub struct GlobalOpts {
-    /// Root directory for container state
-    #[arg(long, global = true, default_value = DEFAULT_ROOT)]
+    /// Root directory for container state (default /run/hull; for an unprivileged
+    /// user $XDG_RUNTIME_DIR/hull, as runc does)
+    #[arg(long, global = true, default_value_os_t = default_root())]
     pub root: PathBuf,
 
     /// Log file (default: stderr)

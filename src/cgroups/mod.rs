@@ -29,6 +29,35 @@ pub struct CgroupRef {
     pub created: bool,
 }
 
+/// Whether `r` sets any limit (device rules alone are not limits: a rootless
+/// container has the host's device permissions anyway).
+pub fn asks_for_limits(r: &oci_spec::runtime::LinuxResources) -> bool {
+    r.memory().is_some()
+        || r.cpu().is_some()
+        || r.pids().is_some()
+        || r.block_io().is_some()
+        || r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
+        || r.network().is_some()
+        || r.rdma().as_ref().is_some_and(|m| !m.is_empty())
+        || r.unified().as_ref().is_some_and(|m| !m.is_empty())
+}
+
+/// Whether this process may make (or use) the cgroup at `path`: its
+/// deepest existing directory in the pids (or unified) hierarchy is
+/// writable by the caller, i.e. delegated to it.
+pub fn writable_by_caller(path: &str) -> bool {
+    let Some(base) = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .iter()
+        .map(Path::new)
+        .find(|b| b.join("cgroup.procs").exists())
+    else {
+        return false;
+    };
+    let mut p = base.join(path);
+    while !p.exists() && p.pop() {}
+    nix::unistd::access(&p, nix::unistd::AccessFlags::W_OK).is_ok()
+}
+
 /// The cgroup path for a container: linux.cgroupsPath if absolute, under
 /// hull's parent if relative, `hull/<id>` if absent.
 pub fn path_for(spec: &Spec, id: &str) -> Result<String> {

@@ -171,10 +171,25 @@ pub fn compile_seccomp(bundle: &Bundle) -> Result<Option<crate::process::seccomp
 }
 
 /// The container's cgroup; none for an unprivileged caller, who cannot make one.
+/// The container's cgroup. An unprivileged caller gets none, as runc's
+/// rootless mode, unless the config asks for limits: then only a cgroup
+/// delegated to it (its directories writable by the caller) will do.
 fn open_cgroup(bundle: &Bundle, id: &str) -> Result<Option<Cgroup>> {
     if !nix::unistd::geteuid().is_root() {
-        tracing::debug!("not root: no cgroup");
-        return Ok(None);
+        let limits = bundle.spec.linux().as_ref().and_then(|l| l.resources().clone());
+        if !limits.as_ref().is_some_and(crate::cgroups::asks_for_limits) {
+            tracing::debug!("rootless: no limits asked for, no cgroup");
+            return Ok(None);
+        }
+        let path = crate::cgroups::path_for(&bundle.spec, id)
+            .with_context(|| bundle.dir.join("config.json").display().to_string())?;
+        if !crate::cgroups::writable_by_caller(&path) {
+            bail!(
+                "linux.resources: a rootless container's limits need a cgroup delegated to uid {}; {path} is not",
+                nix::unistd::geteuid()
+            );
+        }
+        return Cgroup::open(&path).map(Some);
     }
     let path = crate::cgroups::path_for(&bundle.spec, id)
         .with_context(|| bundle.dir.join("config.json").display().to_string())?;

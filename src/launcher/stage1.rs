@@ -29,7 +29,13 @@ pub fn run(req: &Launch, h: &Handles, ch: Channel) -> ! {
 }
 
 fn namespaces_and_fork(req: &Launch, h: &Handles, ch: &Channel) -> Result<Side> {
-    crate::process::exec::not_dumpable()?;
+    // An unprivileged parent can open this process's uid_map only while it
+    // is dumpable (its /proc files are root's otherwise): that waits until
+    // the maps are written. root's parent can write them regardless.
+    let rootless = !nix::unistd::geteuid().is_root();
+    if !rootless {
+        crate::process::exec::not_dumpable()?;
+    }
     for fd in &req.own_fds {
         // SAFETY: closing hull's own fd in this child; nothing here uses it again.
         unsafe { libc::close(*fd) };
@@ -50,6 +56,9 @@ fn namespaces_and_fork(req: &Launch, h: &Handles, ch: &Channel) -> Result<Side> 
             pid: nix::unistd::getpid().as_raw(),
         })?;
         ch.expect_ack()?;
+    }
+    if rootless {
+        crate::process::exec::not_dumpable()?;
     }
     if h.ns.new_user || h.ns.join_user {
         setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))

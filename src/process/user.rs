@@ -16,12 +16,17 @@ pub fn switch(user: &User) -> Result<()> {
         .flatten()
         .map(|g| Gid::from_raw(*g))
         .collect();
-    setgroups(&groups).with_context(|| {
-        format!(
-            "process.user.additionalGids: {:?}",
-            user.additional_gids().clone().unwrap_or_default()
-        )
-    })?;
+    match setgroups(&groups) {
+        // A rootless user namespace denies setgroups(2) (its gid map was
+        // written unprivileged); with no groups asked for, there is nothing to do.
+        Err(nix::errno::Errno::EPERM) if groups.is_empty() => {}
+        r => r.with_context(|| {
+            format!(
+                "process.user.additionalGids: {:?} (a rootless container with a single gid mapping cannot set groups)",
+                user.additional_gids().clone().unwrap_or_default()
+            )
+        })?,
+    }
     let gid = Gid::from_raw(user.gid());
     setresgid(gid, gid, gid)
         .with_context(|| format!("process.user.gid: {} (is it mapped in the user namespace?)", user.gid()))?;

@@ -1,0 +1,170 @@
+//! Rootless: an unprivileged user (made here with useradd) runs a bundle
+//! from `hull spec --rootless`: maps written by the parent (its own id) or
+//! by newuidmap/newgidmap (subordinate ranges), state in its own runtime dir,
+//! no cgroup unless limits are asked for, and then a clear error.
+
+mod common;
+
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::{stderr, stdout, HULL};
+use serde_json::{json, Value};
+
+const USER: &str = "hull-rootless";
+
+/// The test user, removed (with its subordinate ids) when the test ends.
+struct TestUser {
+    uid: u32,
+    gid: u32,
+    subuid: u32,
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(USER).output();
+    }
+}
+
+fn test_user() -> TestUser {
+    let _ = Command::new("userdel").arg(USER).output();
+    let o = Command::new("useradd")
+        .args(["--no-create-home", "--shell", "/usr/sbin/nologin", USER])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "useradd: {}", stderr(&o));
+    let id = |flag: &str| -> u32 {
+        let o = Command::new("id").args([flag, USER]).output().unwrap();
+        stdout(&o).trim().parse().unwrap()
+    };
+    let subuid = std::fs::read_to_string("/etc/subuid")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("{USER}:"))
+                .map(|r| r.split(':').next().unwrap().parse().unwrap())
+        })
+        .expect("useradd gave the user no /etc/subuid range");
+    TestUser {
+        uid: id("-u"),
+        gid: id("-g"),
+        subuid,
+    }
+}
+
+fn as_user(u: &TestUser, runtime_dir: &Path, args: &[&str], cwd: &Path) -> Output {
+    Command::new(HULL)
+        .args(args)
+        .current_dir(cwd)
+        .env("XDG_RUNTIME_DIR", runtime_dir)
+        .env("HOME", runtime_dir)
+        .uid(u.uid)
+        .gid(u.gid)
+        .output()
+        .unwrap()
+}
+
+fn chown_all(p: &Path, u: &TestUser) {
+    let o = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{}:{}", u.uid, u.gid))
+        .arg(p)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+}
+
+#[test]
+fn an_unprivileged_user_runs_a_rootless_bundle() {
+    let user = test_user();
+    let t = tempfile::tempdir().unwrap();
+    let bundle = t.path().join("bundle");
+    common::make_rootfs(&bundle.join("rootfs"));
+    let run_dir = t.path().join("xdg");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    chown_all(t.path(), &user);
+
+    let o = as_user(&user, &run_dir, &["spec", "--rootless"], &bundle);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let config = bundle.join("config.json");
+    let edit = |f: &dyn Fn(&mut Value)| {
+        let mut v: Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+        f(&mut v);
+        std::fs::write(&config, serde_json::to_vec(&v).unwrap()).unwrap();
+    };
+    edit(&|v| {
+        v["process"]["terminal"] = json!(false);
+        v["process"]["args"] = json!(["sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/setgroups"]);
+    });
+    let o = as_user(&user, &run_dir, &["run", "own-id"], &bundle);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(lines[0], ["0"], "{out}");
+    assert_eq!(lines[1], ["0", &user.uid.to_string(), "1"], "{out}");
+    assert_eq!(
+        lines[2],
+        ["deny"],
+        "an unprivileged gid map needs setgroups denied: {out}"
+    );
+    assert!(!Path::new("/run/hull/own-id").exists(), "state went to /run/hull");
+    assert_eq!(
+        std::fs::read_dir(run_dir.join("hull")).unwrap().count(),
+        0,
+        "state left behind"
+    );
+
+    // Subordinate ranges go through newuidmap/newgidmap: a file chowned to
+    // 1000 inside belongs to subuid+999 on the host.
+    edit(&|v| {
+        let maps = json!([{"containerID": 0, "hostID": user.uid, "size": 1},
+                          {"containerID": 1, "hostID": user.subuid, "size": 65536}]);
+        v["linux"]["uidMappings"] = maps.clone();
+        v["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": user.gid, "size": 1},
+                                           {"containerID": 1, "hostID": user.subuid, "size": 65536}]);
+        v["root"]["readonly"] = json!(false);
+        for set in ["bounding", "effective", "permitted"] {
+            v["process"]["capabilities"][set] = json!(["CAP_CHOWN"]);
+        }
+        v["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map; touch /root/f && chown 1000:1000 /root/f"
+        ]);
+    });
+    let o = as_user(&user, &run_dir, &["run", "subids"], &bundle);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 2, "{}", stdout(&o));
+    let m = std::fs::metadata(bundle.join("rootfs/root/f")).unwrap();
+    assert_eq!(m.uid(), user.subuid + 999);
+
+    // Detached, exec'd into, killed and deleted by the same user.
+    edit(&|v| v["process"]["args"] = json!(["sleep", "60"]));
+    // The container keeps whatever stdio it is given: not the test's pipes.
+    let status = Command::new(HULL)
+        .args(["run", "-d", "bg"])
+        .current_dir(&bundle)
+        .env("XDG_RUNTIME_DIR", &run_dir)
+        .uid(user.uid)
+        .gid(user.gid)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let o = as_user(&user, &run_dir, &["exec", "bg", "id", "-u"], &bundle);
+    assert_eq!(stdout(&o).trim(), "0", "{}", stderr(&o));
+    let o = as_user(&user, &run_dir, &["delete", "--force", "bg"], &bundle);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // Limits with no delegated cgroup: a clear error, nothing left.
+    edit(&|v| v["linux"]["resources"] = json!({"pids": {"limit": 10}}));
+    let o = as_user(&user, &run_dir, &["run", "limited"], &bundle);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("delegated"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_dir(run_dir.join("hull")).unwrap().count(), 0);
+    assert!(!Path::new("/sys/fs/cgroup/pids/hull/limited").exists());
+}
