@@ -113,3 +113,88 @@ fn debians_default_profile() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(common::stdout(&o), "unshare-refused\nmount-refused\nfine\n");
 }
+
+/// struct seccomp_notif and seccomp_notif_resp (linux/seccomp.h).
+#[repr(C)]
+#[derive(Default)]
+struct Notif {
+    id: u64,
+    pid: u32,
+    flags: u32,
+    nr: i32,
+    arch: u32,
+    ip: u64,
+    args: [u64; 6],
+}
+
+#[repr(C)]
+struct NotifResp {
+    id: u64,
+    val: i64,
+    error: i32,
+    flags: u32,
+}
+
+const NOTIF_RECV: libc::c_ulong = 0xc050_2100; // _IOWR('!', 0, struct seccomp_notif)
+const NOTIF_SEND: libc::c_ulong = 0xc018_2101; // _IOWR('!', 1, struct seccomp_notif_resp)
+
+/// A seccomp agent: takes the state and the listener from hull, then answers
+/// every notification with EXDEV, an errno nothing else would give mkdir.
+fn agent(sock: std::path::PathBuf) -> std::thread::JoinHandle<(serde_json::Value, Vec<i32>)> {
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    std::thread::spawn(move || {
+        use std::os::fd::AsRawFd;
+        let (conn, _) = listener.accept().unwrap();
+        let (payload, fd) = hull::fdpass::recv_fd(conn.as_raw_fd(), "listener").unwrap();
+        let state: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        let mut seen = vec![];
+        loop {
+            let mut n = Notif::default();
+            // SAFETY: a zeroed seccomp_notif for the kernel to fill.
+            if unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_RECV, &mut n as *mut Notif) } != 0 {
+                break; // the filter's last user is gone
+            }
+            seen.push(n.nr);
+            let resp = NotifResp {
+                id: n.id,
+                val: 0,
+                error: -libc::EXDEV,
+                flags: 0,
+            };
+            // SAFETY: a filled seccomp_notif_resp.
+            unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_SEND, &resp as *const NotifResp) };
+        }
+        (state, seen)
+    })
+}
+
+#[test]
+fn notify_hands_the_listener_to_the_agent_which_answers() {
+    let b = Bundle::new(&["sh", "-c", "mkdir /tmp/x; echo rc=$?"]);
+    let sock = b.tmp.path().join("agent.sock");
+    b.edit(|c| {
+        c["root"]["readonly"] = json!(false);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "listenerMetadata": "hull-test-metadata",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+    });
+    let agent = agent(sock);
+    let o = b.run("notify");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(common::stdout(&o), "rc=1\n");
+    assert!(
+        stderr(&o).contains("Invalid cross-device link"),
+        "the agent's answer: {}",
+        stderr(&o)
+    );
+    let (state, seen) = agent.join().unwrap();
+    assert_eq!(state["fds"], json!(["seccompFd"]));
+    assert_eq!(state["metadata"], "hull-test-metadata");
+    assert_eq!(state["state"]["id"], "notify");
+    assert!(state["pid"].as_i64().unwrap() > 1);
+    assert_eq!(seen, [libc::SYS_mkdir as i32], "one mkdir, notified once");
+    assert!(!b.rootfs().join("tmp/x").exists());
+}

@@ -86,7 +86,7 @@ fn from_flags(base: &Process, a: &ExecArgs) -> Result<Process> {
 }
 
 pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
-    let (st, process, seccomp) = {
+    let (st, process, bundle) = {
         let dir = ContainerDir::open(&g.root, &a.id)?;
         let st = dir.load()?;
         let status = dir.status(&st);
@@ -95,7 +95,6 @@ pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
             crate::state::Status::Paused if a.ignore_paused => {}
             s => bail!("container {:?} is {s}: cannot exec", a.id),
         }
-        // The container's own config: its seccomp profile applies to exec'd processes too.
         let bundle = Bundle::load(&st.bundle)?;
         let process = match &a.process {
             Some(f) => process_file(f)?,
@@ -104,7 +103,7 @@ pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
                 from_flags(&base, a)?
             }
         };
-        (st, process, crate::container::compile_seccomp(&bundle)?)
+        (st, process, bundle)
     };
     let o = crate::container::ExecOptions {
         detach: a.detach,
@@ -112,5 +111,5 @@ pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
         pid_file: a.pid_file.as_deref(),
         console_socket: a.console_socket.as_deref(),
     };
-    crate::container::exec(&st, &process, seccomp.as_ref(), &o)
+    crate::container::exec(&st, &process, &bundle, &o)
 }

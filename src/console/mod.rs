@@ -2,14 +2,11 @@
 //! and the hand-off of the master over --console-socket as runc does it (one
 //! sendmsg, the pty's name as payload, one SCM_RIGHTS message with one fd).
 
-use std::io::IoSlice;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use nix::sys::socket::{
-    connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr,
-};
+use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
 use oci_spec::runtime::Process;
 
 pub mod relay;
@@ -112,11 +109,8 @@ pub fn bind_console(root: &OwnedFd, pty: &Pty) -> Result<()> {
 
 /// Sends the master to the console socket: payload the pty name, one fd.
 pub fn send_master(sock: RawFd, pty: &Pty) -> Result<()> {
-    let fds = [pty.master.as_raw_fd()];
-    let cmsg = [ControlMessage::ScmRights(&fds)];
-    let iov = [IoSlice::new(pty.name.as_bytes())];
-    sendmsg::<()>(sock, &iov, &cmsg, MsgFlags::empty(), None).context("send the pty master over --console-socket")?;
-    Ok(())
+    crate::fdpass::send(sock, pty.name.as_bytes(), pty.master.as_raw_fd())
+        .context("send the pty master over --console-socket")
 }
 
 /// Makes the slave this process's controlling terminal and its stdio.
@@ -138,18 +132,5 @@ pub fn local_pair() -> Result<(OwnedFd, OwnedFd)> {
 
 /// Receives a pty master sent with send_master.
 pub fn recv_master(sock: RawFd) -> Result<OwnedFd> {
-    let mut buf = [0u8; 4096];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = nix::sys::socket::recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
-        .context("receive the pty master")?;
-    for c in msg.cmsgs().context("control messages")? {
-        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
-            if let Some(fd) = fds.first() {
-                // SAFETY: the fd just arrived over SCM_RIGHTS and is ours.
-                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
-            }
-        }
-    }
-    bail!("no pty master arrived")
+    Ok(crate::fdpass::recv_fd(sock, "pty master")?.1)
 }

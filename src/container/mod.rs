@@ -375,12 +375,12 @@ pub struct ExecOptions<'a> {
 
 /// `exec`: a new process in the container; without `detach`, waits for it and
 /// returns its exit code.
-pub fn exec(
-    st: &State,
-    process: &oci_spec::runtime::Process,
-    seccomp: Option<&crate::process::seccomp::Seccomp>,
-    o: &ExecOptions,
-) -> Result<i32> {
+pub fn exec(st: &State, process: &oci_spec::runtime::Process, bundle: &Bundle, o: &ExecOptions) -> Result<i32> {
+    // The container's own profile applies to exec'd processes too.
+    let seccomp = compile_seccomp(bundle)?;
+    let handover = |pid: i32, fd: std::os::fd::OwnedFd| {
+        launcher::listener::hand_over(&bundle.spec, &st.id, "running", pid, &bundle.dir, fd)
+    };
     let terminal = process.terminal().unwrap_or(false);
     let console = match (o.console_socket, terminal) {
         (Some(sock), true) => Some(crate::console::connect_socket(sock)?),
@@ -397,7 +397,8 @@ pub fn exec(
         preserve_fds: o.preserve_fds,
         sigmask,
         console: console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
-        seccomp,
+        seccomp: seccomp.as_ref(),
+        handover: &handover,
     };
     let pid = launcher::exec::launch(&req)?;
     drop(console);

@@ -30,6 +30,8 @@ pub struct ExecRequest<'a> {
     pub seccomp: Option<&'a crate::process::seccomp::Seccomp>,
     /// A connected --console-socket for a pty (exec --tty).
     pub console: Option<std::os::fd::RawFd>,
+    /// Gives a seccomp notify listener (and the process's pid) to the agent.
+    pub handover: &'a dyn Fn(i32, OwnedFd) -> Result<()>,
 }
 
 /// The init's namespaces that differ from ours (joining our own user
@@ -149,7 +151,10 @@ fn run_process(req: &ExecRequest, ch: Channel) -> ! {
         process::exec::reset_signal_handlers();
         sigprocmask(SigmaskHow::SIG_SETMASK, Some(&req.sigmask), None).context("restore the signal mask")?;
         process::exec::cloexec_from(3 + req.preserve_fds)?;
-        let prog = process::setup(req.process, req.seccomp)?;
+        let prog = process::setup(req.process, req.seccomp, &|fd| {
+            ch.send_with_fd(&Msg::SeccompListener, &fd)?;
+            ch.expect_ack()
+        })?;
         process::seccomp::load_last(req.seccomp, Some(req.process))?;
         Err(process::exec::exec(&prog.path, &prog.args, &prog.env))
     })()
@@ -175,6 +180,19 @@ fn supervise(req: &ExecRequest, ch: &Channel) -> Result<i32> {
                     }
                 }
                 ch.send(&Msg::Placed)?;
+            }
+            Some(Msg::SeccompListener) => {
+                let handed = ch
+                    .take_fd()
+                    .context("the seccomp listener did not arrive")
+                    .and_then(|fd| (req.handover)(pid.unwrap_or(0), fd));
+                if let Err(e) = handed {
+                    if let Some(p) = pid {
+                        super::reap(p);
+                    }
+                    return Err(e);
+                }
+                ch.send(&Msg::Ack)?;
             }
             Some(Msg::Error { msg }) => {
                 if let Some(p) = pid {

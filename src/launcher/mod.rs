@@ -13,6 +13,7 @@ pub mod exec;
 mod idmap;
 mod init;
 pub mod kernel;
+pub(crate) mod listener;
 mod namespaces;
 mod stage1;
 mod sync;
@@ -130,6 +131,28 @@ fn supervise(req: &Launch, ch: sync::Channel, stage1: Pid, mut cgroup: Option<&m
             Msg::Ready => ready = true,
             Msg::Error { msg } => {
                 failure.get_or_insert(anyhow!(msg));
+            }
+            Msg::SeccompListener => {
+                let handed = ch
+                    .take_fd()
+                    .context("the seccomp listener did not arrive")
+                    .and_then(|fd| {
+                        listener::hand_over(
+                            &req.bundle.spec,
+                            req.id,
+                            "creating",
+                            init.unwrap_or(0),
+                            &req.bundle.dir,
+                            fd,
+                        )
+                    });
+                match handed {
+                    Ok(()) => ch.send(&Msg::Ack)?,
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                        break;
+                    }
+                }
             }
             Msg::CreateHooks => match runtime_hooks(req, init) {
                 Ok(()) => ch.send(&Msg::Ack)?,

@@ -4,7 +4,7 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use anyhow::{bail, Context, Result};
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -22,16 +22,20 @@ pub enum Msg {
     Placed,
     /// The init finished setup and waits on the exec fifo.
     Ready,
+    /// The seccomp notify listener comes with this message: the parent
+    /// hands it to the agent, then answers Ack.
+    SeccompListener,
     /// A step failed; the message says which and why.
     Error { msg: String },
 }
 
-pub struct Channel(OwnedFd);
+/// The socket, and an fd that came with the last message, if one did.
+pub struct Channel(OwnedFd, std::cell::RefCell<Option<OwnedFd>>);
 
 pub fn pair() -> Result<(Channel, Channel)> {
     let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
         .context("socketpair for the create channel")?;
-    Ok((Channel(a), Channel(b)))
+    Ok((Channel(a, Default::default()), Channel(b, Default::default())))
 }
 
 impl Channel {
@@ -45,21 +49,27 @@ impl Channel {
         Ok(())
     }
 
-    /// The next message, or None once every other end is closed.
+    /// Sends `m` with `fd` attached.
+    pub fn send_with_fd(&self, m: &Msg, fd: &OwnedFd) -> Result<()> {
+        let bytes = serde_json::to_vec(m)?;
+        crate::fdpass::send(self.0.as_raw_fd(), &bytes, fd.as_raw_fd()).context("send on the create channel")
+    }
+
+    /// The next message, or None once every other end is closed; an fd that
+    /// came with it waits in take_fd.
     pub fn recv(&self) -> Result<Option<Msg>> {
-        let mut buf = vec![0u8; 64 * 1024];
-        let n = loop {
-            match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
-                Err(nix::Error::EINTR) => continue,
-                r => break r.context("recv on the create channel")?,
-            }
-        };
-        if n == 0 {
+        let (bytes, fd) = crate::fdpass::recv(self.0.as_raw_fd(), 64 * 1024).context("recv on the create channel")?;
+        *self.1.borrow_mut() = fd;
+        if bytes.is_empty() {
             return Ok(None);
         }
         Ok(Some(
-            serde_json::from_slice(&buf[..n]).context("bad message on the create channel")?,
+            serde_json::from_slice(&bytes).context("bad message on the create channel")?,
         ))
+    }
+
+    pub fn take_fd(&self) -> Option<OwnedFd> {
+        self.1.borrow_mut().take()
     }
 
     pub fn expect_ack(&self) -> Result<()> {

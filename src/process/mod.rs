@@ -15,17 +15,15 @@ use oci_spec::runtime::{LinuxCapabilities, Process};
 
 /// Applies everything about the process that must happen before exec, in the
 /// order the privileges allow; returns the program to exec.
-pub fn setup(p: &Process, seccomp: Option<&seccomp::Seccomp>) -> Result<Program> {
+pub fn setup(p: &Process, seccomp: Option<&seccomp::Seccomp>, handover: seccomp::Handover) -> Result<Program> {
     rlimits::apply(p.rlimits().as_deref().unwrap_or(&[]))?;
     // cwd first as root (it may be unreadable for the user), again after the switch.
     let early_cwd = nix::unistd::chdir(p.cwd()).is_ok();
     let none = LinuxCapabilities::default_empty();
     let caps = p.capabilities().as_ref().unwrap_or(&none);
     caps::apply_bounding(caps)?;
-    if let Some(s) = seccomp.filter(|_| !p.no_new_privileges().unwrap_or(false)) {
-        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
-        // switch below may drop: load it now, as runc does.
-        s.install()?;
+    if let Some(s) = seccomp.filter(|s| seccomp::loads_early(s, p)) {
+        seccomp::install(s, handover)?;
     }
     user::switch(p.user())?;
     caps::apply_sets(caps)?;

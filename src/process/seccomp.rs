@@ -6,6 +6,7 @@
 //!   - one filter per other action: its rules -> that action, anything else -> allow.
 
 use std::collections::BTreeMap;
+use std::os::fd::{FromRawFd, OwnedFd};
 
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::{
@@ -26,6 +27,26 @@ const EPERM: u32 = libc::EPERM as u32;
 pub struct Seccomp {
     programs: Vec<BpfProgram>,
     flags: libc::c_ulong,
+    /// Which program returns SECCOMP_RET_USER_NOTIF: it is loaded with a new
+    /// listener, which goes to linux.seccomp.listenerPath.
+    notify: Option<usize>,
+}
+
+/// seccompiler has no notify action: SCMP_ACT_NOTIFY compiles as TRACE with
+/// this data, and those returns are rewritten to SECCOMP_RET_USER_NOTIF.
+const NOTIFY_MARK: u32 = 0xfff1;
+const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
+const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_ulong = 8;
+
+fn to_notify(p: &mut BpfProgram) -> bool {
+    let mut found = false;
+    for i in p.iter_mut() {
+        if i.code == 0x06 && i.k == libc::SECCOMP_RET_TRACE | NOTIFY_MARK {
+            i.k = SECCOMP_RET_USER_NOTIF;
+            found = true;
+        }
+    }
+    found
 }
 
 fn syscall_number(name: &str) -> Option<i64> {
@@ -43,9 +64,12 @@ fn action(a: A, errno: Option<u32>, field: &str) -> Result<SeccompAction> {
         A::ScmpActKill | A::ScmpActKillThread => SeccompAction::KillThread,
         A::ScmpActKillProcess => SeccompAction::KillProcess,
         A::ScmpActTrap => SeccompAction::Trap,
+        A::ScmpActTrace if errno == Some(NOTIFY_MARK) => {
+            bail!("{field}: SCMP_ACT_TRACE with errnoRet {NOTIFY_MARK} is reserved by hull")
+        }
         A::ScmpActTrace => SeccompAction::Trace(errno.unwrap_or(EPERM)),
         A::ScmpActLog => SeccompAction::Log,
-        A::ScmpActNotify => bail!("{field}: SCMP_ACT_NOTIFY is not supported yet"),
+        A::ScmpActNotify => SeccompAction::Trace(NOTIFY_MARK),
     })
 }
 
@@ -125,8 +149,8 @@ fn flags(s: &LinuxSeccomp) -> libc::c_ulong {
 /// Compiles linux.seccomp; syscall names this architecture does not have are
 /// skipped with one warning, as runc skips them.
 pub fn compile(s: &LinuxSeccomp) -> Result<Seccomp> {
-    if s.listener_path().is_some() {
-        bail!("linux.seccomp.listenerPath: seccomp notification is not supported yet");
+    if s.default_action() == A::ScmpActNotify {
+        bail!("linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default (hull itself would wait on it)");
     }
     let default = action(s.default_action(), s.default_errno_ret(), "linux.seccomp.defaultAction")?;
     let mut all: Rules = BTreeMap::new();
@@ -173,42 +197,82 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Seccomp> {
         programs.push(filter(rules, SeccompAction::Allow, act).context("linux.seccomp")?);
     }
     programs.push(no_x32());
+    let notify = programs.iter_mut().map(to_notify).position(|n| n);
+    match (notify.is_some(), s.listener_path().is_some()) {
+        (true, false) => bail!("linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath, the agent's socket"),
+        (false, true) => tracing::warn!("linux.seccomp.listenerPath: no rule uses SCMP_ACT_NOTIFY"),
+        _ => {}
+    }
     Ok(Seccomp {
         programs,
         flags: flags(s),
+        notify,
     })
 }
 
 impl Seccomp {
-    /// Installs every filter. Needs no_new_privs or CAP_SYS_ADMIN.
-    pub fn install(&self) -> Result<()> {
-        for p in &self.programs {
+    pub fn has_listener(&self) -> bool {
+        self.notify.is_some()
+    }
+
+    /// Installs every filter; returns the notify listener if the profile has
+    /// one. Needs no_new_privs or CAP_SYS_ADMIN.
+    pub fn install(&self) -> Result<Option<OwnedFd>> {
+        let mut listener = None;
+        for (i, p) in self.programs.iter().enumerate() {
             let prog = libc::sock_fprog {
                 len: p.len() as u16,
                 filter: p.as_ptr() as *mut libc::sock_filter,
             };
+            let mut flags = self.flags;
+            if self.notify == Some(i) {
+                flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+            }
             // SAFETY: a BPF program that lives across the call, in the layout the kernel reads.
             let rc = unsafe {
                 libc::syscall(
                     libc::SYS_seccomp,
                     libc::SECCOMP_SET_MODE_FILTER,
-                    self.flags,
+                    flags,
                     &prog as *const libc::sock_fprog,
                 )
             };
-            if rc != 0 {
+            if rc < 0 {
                 return Err(std::io::Error::last_os_error()).context("linux.seccomp: load the filter");
             }
+            if self.notify == Some(i) {
+                // SAFETY: with NEW_LISTENER the kernel returned a new fd, now ours.
+                listener = Some(unsafe { OwnedFd::from_raw_fd(rc as i32) });
+            }
         }
-        Ok(())
+        Ok(listener)
     }
+}
+
+/// Where the notify listener goes once the filter is in: up to the parent,
+/// which hands it to the agent at linux.seccomp.listenerPath.
+pub type Handover<'a> = &'a dyn Fn(OwnedFd) -> Result<()>;
+
+/// Installs the filter, handing over its listener if it has one.
+pub fn install(s: &Seccomp, handover: Handover) -> Result<()> {
+    match s.install()? {
+        Some(fd) => handover(fd).context("linux.seccomp.listenerPath: hand the notify fd over"),
+        None => Ok(()),
+    }
+}
+
+/// Whether the filter goes in early (in process::setup, before the user
+/// switch): without no_new_privs loading needs CAP_SYS_ADMIN, which the switch
+/// may drop; and a listener must reach the agent while the parent is there.
+pub fn loads_early(s: &Seccomp, p: &oci_spec::runtime::Process) -> bool {
+    !p.no_new_privileges().unwrap_or(false) || s.has_listener()
 }
 
 /// With no_new_privs the filter goes in last, right before exec, so a profile
 /// that blocks what hull itself still needs cannot break the setup.
 pub fn load_last(s: Option<&Seccomp>, p: Option<&oci_spec::runtime::Process>) -> Result<()> {
-    match s {
-        Some(s) if p.and_then(|p| p.no_new_privileges()).unwrap_or(false) => s.install(),
+    match (s, p) {
+        (Some(s), Some(p)) if !loads_early(s, p) => s.install().map(|_| ()),
         _ => Ok(()),
     }
 }
@@ -261,11 +325,18 @@ mod tests {
     }
 
     #[test]
-    fn notify_is_refused_with_the_entry() {
-        let p = profile(
-            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_NOTIFY"}]}),
-        );
-        let e = compile(&p).unwrap_err().to_string();
-        assert!(e.contains("linux.seccomp.syscalls[0]"), "{e}");
+    fn notify_needs_a_listener_and_compiles_to_user_notif() {
+        let rule = json!([{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]);
+        let p = profile(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rule}));
+        assert!(compile(&p).unwrap_err().to_string().contains("listenerPath"));
+        let p =
+            profile(json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock", "syscalls": rule}));
+        let c = compile(&p).unwrap();
+        let n = c.notify.unwrap();
+        assert!(c.programs[n]
+            .iter()
+            .any(|i| i.code == 0x06 && i.k == SECCOMP_RET_USER_NOTIF));
+        let p = profile(json!({"defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/x"}));
+        assert!(compile(&p).unwrap_err().to_string().contains("defaultAction"));
     }
 }

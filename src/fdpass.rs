@@ -1,0 +1,55 @@
+//! Passing one fd over a unix socket (SCM_RIGHTS) with a payload: the pty
+//! master to a console socket, the seccomp listener to its agent and up
+//! the create channel.
+
+use std::io::IoSlice;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+use anyhow::{bail, Context, Result};
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+
+pub fn send(sock: RawFd, payload: &[u8], fd: RawFd) -> Result<()> {
+    let fds = [fd];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    let iov = [IoSlice::new(payload)];
+    sendmsg::<()>(sock, &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None).context("sendmsg with an fd")?;
+    Ok(())
+}
+
+/// The payload (up to `max` bytes) and the fd that came with it, if any.
+pub fn recv(sock: RawFd, max: usize) -> Result<(Vec<u8>, Option<OwnedFd>)> {
+    let mut buf = vec![0u8; max];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let (n, fd) = {
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let msg = loop {
+            match recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
+                Err(nix::Error::EINTR) => continue,
+                r => break r.context("recvmsg")?,
+            }
+        };
+        let mut fd = None;
+        for c in msg.cmsgs().context("control messages")? {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                for (i, f) in fds.into_iter().enumerate() {
+                    // SAFETY: the fd just arrived over SCM_RIGHTS and is ours.
+                    let owned = unsafe { OwnedFd::from_raw_fd(f) };
+                    if i == 0 && fd.is_none() {
+                        fd = Some(owned);
+                    }
+                }
+            }
+        }
+        (msg.bytes, fd)
+    };
+    buf.truncate(n);
+    Ok((buf, fd))
+}
+
+/// Like recv, but an fd must come.
+pub fn recv_fd(sock: RawFd, what: &str) -> Result<(Vec<u8>, OwnedFd)> {
+    match recv(sock, 4096)? {
+        (payload, Some(fd)) => Ok((payload, fd)),
+        _ => bail!("no {what} arrived"),
+    }
+}
