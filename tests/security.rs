@@ -84,3 +84,79 @@ fn a_fake_dev_null_is_not_used_for_masking() {
     assert!(stderr(&o).contains("/dev/null"), "{}", stderr(&o));
     assert!(b.leftovers().is_empty());
 }
+
+/// CVE-2021-30465 / CVE-2024-45310: a mount destination in a volume the
+/// container shares with an attacker, swapped between a directory and a
+/// symlink to a host path while hull creates containers over and over. A
+/// runtime that follows the symlink mounts (and makes directories) on the
+/// host; hull resolves in the rootfs, so the mount always lands inside and
+/// nothing appears on the host.
+#[test]
+fn a_mount_destination_swapped_for_a_symlink_mid_create_stays_inside() {
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "cat /vol/dst/marker /vol/alt/marker /target/marker 2>/dev/null | head -1",
+    ]);
+    let t = b.tmp.path();
+    let volume = t.join("volume");
+    let source = t.join("source");
+    let host_target = t.join("host-target");
+    for d in [&volume.join("dst"), &source, &host_target] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(source.join("marker"), "mounted\n").unwrap();
+    // The swap partner: a symlink to a host path that does not exist yet.
+    std::os::unix::fs::symlink(host_target.join("made"), volume.join("alt")).unwrap();
+    let in_root_target = host_target.join("made");
+    b.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({"destination": "/vol", "type": "bind", "source": volume, "options": ["rbind"]}));
+        mounts.push(json!({"destination": "/vol/dst", "type": "bind", "source": source, "options": ["bind"]}));
+        mounts.push(json!({"destination": "/target", "type": "bind", "source": source, "options": ["bind"]}));
+    });
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let stop = stop.clone();
+        let (a, z) = (cstring(&volume.join("dst")), cstring(&volume.join("alt")));
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // SAFETY: two valid C paths; RENAME_EXCHANGE swaps them atomically.
+                unsafe {
+                    libc::renameat2(
+                        libc::AT_FDCWD,
+                        a.as_ptr(),
+                        libc::AT_FDCWD,
+                        z.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    )
+                };
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let mut seen = 0;
+    for i in 0..40 {
+        let o = b.run(&format!("race{i}"));
+        if o.status.success() && common::stdout(&o) == "mounted\n" {
+            seen += 1;
+        }
+        assert!(
+            !in_root_target.exists(),
+            "round {i}: a directory was made on the host through the symlink"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    assert!(swaps > 1000, "the race barely ran ({swaps} swaps)");
+    eprintln!("seen {seen}/40, {swaps} swaps");
+    assert!(seen > 0, "no run saw its own mount");
+    assert_eq!(std::fs::read_dir(&host_target).unwrap().count(), 0);
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}
+
+fn cstring(p: &std::path::Path) -> std::ffi::CString {
+    std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap()
+}
