@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::os::unix::fs::MetadataExt;
+
 use common::{stderr, Bundle};
 use serde_json::json;
 
@@ -232,4 +234,42 @@ fn shared_root_propagation_does_not_leak_mounts_to_the_host() {
     let after = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let rootfs = b.rootfs().display().to_string();
     assert!(!after.contains(&rootfs), "container mounts visible on the host");
+}
+
+#[test]
+fn idmapped_bind_mounts_show_the_mapped_owner_both_ways() {
+    // On disk root's; through the mount (containerID 0 -> hostID 1234) uid
+    // 1234's, and what uid 1234 makes there lands as root's on disk.
+    let b = Bundle::new(&["sh", "-c", "stat -c %u:%g /mapped/f; touch /mapped/new && echo touched"]);
+    let src = b.tmp.path().join("idsrc");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), "x").unwrap();
+    b.edit(|c| {
+        c["process"]["user"] = json!({"uid": 1234, "gid": 1234});
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/mapped", "type": "bind", "source": src, "options": ["bind"],
+            "uidMappings": [{"containerID": 0, "hostID": 1234, "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": 1234, "size": 1}]
+        }));
+    });
+    let out = b.run_ok("idmapped");
+    assert_eq!(out, "1234:1234\ntouched\n");
+    let m = std::fs::metadata(src.join("new")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (0, 0), "uid 1234's file lands as root's on disk");
+    assert_eq!(std::fs::metadata(src.join("f")).unwrap().uid(), 0, "the source is unchanged");
+
+    // Only bind mounts can be idmapped.
+    b.edit(|c| {
+        let last = c["mounts"].as_array_mut().unwrap().last_mut().unwrap();
+        last["type"] = json!("tmpfs");
+        last["options"] = json!(["idmap"]);
+    });
+    let o = b.run("idmapped-tmpfs");
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("only bind mounts can be idmapped"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(b.leftovers().is_empty());
 }

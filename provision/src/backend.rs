@@ -112,13 +112,21 @@ struct MountAttr {
     userns_fd: u64,
 }
 
-/// mount_setattr(2) with AT_RECURSIVE: `set` and `clr` are MOUNT_ATTR_* bits.
-pub fn setattr_recursive(dirfd: RawFd, path: &CStr, flags: libc::c_int, set: u64, clr: u64) -> Result<()> {
+/// mount_setattr(2): `set` and `clr` are MOUNT_ATTR_* bits, `flags` AT_*
+/// (AT_RECURSIVE for the whole tree), `userns` for MOUNT_ATTR_IDMAP.
+pub fn mount_setattr(
+    dirfd: RawFd,
+    path: &CStr,
+    flags: libc::c_int,
+    set: u64,
+    clr: u64,
+    userns: Option<RawFd>,
+) -> Result<()> {
     let attr = MountAttr {
         attr_set: set,
         attr_clr: clr,
         propagation: 0,
-        userns_fd: 0,
+        userns_fd: userns.map_or(0, |f| f as u64),
     };
     // SAFETY: a C path, flags, and a mount_attr of the size passed.
     let rc = unsafe {
@@ -126,7 +134,7 @@ pub fn setattr_recursive(dirfd: RawFd, path: &CStr, flags: libc::c_int, set: u64
             libc::SYS_mount_setattr,
             dirfd,
             path.as_ptr(),
-            flags | libc::AT_RECURSIVE,
+            flags,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
@@ -144,7 +152,7 @@ pub fn bind_host_root(target: &Path) -> Result<()> {
     mount("/", target, None, libc::MS_BIND | libc::MS_REC, None)?;
     let made = mount("none", target, None, libc::MS_REC | libc::MS_SLAVE, None).and_then(|()| {
         let t = cstr(target)?;
-        setattr_recursive(libc::AT_FDCWD, &t, 0, MOUNT_ATTR_RDONLY, 0)
+        mount_setattr(libc::AT_FDCWD, &t, libc::AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0, None)
             .with_context(|| format!("make {} read-only", target.display()))
     });
     if made.is_err() {

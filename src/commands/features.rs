@@ -2,7 +2,7 @@ use anyhow::Result;
 use serde_json::json;
 
 /// Mount options hull understands (anything else goes to the filesystem as data).
-const MOUNT_OPTIONS: [&str; 57] = [
+const MOUNT_OPTIONS: [&str; 59] = [
     "async",
     "atime",
     "bind",
@@ -60,6 +60,8 @@ const MOUNT_OPTIONS: [&str; 57] = [
     "rstrictatime",
     "rnostrictatime",
     "rnosymfollow",
+    "idmap",
+    "ridmap",
 ];
 
 /// The runtime-spec features document, true to what this build does.
@@ -92,7 +94,7 @@ pub fn document() -> serde_json::Value {
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
             "org.opencontainers.runtime-spec.features.version": crate::SPEC_VERSION,

@@ -47,7 +47,7 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<process::Program> {
     if req.new_keyring {
         kernel::join_new_session_keyring()?;
     }
-    let root = crate::rootfs::prepare(req.bundle, in_userns)?;
+    let root = crate::rootfs::prepare(req.bundle, in_userns, &h.idmapped)?;
     if let Some(sock) = req.console {
         terminal(req, &root, sock)?;
     }

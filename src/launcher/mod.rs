@@ -57,6 +57,8 @@ struct Handles {
     proc_fd: OwnedFd,
     fifo: OwnedFd,
     ns: namespaces::Plan,
+    /// Detached idmapped mounts, made here where the privileges are.
+    idmapped: Vec<crate::rootfs::idmapped::Prepared>,
 }
 
 /// Starts the container's init; returns its pid once it waits on the fifo.
@@ -79,6 +81,7 @@ pub fn launch(req: &Launch, cgroup: Option<&mut Cgroup>) -> Result<i32> {
         proc_fd: kernel::open_proc()?,
         fifo,
         ns,
+        idmapped: crate::rootfs::idmapped::prepare(spec, &req.bundle.dir)?,
     };
     let (parent, child) = sync::pair()?;
     // SAFETY: the create path is single-threaded, so the child may allocate.

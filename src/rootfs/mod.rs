@@ -3,6 +3,7 @@
 
 mod cgroupfs;
 mod devices;
+pub mod idmapped;
 pub mod inroot;
 mod masks;
 mod mounts;
@@ -23,7 +24,7 @@ pub fn propagation_flag(name: &str) -> Option<MsFlags> {
 
 /// Everything up to pivot_root: root propagation, the rootfs as a mount point,
 /// every mount in order, the device nodes. Returns a handle on the rootfs.
-pub fn prepare(bundle: &Bundle, in_userns: bool) -> Result<OwnedFd> {
+pub fn prepare(bundle: &Bundle, in_userns: bool, idmapped: &[idmapped::Prepared]) -> Result<OwnedFd> {
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref();
     let prop = linux
@@ -49,6 +50,7 @@ pub fn prepare(bundle: &Bundle, in_userns: bool) -> Result<OwnedFd> {
         root: &root,
         bundle: &bundle.dir,
         in_userns,
+        idmapped,
     };
     let list = spec.mounts().as_deref().unwrap_or(&[]);
     mounts::mount_all(&ctx, list)?;

@@ -15,6 +15,8 @@ pub struct MountContext<'a> {
     pub root: &'a OwnedFd,
     pub bundle: &'a Path,
     pub in_userns: bool,
+    /// Idmapped mounts the parent made, by index in `mounts`.
+    pub idmapped: &'a [super::idmapped::Prepared],
 }
 
 /// Files under /proc that a bind mount may cover (lxcfs and friends); any other
@@ -34,7 +36,7 @@ const PROC_ALLOWED: [&str; 10] = [
 
 pub fn mount_all(ctx: &MountContext, mounts: &[Mount]) -> Result<()> {
     for (i, m) in mounts.iter().enumerate() {
-        mount_one(ctx, m).with_context(|| {
+        mount_one(ctx, m, i).with_context(|| {
             format!(
                 "mounts[{i}]: {:?} on {:?}",
                 m.typ().as_deref().unwrap_or("none"),
@@ -60,13 +62,13 @@ fn check_proc(dest: &Path, typ: &str) -> Result<()> {
     Ok(())
 }
 
-fn mount_one(ctx: &MountContext, m: &Mount) -> Result<()> {
+fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<()> {
     let typ = m.typ().clone().unwrap_or_else(|| "none".into());
     let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
     let dest = m.destination();
     check_proc(dest, &typ)?;
     if opts.is_bind() || typ == "bind" {
-        return bind(ctx, m, &opts);
+        return bind(ctx, m, &opts, index);
     }
     if typ == "cgroup" || typ == "cgroup2" {
         return super::cgroupfs::mount(ctx, dest, &opts);
@@ -109,7 +111,7 @@ fn mount_one(ctx: &MountContext, m: &Mount) -> Result<()> {
     after_mount(ctx, dest, &opts, follow)
 }
 
-fn bind(ctx: &MountContext, m: &Mount, opts: &MountOptions) -> Result<()> {
+fn bind(ctx: &MountContext, m: &Mount, opts: &MountOptions, index: usize) -> Result<()> {
     let src = m.source().as_ref().context("a bind mount needs a source")?;
     let src = if src.is_absolute() {
         src.clone()
@@ -123,9 +125,14 @@ fn bind(ctx: &MountContext, m: &Mount, opts: &MountOptions) -> Result<()> {
     } else {
         inroot::create_file(ctx.root, dest, Follow::InRoot)?
     };
-    let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
-    mount(Some(&src), &fd_path(&target), None::<&str>, flags, None::<&str>)
-        .with_context(|| format!("bind {:?}", src.display().to_string()))?;
+    match ctx.idmapped.iter().find(|p| p.index == index) {
+        Some(p) => super::idmapped::attach(&p.fd, &target)?,
+        None => {
+            let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
+            mount(Some(&src), &fd_path(&target), None::<&str>, flags, None::<&str>)
+                .with_context(|| format!("bind {:?}", src.display().to_string()))?;
+        }
+    }
     let fresh = inroot::open_path(ctx.root, dest, Follow::InRoot)?;
     if !opts.remount_flags().is_empty() {
         remount(&fresh, opts.remount_flags() | MsFlags::MS_BIND)?;
@@ -191,6 +198,13 @@ fn after_mount(ctx: &MountContext, dest: &Path, opts: &MountOptions, follow: Fol
 }
 
 fn set_attr_recursive(fd: &OwnedFd, set: u64, clr: u64) -> Result<()> {
-    hull_provision::backend::setattr_recursive(fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH, set, clr)
-        .context("mount_setattr (recursive mount options)")
+    hull_provision::backend::mount_setattr(
+        fd.as_raw_fd(),
+        c"",
+        libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+        set,
+        clr,
+        None,
+    )
+    .context("mount_setattr (recursive mount options)")
 }

@@ -142,6 +142,8 @@ pub fn parse(options: &[String]) -> MountOptions {
             }
         } else if let Some(p) = propagation(opt) {
             o.propagation.push(p);
+        } else if opt == "idmap" || opt == "ridmap" {
+            // Made by rootfs::idmapped before the mount step; nothing for mount(2).
         } else if let Some((clr, set)) = rec_attr(opt) {
             o.attr_clr |= clr;
             o.attr_set = (o.attr_set & !clr) | set;

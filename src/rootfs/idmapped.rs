@@ -1,0 +1,175 @@
+//! Idmapped bind mounts (mount `uidMappings`/`gidMappings`, options `idmap`
+//! and `ridmap`). They are made by the parent, which is privileged in the
+//! host's user namespace: the source is cloned with open_tree, given the
+//! mapping of a user namespace made for it with mount_setattr, and the
+//! detached mount goes to the init as an fd, which move_mount attaches at
+//! the in-root target.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
+
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
+const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+
+/// One prepared mount: its index in config.json `mounts` and the detached mount.
+pub struct Prepared {
+    pub index: usize,
+    pub fd: OwnedFd,
+}
+
+fn lines(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+/// Whether `m` asks for an idmapped mount, and if so whether recursively.
+fn wanted(m: &Mount) -> Option<bool> {
+    let opts = m.options().clone().unwrap_or_default();
+    let mapped = m.uid_mappings().is_some() || m.gid_mappings().is_some();
+    if opts.iter().any(|o| o == "ridmap") {
+        Some(true)
+    } else if opts.iter().any(|o| o == "idmap") || mapped {
+        Some(opts.iter().any(|o| o == "rbind"))
+    } else {
+        None
+    }
+}
+
+/// The detached, idmapped mounts config.json asks for.
+pub fn prepare(spec: &Spec, bundle: &Path) -> Result<Vec<Prepared>> {
+    let mut out = vec![];
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let Some(recursive) = wanted(m) else { continue };
+        let field = format!("mounts[{i}]");
+        let fd = one(spec, m, bundle, recursive).with_context(|| format!("{field}: idmapped mount"))?;
+        out.push(Prepared { index: i, fd });
+    }
+    Ok(out)
+}
+
+fn one(spec: &Spec, m: &Mount, bundle: &Path, recursive: bool) -> Result<OwnedFd> {
+    let opts = m.options().clone().unwrap_or_default();
+    if m.typ().as_deref().is_some_and(|t| t != "bind") && !opts.iter().any(|o| o == "bind" || o == "rbind") {
+        bail!("only bind mounts can be idmapped");
+    }
+    // Without mappings of its own the mount takes the container's, as the spec says.
+    let linux = spec.linux().as_ref();
+    let uids = m
+        .uid_mappings()
+        .clone()
+        .or_else(|| linux.and_then(|l| l.uid_mappings().clone()));
+    let gids = m
+        .gid_mappings()
+        .clone()
+        .or_else(|| linux.and_then(|l| l.gid_mappings().clone()));
+    let (Some(uids), Some(gids)) = (uids, gids) else {
+        bail!("uidMappings and gidMappings are needed (on the mount or in linux)");
+    };
+    let src = m.source().as_ref().context("a bind mount needs a source")?;
+    let src = if src.is_absolute() {
+        src.clone()
+    } else {
+        bundle.join(src)
+    };
+    let userns = user_namespace(&lines(&uids), &lines(&gids))?;
+    let c = CString::new(src.as_os_str().as_encoded_bytes())?;
+    let rec = if recursive {
+        libc::AT_RECURSIVE as libc::c_uint
+    } else {
+        0
+    };
+    // SAFETY: a valid C path; the flags ask for a detached clone with CLOEXEC.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | rec,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("open_tree {}", src.display()));
+    }
+    // SAFETY: open_tree returned a new fd, now ours.
+    let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
+    hull_provision::backend::mount_setattr(
+        tree.as_raw_fd(),
+        c"",
+        flags,
+        MOUNT_ATTR_IDMAP,
+        0,
+        Some(userns.as_raw_fd()),
+    )
+    .context("give the mount its id mapping (does this filesystem support idmapped mounts?)")?;
+    Ok(tree)
+}
+
+/// A user namespace with these maps, held by an fd: a child unshares it and
+/// waits while its maps are written and its namespace opened, then exits.
+fn user_namespace(uid_map: &str, gid_map: &str) -> Result<OwnedFd> {
+    let (ready_r, ready_w) = nix::unistd::pipe().context("pipe")?;
+    let (done_r, done_w) = nix::unistd::pipe().context("pipe")?;
+    // SAFETY: the child only makes async-signal-safe calls, then _exits.
+    match unsafe { nix::unistd::fork() }.context("fork for the mount's user namespace")? {
+        nix::unistd::ForkResult::Child => {
+            let mut b = [0u8; 1];
+            // SAFETY: raw syscalls on fds this child owns; no allocation.
+            unsafe {
+                // Its copy of the write end would keep its own read from ending.
+                libc::close(done_w.as_raw_fd());
+                let ok = libc::unshare(libc::CLONE_NEWUSER) == 0;
+                libc::write(ready_w.as_raw_fd(), [ok as u8].as_ptr().cast(), 1);
+                libc::read(done_r.as_raw_fd(), b.as_mut_ptr().cast(), 1);
+                libc::_exit(0)
+            }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop((ready_w, done_r));
+            let opened = (|| -> Result<OwnedFd> {
+                let mut b = [0u8; 1];
+                nix::unistd::read(ready_r.as_raw_fd(), &mut b).context("wait for the child")?;
+                if b[0] != 1 {
+                    bail!("unshare a user namespace for the mount");
+                }
+                let pid = child.as_raw();
+                std::fs::write(format!("/proc/{pid}/uid_map"), uid_map)
+                    .with_context(|| format!("uidMappings {uid_map:?}"))?;
+                std::fs::write(format!("/proc/{pid}/gid_map"), gid_map)
+                    .with_context(|| format!("gidMappings {gid_map:?}"))?;
+                Ok(std::fs::File::open(format!("/proc/{pid}/ns/user"))
+                    .context("open the user namespace")?
+                    .into())
+            })();
+            drop(done_w);
+            let _ = nix::sys::wait::waitpid(child, None);
+            opened
+        }
+    }
+}
+
+/// Attaches a prepared mount on `target` (an O_PATH handle resolved in-root).
+pub fn attach(tree: &OwnedFd, target: &OwnedFd) -> Result<()> {
+    // SAFETY: two fds and empty C paths, as MOVE_MOUNT_*_EMPTY_PATH asks.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context("move_mount the idmapped mount");
+    }
+    Ok(())
+}
