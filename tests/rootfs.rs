@@ -256,7 +256,11 @@ fn idmapped_bind_mounts_show_the_mapped_owner_both_ways() {
     assert_eq!(out, "1234:1234\ntouched\n");
     let m = std::fs::metadata(src.join("new")).unwrap();
     assert_eq!((m.uid(), m.gid()), (0, 0), "uid 1234's file lands as root's on disk");
-    assert_eq!(std::fs::metadata(src.join("f")).unwrap().uid(), 0, "the source is unchanged");
+    assert_eq!(
+        std::fs::metadata(src.join("f")).unwrap().uid(),
+        0,
+        "the source is unchanged"
+    );
 
     // Only bind mounts can be idmapped.
     b.edit(|c| {
