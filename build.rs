@@ -1,28 +1,43 @@
 // Records the git commit for `hull --version`, as runc prints its own.
 use std::process::Command;
 
-/// x86_64 syscall names to numbers, from the kernel's uapi header, for the
-/// seccomp compiler: linux-libc-dev ships it wherever a C toolchain is.
-fn syscall_table() {
-    let header = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h";
-    let text = std::fs::read_to_string(header).unwrap_or_else(|e| panic!("{header}: {e} (install linux-libc-dev)"));
-    let mut rows: Vec<(String, i64)> = text
-        .lines()
-        .filter_map(|l| {
-            let rest = l.strip_prefix("#define __NR_")?;
-            let (name, num) = rest.split_once(char::is_whitespace)?;
-            Some((name.to_string(), num.trim().parse().ok()?))
-        })
-        .collect();
-    rows.sort();
-    let body: String = rows.iter().map(|(n, v)| format!("    (\"{n}\", {v}),\n")).collect();
-    let out = std::path::Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("syscalls_x86_64.rs");
-    std::fs::write(out, format!("pub const SYSCALLS: &[(&str, i64)] = &[\n{body}];\n")).expect("write syscall table");
-    println!("cargo:rerun-if-changed={header}");
+/// Syscall names to numbers for the three x86 ABIs, from the kernel's uapi
+/// headers, for the seccomp compiler: linux-libc-dev ships them wherever a C
+/// toolchain is. x32 numbers carry __X32_SYSCALL_BIT, as the kernel sees them.
+fn syscall_tables() {
+    let mut out = String::new();
+    for (abi, file) in [
+        ("X86_64", "unistd_64.h"),
+        ("I386", "unistd_32.h"),
+        ("X32", "unistd_x32.h"),
+    ] {
+        let header = format!("/usr/include/x86_64-linux-gnu/asm/{file}");
+        let text =
+            std::fs::read_to_string(&header).unwrap_or_else(|e| panic!("{header}: {e} (install linux-libc-dev)"));
+        let mut rows: Vec<(String, i64)> = text
+            .lines()
+            .filter_map(|l| {
+                let rest = l.strip_prefix("#define __NR_")?;
+                let (name, num) = rest.split_once(char::is_whitespace)?;
+                let num = num.trim();
+                let value = match num.strip_prefix("(__X32_SYSCALL_BIT + ") {
+                    Some(n) => 0x4000_0000 + n.trim_end_matches(')').trim().parse::<i64>().ok()?,
+                    None => num.parse().ok()?,
+                };
+                Some((name.to_string(), value))
+            })
+            .collect();
+        rows.sort();
+        let body: String = rows.iter().map(|(n, v)| format!("    (\"{n}\", {v}),\n")).collect();
+        out.push_str(&format!("pub const {abi}: &[(&str, i64)] = &[\n{body}];\n"));
+        println!("cargo:rerun-if-changed={header}");
+    }
+    let path = std::path::Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("syscalls.rs");
+    std::fs::write(path, out).expect("write syscall tables");
 }
 
 fn main() {
-    syscall_table();
+    syscall_tables();
     let commit = Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
         .output()

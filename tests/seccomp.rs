@@ -198,3 +198,68 @@ fn notify_hands_the_listener_to_the_agent_which_answers() {
     assert_eq!(seen, [libc::SYS_mkdir as i32], "one mkdir, notified once");
     assert!(!b.rootfs().join("tmp/x").exists());
 }
+
+/// The compat ABIs: `architectures` naming x86 and x32 gets the rules for
+/// their syscall numbers too; an ABI it does not name is killed (i386) or
+/// answered ENOSYS (x32). tests/fixtures/abi-probe.c makes the calls.
+#[test]
+fn compat_architectures_get_the_rules_or_are_refused() {
+    let b = Bundle::new(&["/abi-probe", "i386-getpid"]);
+    let probe = b.rootfs().join("abi-probe");
+    let o = std::process::Command::new("gcc")
+        .args(["-static", "-no-pie", "-O1", "-o"])
+        .arg(&probe)
+        .arg("tests/fixtures/abi-probe.c")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "gcc: {}", stderr(&o));
+    let profile = |archs: serde_json::Value| {
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": archs,
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+        })
+    };
+    let run = |archs: serde_json::Value, arg: &str, id: &str| {
+        b.edit(|c| {
+            c["root"]["readonly"] = json!(false);
+            c["linux"]["seccomp"] = profile(archs.clone());
+            c["process"]["args"] = json!(["/abi-probe", arg]);
+        });
+        b.run(id)
+    };
+    let all = json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]);
+    let o = run(all.clone(), "i386-mkdir", "abi1");
+    assert_eq!(
+        common::stdout(&o),
+        "-1\n",
+        "i386 mkdir gets the rule's EPERM: {}",
+        stderr(&o)
+    );
+    let o = run(all.clone(), "i386-getpid", "abi2");
+    assert_eq!(common::stdout(&o), "1\n", "an allowed i386 call works: {}", stderr(&o));
+    let o = run(all, "x32-mkdir", "abi3");
+    assert_eq!(
+        common::stdout(&o),
+        "-1\n",
+        "x32 mkdir gets the rule's EPERM: {}",
+        stderr(&o)
+    );
+    assert!(!b.rootfs().join("tmp/made-by-i386").exists() && !b.rootfs().join("tmp/made-by-x32").exists());
+
+    let native = json!(["SCMP_ARCH_X86_64"]);
+    let o = run(native.clone(), "i386-getpid", "abi4");
+    assert_eq!(
+        o.status.code(),
+        Some(128 + libc::SIGSYS),
+        "an unnamed i386 is killed: {}",
+        common::stdout(&o)
+    );
+    let o = run(native, "x32-mkdir", "abi5");
+    assert_eq!(
+        common::stdout(&o),
+        format!("-{}\n", libc::ENOSYS),
+        "an unnamed x32 gets ENOSYS"
+    );
+    assert!(b.leftovers().is_empty());
+}

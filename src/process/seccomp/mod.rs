@@ -3,7 +3,8 @@
 //! filters, which the kernel combines by precedence (kill > trap > errno >
 //! trace > log > allow):
 //!   - one filter: every rule's syscall (with its conditions) -> allow, anything else -> defaultAction;
-//!   - one filter per other action: its rules -> that action, anything else -> allow.
+//!   - one filter per other action: its rules -> that action, anything else -> allow;
+//!   - those for each ABI `architectures` names (see abi), and a guard for the rest.
 
 use std::collections::BTreeMap;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -16,9 +17,9 @@ use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch,
 };
 
-mod table {
-    include!(concat!(env!("OUT_DIR"), "/syscalls_x86_64.rs"));
-}
+mod abi;
+
+use abi::Abi;
 
 const EPERM: u32 = libc::EPERM as u32;
 
@@ -47,13 +48,6 @@ fn to_notify(p: &mut BpfProgram) -> bool {
         }
     }
     found
-}
-
-fn syscall_number(name: &str) -> Option<i64> {
-    table::SYSCALLS
-        .binary_search_by(|(n, _)| (*n).cmp(name))
-        .ok()
-        .map(|i| table::SYSCALLS[i].1)
 }
 
 /// seccompiler's action; errno values default as the spec says.
@@ -117,24 +111,6 @@ fn filter(rules: Rules, mismatch: SeccompAction, on_match: SeccompAction) -> Res
     f.try_into().map_err(|e: seccompiler::BackendError| anyhow!("{e}"))
 }
 
-/// x32 syscalls reach the kernel with the x86_64 audit arch and bit 30 set in
-/// the number, so the number-based filters above would not see them: refuse
-/// them all (ENOSYS), as a profile without x32 in its architectures means.
-fn no_x32() -> BpfProgram {
-    use seccompiler::sock_filter;
-    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-    const X32_BIT: u32 = 0x4000_0000;
-    let ins = |code: u16, jt: u8, jf: u8, k: u32| sock_filter { code, jt, jf, k };
-    vec![
-        ins(0x20, 0, 0, 4),                                             // A = arch
-        ins(0x15, 0, 3, AUDIT_ARCH_X86_64),                             // not x86_64: allow (others decide)
-        ins(0x20, 0, 0, 0),                                             // A = nr
-        ins(0x45, 0, 1, X32_BIT),                                       // x32 bit set?
-        ins(0x06, 0, 0, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32), // yes: ENOSYS
-        ins(0x06, 0, 0, libc::SECCOMP_RET_ALLOW),                       // no: allow
-    ]
-}
-
 fn flags(s: &LinuxSeccomp) -> libc::c_ulong {
     s.flags().iter().flatten().fold(0, |f, flag| {
         f | match flag {
@@ -146,13 +122,45 @@ fn flags(s: &LinuxSeccomp) -> libc::c_ulong {
     })
 }
 
-/// Compiles linux.seccomp; syscall names this architecture does not have are
-/// skipped with one warning, as runc skips them.
+/// Compiles linux.seccomp, for the native ABI and the compat ones
+/// `architectures` names; syscall names an ABI does not have are skipped
+/// (with one warning, for the native ABI), as runc skips them.
 pub fn compile(s: &LinuxSeccomp) -> Result<Seccomp> {
     if s.default_action() == A::ScmpActNotify {
         bail!("linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default (hull itself would wait on it)");
     }
     let default = action(s.default_action(), s.default_errno_ret(), "linux.seccomp.defaultAction")?;
+    let abis = abi::listed(s.architectures().as_deref());
+    let mut programs = vec![];
+    for a in &abis {
+        programs.extend(for_abi(s, *a, &default)?);
+    }
+    programs.push(abi::guard(&abis));
+    let notifying: Vec<usize> = programs
+        .iter_mut()
+        .map(to_notify)
+        .enumerate()
+        .filter_map(|(i, n)| n.then_some(i))
+        .collect();
+    if notifying.len() > 1 {
+        bail!("linux.seccomp: SCMP_ACT_NOTIFY with more than one architecture is not supported (one listener per process)");
+    }
+    let notify = notifying.first().copied();
+    match (notify.is_some(), s.listener_path().is_some()) {
+        (true, false) => bail!("linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath, the agent's socket"),
+        (false, true) => tracing::warn!("linux.seccomp.listenerPath: no rule uses SCMP_ACT_NOTIFY"),
+        _ => {}
+    }
+    Ok(Seccomp {
+        programs,
+        flags: flags(s),
+        notify,
+    })
+}
+
+/// The profile's filters for one ABI: every rule's syscall -> allow, else
+/// the default; then one filter per other action.
+fn for_abi(s: &LinuxSeccomp, abi: Abi, default: &SeccompAction) -> Result<Vec<BpfProgram>> {
     let mut all: Rules = BTreeMap::new();
     let mut by_action: Vec<(SeccompAction, Rules)> = vec![];
     let mut unknown = vec![];
@@ -160,13 +168,13 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Seccomp> {
         let field = format!("linux.seccomp.syscalls[{i}]");
         // A rule's errno defaults to EPERM; defaultErrnoRet is the default action's alone.
         let act = action(sc.action(), sc.errno_ret(), &field)?;
-        if act == default {
+        if act == *default {
             // Same as the default: nothing to add (and it must not become "allow" below).
             continue;
         }
         let rule = conditions(sc.args().as_deref().unwrap_or(&[]), &field)?;
         for name in sc.names() {
-            let Some(nr) = syscall_number(name) else {
+            let Some(nr) = abi.number(name) else {
                 unknown.push(name.as_str());
                 continue;
             };
@@ -180,7 +188,7 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Seccomp> {
             }
         }
     }
-    if !unknown.is_empty() {
+    if !unknown.is_empty() && abi == Abi::X86_64 {
         unknown.sort_unstable();
         unknown.dedup();
         tracing::warn!(
@@ -190,24 +198,13 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Seccomp> {
         );
     }
     let mut programs = vec![];
-    if default != SeccompAction::Allow {
+    if *default != SeccompAction::Allow {
         programs.push(filter(all, default.clone(), SeccompAction::Allow).context("linux.seccomp")?);
     }
     for (act, rules) in by_action {
         programs.push(filter(rules, SeccompAction::Allow, act).context("linux.seccomp")?);
     }
-    programs.push(no_x32());
-    let notify = programs.iter_mut().map(to_notify).position(|n| n);
-    match (notify.is_some(), s.listener_path().is_some()) {
-        (true, false) => bail!("linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath, the agent's socket"),
-        (false, true) => tracing::warn!("linux.seccomp.listenerPath: no rule uses SCMP_ACT_NOTIFY"),
-        _ => {}
-    }
-    Ok(Seccomp {
-        programs,
-        flags: flags(s),
-        notify,
-    })
+    Ok(programs.into_iter().map(|p| abi::retarget(p, abi)).collect())
 }
 
 impl Seccomp {
@@ -289,9 +286,9 @@ mod tests {
 
     #[test]
     fn table_has_the_usual_calls() {
-        assert_eq!(syscall_number("read"), Some(0));
-        assert_eq!(syscall_number("close"), Some(3));
-        assert_eq!(syscall_number("sigreturn"), None);
+        assert_eq!(Abi::X86_64.number("read"), Some(0));
+        assert_eq!(Abi::X86_64.number("close"), Some(3));
+        assert_eq!(Abi::X86_64.number("sigreturn"), None);
     }
 
     #[test]
