@@ -160,3 +160,75 @@ fn a_mount_destination_swapped_for_a_symlink_mid_create_stays_inside() {
 fn cstring(p: &std::path::Path) -> std::ffi::CString {
     std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap()
 }
+
+/// CVE-2025-31133 again, with /dev/null a symlink: into the container's own
+/// procfs (whose files the mask would then make writable targets of) and to
+/// a host file. Neither is followed.
+#[test]
+fn a_symlinked_dev_null_is_not_followed_for_masking() {
+    for (n, target) in ["../proc/sys/kernel/core_pattern", "/etc/hostname"].iter().enumerate() {
+        let b = Bundle::new(&["true"]);
+        b.edit(|c| {
+            c["mounts"] = json!([{"destination": "/proc", "type": "proc", "source": "proc"},
+                                 {"destination": "/dev", "type": "bind", "source": b.rootfs().join("dev"), "options": ["rbind"]}]);
+            c["linux"]["maskedPaths"] = json!(["/proc/kcore"]);
+        });
+        std::os::unix::fs::symlink(target, b.rootfs().join("dev/null")).unwrap();
+        let o = b.create(&format!("linknull{n}"), &[]);
+        assert!(!o.status.success(), "masking through /dev/null -> {target}");
+        assert!(stderr(&o).contains("/dev/null"), "{}", stderr(&o));
+        assert!(b.leftovers().is_empty());
+    }
+}
+
+/// CVE-2025-52565: /dev/console in the image a symlink into /proc. The pty
+/// must be bound on a /dev/console of hull's making, never through the
+/// link onto the procfs file (which a container could then reach).
+#[test]
+fn a_symlinked_dev_console_does_not_redirect_the_pty() {
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "grep -c core_pattern /proc/self/mountinfo; stat -c %t /dev/console",
+    ]);
+    let sock = b.tmp.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let keep = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        // Hold the master until the container is done so its output has a reader.
+        let mut out = String::new();
+        // A refused create connects and hangs up without sending anything.
+        if let Ok((_, master)) = hull::fdpass::recv_fd(std::os::fd::AsRawFd::as_raw_fd(&conn), "pty") {
+            let _ = std::io::Read::read_to_string(&mut std::fs::File::from(master), &mut out);
+        }
+        out
+    });
+    b.edit(|c| {
+        c["process"]["terminal"] = json!(true);
+        c["mounts"] = json!([
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "bind", "source": b.rootfs().join("dev"), "options": ["rbind"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]}
+        ]);
+    });
+    std::os::unix::fs::symlink("../proc/sys/kernel/core_pattern", b.rootfs().join("dev/console")).unwrap();
+    let dir = b.dir();
+    let o = b.out(&[
+        "run",
+        "--bundle",
+        dir.to_str().unwrap(),
+        "--console-socket",
+        sock.to_str().unwrap(),
+        "console-link",
+    ]);
+    if o.status.success() {
+        let out = keep.join().unwrap();
+        let lines: Vec<&str> = out.lines().map(str::trim).collect();
+        assert_eq!(lines.first(), Some(&"0"), "the pty went over core_pattern: {out}");
+        assert_eq!(lines.get(1), Some(&"88"), "/dev/console is a pty (major 136): {out}");
+    } else {
+        assert!(stderr(&o).contains("/dev/console"), "{}", stderr(&o));
+    }
+    assert!(b.leftovers().is_empty());
+}
