@@ -262,6 +262,34 @@ fn idmapped_bind_mounts_show_the_mapped_owner_both_ways() {
         "the source is unchanged"
     );
 
+    // In a container with its own user namespace, `idmap` alone takes the
+    // container's mappings: the host's root-owned files are root's inside,
+    // and root's new files are the host's root's.
+    let u = Bundle::new(&[
+        "sh",
+        "-c",
+        "stat -c %u:%g /mapped/f; touch /mapped/by-userns && echo touched",
+    ]);
+    let chown = std::process::Command::new("chown")
+        .args(["-R", "100000:100000"])
+        .arg(u.rootfs())
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    u.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/mapped", "type": "bind", "source": src, "options": ["bind", "idmap"]
+        }));
+    });
+    assert_eq!(u.run_ok("idmapped-userns"), "0:0\ntouched\n");
+    assert_eq!(std::fs::metadata(src.join("by-userns")).unwrap().uid(), 0);
+
     // Only bind mounts can be idmapped.
     b.edit(|c| {
         let last = c["mounts"].as_array_mut().unwrap().last_mut().unwrap();
