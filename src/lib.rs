@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod console;
 pub mod container;
+pub mod entry;
 pub mod fdpass;
 pub mod hooks;
 pub mod launcher;

@@ -1,6 +1,6 @@
 //! One function per subcommand, each a thin layer over the library.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::cli::{Command, GlobalOpts};
 
@@ -38,10 +38,35 @@ pub fn dispatch(g: &GlobalOpts, cmd: &Command) -> Result<i32> {
         Command::Events(a) => events::run(g, a).map(|_| 0),
         Command::Exec(a) => exec::run(g, a),
         Command::Features => features::run().map(|_| 0),
+        Command::Bundle(_) | Command::Image(_) => exec_image_tool(),
+    }
+}
+
+/// hull-image's commands; anything else belongs to hull.
+pub fn dispatch_images(g: &GlobalOpts, cmd: &Command) -> Result<i32> {
+    match cmd {
         Command::Bundle(crate::cli::BundleCommand::Create(a)) => bundle::create(a).map(|_| 0),
         Command::Bundle(crate::cli::BundleCommand::Rm(a)) => hull_provision::bundle::remove(&a.dir).map(|_| 0),
         Command::Image(c) => image::run(c).map(|_| 0),
+        other => dispatch(g, other),
     }
+}
+
+/// The provisioner's commands run in hull-image, next to this binary, with
+/// the same command line.
+fn exec_image_tool() -> Result<i32> {
+    use std::os::unix::process::CommandExt;
+    let me = std::env::current_exe().context("find hull's own path")?;
+    let tool = me.with_file_name("hull-image");
+    let err = std::process::Command::new(&tool)
+        .args(std::env::args_os().skip(1))
+        .exec();
+    Err(err).with_context(|| {
+        format!(
+            "{}: hull's image and bundle commands live in hull-image, next to hull",
+            tool.display()
+        )
+    })
 }
 
 /// Flags this host cannot honour are refused where they would matter.
