@@ -36,8 +36,26 @@ fn syscall_tables() {
     std::fs::write(path, out).expect("write syscall tables");
 }
 
+/// The functions a container's lifecycle runs, laid out together in the
+/// hull binary (hack/hull.order, made by hack/order.sh): the kernel maps code
+/// 64 KiB around each page fault, so scattered functions make most of the
+/// binary resident for a run that uses a few hundred of them.
+fn symbol_order() {
+    let order = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("hack/hull.order");
+    if order.exists() {
+        println!(
+            "cargo:rustc-link-arg-bin=hull=-Wl,--symbol-ordering-file={}",
+            order.display()
+        );
+        // A stale list names functions that are gone: that costs only order.
+        println!("cargo:rustc-link-arg-bin=hull=-Wl,--no-warn-symbol-ordering");
+    }
+    println!("cargo:rerun-if-changed=hack/hull.order");
+}
+
 fn main() {
     syscall_tables();
+    symbol_order();
     let commit = Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
         .output()
