@@ -259,14 +259,27 @@ fn layer_dirs(store: &Path) -> usize {
     std::fs::read_dir(store.join("layers")).map(|r| r.count()).unwrap_or(0)
 }
 
+/// A test's own directory with hack/images.sh's images, and a registry of
+/// its own holding one of them as `repo`.
+struct Pushed {
+    t: tempfile::TempDir,
+    reg: Registry,
+    store: PathBuf,
+}
+
+fn pushed(auth: Auth, archive: &str, repo: &str) -> Pushed {
+    let t = tempfile::tempdir().unwrap();
+    let imgs = images(t.path());
+    let reg = registry(t.path(), auth);
+    reg.push(&imgs.join(archive), repo);
+    let store = t.path().join("store");
+    Pushed { t, reg, store }
+}
+
 #[test]
 fn registry_pull_then_overlay_and_copy_bundles_match_and_gc_keeps_what_is_used() {
-    let t = tempfile::tempdir().unwrap();
-    let t = t.path();
-    let imgs = images(t);
-    let reg = registry(t, Auth::Anonymous);
-    reg.push(&imgs.join("multilayer-oci.tar"), "hull/ml:v1");
-    let store = t.join("store");
+    let p = pushed(Auth::Anonymous, "multilayer-oci.tar", "hull/ml:v1");
+    let (t, reg, store) = (p.t.path(), &p.reg, &p.store);
     let s = store.to_str().unwrap();
     let name = reg.name("hull/ml:v1");
     assert_eq!(ok(hull(&["image", "pull", "-q", "--store", s, &name])).trim(), name);
@@ -274,7 +287,7 @@ fn registry_pull_then_overlay_and_copy_bundles_match_and_gc_keeps_what_is_used()
     let ls: Value = serde_json::from_str(&ls).unwrap();
     assert_eq!(ls[0]["name"], name.as_str());
     assert_eq!(ls[0]["layers"], 3);
-    assert_eq!(layer_dirs(&store), 3, "a pull unpacks the layers");
+    assert_eq!(layer_dirs(store), 3, "a pull unpacks the layers");
 
     let ov = t.join("ov");
     let cp = t.join("cp");
@@ -331,26 +344,22 @@ fn registry_pull_then_overlay_and_copy_bundles_match_and_gc_keeps_what_is_used()
     ok(hull(&["image", "rm", "--store", s, &by_digest]));
     // gc with the image and the bundle in place removes nothing used.
     ok(hull(&["image", "gc", "--store", s]));
-    assert_eq!(layer_dirs(&store), 3);
+    assert_eq!(layer_dirs(store), 3);
     ok(hull(&["image", "rm", "--store", s, &name]));
     ok(hull(&["image", "gc", "--store", s]));
-    assert_eq!(layer_dirs(&store), 3, "the live overlay bundle keeps its layers");
+    assert_eq!(layer_dirs(store), 3, "the live overlay bundle keeps its layers");
     assert!(run_bundle(t, &ov, "ov2").status.success());
     ok(hull(&["bundle", "rm", ov.to_str().unwrap()]));
     ok(hull(&["image", "gc", "--store", s]));
-    assert_eq!(layer_dirs(&store), 0);
+    assert_eq!(layer_dirs(store), 0);
     assert_eq!(std::fs::read_dir(store.join("blobs/sha256")).unwrap().count(), 0);
     assert!(!ov.join("rootfs").exists() && !ov.join("upper").exists());
 }
 
 #[test]
 fn registry_basic_auth_needs_the_authfile() {
-    let t = tempfile::tempdir().unwrap();
-    let t = t.path();
-    let imgs = images(t);
-    let reg = registry(t, Auth::Basic);
-    reg.push(&imgs.join("busybox-oci.tar"), "hull/busybox:latest");
-    let store = t.join("store");
+    let p = pushed(Auth::Basic, "busybox-oci.tar", "hull/busybox:latest");
+    let (t, reg, store) = (p.t.path(), &p.reg, &p.store);
     let s = store.to_str().unwrap();
     let name = reg.name("hull/busybox");
     let o = hull(&[
@@ -405,12 +414,8 @@ fn registry_basic_auth_needs_the_authfile() {
 
 #[test]
 fn registry_bearer_token_auth() {
-    let t = tempfile::tempdir().unwrap();
-    let t = t.path();
-    let imgs = images(t);
-    let reg = registry(t, Auth::Bearer);
-    reg.push(&imgs.join("busybox-oci.tar"), "hull/busybox:v2");
-    let store = t.join("store");
+    let p = pushed(Auth::Bearer, "busybox-oci.tar", "hull/busybox:v2");
+    let (t, reg, store) = (p.t.path(), &p.reg, &p.store);
     let s = store.to_str().unwrap();
     let name = reg.name("hull/busybox:v2");
     let o = hull(&["image", "pull", "-q", "--store", s, "--authfile", "/dev/null", &name]);
@@ -475,18 +480,14 @@ fn registry_over_https_trusts_the_cert_dir() {
 
 #[test]
 fn two_pulls_at_once_fetch_each_blob_once() {
-    let t = tempfile::tempdir().unwrap();
-    let t = t.path();
-    let imgs = images(t);
-    let reg = registry(t, Auth::Anonymous);
-    reg.push(&imgs.join("multilayer-oci.tar"), "hull/ml:v1");
-    let store = t.join("store");
+    let p = pushed(Auth::Anonymous, "multilayer-oci.tar", "hull/ml:v1");
+    let (reg, store) = (&p.reg, &p.store);
     let name = reg.name("hull/ml:v1");
     let pulls: Vec<Child> = (0..2)
         .map(|_| {
             Command::new(HULL)
                 .args(["image", "pull", "-q", "--store"])
-                .arg(&store)
+                .arg(store)
                 .arg(&name)
                 .stderr(Stdio::piped())
                 .spawn()
@@ -1072,4 +1073,61 @@ fn a_pull_killed_midway_leaves_no_entry_and_gc_clears_its_leftovers() {
     assert_eq!(layer_dirs(&store), 0);
     ok(hull(&["image", "gc", "--store", store.to_str().unwrap()]));
     assert_eq!(std::fs::read_dir(store.join("tmp")).unwrap().count(), 0);
+}
+
+#[test]
+fn bundle_rm_removes_only_what_create_made() {
+    let t = tempfile::tempdir().unwrap();
+    let t = t.path();
+    images(t);
+    let store = t.join("store");
+    // A path with a space (escaped in mountinfo), removed through a relative path.
+    let b = t.join("with space").join("b");
+    let _cleanup = Bundles(vec![b.clone()]);
+    let image = format!("oci:{}/ml:multilayer", t.display());
+    ok(hull(&[
+        "bundle",
+        "create",
+        "--store",
+        store.to_str().unwrap(),
+        "--backend",
+        "overlay",
+        "--image",
+        &image,
+        b.to_str().unwrap(),
+    ]));
+    assert!(std::fs::read_dir(b.join("rootfs/data")).is_ok());
+    let o = Command::new(HULL)
+        .args(["bundle", "rm", "with space/b"])
+        .current_dir(t)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_dir(&b).unwrap().count(), 0, "all of it gone");
+    assert_eq!(layer_dirs(&store), 3, "the cached layers stay");
+
+    // A directory hull did not make a bundle in is not touched.
+    let mine = t.join("mine");
+    std::fs::create_dir_all(mine.join("rootfs")).unwrap();
+    std::fs::create_dir_all(mine.join("work")).unwrap();
+    std::fs::write(mine.join("rootfs/precious"), "x").unwrap();
+    let o = hull(&["bundle", "rm", mine.to_str().unwrap()]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("not a bundle hull made"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(mine.join("rootfs/precious").exists() && mine.join("work").exists());
+    // Nor is create allowed to start in it.
+    let o = hull(&[
+        "bundle",
+        "create",
+        "--store",
+        store.to_str().unwrap(),
+        "--image",
+        &image,
+        mine.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(mine.join("rootfs/precious").exists() && mine.join("work").exists());
 }

@@ -5,7 +5,7 @@
 //! DIR/.hull-bundle.json says what create made, so rm removes exactly that,
 //! and its presence is what keeps the bundle's layers from the store's gc.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
@@ -49,7 +49,7 @@ pub struct Request<'a> {
 }
 
 fn refuse_existing(dir: &Path) -> Result<()> {
-    for part in ["config.json", "rootfs", MARKER] {
+    for part in ["config.json", "rootfs", "upper", "work", MARKER] {
         if dir.join(part).exists() {
             bail!("{}: already holds a bundle ({part} exists)", dir.display());
         }
@@ -64,6 +64,8 @@ pub fn create(src: &dyn Source, req: &Request) -> Result<()> {
     std::fs::create_dir_all(req.dir).with_context(|| format!("{}: cannot create", req.dir.display()))?;
     let dir = std::fs::canonicalize(req.dir).with_context(|| format!("{}: cannot open", req.dir.display()))?;
     let made = (|| -> Result<()> {
+        // First, so that rm (also on a failure here) knows what to remove.
+        mark(&dir, req)?;
         // Held until the bundle's record is written: gc must not take the
         // layers between their unpacking and the record that keeps them.
         let _use = req.store.use_lock(false)?;
@@ -80,7 +82,6 @@ pub fn create(src: &dyn Source, req: &Request) -> Result<()> {
                     .iter()
                     .map(|l| req.store.layers.layer(src, l))
                     .collect::<Result<Vec<_>>>()?;
-                mark(&dir, req)?;
                 if req.backend == Backend::Bind {
                     let [one] = lower.as_slice() else {
                         bail!(
@@ -95,7 +96,6 @@ pub fn create(src: &dyn Source, req: &Request) -> Result<()> {
                 layers.iter().map(|l| l.chain_id.clone()).collect()
             }
         };
-        mark(&dir, req)?;
         if !used.is_empty() {
             req.store.add_bundle(&dir, &dir.join(MARKER), &used)?;
         }
@@ -183,27 +183,37 @@ fn remove_tree(p: &Path) -> Result<()> {
 
 /// `bundle rm`: unmounts and removes exactly what create made in DIR.
 pub fn remove(dir: &Path) -> Result<()> {
-    let marker: Value = std::fs::read(dir.join(MARKER))
-        .ok()
-        .and_then(|d| serde_json::from_slice(&d).ok())
-        .unwrap_or(Value::Null);
+    let dir = std::fs::canonicalize(dir).with_context(|| format!("{}: cannot open", dir.display()))?;
+    let marker: Value = match std::fs::read(dir.join(MARKER)) {
+        Ok(d) => serde_json::from_slice(&d).with_context(|| format!("{}: not JSON", dir.join(MARKER).display()))?,
+        Err(_) => bail!(
+            "{}: no {MARKER}: not a bundle hull made; not touching it",
+            dir.display()
+        ),
+    };
     let rootfs = dir.join("rootfs");
     backend::unmount(&rootfs)?;
-    // Only the copy backend's rootfs has content of its own; any other is
-    // an empty mount point, and must be, or removing it could reach the layers or the host.
-    if backend::is_mountpoint(&rootfs) {
-        bail!("{}: still mounted; not removing it", rootfs.display());
+    // Only the copy backend's rootfs has content of its own; any other is an
+    // empty mount point, and nothing may be mounted in any, or removing it
+    // could reach the layers or the host.
+    if backend::mounts_under(&rootfs) {
+        bail!(
+            "{}: something is still mounted there; not removing it",
+            rootfs.display()
+        );
     }
-    if marker["backend"] == "copy" || marker.is_null() {
+    let backend = marker["backend"].as_str().unwrap_or_default();
+    if backend == "copy" {
         remove_tree(&rootfs)?;
     } else if rootfs.exists() {
         std::fs::remove_dir(&rootfs).with_context(|| format!("remove {}", rootfs.display()))?;
     }
-    for part in ["upper", "work"] {
-        remove_tree(&dir.join(part))?;
+    if backend == "overlay" {
+        for part in ["upper", "work"] {
+            remove_tree(&dir.join(part))?;
+        }
     }
     if let Some(store) = marker["store"].as_str() {
-        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| PathBuf::from(dir));
         ImageStore::open(Path::new(store))?.remove_bundle(&dir)?;
     }
     for f in ["config.json", MARKER] {

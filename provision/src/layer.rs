@@ -309,6 +309,10 @@ fn unpack_entries<R: Read>(archive: &mut tar::Archive<R>, dest: &Path, mode: Whi
         };
         let raw = entry.path().context("entry path")?.into_owned();
         let rel = clean(&raw)?;
+        if rel.as_os_str().is_empty() {
+            // "." or "./": the layer's root itself, which is not the layer's to replace.
+            continue;
+        }
         let name = rel
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -336,8 +340,8 @@ fn unpack_entries<R: Read>(archive: &mut tar::Archive<R>, dest: &Path, mode: Whi
             continue;
         }
         if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
-            if hidden.is_empty() {
-                bail!("entry {:?}: a whiteout with no name", raw.display().to_string());
+            if hidden.is_empty() || hidden == "." || hidden == ".." {
+                bail!("entry {:?}: a whiteout must name one entry", raw.display().to_string());
             }
             if mode == Whiteouts::Overlay {
                 parents.resolve(&parent, &raw)?;

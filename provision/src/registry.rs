@@ -47,11 +47,12 @@ pub struct Registry {
 }
 
 fn is_loopback(host: &str) -> bool {
-    let h = host.rsplit_once(':').map_or(
-        host,
-        |(h, p)| if p.bytes().all(|b| b.is_ascii_digit()) { h } else { host },
-    );
-    h == "localhost" || h.starts_with("127.") || h == "[::1]"
+    // host, host:port, [v6] or [v6]:port
+    let h = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The system's CAs plus those certs.d has for this host.
@@ -229,6 +230,11 @@ impl Registry {
             "bearer" => {
                 let realm =
                     param("realm").with_context(|| format!("registry {host}: Bearer challenge without a realm"))?;
+                // Credentials go to the realm only over HTTPS, unless the
+                // registry itself is a loopback one spoken to in clear.
+                if self.creds.is_some() && !realm.starts_with("https://") && !self.base.starts_with("http://") {
+                    bail!("registry {host}: the token realm {realm} is not HTTPS; not sending credentials there");
+                }
                 let scope = param("scope").unwrap_or_else(|| format!("repository:{}:pull", self.reference.repository));
                 let mut req = self.agent.get(&realm).query("scope", &scope);
                 if let Some(service) = param("service") {
@@ -368,6 +374,8 @@ mod tests {
         assert!(is_loopback("127.0.0.1:5000"));
         assert!(is_loopback("localhost"));
         assert!(!is_loopback("registry.example:5000"));
+        assert!(!is_loopback("127.evil.example"));
+        assert!(is_loopback("[::1]:5000"));
     }
 
     #[test]

@@ -115,11 +115,15 @@ pub trait Source: Sync {
 
     /// A small blob (a config) read whole and checked.
     fn json_blob(&self, digest: &str) -> Result<Value> {
+        const LIMIT: u64 = 64 << 20;
         let mut data = vec![];
         self.blob(digest, None)?
-            .take(64 << 20)
+            .take(LIMIT + 1)
             .read_to_end(&mut data)
             .with_context(|| format!("blob {digest}"))?;
+        if data.len() as u64 > LIMIT {
+            bail!("blob {digest}: over {LIMIT} bytes, too large for a JSON document");
+        }
         serde_json::from_slice(&data).with_context(|| format!("blob {digest}: not JSON"))
     }
 }

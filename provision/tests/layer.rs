@@ -230,6 +230,27 @@ fn a_directory_swapped_for_a_symlink_midlayer_is_not_trusted() {
 }
 
 #[test]
+fn whiteouts_of_dot_and_dotdot_are_refused_and_dot_entries_skipped() {
+    for (name, path) in [(".wh..", "sub/.wh.."), (".wh...", "sub/.wh...")] {
+        let root = tempfile::tempdir().unwrap();
+        let d = root.path().join("layer");
+        std::fs::create_dir_all(d.join("sub")).unwrap();
+        std::fs::write(d.join("sub/keep"), "x").unwrap();
+        std::fs::write(root.path().join("sibling"), "x").unwrap();
+        let layer = raw_entry(path, b'0', "", b"");
+        let err = apply(layer.as_slice(), Compression::None, &d).unwrap_err();
+        assert!(format!("{err:#}").contains(name), "{err:#}");
+        assert!(d.join("sub/keep").exists() && root.path().join("sibling").exists());
+    }
+    // An entry for "." (the layer's root) changes nothing.
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("keep"), "x").unwrap();
+    let layer = raw_entry(".", b'2', "/etc", b"");
+    apply(layer.as_slice(), Compression::None, root.path()).unwrap();
+    assert!(root.path().join("keep").exists() && root.path().is_dir());
+}
+
+#[test]
 fn compression_is_told_by_media_type_or_magic() {
     use hull_provision::layer::Compression as C;
     assert_eq!(

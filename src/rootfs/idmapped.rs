@@ -36,7 +36,7 @@ fn wanted(m: &Mount) -> Option<bool> {
     if opts.iter().any(|o| o == "ridmap") {
         Some(true)
     } else if opts.iter().any(|o| o == "idmap") || mapped {
-        Some(opts.iter().any(|o| o == "rbind"))
+        Some(false)
     } else {
         None
     }
@@ -56,7 +56,8 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<Vec<Prepared>> {
 
 fn one(spec: &Spec, m: &Mount, bundle: &Path, recursive: bool) -> Result<OwnedFd> {
     let opts = m.options().clone().unwrap_or_default();
-    if m.typ().as_deref().is_some_and(|t| t != "bind") && !opts.iter().any(|o| o == "bind" || o == "rbind") {
+    let rbind = opts.iter().any(|o| o == "rbind");
+    if m.typ().as_deref() != Some("bind") && !rbind && !opts.iter().any(|o| o == "bind") {
         bail!("only bind mounts can be idmapped");
     }
     // Without mappings of its own the mount takes the container's, as the spec says.
@@ -80,7 +81,8 @@ fn one(spec: &Spec, m: &Mount, bundle: &Path, recursive: bool) -> Result<OwnedFd
     };
     let userns = user_namespace(&lines(&uids), &lines(&gids))?;
     let c = CString::new(src.as_os_str().as_encoded_bytes())?;
-    let rec = if recursive {
+    // rbind clones the whole tree; only ridmap maps all of it (idmap maps the top).
+    let rec = if rbind || recursive {
         libc::AT_RECURSIVE as libc::c_uint
     } else {
         0

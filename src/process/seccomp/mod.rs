@@ -58,7 +58,8 @@ fn action(a: A, errno: Option<u32>, field: &str) -> Result<SeccompAction> {
         A::ScmpActKill | A::ScmpActKillThread => SeccompAction::KillThread,
         A::ScmpActKillProcess => SeccompAction::KillProcess,
         A::ScmpActTrap => SeccompAction::Trap,
-        A::ScmpActTrace if errno == Some(NOTIFY_MARK) => {
+        // seccompiler keeps the low 16 bits of the data.
+        A::ScmpActTrace if errno.map(|e| e & 0xffff) == Some(NOTIFY_MARK) => {
             bail!("{field}: SCMP_ACT_TRACE with errnoRet {NOTIFY_MARK} is reserved by hull")
         }
         A::ScmpActTrace => SeccompAction::Trace(errno.unwrap_or(EPERM)),
@@ -223,7 +224,9 @@ impl Seccomp {
             };
             let mut flags = self.flags;
             if self.notify == Some(i) {
-                flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+                // The kernel refuses TSYNC with a new listener; the process
+                // loading it is single-threaded, so TSYNC has nothing to do here.
+                flags = (flags & !libc::SECCOMP_FILTER_FLAG_TSYNC) | SECCOMP_FILTER_FLAG_NEW_LISTENER;
             }
             // SAFETY: a BPF program that lives across the call, in the layout the kernel reads.
             let rc = unsafe {
