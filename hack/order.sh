@@ -1,10 +1,13 @@
 #!/bin/bash
 # Regenerates hack/hull.order: the functions a container's lifecycle runs,
 # which build.rs has the linker lay out together in the hull binary (fewer
-# code pages resident per run; see hack/bench's peak RSS rows). Two sources:
+# code pages resident per run; see hack/bench's peak RSS rows). Sources:
 # callgrind's exhaustive list for what runs before the first openat2 (valgrind
-# 3.19 does not know it), and perf cpu-clock samples of whole lifecycles.
-# Needs: valgrind, linux-perf, jq, busybox-static. Run as root; takes ~4 min.
+# 3.19 does not know it), perf cpu-clock samples of whole lifecycles, and then
+# rounds of perf page-fault sampling: a code fault's address is the function
+# that touched a new page, and those go first, so the lifecycle's code packs
+# into as few 64 KiB fault-around windows as it can.
+# Needs: valgrind, linux-perf, jq, busybox-static. Run as root; takes ~8 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=$(mktemp -d)
@@ -35,4 +38,41 @@ wait "$perf_pid" || true
 perf report -i "$W/perf.data" --no-demangle --dsos hull --sort sym --stdio 2>/dev/null |
     grep -F '[.]' | sed 's/.*\[\.\] //; s/ *$//' >> "$W/order"
 awk '!seen[$0]++' "$W/order" > hack/hull.order
+
+lifecycle() {
+    for i in $(seq 1 5); do
+        "$H" "${R[@]}" run --bundle "$W/b" "pr$i" >/dev/null 2>&1
+        "$H" "${R[@]}" create --bundle "$W/b" "pc$i" </dev/null >/dev/null 2>&1
+        "$H" "${R[@]}" start "pc$i"
+        "$H" "${R[@]}" state "pc$i" >/dev/null
+        "$H" "${R[@]}" delete -f "pc$i"
+        "$H" "${R[@]}" exec sleeper true
+    done
+}
+# The functions at which hull's processes faulted a page of their own code.
+code_faults() {
+    perf script -i "$1" --no-demangle -F comm,ip,sym,dso,addr 2>/dev/null | python3 -c '
+import re, sys
+seen = set()
+for l in sys.stdin:
+    m = re.match(r"\s*hull\s+([0-9a-f]+) .*? \((.*?)\)\s+([0-9a-f]+) (\S+?)(\+\S+)? \((.*?)\)\s*$", l)
+    if m and m.group(1) == m.group(3) and m.group(6).endswith("/hull") and m.group(4).startswith(("_R", "_ZN")):
+        if m.group(4) not in seen:
+            seen.add(m.group(4))
+            print(m.group(4))'
+}
+for round in 1 2 3; do
+    CARGO_PROFILE_RELEASE_STRIP=false cargo build --release -q --target-dir target/order --bin hull
+    perf record -q -a -e page-faults -c 1 -d -o "$W/faults.data" -- sleep 6 >/dev/null 2>&1 &
+    perf_pid=$!
+    sleep 0.5
+    lifecycle
+    wait "$perf_pid" || true
+    code_faults "$W/faults.data" > "$W/first"
+    # Round 1's faulting functions lead; later rounds' follow them.
+    if [ "$round" = 1 ]; then cp "$W/first" "$W/lead"; else cat "$W/first" >> "$W/lead"; fi
+    cat "$W/lead" hack/hull.order | awk '!seen[$0]++' > "$W/next"
+    mv "$W/next" hack/hull.order
+    echo "[order] round $round: $(wc -l < "$W/first") functions faulted code pages" >&2
+done
 echo "[order] $(wc -l < hack/hull.order) functions in hack/hull.order" >&2
