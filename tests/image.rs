@@ -255,6 +255,37 @@ fn run_bundle(t: &Path, bundle: &Path, id: &str) -> Output {
         .unwrap()
 }
 
+/// `hull bundle create` of `image` with `backend` into `dir`.
+fn bundle_create(store: &str, backend: &str, image: &str, dir: &str) -> Output {
+    hull(&[
+        "bundle",
+        "create",
+        "--store",
+        store,
+        "--backend",
+        backend,
+        "--image",
+        image,
+        dir,
+    ])
+}
+
+/// Every blob in the store hashes to its name: nothing bad or half-written was kept.
+fn assert_blobs_match_their_names(store: &Path) {
+    for e in std::fs::read_dir(store.join("blobs/sha256"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let d = sh(&format!("sha256sum {} | cut -d' ' -f1", e.path().display()));
+        assert_eq!(
+            d.trim(),
+            e.file_name().to_string_lossy(),
+            "a blob that is not what its name says"
+        );
+    }
+}
+
 fn layer_dirs(store: &Path) -> usize {
     std::fs::read_dir(store.join("layers")).map(|r| r.count()).unwrap_or(0)
 }
@@ -292,28 +323,8 @@ fn registry_pull_then_overlay_and_copy_bundles_match_and_gc_keeps_what_is_used()
     let ov = t.join("ov");
     let cp = t.join("cp");
     let _cleanup = Bundles(vec![ov.clone(), cp.clone()]);
-    ok(hull(&[
-        "bundle",
-        "create",
-        "--store",
-        s,
-        "--backend",
-        "overlay",
-        "--image",
-        &name,
-        ov.to_str().unwrap(),
-    ]));
-    ok(hull(&[
-        "bundle",
-        "create",
-        "--store",
-        s,
-        "--backend",
-        "copy",
-        "--image",
-        &name,
-        cp.to_str().unwrap(),
-    ]));
+    ok(bundle_create(s, "overlay", &name, ov.to_str().unwrap()));
+    ok(bundle_create(s, "copy", &name, cp.to_str().unwrap()));
     assert_eq!(
         tree(&ov.join("rootfs")),
         tree(&cp.join("rootfs")),
@@ -596,17 +607,7 @@ fn docker_archives_in_all_three_forms_run() {
         let b = t.join(format!("b{i}"));
         bundles.0.push(b.clone());
         let with_name = format!("{r}:{name}");
-        ok(hull(&[
-            "bundle",
-            "create",
-            "--store",
-            s,
-            "--backend",
-            "copy",
-            "--image",
-            &with_name,
-            b.to_str().unwrap(),
-        ]));
+        ok(bundle_create(s, "copy", &with_name, b.to_str().unwrap()));
         let o = run_bundle(t, &b, &format!("da{i}"));
         assert!(o.status.success(), "{name}: {}", stderr(&o));
         assert!(
@@ -783,15 +784,8 @@ fn faulty_registries_store_nothing_bad() {
         );
         assert_eq!(std::fs::read_dir(store.join("tmp")).map(|r| r.count()).unwrap_or(0), 0);
         assert_eq!(layer_dirs(&store), 0);
-        // The bad blob (the first layer) is not stored: every stored blob matches its name.
-        for e in std::fs::read_dir(store.join("blobs/sha256"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let d = sh(&format!("sha256sum {} | cut -d' ' -f1", e.path().display()));
-            assert_eq!(d.trim(), e.file_name().to_string_lossy());
-        }
+        // The bad blob (the first layer) is not stored.
+        assert_blobs_match_their_names(&store);
     }
 }
 
@@ -961,17 +955,12 @@ fn many_layers_mount_through_short_links() {
     let b = t.join("b");
     let _cleanup = Bundles(vec![b.clone()]);
     let image = format!("oci:{}:many", layout.display());
-    ok(hull(&[
-        "bundle",
-        "create",
-        "--store",
+    ok(bundle_create(
         store.to_str().unwrap(),
-        "--backend",
         "overlay",
-        "--image",
         &image,
         b.to_str().unwrap(),
-    ]));
+    ));
     assert_eq!(ok(run_bundle(t, &b, "many")).trim(), "47");
     assert_eq!(
         std::fs::read_dir(store.join("tmp")).unwrap().count(),
@@ -1066,10 +1055,7 @@ fn a_pull_killed_midway_leaves_no_entry_and_gc_clears_its_leftovers() {
     pull.0.wait().unwrap();
     let index = std::fs::read_to_string(store.join("index.json")).unwrap();
     assert!(!index.contains("hull/ml"), "{index}");
-    for e in std::fs::read_dir(store.join("blobs/sha256")).unwrap().flatten() {
-        let d = sh(&format!("sha256sum {} | cut -d' ' -f1", e.path().display()));
-        assert_eq!(d.trim(), e.file_name().to_string_lossy(), "a half blob under its name");
-    }
+    assert_blobs_match_their_names(&store);
     assert_eq!(layer_dirs(&store), 0);
     ok(hull(&["image", "gc", "--store", store.to_str().unwrap()]));
     assert_eq!(std::fs::read_dir(store.join("tmp")).unwrap().count(), 0);
@@ -1085,17 +1071,12 @@ fn bundle_rm_removes_only_what_create_made() {
     let b = t.join("with space").join("b");
     let _cleanup = Bundles(vec![b.clone()]);
     let image = format!("oci:{}/ml:multilayer", t.display());
-    ok(hull(&[
-        "bundle",
-        "create",
-        "--store",
+    ok(bundle_create(
         store.to_str().unwrap(),
-        "--backend",
         "overlay",
-        "--image",
         &image,
         b.to_str().unwrap(),
-    ]));
+    ));
     assert!(std::fs::read_dir(b.join("rootfs/data")).is_ok());
     let o = Command::new(HULL)
         .args(["bundle", "rm", "with space/b"])

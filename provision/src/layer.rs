@@ -457,9 +457,3 @@ pub fn apply_stream(blob: impl Read + Send, media_type: Option<&str>, dest: &Pat
     std::io::copy(&mut r, &mut std::io::sink()).context("read the layer's end")?;
     Ok(done)
 }
-
-/// Applies a layer file (see apply_stream).
-pub fn apply_file(path: &Path, media_type: Option<&str>, dest: &Path, mode: Whiteouts) -> Result<Applied> {
-    let f = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    apply_stream(f, media_type, dest, mode).with_context(|| format!("layer {}", path.display()))
-}

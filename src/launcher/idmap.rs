@@ -10,12 +10,6 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxIdMapping, Spec};
 
-fn lines(maps: &[LinuxIdMapping]) -> String {
-    maps.iter()
-        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-        .collect()
-}
-
 /// Only the caller's own id, once: what the kernel lets anyone map.
 fn only_own(maps: &[LinuxIdMapping], own: u32) -> bool {
     matches!(maps, [m] if m.host_id() == own && m.size() == 1)
@@ -33,7 +27,7 @@ fn helper(tool: &str, pid: i32, maps: &[LinuxIdMapping], field: &str) -> Result<
     if !out.status.success() {
         bail!(
             "{field}: {tool} refused {:?}: {} (check /etc/subuid and /etc/subgid)",
-            lines(maps),
+            crate::spec::id_map_lines(maps),
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
@@ -44,7 +38,8 @@ fn write_one(pid: i32, maps: &[LinuxIdMapping], own: Option<u32>, kind: &str, fi
     let path = format!("/proc/{pid}/{kind}_map");
     match own {
         Some(own) if !only_own(maps, own) => helper(&format!("new{kind}map"), pid, maps, field),
-        _ => std::fs::write(&path, lines(maps)).with_context(|| format!("{field}: write {:?}", lines(maps))),
+        _ => std::fs::write(&path, crate::spec::id_map_lines(maps))
+            .with_context(|| format!("{field}: write {:?}", crate::spec::id_map_lines(maps))),
     }
 }
 

@@ -10,7 +10,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
+use oci_spec::runtime::{Mount, Spec};
 
 const OPEN_TREE_CLONE: libc::c_uint = 1;
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
@@ -21,12 +21,6 @@ const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
 pub struct Prepared {
     pub index: usize,
     pub fd: OwnedFd,
-}
-
-fn lines(maps: &[LinuxIdMapping]) -> String {
-    maps.iter()
-        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-        .collect()
 }
 
 /// Whether `m` asks for an idmapped mount, and if so whether recursively.
@@ -79,7 +73,7 @@ fn one(spec: &Spec, m: &Mount, bundle: &Path, recursive: bool) -> Result<OwnedFd
     } else {
         bundle.join(src)
     };
-    let userns = user_namespace(&lines(&uids), &lines(&gids))?;
+    let userns = user_namespace(&crate::spec::id_map_lines(&uids), &crate::spec::id_map_lines(&gids))?;
     let c = CString::new(src.as_os_str().as_encoded_bytes())?;
     // rbind clones the whole tree; only ridmap maps all of it (idmap maps the top).
     let rec = if rbind || recursive {

@@ -81,3 +81,11 @@ pub fn has_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
 pub fn has_new_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
     namespaces(spec).iter().any(|n| n.typ() == typ && n.path().is_none())
 }
+
+/// Id mappings as /proc/PID/uid_map (and gid_map) take them: one
+/// "inside outside count" line each.
+pub fn id_map_lines(maps: &[oci_spec::runtime::LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
