@@ -100,9 +100,9 @@ fn exec_with_a_process_file_and_detach() {
         procs.contains(&pid),
         "exec'd process not in the container's cgroup: {procs:?}"
     );
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let o = b.out(&["exec", "ex", "cat", "/dev/shm/marker"]);
-    assert_eq!(stdout(&o), "from-process-file\n");
+    let marker = || stdout(&b.out(&["exec", "ex", "cat", "/dev/shm/marker"]));
+    common::eventually(10, || marker() == "from-process-file\n");
+    assert_eq!(marker(), "from-process-file\n");
 }
 
 #[test]
@@ -130,7 +130,7 @@ fn exec_errors() {
     assert!(b.out(&["resume", "ex"]).status.success());
 
     assert!(b.out(&["kill", "ex", "KILL"]).status.success());
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(b.wait_status("ex", "stopped")["status"], "stopped");
     let o = b.out(&["exec", "ex", "true"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("stopped"), "{}", stderr(&o));

@@ -9,9 +9,11 @@ use common::{stderr, Bundle};
 use serde_json::{json, Value};
 
 /// A hook that saves its stdin (the state) to `file`, through the host's or
-/// the container's /bin/sh.
+/// the container's /bin/sh. It writes aside and renames, so a test polling
+/// for `file` never reads it half written.
 fn saving_hook(file: &Path) -> Value {
-    json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}", file.display())]})
+    let f = file.display();
+    json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {f}.part && mv {f}.part {f}")]})
 }
 
 fn read_state(p: &Path) -> Value {
@@ -50,14 +52,9 @@ fn every_hook_runs_at_its_point_with_the_state() {
     let o = b.out(&["start", "h1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(read_state(&out.join("poststart"))["status"], "running");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while !b.rootfs().join("tmp/startContainer").exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    common::eventually(10, || b.rootfs().join("tmp/startContainer").exists());
     assert_eq!(read_state(&b.rootfs().join("tmp/startContainer"))["status"], "created");
-    while b.state("h1")["status"] != "stopped" && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    b.wait_status("h1", "stopped");
     assert!(!out.join("poststop").exists());
     assert!(b.out(&["delete", "h1"]).status.success());
     assert_eq!(read_state(&out.join("poststop"))["status"], "stopped");

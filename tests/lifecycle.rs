@@ -2,20 +2,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::io::{BufRead, Read};
 
 use common::{alive, processes_naming, stderr, stdout, Bundle};
-
-fn wait_status(b: &Bundle, id: &str, want: &str) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let st = b.state(id);
-        if st["status"] == want || Instant::now() > deadline {
-            return st;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 #[test]
 fn create_start_kill_delete() {
@@ -58,7 +47,7 @@ fn create_start_kill_delete() {
 
     let o = b.out(&["kill", "c1", "KILL"]);
     assert!(o.status.success(), "kill: {}", stderr(&o));
-    let st = wait_status(&b, "c1", "stopped");
+    let st = b.wait_status("c1", "stopped");
     assert_eq!(st["status"], "stopped");
     assert_eq!(st["pid"], 0);
 
@@ -121,25 +110,25 @@ fn run_forwards_signals() {
         "trap 'echo got-usr1; exit 9' USR1; echo ready; while :; do sleep 0.05; done",
     ]);
     let dir = b.dir();
-    let child = b
+    let mut child = b
         .cmd(&["run", "--bundle", dir.to_str().unwrap(), "c6"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while b.out(&["state", "c6"]).status.code() != Some(0) || b.state("c6")["status"] != "running" {
-        assert!(Instant::now() < deadline, "container never ran");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(200));
+    // "ready" comes once the trap is set, so the signal cannot beat it.
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGUSR1,
     )
     .unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(9), "{}", stdout(&o));
-    assert!(stdout(&o).contains("got-usr1"));
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(9), "{rest}");
+    assert!(rest.contains("got-usr1"), "{rest}");
 }
 
 #[test]
@@ -147,26 +136,25 @@ fn kill_accepts_names_and_numbers() {
     let b = Bundle::new(&[
         "sh",
         "-c",
-        "trap 'touch /tmp/usr1' USR1; trap 'touch /tmp/usr2' USR2; while :; do sleep 0.05; done",
+        "trap 'touch /tmp/usr1' USR1; trap 'touch /tmp/usr2' USR2; touch /tmp/ready; while :; do sleep 0.05; done",
     ]);
     b.edit(|c| c["root"]["readonly"] = false.into());
     assert!(b.run_detached("c7").status.success());
-    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        common::eventually(10, || b.rootfs().join("tmp/ready").exists()),
+        "traps never set"
+    );
     for (sig, file) in [("USR1", "usr1"), ("SIGUSR2", "usr2")] {
         let o = b.out(&["kill", "c7", sig]);
         assert!(o.status.success(), "kill {sig}: {}", stderr(&o));
         let path = b.rootfs().join("tmp").join(file);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !path.exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(path.exists(), "signal {sig} not delivered");
+        assert!(common::eventually(5, || path.exists()), "signal {sig} not delivered");
     }
     let o = b.out(&["kill", "c7", "NOSUCHSIG"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("NOSUCHSIG"));
     assert!(b.out(&["kill", "--all", "c7", "9"]).status.success());
-    assert_eq!(wait_status(&b, "c7", "stopped")["status"], "stopped");
+    assert_eq!(b.wait_status("c7", "stopped")["status"], "stopped");
 }
 
 #[test]

@@ -10,6 +10,21 @@ use serde_json::Value;
 
 pub const HULL: &str = env!("CARGO_BIN_EXE_hull");
 
+/// Polls `done` every 20 ms for up to `secs` seconds; whether it came true.
+/// Tests wait on what they can observe, never on a fixed sleep.
+pub fn eventually(secs: u64, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if done() {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// A bundle whose rootfs holds busybox and a symlink per applet.
 pub struct Bundle {
     pub tmp: tempfile::TempDir,
@@ -151,6 +166,16 @@ impl Bundle {
         let o = self.out(&["state", id]);
         assert!(o.status.success(), "state {id}: {}", stderr(&o));
         serde_json::from_slice(&o.stdout).unwrap()
+    }
+
+    /// The state once its status is `want`, or as it is after 10 s.
+    pub fn wait_status(&self, id: &str, want: &str) -> Value {
+        let mut st = self.state(id);
+        eventually(10, || {
+            st = self.state(id);
+            st["status"] == want
+        });
+        st
     }
 
     /// The ids left under this test's --root.
