@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./hack/setup.sh
-cargo build --release --quiet
+./hack/build.sh
 HULL=$PWD/target/release/hull
 
 W=${DEMO_DIR:-/tmp/hull-demo}

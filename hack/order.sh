@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 W=$(mktemp -d)
 trap 'target/order/release/hull --root "$W/state" delete -f sleeper >/dev/null 2>&1 || true; rm -rf "$W"' EXIT
-cargo build --release -q --target-dir target/order --bin hull
+./hack/build.sh --target-dir target/order
 H=$PWD/target/order/release/hull
 HULL=$H ./hack/mkbundle.sh "$W/b" true >/dev/null
 HULL=$H ./hack/mkbundle.sh "$W/s" sleep 600 >/dev/null
@@ -62,7 +62,7 @@ for l in sys.stdin:
             print(m.group(4))'
 }
 for round in 1 2 3; do
-    cargo build --release -q --target-dir target/order --bin hull
+    ./hack/build.sh --target-dir target/order
     perf record -q -a -e page-faults -c 1 -d -o "$W/faults.data" -- sleep 6 >/dev/null 2>&1 &
     perf_pid=$!
     sleep 0.5

@@ -13,6 +13,8 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo build --workspace --quiet
 cargo test --workspace -- --test-threads="${TEST_THREADS:-4}"
-# The real clients, driving the binary the tests just used.
-./conformance/containerd.sh target/debug/hull
-./conformance/podman.sh target/debug/hull
+# The real clients, driving the binary as it ships (static-pie, LTO): the
+# tests above ran the debug build.
+./hack/build.sh
+./conformance/containerd.sh target/release/hull
+./conformance/podman.sh target/release/hull

@@ -13,6 +13,7 @@ pub mod fdpass;
 pub mod hooks;
 pub mod launcher;
 pub mod logging;
+pub mod passwd;
 pub mod process;
 pub mod rootfs;
 pub mod spec;

@@ -43,12 +43,9 @@ impl Drop for CreateGuard {
 }
 
 fn owner() -> String {
-    let uid = nix::unistd::getuid();
-    nix::unistd::User::from_uid(uid)
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| uid.to_string())
+    let uid = nix::unistd::getuid().as_raw();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    crate::passwd::by_uid(&passwd, uid).map_or_else(|| uid.to_string(), |e| e.name.to_string())
 }
 
 /// `create`: leaves the init waiting on the exec fifo; returns its pid.

@@ -1,0 +1,13 @@
+#!/bin/bash
+# The release build, as it ships: hack/build.sh [CARGO FLAGS...] (e.g. --target-dir DIR)
+# hull is linked static-pie: each of its runs is short, and a dynamic one
+# spends them loading and faulting in the shared libc (create's peak RSS 3.4
+# -> 2.5 MiB, see hack/bench). Only the final link takes crt-static, so the
+# dependencies, the symbol names hack/hull.order lists and target/release/hull
+# are the same as a plain `cargo build --release`, which still works but makes
+# the dynamic binary. hull-image stays dynamic: it resolves registry names,
+# which a static glibc could only do by loading the host's NSS modules.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet "$@" --bin hull-image
+cargo rustc --release --quiet "$@" --bin hull -- -C target-feature=+crt-static
