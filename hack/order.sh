@@ -23,7 +23,8 @@ for args in "create --bundle $W/b cg" "state cg" "list" "delete nope" "spec --bu
     valgrind --tool=callgrind --demangle=no --compress-strings=no --callgrind-out-file="$W/cg.%p" \
         "$H" "${R[@]}" $args >/dev/null 2>&1 || true
 done
-grep -hE '^c?fn=' "$W"/cg.* | sed 's/^c\?fn=//' | grep -E '^(_R|_ZN)' | awk '!seen[$0]++' > "$W/order"
+# hull is static-pie: libc's functions are in the binary and ordered too.
+grep -hE '^c?fn=' "$W"/cg.* | sed 's/^c\?fn=//' | grep -vE '^(0x|\?|\(below)' | awk '!seen[$0]++' > "$W/order"
 "$H" "${R[@]}" run -d --bundle "$W/s" sleeper </dev/null >/dev/null 2>&1
 perf record -q -a -e cpu-clock -F 20000 -o "$W/perf.data" -- sleep 30 >/dev/null 2>&1 &
 perf_pid=$!
@@ -56,7 +57,7 @@ import re, sys
 seen = set()
 for l in sys.stdin:
     m = re.match(r"\s*hull\s+([0-9a-f]+) .*? \((.*?)\)\s+([0-9a-f]+) (\S+?)(\+\S+)? \((.*?)\)\s*$", l)
-    if m and m.group(1) == m.group(3) and m.group(6).endswith("/hull") and m.group(4).startswith(("_R", "_ZN")):
+    if m and m.group(1) == m.group(3) and m.group(6).endswith("/hull") and not m.group(4).startswith("["):
         if m.group(4) not in seen:
             seen.add(m.group(4))
             print(m.group(4))'
