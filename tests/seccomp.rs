@@ -8,33 +8,36 @@ use serde_json::json;
 
 #[test]
 fn blocked_calls_get_the_profiles_errno() {
-    // getcwd and chdir blocked: hull needs both during setup, so the filter
-    // must go in after it is done with them.
-    let b = Bundle::new(&[
-        "sh",
-        "-c",
-        "pwd; cd /tmp || echo cd-refused; mkdir /tmp/x || echo mkdir-refused; echo alive",
-    ]);
-    b.edit(|c| {
-        c["root"]["readonly"] = json!(false);
-        c["linux"]["seccomp"] = json!({
-            "defaultAction": "SCMP_ACT_ALLOW",
-            "syscalls": [
-                {"names": ["getcwd", "chdir"], "action": "SCMP_ACT_ERRNO"},
-                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
-            ]
+    // getcwd and chdir blocked: hull needs both during setup, so it must be
+    // done with them before the filter goes in, also when no_new_privs is
+    // off and the filter loads before the user switch.
+    for (i, (nnp, uid)) in [(true, 0), (false, 0), (false, 1000)].into_iter().enumerate() {
+        let b = Bundle::new(&[
+            "sh",
+            "-c",
+            "readlink /proc/self/cwd; cd / || echo cd-refused; mkdir /tmp/x || echo mkdir-refused; echo alive",
+        ]);
+        b.edit(|c| {
+            c["root"]["readonly"] = json!(false);
+            c["process"]["cwd"] = json!("/tmp");
+            c["process"]["noNewPrivileges"] = json!(nnp);
+            c["process"]["user"] = json!({"uid": uid, "gid": uid});
+            c["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [
+                    {"names": ["getcwd", "chdir"], "action": "SCMP_ACT_ERRNO"},
+                    {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
+                ]
+            });
         });
-    });
-    let o = b.run("sc1");
-    assert!(o.status.success(), "{}", stderr(&o));
-    let out = common::stdout(&o);
-    let err = stderr(&o);
-    assert!(
-        out.contains("cd-refused") && out.contains("mkdir-refused") && out.ends_with("alive\n"),
-        "{out}"
-    );
-    assert!(err.contains("Operation not permitted"), "EPERM by default: {err}");
-    assert!(err.contains("Function not implemented"), "errnoRet 38: {err}");
+        let o = b.run(&format!("sc1-{i}"));
+        assert!(o.status.success(), "nnp {nnp} uid {uid}: {}", stderr(&o));
+        let out = common::stdout(&o);
+        let err = stderr(&o);
+        assert_eq!(out, "/tmp\ncd-refused\nmkdir-refused\nalive\n", "nnp {nnp} uid {uid}");
+        assert!(err.contains("Operation not permitted"), "EPERM by default: {err}");
+        assert!(err.contains("Function not implemented"), "errnoRet 38: {err}");
+    }
 }
 
 #[test]

@@ -17,8 +17,8 @@ use oci_spec::runtime::{LinuxCapabilities, Process};
 /// order the privileges allow; returns the program to exec.
 pub fn setup(p: &Process, seccomp: Option<&seccomp::Seccomp>, handover: seccomp::Handover) -> Result<Program> {
     rlimits::apply(p.rlimits().as_deref().unwrap_or(&[]))?;
-    // cwd first as root (it may be unreadable for the user), again after the switch.
-    let early_cwd = nix::unistd::chdir(p.cwd()).is_ok();
+    // Before the filter: a profile may block chdir or getcwd, which are hull's.
+    let in_cwd = enter_cwd_as_root(p)?;
     let none = LinuxCapabilities::default_empty();
     let caps = p.capabilities().as_ref().unwrap_or(&none);
     caps::apply_bounding(caps)?;
@@ -29,15 +29,9 @@ pub fn setup(p: &Process, seccomp: Option<&seccomp::Seccomp>, handover: seccomp:
     caps::apply_sets(caps)?;
     let mask = p.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
-    if !early_cwd || p.user().uid() != 0 {
+    if !in_cwd {
         nix::unistd::chdir(p.cwd()).with_context(|| format!("process.cwd: {:?}", p.cwd().display().to_string()))?;
-    }
-    // A cwd reached through a leaked fd would be outside the root: getcwd says so.
-    if nix::unistd::getcwd().is_err() {
-        bail!(
-            "process.cwd: {:?} is outside the container",
-            p.cwd().display().to_string()
-        );
+        check_cwd_inside(p)?;
     }
     if p.no_new_privileges().unwrap_or(false) {
         // SAFETY: prctl with integer arguments only.
@@ -55,6 +49,30 @@ pub fn setup(p: &Process, seccomp: Option<&seccomp::Seccomp>, handover: seccomp:
         args: p.args().clone().unwrap_or_default(),
         env,
     })
+}
+
+/// chdir to process.cwd as root, as runc does: whether it got there. A
+/// permission error is for the user to retry once it is switched to (a volume
+/// only the container user may enter); any other error is the config's.
+fn enter_cwd_as_root(p: &Process) -> Result<bool> {
+    match nix::unistd::chdir(p.cwd()) {
+        Ok(()) => check_cwd_inside(p).map(|()| true),
+        Err(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM) => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("process.cwd: {:?}", p.cwd().display().to_string())),
+    }
+}
+
+/// A cwd reached through a leaked fd (CVE-2024-21626) is outside the root,
+/// and getcwd says so with ENOENT. Any other error is a seccomp profile
+/// blocking getcwd, which says nothing about where the cwd is.
+fn check_cwd_inside(p: &Process) -> Result<()> {
+    if nix::unistd::getcwd() == Err(nix::errno::Errno::ENOENT) {
+        bail!(
+            "process.cwd: {:?} is outside the container",
+            p.cwd().display().to_string()
+        );
+    }
+    Ok(())
 }
 
 /// What the init finally execs.
