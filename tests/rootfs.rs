@@ -226,6 +226,47 @@ fn sysctl_in_the_container_namespaces() {
 }
 
 #[test]
+fn root_propagation_applies_to_the_containers_root() {
+    let b = Bundle::new(&["cat", "/proc/self/mountinfo"]);
+    // A host file bound in: with an unbindable host root forced recursive,
+    // this bind failed.
+    let host = b.tmp.path().join("host-file");
+    std::fs::write(&host, "x").unwrap();
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/host-file", "type": "bind", "source": host, "options": ["bind", "ro"]
+        }))
+    });
+    let cases = [
+        ("shared", Some("shared:")),
+        ("rshared", Some("shared:")),
+        ("unbindable", Some("unbindable")),
+        ("runbindable", Some("unbindable")),
+        ("private", None),
+        ("rslave", None),
+    ];
+    for (i, (prop, field)) in cases.into_iter().enumerate() {
+        b.edit(|c| c["linux"]["rootfsPropagation"] = json!(prop));
+        for (j, flags) in [&[][..], &["--no-pivot"][..]].into_iter().enumerate() {
+            let dir = b.dir();
+            let mut args = vec!["run"];
+            args.extend_from_slice(flags);
+            let id = format!("prop{i}-{j}");
+            args.extend(["--bundle", dir.to_str().unwrap(), &id]);
+            let o = b.out(&args);
+            assert!(o.status.success(), "{prop} {flags:?}: {}", stderr(&o));
+            let mi = common::stdout(&o);
+            let root = mount_line(&mi, "/");
+            let optional: Vec<&str> = root.split(" - ").next().unwrap().split(' ').skip(6).collect();
+            match field {
+                Some(f) => assert!(optional.iter().any(|o| o.starts_with(f)), "{prop} {flags:?}: {root}"),
+                None => assert!(optional.is_empty(), "{prop} {flags:?}: {root}"),
+            }
+        }
+    }
+}
+
+#[test]
 fn shared_root_propagation_does_not_leak_mounts_to_the_host() {
     let b = Bundle::new(&["true"]);
     b.edit(|c| c["linux"]["rootfsPropagation"] = json!("rshared"));

@@ -54,7 +54,7 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<process::Program> {
     crate::rootfs::finalize(req.bundle, &root)?;
     container_hooks(req, h, ch)?;
     kernel::apply(spec, &h.proc_fd)?;
-    crate::rootfs::enter(&root, req.no_pivot)?;
+    crate::rootfs::enter(req.bundle, &root, req.no_pivot)?;
     drop(root);
     let p = spec.process().as_ref().context("process: missing")?;
     // Before setup: without no_new_privs the seccomp filter goes in there, and

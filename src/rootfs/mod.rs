@@ -27,13 +27,8 @@ pub fn propagation_flag(name: &str) -> Option<MsFlags> {
 pub fn prepare(bundle: &Bundle, in_userns: bool, idmapped: &[idmapped::Prepared]) -> Result<OwnedFd> {
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref();
-    let prop = linux
-        .and_then(|l| l.rootfs_propagation().as_deref())
-        .filter(|p| !p.is_empty())
-        .and_then(propagation_flag)
-        .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
-    mount(None::<&str>, "/", None::<&str>, prop | MsFlags::MS_REC, None::<&str>)
-        .context("linux.rootfsPropagation: set on /")?;
+    let prop = root_propagation(bundle).unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    mount(None::<&str>, "/", None::<&str>, prop, None::<&str>).context("linux.rootfsPropagation: set on /")?;
     // pivot_root refuses a shared parent mount, and with `rshared` the
     // self-bind below would show up on the host: make the parent private first.
     private_parent(&bundle.rootfs)?;
@@ -89,13 +84,30 @@ fn private_parent(rootfs: &Path) -> Result<()> {
     .with_context(|| format!("make {mp} private"))
 }
 
-/// Switches `/` to the rootfs.
-pub fn enter(root: &OwnedFd, no_pivot: bool) -> Result<()> {
+/// linux.rootfsPropagation, when set (validated with the spec).
+fn root_propagation(bundle: &Bundle) -> Option<MsFlags> {
+    let linux = bundle.spec.linux().as_ref()?;
+    linux
+        .rootfs_propagation()
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .and_then(propagation_flag)
+}
+
+/// Switches `/` to the rootfs, then gives the new `/` the propagation asked
+/// for: set before, it went to the host's root in this namespace, and the
+/// rootfs mount made from a private parent is private.
+pub fn enter(bundle: &Bundle, root: &OwnedFd, no_pivot: bool) -> Result<()> {
     if no_pivot {
-        pivot::move_root(root)
+        pivot::move_root(root)?;
     } else {
-        pivot::pivot(root)
+        pivot::pivot(root)?;
     }
+    if let Some(prop) = root_propagation(bundle) {
+        mount(None::<&str>, "/", None::<&str>, prop, None::<&str>)
+            .context("linux.rootfsPropagation: set on the container's /")?;
+    }
+    Ok(())
 }
 
 /// Masked and read-only paths, then a read-only root: still before
