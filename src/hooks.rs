@@ -1,6 +1,7 @@
 //! The OCI hooks: each one a program run with the container's state JSON on
 //! its stdin, its own args and env, and an optional timeout.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -48,31 +49,43 @@ pub fn list(spec: &Spec, phase: Phase) -> Vec<Hook> {
 }
 
 /// The state document a hook reads on stdin.
-pub fn state_json(id: &str, status: &str, pid: i32, bundle: &Path, spec: &Spec) -> String {
+pub fn state_json(
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &Path,
+    annotations: Option<&HashMap<String, String>>,
+) -> String {
     serde_json::json!({
         "ociVersion": crate::SPEC_VERSION,
         "id": id,
         "status": status,
         "pid": pid,
         "bundle": bundle,
-        "annotations": spec.annotations().clone().unwrap_or_default(),
+        "annotations": annotations.cloned().unwrap_or_default(),
     })
     .to_string()
 }
 
 /// Runs every hook of `phase` and warns about each failure: for poststop,
 /// where a failure must not stop the others (runtime-spec).
-pub fn run_all_warn(spec: &Spec, phase: Phase, state: &str) {
-    for (i, h) in list(spec, phase).iter().enumerate() {
+pub fn run_all_warn(hooks: &[Hook], phase: Phase, state: &str) {
+    for (i, h) in hooks.iter().enumerate() {
         if let Err(e) = run_one(h, state) {
             tracing::warn!("hooks.{}[{i}]: {}: {e:#}", phase.name(), h.path().display());
         }
     }
 }
 
-/// Runs every hook of `phase` in order; the first failure stops the rest.
+/// Runs every hook of `phase` in config.json in order; the first failure
+/// stops the rest.
 pub fn run(spec: &Spec, phase: Phase, state: &str) -> Result<()> {
-    for (i, h) in list(spec, phase).iter().enumerate() {
+    run_list(&list(spec, phase), phase, state)
+}
+
+/// Runs `hooks` (those of `phase`) in order; the first failure stops the rest.
+pub fn run_list(hooks: &[Hook], phase: Phase, state: &str) -> Result<()> {
+    for (i, h) in hooks.iter().enumerate() {
         run_one(h, state).with_context(|| format!("hooks.{}[{i}]: {}", phase.name(), h.path().display()))?;
     }
     Ok(())

@@ -61,6 +61,30 @@ fn every_hook_runs_at_its_point_with_the_state() {
 }
 
 #[test]
+fn hooks_after_create_are_the_ones_config_json_had_at_create() {
+    let b = Bundle::new(&["true"]);
+    let out = b.tmp.path().join("hooks");
+    std::fs::create_dir_all(&out).unwrap();
+    b.edit(|c| {
+        c["hooks"] = json!({
+            "poststart": [saving_hook(&out.join("poststart"))],
+            "poststop": [saving_hook(&out.join("poststop"))]
+        })
+    });
+    let o = b.create("h5", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Changes to config.json after create must not affect the container.
+    let config = b.dir().join("config.json");
+    std::fs::write(&config, "this is no longer JSON").unwrap();
+    let o = b.out(&["start", "h5"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read_state(&out.join("poststart"))["status"], "running");
+    b.wait_status("h5", "stopped");
+    assert!(b.out(&["delete", "h5"]).status.success());
+    assert_eq!(read_state(&out.join("poststop"))["status"], "stopped");
+}
+
+#[test]
 fn a_failing_create_hook_fails_create_and_leaves_nothing() {
     let b = Bundle::new(&["true"]);
     b.edit(|c| {

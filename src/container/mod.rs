@@ -121,6 +121,8 @@ pub fn create(
         annotations: bundle.spec.annotations().clone().unwrap_or_default(),
         cgroup: cgroup_ref,
         own_pid_ns: crate::spec::has_new_namespace(&bundle.spec, oci_spec::runtime::LinuxNamespaceType::Pid),
+        poststart: crate::hooks::list(&bundle.spec, crate::hooks::Phase::Poststart),
+        poststop: crate::hooks::list(&bundle.spec, crate::hooks::Phase::Poststop),
     };
     dir.save(&st)?;
     if let Some(p) = &opts.pid_file {
@@ -234,16 +236,10 @@ pub fn start(dir: &ContainerDir, st: &State) -> Result<()> {
     poststart(st)
 }
 
-/// The config the container was made from, for its later hooks.
-fn spec_of(st: &State) -> Option<oci_spec::runtime::Spec> {
-    crate::spec::load_config(&st.bundle.join("config.json")).ok()
-}
-
 /// poststart: a failure fails `start` and stops the container (runtime-spec 1.3).
 fn poststart(st: &State) -> Result<()> {
-    let Some(spec) = spec_of(st) else { return Ok(()) };
-    let state = crate::hooks::state_json(&st.id, "running", st.pid, &st.bundle, &spec);
-    if let Err(e) = crate::hooks::run(&spec, crate::hooks::Phase::Poststart, &state) {
+    let state = crate::hooks::state_json(&st.id, "running", st.pid, &st.bundle, Some(&st.annotations));
+    if let Err(e) = crate::hooks::run_list(&st.poststart, crate::hooks::Phase::Poststart, &state) {
         let _ = kill_and_wait(st);
         return Err(e);
     }
@@ -285,10 +281,8 @@ pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
     }
     dir.remove()?;
     // poststop: after the delete, and a failure is only a warning.
-    if let Some(spec) = spec_of(st) {
-        let state = crate::hooks::state_json(&st.id, "stopped", 0, &st.bundle, &spec);
-        crate::hooks::run_all_warn(&spec, crate::hooks::Phase::Poststop, &state);
-    }
+    let state = crate::hooks::state_json(&st.id, "stopped", 0, &st.bundle, Some(&st.annotations));
+    crate::hooks::run_all_warn(&st.poststop, crate::hooks::Phase::Poststop, &state);
     Ok(())
 }
 

@@ -76,7 +76,13 @@ fn wait_and_exec(req: &Launch, h: &Handles, prog: &process::Program) -> anyhow::
             .context("write the exec fifo")?;
         let spec = &req.bundle.spec;
         if has_hooks(spec, &[Phase::StartContainer]) {
-            let state = crate::hooks::state_json(req.id, "created", host_pid(h), &req.bundle.dir, spec);
+            let state = crate::hooks::state_json(
+                req.id,
+                "created",
+                host_pid(h),
+                &req.bundle.dir,
+                spec.annotations().as_ref(),
+            );
             crate::hooks::run(spec, Phase::StartContainer, &state)?;
         }
         process::seccomp::load_last(req.seccomp, req.bundle.spec.process().as_ref())?;
@@ -109,7 +115,13 @@ fn container_hooks(req: &Launch, h: &Handles, ch: &Channel) -> Result<()> {
         ch.expect_ack().context("prestart/createRuntime hooks")?;
     }
     if has_hooks(spec, &[Phase::CreateContainer]) {
-        let state = crate::hooks::state_json(req.id, "creating", host_pid(h), &req.bundle.dir, spec);
+        let state = crate::hooks::state_json(
+            req.id,
+            "creating",
+            host_pid(h),
+            &req.bundle.dir,
+            spec.annotations().as_ref(),
+        );
         crate::hooks::run(spec, Phase::CreateContainer, &state)?;
     }
     Ok(())

@@ -16,7 +16,13 @@ pub fn hand_over(spec: &Spec, id: &str, status: &str, pid: i32, bundle: &Path, f
         .and_then(|s| s.listener_path().clone())
         .context("linux.seccomp.listenerPath: missing")?;
     let metadata = seccomp.and_then(|s| s.listener_metadata().clone()).unwrap_or_default();
-    let state: Value = serde_json::from_str(&crate::hooks::state_json(id, status, pid, bundle, spec))?;
+    let state: Value = serde_json::from_str(&crate::hooks::state_json(
+        id,
+        status,
+        pid,
+        bundle,
+        spec.annotations().as_ref(),
+    ))?;
     let msg = json!({
         "ociVersion": crate::SPEC_VERSION,
         "fds": ["seccompFd"],

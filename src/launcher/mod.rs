@@ -183,7 +183,13 @@ fn supervise(req: &Launch, ch: sync::Channel, stage1: Pid, mut cgroup: Option<&m
 /// prestart and createRuntime: in hull's own namespaces, before pivot_root.
 fn runtime_hooks(req: &Launch, init: Option<i32>) -> Result<()> {
     let spec = &req.bundle.spec;
-    let state = crate::hooks::state_json(req.id, "creating", init.unwrap_or(0), &req.bundle.dir, spec);
+    let state = crate::hooks::state_json(
+        req.id,
+        "creating",
+        init.unwrap_or(0),
+        &req.bundle.dir,
+        spec.annotations().as_ref(),
+    );
     crate::hooks::run(spec, crate::hooks::Phase::Prestart, &state)?;
     crate::hooks::run(spec, crate::hooks::Phase::CreateRuntime, &state)
 }

@@ -57,6 +57,12 @@ pub struct State {
     /// Whether the container has a pid namespace of its own (its processes die with the init).
     #[serde(default)]
     pub own_pid_ns: bool,
+    /// The hooks that run after create, as config.json had them at create:
+    /// changes to it afterwards must not affect the container (runtime-spec).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub poststart: Vec<oci_spec::runtime::Hook>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub poststop: Vec<oci_spec::runtime::Hook>,
 }
 
 /// The OCI state document (`hull state`), with runc's extra fields.
