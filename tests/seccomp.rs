@@ -63,6 +63,27 @@ fn argument_conditions() {
 }
 
 #[test]
+fn conditions_on_one_argument_are_alternatives() {
+    // Two tests of args[1] in one rule: each is its own rule (either
+    // matches), as runc and libseccomp build them; ANDed, neither could hold.
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "trap '' USR1 USR2; kill -USR1 $$ 2>/dev/null || echo usr1-refused; kill -0 $$ && echo zero-ok; kill -USR2 $$ 2>/dev/null || echo usr2-refused",
+    ]);
+    b.edit(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["kill"], "action": "SCMP_ACT_ERRNO", "args": [
+                {"index": 1, "value": 10, "op": "SCMP_CMP_EQ"},
+                {"index": 1, "value": 12, "op": "SCMP_CMP_EQ"}
+            ]}]
+        });
+    });
+    assert_eq!(b.run_ok("sc-or"), "usr1-refused\nzero-ok\nusr2-refused\n");
+}
+
+#[test]
 fn without_no_new_privs_the_filter_loads_before_the_user_switch() {
     let b = Bundle::new(&["sh", "-c", "id -u; mkdir /tmp/y 2>/dev/null || echo refused"]);
     b.edit(|c| {

@@ -68,39 +68,52 @@ fn action(a: A, errno: Option<u32>, field: &str) -> Result<SeccompAction> {
     })
 }
 
-/// One OCI rule's argument conditions (all must hold); None = unconditional.
-fn conditions(args: &[LinuxSeccompArg], field: &str) -> Result<Option<SeccompRule>> {
+/// One OCI rule's argument conditions; None = unconditional. Conditions
+/// on distinct arguments must all hold; when one argument has several, each
+/// condition is a rule of its own and any one matches, as runc builds them
+/// (libseccomp cannot AND two tests of one argument).
+fn conditions(args: &[LinuxSeccompArg], field: &str) -> Result<Option<Vec<SeccompRule>>> {
     if args.is_empty() {
         return Ok(None);
     }
-    let conds = args
-        .iter()
-        .map(|a| {
-            let (op, val) = match a.op() {
-                Op::ScmpCmpNe => (SeccompCmpOp::Ne, a.value()),
-                Op::ScmpCmpLt => (SeccompCmpOp::Lt, a.value()),
-                Op::ScmpCmpLe => (SeccompCmpOp::Le, a.value()),
-                Op::ScmpCmpEq => (SeccompCmpOp::Eq, a.value()),
-                Op::ScmpCmpGe => (SeccompCmpOp::Ge, a.value()),
-                Op::ScmpCmpGt => (SeccompCmpOp::Gt, a.value()),
-                // libseccomp: (arg & value) == valueTwo.
-                Op::ScmpCmpMaskedEq => (SeccompCmpOp::MaskedEq(a.value()), a.value_two().unwrap_or(0)),
-            };
-            let index =
-                u8::try_from(a.index()).map_err(|_| anyhow!("{field}: args index {} out of range", a.index()))?;
-            SeccompCondition::new(index, SeccompCmpArgLen::Qword, op, val).map_err(|e| anyhow!("{field}: {e}"))
-        })
+    let conds = args.iter().map(|a| condition(a, field)).collect::<Result<Vec<_>>>()?;
+    let mut indexes: Vec<u32> = args.iter().map(|a| a.index() as u32).collect();
+    indexes.sort_unstable();
+    let repeated = indexes.windows(2).any(|w| w[0] == w[1]);
+    let groups = if repeated {
+        conds.into_iter().map(|c| vec![c]).collect()
+    } else {
+        vec![conds]
+    };
+    let rules = groups
+        .into_iter()
+        .map(|g| SeccompRule::new(g).map_err(|e| anyhow!("{field}: {e}")))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Some(SeccompRule::new(conds).map_err(|e| anyhow!("{field}: {e}"))?))
+    Ok(Some(rules))
+}
+
+fn condition(a: &LinuxSeccompArg, field: &str) -> Result<SeccompCondition> {
+    let (op, val) = match a.op() {
+        Op::ScmpCmpNe => (SeccompCmpOp::Ne, a.value()),
+        Op::ScmpCmpLt => (SeccompCmpOp::Lt, a.value()),
+        Op::ScmpCmpLe => (SeccompCmpOp::Le, a.value()),
+        Op::ScmpCmpEq => (SeccompCmpOp::Eq, a.value()),
+        Op::ScmpCmpGe => (SeccompCmpOp::Ge, a.value()),
+        Op::ScmpCmpGt => (SeccompCmpOp::Gt, a.value()),
+        // libseccomp: (arg & value) == valueTwo.
+        Op::ScmpCmpMaskedEq => (SeccompCmpOp::MaskedEq(a.value()), a.value_two().unwrap_or(0)),
+    };
+    let index = u8::try_from(a.index()).map_err(|_| anyhow!("{field}: args index {} out of range", a.index()))?;
+    SeccompCondition::new(index, SeccompCmpArgLen::Qword, op, val).map_err(|e| anyhow!("{field}: {e}"))
 }
 
 /// syscall -> its rules; an unconditional rule makes the whole entry unconditional (empty list).
 type Rules = BTreeMap<i64, Option<Vec<SeccompRule>>>;
 
-fn add(rules: &mut Rules, nr: i64, rule: Option<SeccompRule>) {
+fn add(rules: &mut Rules, nr: i64, rule: Option<Vec<SeccompRule>>) {
     let entry = rules.entry(nr).or_insert_with(|| Some(vec![]));
     match (entry.as_mut(), rule) {
-        (Some(list), Some(r)) => list.push(r),
+        (Some(list), Some(r)) => list.extend(r),
         (_, None) => *entry = None,
         (None, Some(_)) => {}
     }
