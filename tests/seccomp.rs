@@ -223,20 +223,56 @@ fn notify_hands_the_listener_to_the_agent_which_answers() {
     assert!(!b.rootfs().join("tmp/x").exists());
 }
 
+/// tests/fixtures/abi-probe.c, built into the bundle's rootfs as /abi-probe.
+fn build_probe(b: &Bundle) {
+    let o = std::process::Command::new("gcc")
+        .args(["-static", "-no-pie", "-O1", "-o"])
+        .arg(b.rootfs().join("abi-probe"))
+        .arg("tests/fixtures/abi-probe.c")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "gcc: {}", stderr(&o));
+}
+
+/// Under a profile whose default is EPERM, a syscall newer than any it names
+/// gets ENOSYS (libc then falls back, as from clone3 to clone), and an older
+/// one it leaves out gets the default; runc answers the same.
+#[test]
+fn syscalls_newer_than_the_profile_get_enosys() {
+    let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+    let mut profile = common::containers_common_seccomp(&caps).expect("run hack/setup.sh");
+    profile["defaultErrnoRet"] = json!(libc::EPERM);
+    let mut b = Bundle::new(&["/abi-probe"]);
+    build_probe(&b);
+    b.edit(|c| c["linux"]["seccomp"] = profile.clone());
+    // 1000 is beyond every syscall table; reboot (169) is left out for want
+    // of CAP_SYS_BOOT.
+    let cases = [("1000", "-38\n"), ("169", "-1\n")];
+    for runtime in [common::HULL, "runc"] {
+        b.runtime = runtime.to_string();
+        for (i, (nr, want)) in cases.iter().enumerate() {
+            b.edit(|c| c["process"]["args"] = json!(["/abi-probe", "x86_64", nr]));
+            let o = b.run(&format!("enosys{i}"));
+            assert_eq!(common::stdout(&o), *want, "{runtime}: syscall {nr}: {}", stderr(&o));
+        }
+    }
+    // Without `architectures` runc adds no stub, and neither does hull.
+    profile.as_object_mut().unwrap().remove("architectures");
+    b.runtime = common::HULL.to_string();
+    b.edit(|c| {
+        c["linux"]["seccomp"] = profile.clone();
+        c["process"]["args"] = json!(["/abi-probe", "x86_64", "1000"]);
+    });
+    assert_eq!(common::stdout(&b.run("enosys-none")), "-1\n");
+}
+
 /// The compat ABIs: `architectures` naming x86 and x32 gets the rules for
 /// their syscall numbers too; an ABI it does not name is killed (i386) or
 /// answered ENOSYS (x32). tests/fixtures/abi-probe.c makes the calls.
 #[test]
 fn compat_architectures_get_the_rules_or_are_refused() {
     let b = Bundle::new(&["/abi-probe", "i386-getpid"]);
-    let probe = b.rootfs().join("abi-probe");
-    let o = std::process::Command::new("gcc")
-        .args(["-static", "-no-pie", "-O1", "-o"])
-        .arg(&probe)
-        .arg("tests/fixtures/abi-probe.c")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "gcc: {}", stderr(&o));
+    build_probe(&b);
     let profile = |archs: serde_json::Value| {
         json!({
             "defaultAction": "SCMP_ACT_ALLOW",

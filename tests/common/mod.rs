@@ -270,5 +270,15 @@ pub fn containers_common_seccomp(caps: &[&str]) -> Option<Value> {
     if let Some(e) = p["defaultErrnoRet"].as_u64() {
         out["defaultErrnoRet"] = e.into();
     }
+    // As podman writes it for amd64: the native arch and its sub-architectures.
+    if let Some(m) = p["archMap"]
+        .as_array()?
+        .iter()
+        .find(|m| m["architecture"] == "SCMP_ARCH_X86_64")
+    {
+        let mut archs = vec![m["architecture"].clone()];
+        archs.extend(m["subArchitectures"].as_array().cloned().unwrap_or_default());
+        out["architectures"] = Value::Array(archs);
+    }
     Some(out)
 }

@@ -65,6 +65,17 @@ pub fn listed(archs: Option<&[Arch]>) -> Vec<Abi> {
     out
 }
 
+/// Whether `architectures` names `abi` itself (not just implies it, as the
+/// native ABI always is).
+pub fn named(archs: Option<&[Arch]>, abi: Abi) -> bool {
+    archs.unwrap_or(&[]).iter().any(|a| match a {
+        Arch::ScmpArchX86_64 | Arch::ScmpArchNative => abi == Abi::X86_64,
+        Arch::ScmpArchX86 => abi == Abi::I386,
+        Arch::ScmpArchX32 => abi == Abi::X32,
+        _ => false,
+    })
+}
+
 fn ins(code: u16, jt: u8, jf: u8, k: u32) -> sock_filter {
     sock_filter { code, jt, jf, k }
 }
@@ -72,11 +83,13 @@ fn ins(code: u16, jt: u8, jf: u8, k: u32) -> sock_filter {
 const LD_ARCH: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
 const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 const JSET: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
+const JGT: u16 = 0x25; // BPF_JMP | BPF_JGT | BPF_K
 const RET: u16 = 0x06; // BPF_RET | BPF_K
 
 /// `p` (built by seccompiler for x86_64 with `abi`'s numbers) made to judge
-/// only `abi`'s syscalls and allow everything else.
-pub fn retarget(p: BpfProgram, abi: Abi) -> BpfProgram {
+/// only `abi`'s syscalls and allow everything else. With `enosys_above`,
+/// syscall numbers above it get ENOSYS before `p` judges them.
+pub fn retarget(p: BpfProgram, abi: Abi, enosys_above: Option<u32>) -> BpfProgram {
     let allow = libc::SECCOMP_RET_ALLOW;
     let mut out = vec![
         ins(LD_ARCH, 0, 0, 4), // A = arch
@@ -89,6 +102,13 @@ pub fn retarget(p: BpfProgram, abi: Abi) -> BpfProgram {
         // Only numbers with bit 30 are x32's.
         Abi::X32 => out.extend([ins(LD_ARCH, 0, 0, 0), ins(JSET, 1, 0, X32_BIT), ins(RET, 0, 0, allow)]),
         Abi::I386 => {}
+    }
+    if let Some(max) = enosys_above {
+        out.extend([
+            ins(LD_ARCH, 0, 0, 0), // A = nr
+            ins(JGT, 0, 1, max),
+            ins(RET, 0, 0, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
+        ]);
     }
     // seccompiler's own prologue is the arch check: load, compare, kill.
     out.extend_from_slice(&p[3..]);

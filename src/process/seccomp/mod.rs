@@ -213,12 +213,31 @@ fn for_abi(s: &LinuxSeccomp, abi: Abi, default: &SeccompAction) -> Result<Vec<Bp
     }
     let mut programs = vec![];
     if *default != SeccompAction::Allow {
-        programs.push(filter(all, default.clone(), SeccompAction::Allow).context("linux.seccomp")?);
+        let p = filter(all, default.clone(), SeccompAction::Allow).context("linux.seccomp")?;
+        programs.push(abi::retarget(p, abi, enosys_above(s, abi)));
     }
     for (act, rules) in by_action {
-        programs.push(filter(rules, SeccompAction::Allow, act).context("linux.seccomp")?);
+        let p = filter(rules, SeccompAction::Allow, act).context("linux.seccomp")?;
+        programs.push(abi::retarget(p, abi, None));
     }
-    Ok(programs.into_iter().map(|p| abi::retarget(p, abi)).collect())
+    Ok(programs)
+}
+
+/// The largest syscall number the profile names for `abi`, when syscalls
+/// above it must get ENOSYS rather than a restrictive default, as runc's
+/// stub does: a syscall newer than the profile is one the kernel might not
+/// have, and libc falls back on ENOSYS (clone3 to clone, for one) but fails
+/// on EPERM. Only for ABIs `architectures` names, and not for permissive
+/// defaults.
+fn enosys_above(s: &LinuxSeccomp, abi: Abi) -> Option<u32> {
+    if matches!(s.default_action(), A::ScmpActAllow | A::ScmpActLog | A::ScmpActTrace) {
+        return None;
+    }
+    if !abi::named(s.architectures().as_deref(), abi) {
+        return None;
+    }
+    let names = s.syscalls().iter().flatten().flat_map(|sc| sc.names());
+    names.filter_map(|n| abi.number(n)).max().map(|nr| nr as u32)
 }
 
 impl Seccomp {
