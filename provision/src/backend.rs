@@ -2,13 +2,10 @@
 //! read-only bind of a single cached layer; and the checks `auto` makes
 //! before it picks overlay, as Mesos does.
 
-use std::ffi::CStr;
-use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-
-const MOUNT_ATTR_RDONLY: u64 = 0x1;
+use hull_sys::mount_attr::{self, mount_setattr};
 
 /// overlayfs's own mount data: the options must fit in one page.
 const PAGE: usize = 4096;
@@ -104,47 +101,6 @@ pub fn bind_mount(layer: &Path, target: &Path) -> Result<()> {
     Ok(())
 }
 
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
-/// mount_setattr(2): `set` and `clr` are MOUNT_ATTR_* bits, `flags` AT_*
-/// (AT_RECURSIVE for the whole tree), `userns` for MOUNT_ATTR_IDMAP.
-pub fn mount_setattr(
-    dirfd: RawFd,
-    path: &CStr,
-    flags: libc::c_int,
-    set: u64,
-    clr: u64,
-    userns: Option<RawFd>,
-) -> Result<()> {
-    let attr = MountAttr {
-        attr_set: set,
-        attr_clr: clr,
-        propagation: 0,
-        userns_fd: userns.map_or(0, |f| f as u64),
-    };
-    // SAFETY: a C path, flags, and a mount_attr of the size passed.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            dirfd,
-            path.as_ptr(),
-            flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error()).context("mount_setattr");
-    }
-    Ok(())
-}
-
 /// The host's whole mount tree, read-only all through, onto `target`, as
 /// a slave (host mounts show up in it, nothing goes back).
 pub fn bind_host_root(target: &Path) -> Result<()> {
@@ -152,7 +108,7 @@ pub fn bind_host_root(target: &Path) -> Result<()> {
     mount("/", target, None, libc::MS_BIND | libc::MS_REC, None)?;
     let made = mount("none", target, None, libc::MS_REC | libc::MS_SLAVE, None).and_then(|()| {
         let t = cstr(target)?;
-        mount_setattr(libc::AT_FDCWD, &t, libc::AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0, None)
+        mount_setattr(libc::AT_FDCWD, &t, libc::AT_RECURSIVE, mount_attr::RDONLY, 0, None)
             .with_context(|| format!("make {} read-only", target.display()))
     });
     if made.is_err() {

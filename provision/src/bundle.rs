@@ -134,7 +134,7 @@ fn copy(src: &dyn Source, layers: &[Layer], rootfs: &Path) -> Result<()> {
 
 fn mark(dir: &Path, req: &Request) -> Result<()> {
     let m = json!({"backend": req.backend.name(), "store": req.store.root});
-    crate::fsutil::write_atomic(&dir.join(MARKER), &serde_json::to_vec(&m)?, 0o644)
+    hull_sys::file::write_atomic(&dir.join(MARKER), &serde_json::to_vec(&m)?, 0o644)
 }
 
 fn write_config(dir: &Path, spec: &Value) -> Result<()> {
@@ -153,7 +153,7 @@ pub fn create_without_image(dir: &Path, base: &Value, over: &Overrides) -> Resul
     let dir = std::fs::canonicalize(dir).with_context(|| format!("{}: cannot open", dir.display()))?;
     let made = (|| -> Result<()> {
         let m = json!({"backend": "host"});
-        crate::fsutil::write_atomic(&dir.join(MARKER), &serde_json::to_vec(&m)?, 0o644)?;
+        hull_sys::file::write_atomic(&dir.join(MARKER), &serde_json::to_vec(&m)?, 0o644)?;
         backend::bind_host_root(&dir.join("rootfs"))?;
         write_config(&dir, &no_image_spec(base, over)?)
     })();

@@ -54,7 +54,7 @@ impl Store {
             return Ok(rootfs);
         }
         let hex = digest_hex(&layer.chain_id)?;
-        let _lock = crate::fsutil::lock(&self.root.join("locks").join(format!("layer-{hex}")), true)?;
+        let _lock = hull_sys::file::lock(&self.root.join("locks").join(format!("layer-{hex}")), true)?;
         if rootfs.is_dir() {
             return Ok(rootfs);
         }

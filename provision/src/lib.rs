@@ -9,7 +9,6 @@ pub mod bundle;
 pub mod cache;
 pub mod convert;
 pub mod docker_archive;
-pub mod fsutil;
 pub mod layer;
 pub mod oci_layout;
 pub mod platform;

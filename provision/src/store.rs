@@ -16,10 +16,10 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use crate::cache;
-use crate::fsutil::{lock, write_atomic, Lock};
 use crate::oci_layout::{Layout, OciSource, REF_NAME};
 use crate::progress::{Counting, Progress};
 use crate::source::{digest_hex, digest_of, Image, Source};
+use hull_sys::file::{lock, write_atomic, Lock};
 
 const PARALLEL_FETCHES: usize = 3;
 const ATTEMPTS: u32 = 4;

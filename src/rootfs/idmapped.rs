@@ -13,7 +13,6 @@ use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{Mount, Spec};
 
 const OPEN_TREE_CLONE: libc::c_uint = 1;
-const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
 const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
 
@@ -96,11 +95,11 @@ fn one(spec: &Spec, m: &Mount, bundle: &Path, recursive: bool) -> Result<OwnedFd
     // SAFETY: open_tree returned a new fd, now ours.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
-    hull_provision::backend::mount_setattr(
+    hull_sys::mount_attr::mount_setattr(
         tree.as_raw_fd(),
         c"",
         flags,
-        MOUNT_ATTR_IDMAP,
+        hull_sys::mount_attr::IDMAP,
         0,
         Some(userns.as_raw_fd()),
     )

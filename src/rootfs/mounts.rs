@@ -198,7 +198,7 @@ fn after_mount(ctx: &MountContext, dest: &Path, opts: &MountOptions, follow: Fol
 }
 
 fn set_attr_recursive(fd: &OwnedFd, set: u64, clr: u64) -> Result<()> {
-    hull_provision::backend::mount_setattr(
+    hull_sys::mount_attr::mount_setattr(
         fd.as_raw_fd(),
         c"",
         libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,

@@ -1,18 +1,8 @@
 //! Mount options as config.json spells them, turned into mount(2) flags,
 //! propagation changes, recursive mount_setattr attributes and fs data.
 
+use hull_sys::mount_attr;
 use nix::mount::MsFlags;
-
-pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
-pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
-pub const MOUNT_ATTR_NODEV: u64 = 0x4;
-pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
-pub const MOUNT_ATTR__ATIME: u64 = 0x70;
-pub const MOUNT_ATTR_RELATIME: u64 = 0x0;
-pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
-pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
-pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
-pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountOptions {
@@ -109,24 +99,24 @@ pub fn propagation(opt: &str) -> Option<MsFlags> {
 /// Recursive attributes (runtime-spec 1.1 "rro", "rnosuid", ...): (clear, set).
 fn rec_attr(opt: &str) -> Option<(u64, u64)> {
     Some(match opt {
-        "rro" => (0, MOUNT_ATTR_RDONLY),
-        "rrw" => (MOUNT_ATTR_RDONLY, 0),
-        "rnosuid" => (0, MOUNT_ATTR_NOSUID),
-        "rsuid" => (MOUNT_ATTR_NOSUID, 0),
-        "rnodev" => (0, MOUNT_ATTR_NODEV),
-        "rdev" => (MOUNT_ATTR_NODEV, 0),
-        "rnoexec" => (0, MOUNT_ATTR_NOEXEC),
-        "rexec" => (MOUNT_ATTR_NOEXEC, 0),
-        "rnodiratime" => (0, MOUNT_ATTR_NODIRATIME),
-        "rdiratime" => (MOUNT_ATTR_NODIRATIME, 0),
-        "rrelatime" => (MOUNT_ATTR__ATIME, MOUNT_ATTR_RELATIME),
-        "rnorelatime" => (MOUNT_ATTR__ATIME, 0),
-        "rnoatime" => (MOUNT_ATTR__ATIME, MOUNT_ATTR_NOATIME),
-        "ratime" => (MOUNT_ATTR__ATIME, 0),
-        "rstrictatime" => (MOUNT_ATTR__ATIME, MOUNT_ATTR_STRICTATIME),
-        "rnostrictatime" => (MOUNT_ATTR__ATIME, 0),
-        "rnosymfollow" => (0, MOUNT_ATTR_NOSYMFOLLOW),
-        "rsymfollow" => (MOUNT_ATTR_NOSYMFOLLOW, 0),
+        "rro" => (0, mount_attr::RDONLY),
+        "rrw" => (mount_attr::RDONLY, 0),
+        "rnosuid" => (0, mount_attr::NOSUID),
+        "rsuid" => (mount_attr::NOSUID, 0),
+        "rnodev" => (0, mount_attr::NODEV),
+        "rdev" => (mount_attr::NODEV, 0),
+        "rnoexec" => (0, mount_attr::NOEXEC),
+        "rexec" => (mount_attr::NOEXEC, 0),
+        "rnodiratime" => (0, mount_attr::NODIRATIME),
+        "rdiratime" => (mount_attr::NODIRATIME, 0),
+        "rrelatime" => (mount_attr::ATIME_MASK, mount_attr::RELATIME),
+        "rnorelatime" => (mount_attr::ATIME_MASK, 0),
+        "rnoatime" => (mount_attr::ATIME_MASK, mount_attr::NOATIME),
+        "ratime" => (mount_attr::ATIME_MASK, 0),
+        "rstrictatime" => (mount_attr::ATIME_MASK, mount_attr::STRICTATIME),
+        "rnostrictatime" => (mount_attr::ATIME_MASK, 0),
+        "rnosymfollow" => (0, mount_attr::NOSYMFOLLOW),
+        "rsymfollow" => (mount_attr::NOSYMFOLLOW, 0),
         _ => return None,
     })
 }
@@ -182,7 +172,7 @@ mod tests {
     #[test]
     fn recursive_attributes() {
         let o = p(&["rro", "rnoatime"]);
-        assert_eq!(o.attr_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOATIME);
-        assert_eq!(o.attr_clr, MOUNT_ATTR__ATIME);
+        assert_eq!(o.attr_set, mount_attr::RDONLY | mount_attr::NOATIME);
+        assert_eq!(o.attr_clr, mount_attr::ATIME_MASK);
     }
 }

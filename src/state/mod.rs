@@ -191,8 +191,8 @@ impl ContainerDir {
     }
 }
 
-use hull_provision::fsutil;
-pub use hull_provision::fsutil::write_atomic;
+use hull_sys::file as fsutil;
+pub use hull_sys::file::write_atomic;
 
 /// Removes a container directory that has no state.json (a create killed
 /// midway), or nothing if there is none.

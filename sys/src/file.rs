@@ -1,4 +1,4 @@
-//! File helpers both crates use: advisory locks and all-or-nothing writes.
+//! Advisory locks and all-or-nothing writes.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;

@@ -1,0 +1,7 @@
+//! Host primitives that both the runtime (`hull`) and the provisioner
+//! (`hull-provision`) need, and that belong to neither: advisory locks and
+//! all-or-nothing writes (state dirs, image stores), and mount_setattr(2)
+//! (recursive mount options, read-only and idmapped mounts).
+
+pub mod file;
+pub mod mount_attr;
