@@ -84,17 +84,24 @@ fn conditions_on_one_argument_are_alternatives() {
 }
 
 #[test]
-fn without_no_new_privs_the_filter_loads_before_the_user_switch() {
-    let b = Bundle::new(&["sh", "-c", "id -u; mkdir /tmp/y 2>/dev/null || echo refused"]);
+fn without_no_new_privs_the_filter_loads_after_the_user_switch() {
+    // The profile blocks the calls that switch users: hull must have made
+    // them before the filter goes in, even though, without no_new_privs, it
+    // loads before the capabilities are set.
+    let b = Bundle::new(&["sh", "-c", "id -u; id -G; mkdir /tmp/y 2>/dev/null || echo refused"]);
     b.edit(|c| {
         c["process"]["noNewPrivileges"] = json!(false);
-        c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+        c["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [5]});
         c["linux"]["seccomp"] = json!({
             "defaultAction": "SCMP_ACT_ALLOW",
-            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+            "syscalls": [
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"},
+                {"names": ["setuid", "setgid", "setresuid", "setresgid", "setreuid", "setregid", "setgroups"],
+                 "action": "SCMP_ACT_ERRNO"}
+            ]
         });
     });
-    assert_eq!(b.run_ok("sc3"), "1000\nrefused\n");
+    assert_eq!(b.run_ok("sc3"), "1000\n1000 5\nrefused\n");
 }
 
 #[test]

@@ -116,6 +116,30 @@ struct CapData {
 
 const CAP_V3: u32 = 0x2008_0522;
 
+/// Makes every permitted capability effective: a switch away from uid 0
+/// clears the effective set and (with KEEPCAPS) keeps the permitted one, and
+/// what comes before apply_sets may need them (loading a seccomp filter
+/// without no_new_privs needs CAP_SYS_ADMIN).
+pub fn raise_effective() -> Result<()> {
+    let mut hdr = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: header and a two-element data array in the v3 layout the kernel fills.
+    if unsafe { libc::syscall(libc::SYS_capget, &mut hdr as *mut CapHeader, data.as_mut_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("capget");
+    }
+    for d in &mut data {
+        d.effective = d.permitted;
+    }
+    // SAFETY: as above, the same layout read back.
+    if unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("capset: raise the effective set");
+    }
+    Ok(())
+}
+
 /// Sets effective, permitted and inheritable, then raises the ambient set.
 pub fn apply_sets(caps: &LinuxCapabilities) -> Result<()> {
     let (eff, perm, inh) = (mask(caps.effective()), mask(caps.permitted()), mask(caps.inheritable()));

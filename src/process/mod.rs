@@ -22,10 +22,15 @@ pub fn setup(p: &Process, seccomp: Option<&seccomp::Seccomp>, handover: seccomp:
     let none = LinuxCapabilities::default_empty();
     let caps = p.capabilities().as_ref().unwrap_or(&none);
     caps::apply_bounding(caps)?;
+    user::switch(p.user())?;
     if let Some(s) = seccomp.filter(|s| seccomp::loads_early(s, p)) {
+        // As late as it can be without no_new_privs: loading needs
+        // CAP_SYS_ADMIN, which apply_sets may drop. After it, hull makes only
+        // capset, prctl, umask and the exec (and chdir for a cwd only the
+        // user may enter).
+        caps::raise_effective()?;
         seccomp::install(s, handover)?;
     }
-    user::switch(p.user())?;
     caps::apply_sets(caps)?;
     let mask = p.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));

@@ -293,9 +293,10 @@ pub fn install(s: &Seccomp, handover: Handover) -> Result<()> {
     }
 }
 
-/// Whether the filter goes in early (in process::setup, before the user
-/// switch): without no_new_privs loading needs CAP_SYS_ADMIN, which the switch
-/// may drop; and a listener must reach the agent while the parent is there.
+/// Whether the filter goes in early (in process::setup, before the
+/// capabilities are set): without no_new_privs loading needs CAP_SYS_ADMIN,
+/// which the container's sets may not have; and a listener must reach the
+/// agent while the parent is there.
 pub fn loads_early(s: &Seccomp, p: &oci_spec::runtime::Process) -> bool {
     !p.no_new_privileges().unwrap_or(false) || s.has_listener()
 }
