@@ -1,9 +1,10 @@
 #!/bin/bash
 # Installs the Debian packages hull's demo and tests need. Idempotent: does
-# nothing when everything is already there.
+# nothing when everything is already there. gcc and libc6-dev: the static
+# release link (libc.a) and the tests' C probes.
 set -euo pipefail
 
-PKGS=(busybox-static runc jq util-linux iproute2 procps containerd bsdutils golang-github-containers-common podman conmon netavark containernetworking-plugins docker-registry skopeo apache2-utils curl debootstrap umoci openssl python3 uidmap passwd)
+PKGS=(busybox-static runc jq util-linux iproute2 procps containerd bsdutils golang-github-containers-common podman conmon netavark containernetworking-plugins docker-registry skopeo apache2-utils curl debootstrap umoci openssl python3 uidmap passwd gcc libc6-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -93,6 +93,10 @@ fn join_namespaces_by_path() {
         assert_eq!(seen[f], want(f), "{f} not joined");
     }
     assert_ne!(seen["mnt"], want("mnt"));
+
+    // runtime-tools joins a pid namespace through pid_for_children.
+    second.edit(|c| c["linux"]["namespaces"][1]["path"] = json!(format!("/proc/{pid}/ns/pid_for_children")));
+    assert_eq!(ns_report(&second, "ns-joiner2")["pid"], want("pid"));
 }
 
 #[test]

@@ -154,6 +154,31 @@ fn masked_and_readonly_paths() {
 }
 
 #[test]
+fn masked_device_nodes_and_fifos() {
+    // A FIFO masked by /dev/null reads empty instead of blocking (the
+    // timeout keeps a failure from hanging the test); a masked /dev/zero-like
+    // node reads empty.
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "timeout 5 sh -c 'wc -c < /etc/fifo' || echo fifo-blocked; head -c 4 /etc/zero | wc -c",
+    ]);
+    let etc = b.rootfs().join("etc");
+    for (name, kind, dev) in [("fifo", libc::S_IFIFO, 0), ("zero", libc::S_IFCHR, libc::makedev(1, 5))] {
+        let path = std::ffi::CString::new(etc.join(name).into_os_string().into_encoded_bytes()).unwrap();
+        // SAFETY: a C path and plain integers.
+        assert_eq!(
+            unsafe { libc::mknod(path.as_ptr(), kind | 0o666, dev) },
+            0,
+            "mknod {name}"
+        );
+    }
+    b.edit(|c| c["linux"]["maskedPaths"] = json!(["/etc/fifo", "/etc/zero"]));
+    let out = b.run_ok("nodes");
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["0", "0"], "{out}");
+}
+
+#[test]
 fn symlinks_in_the_image_stay_inside_the_rootfs() {
     let b = Bundle::new(&["sh", "-c", "ls /escape/target"]);
     let outside = b.tmp.path().join("outside");
@@ -214,6 +239,11 @@ fn no_pivot_and_relative_and_absolute_root() {
     assert!(o.status.success(), "--no-pivot: {}", stderr(&o));
     b.edit(|c| c["root"]["path"] = json!(b.rootfs()));
     b.run_ok("abs");
+    // The bundle directory itself as the rootfs, as runtime-tools makes them.
+    b.edit(|c| c["root"]["path"] = json!("."));
+    std::fs::copy(dir.join("config.json"), b.rootfs().join("config.json")).unwrap();
+    let o = b.out(&["run", "--bundle", b.rootfs().to_str().unwrap(), "dot"]);
+    assert!(o.status.success(), "root \".\": {}", stderr(&o));
 }
 
 #[test]
