@@ -307,6 +307,69 @@ fn shared_root_propagation_does_not_leak_mounts_to_the_host() {
     assert!(!after.contains(&rootfs), "container mounts visible on the host");
 }
 
+/// The rootfs made a shared mount point of its own, as containerd's
+/// snapshots are on a host whose mounts are shared; unmounted when dropped.
+struct SharedMountPoint(std::path::PathBuf);
+
+impl SharedMountPoint {
+    fn new(path: &std::path::Path) -> SharedMountPoint {
+        let mount = |args: &[&str]| {
+            let o = std::process::Command::new("mount")
+                .args(args)
+                .arg(path)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "mount {args:?}: {}", stderr(&o));
+        };
+        mount(&["--bind", path.to_str().unwrap()]);
+        let made = SharedMountPoint(path.to_path_buf());
+        mount(&["--make-shared"]);
+        made
+    }
+}
+
+impl Drop for SharedMountPoint {
+    /// Every mount stacked there, also those a failing runtime leaked.
+    fn drop(&mut self) {
+        for _ in 0..16 {
+            let o = std::process::Command::new("umount").arg("-l").arg(&self.0).output();
+            if !o.is_ok_and(|o| o.status.success()) {
+                break;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_shared_rootfs_mount_point_carries_nothing_to_the_host() {
+    let b = Bundle::new(&["true"]);
+    let rootfs = b.rootfs();
+    let _shared = SharedMountPoint::new(&rootfs);
+    let props = [
+        json!(null),
+        json!("private"),
+        json!("slave"),
+        json!("shared"),
+        json!("rshared"),
+        json!("unbindable"),
+    ];
+    for (i, prop) in props.iter().enumerate() {
+        b.edit(|c| c["linux"]["rootfsPropagation"] = prop.clone());
+        let o = b.run(&format!("sharedmp{i}"));
+        assert!(o.status.success(), "{prop}: {}", stderr(&o));
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let root = rootfs.to_str().unwrap();
+        let under: Vec<&str> = info
+            .lines()
+            .filter(|l| l.split(' ').nth(4).is_some_and(|mp| mp.starts_with(root) && mp != root))
+            .collect();
+        assert!(
+            under.is_empty(),
+            "{prop}: container mounts reached the host: {under:#?}"
+        );
+    }
+}
+
 #[test]
 fn idmapped_bind_mounts_show_the_mapped_owner_both_ways() {
     // On disk root's; through the mount (containerID 0 -> hostID 1234) uid

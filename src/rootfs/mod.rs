@@ -27,10 +27,18 @@ pub fn propagation_flag(name: &str) -> Option<MsFlags> {
 pub fn prepare(bundle: &Bundle, in_userns: bool, idmapped: &[idmapped::Prepared]) -> Result<OwnedFd> {
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref();
-    let prop = root_propagation(bundle).unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
-    mount(None::<&str>, "/", None::<&str>, prop, None::<&str>).context("linux.rootfsPropagation: set on /")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        host_side(root_propagation(bundle)),
+        None::<&str>,
+    )
+    .context("linux.rootfsPropagation: set on /")?;
     // pivot_root refuses a shared parent mount, and with `rshared` the
-    // self-bind below would show up on the host: make the parent private first.
+    // self-bind below would show up on the host: make the mount holding the
+    // rootfs (the rootfs itself, when it is a mount point as containerd's
+    // snapshots are) private first.
     private_parent(&bundle.rootfs)?;
     mount(
         Some(&bundle.rootfs),
@@ -64,13 +72,24 @@ pub fn prepare(bundle: &Bundle, in_userns: bool, idmapped: &[idmapped::Prepared]
     Ok(root)
 }
 
+/// The propagation the host's tree gets in the container's mount namespace,
+/// before pivot_root: recursive, so no host mount below `/` stays a peer of
+/// the host's and carries the container's mounts out; unbindable would make
+/// the host paths that mounts bind from unbindable, so that is a slave here
+/// and unbindable only on the container's own `/` (see `enter`).
+fn host_side(requested: Option<MsFlags>) -> MsFlags {
+    match requested {
+        Some(p) if !p.contains(MsFlags::MS_UNBINDABLE) => p | MsFlags::MS_REC,
+        _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+    }
+}
+
 fn private_parent(rootfs: &Path) -> Result<()> {
-    let parent = rootfs.parent().unwrap_or(Path::new("/"));
     let info = std::fs::read_to_string("/proc/self/mountinfo").context("read mountinfo")?;
     let mp = info
         .lines()
         .filter_map(|l| l.split(' ').nth(4))
-        .filter(|mp| parent.starts_with(mp))
+        .filter(|mp| rootfs.starts_with(mp))
         .max_by_key(|mp| mp.len())
         .unwrap_or("/")
         .to_string();
