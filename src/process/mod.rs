@@ -17,27 +17,28 @@ use oci_spec::runtime::{LinuxCapabilities, Process};
 /// order the privileges allow; returns the program to exec.
 pub fn setup(p: &Process, seccomp: Option<&seccomp::Seccomp>, handover: seccomp::Handover) -> Result<Program> {
     rlimits::apply(p.rlimits().as_deref().unwrap_or(&[]))?;
-    // Before the filter: a profile may block chdir or getcwd, which are hull's.
+    // chdir and getcwd all happen before the filter: a profile may block them.
     let in_cwd = enter_cwd_as_root(p)?;
     let none = LinuxCapabilities::default_empty();
     let caps = p.capabilities().as_ref().unwrap_or(&none);
     caps::apply_bounding(caps)?;
     user::switch(p.user())?;
+    if !in_cwd {
+        nix::unistd::chdir(p.cwd()).with_context(|| format!("process.cwd: {:?}", p.cwd().display().to_string()))?;
+        check_cwd_inside(p)?;
+    }
     if let Some(s) = seccomp.filter(|s| seccomp::loads_early(s, p)) {
         // As late as it can be without no_new_privs: loading needs
-        // CAP_SYS_ADMIN, which apply_sets may drop. After it, hull makes only
-        // capset, prctl, umask and the exec (and chdir for a cwd only the
-        // user may enter).
-        caps::raise_effective()?;
+        // CAP_SYS_ADMIN, which apply_sets may drop. After it, hull still
+        // makes capset, prctl, umask, the listener hand-over, the
+        // startContainer hooks, reads /etc/passwd for HOME, looks up the
+        // program in PATH and execs it.
+        caps::raise_effective().context("linux.seccomp without process.noNewPrivileges needs CAP_SYS_ADMIN")?;
         seccomp::install(s, handover)?;
     }
     caps::apply_sets(caps)?;
     let mask = p.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
-    if !in_cwd {
-        nix::unistd::chdir(p.cwd()).with_context(|| format!("process.cwd: {:?}", p.cwd().display().to_string()))?;
-        check_cwd_inside(p)?;
-    }
     if p.no_new_privileges().unwrap_or(false) {
         // SAFETY: prctl with integer arguments only.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
@@ -67,17 +68,19 @@ fn enter_cwd_as_root(p: &Process) -> Result<bool> {
     }
 }
 
-/// A cwd reached through a leaked fd (CVE-2024-21626) is outside the root,
-/// and getcwd says so with ENOENT. Any other error is a seccomp profile
-/// blocking getcwd, which says nothing about where the cwd is.
+/// A cwd reached through a leaked fd (CVE-2024-21626) is outside the root:
+/// getcwd fails (ENOENT for "(unreachable)", ERANGE for a path made too deep
+/// to print) or gives a path that is not absolute. Runs before any seccomp
+/// filter, so every failure means the cwd cannot be vouched for.
 fn check_cwd_inside(p: &Process) -> Result<()> {
-    if nix::unistd::getcwd() == Err(nix::errno::Errno::ENOENT) {
-        bail!(
-            "process.cwd: {:?} is outside the container",
-            p.cwd().display().to_string()
-        );
+    match nix::unistd::getcwd() {
+        Ok(cwd) if cwd.is_absolute() => Ok(()),
+        r => bail!(
+            "process.cwd: {:?} is outside the container ({})",
+            p.cwd().display().to_string(),
+            r.map_or_else(|e| e.to_string(), |c| format!("getcwd gave {}", c.display()))
+        ),
     }
-    Ok(())
 }
 
 /// What the init finally execs.

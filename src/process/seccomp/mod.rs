@@ -68,9 +68,9 @@ fn action(a: A, errno: Option<u32>, field: &str) -> Result<SeccompAction> {
     })
 }
 
-/// One OCI rule's argument conditions; None = unconditional. Conditions
-/// on distinct arguments must all hold; when one argument has several, each
-/// condition is a rule of its own and any one matches, as runc builds them
+/// One OCI rule's argument conditions; None = unconditional. They must all
+/// hold, unless one argument is tested more than once: then every condition
+/// of the entry is a rule of its own and any one matches, as runc builds them
 /// (libseccomp cannot AND two tests of one argument).
 fn conditions(args: &[LinuxSeccompArg], field: &str) -> Result<Option<Vec<SeccompRule>>> {
     if args.is_empty() {
@@ -270,7 +270,13 @@ impl Seccomp {
                 )
             };
             if rc < 0 {
-                return Err(std::io::Error::last_os_error()).context("linux.seccomp: load the filter");
+                let err = std::io::Error::last_os_error();
+                let hint = if err.raw_os_error() == Some(libc::EACCES) {
+                    " (without process.noNewPrivileges this needs CAP_SYS_ADMIN)"
+                } else {
+                    ""
+                };
+                return Err(err).with_context(|| format!("linux.seccomp: load the filter{hint}"));
             }
             if self.notify == Some(i) {
                 // SAFETY: with NEW_LISTENER the kernel returned a new fd, now ours.
