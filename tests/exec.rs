@@ -101,8 +101,11 @@ fn exec_with_a_process_file_and_detach() {
         "exec'd process not in the container's cgroup: {procs:?}"
     );
     let marker = || stdout(&b.out(&["exec", "ex", "cat", "/dev/shm/marker"]));
-    common::eventually(10, || marker() == "from-process-file\n");
-    assert_eq!(marker(), "from-process-file\n");
+    assert!(
+        common::eventually(10, || marker() == "from-process-file\n"),
+        "{}",
+        marker()
+    );
 }
 
 #[test]

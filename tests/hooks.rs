@@ -52,7 +52,10 @@ fn every_hook_runs_at_its_point_with_the_state() {
     let o = b.out(&["start", "h1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(read_state(&out.join("poststart"))["status"], "running");
-    common::eventually(10, || b.rootfs().join("tmp/startContainer").exists());
+    assert!(
+        common::eventually(10, || b.rootfs().join("tmp/startContainer").exists()),
+        "startContainer never ran"
+    );
     assert_eq!(read_state(&b.rootfs().join("tmp/startContainer"))["status"], "created");
     b.wait_status("h1", "stopped");
     assert!(!out.join("poststop").exists());
@@ -81,6 +84,33 @@ fn hooks_after_create_are_the_ones_config_json_had_at_create() {
     assert_eq!(read_state(&out.join("poststart"))["status"], "running");
     b.wait_status("h5", "stopped");
     assert!(b.out(&["delete", "h5"]).status.success());
+    assert_eq!(read_state(&out.join("poststop"))["status"], "stopped");
+}
+
+#[test]
+fn a_state_from_an_older_hull_still_runs_the_configs_hooks() {
+    let b = Bundle::new(&["true"]);
+    let out = b.tmp.path().join("hooks");
+    std::fs::create_dir_all(&out).unwrap();
+    b.edit(|c| {
+        c["hooks"] = json!({
+            "poststart": [saving_hook(&out.join("poststart"))],
+            "poststop": [saving_hook(&out.join("poststop"))]
+        })
+    });
+    assert!(b.create("h6", &[]).status.success());
+    // What the previous release wrote: no hooks kept in the state.
+    let path = b.root.join("h6").join("state.json");
+    let mut st: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert!(st["poststart"].is_array(), "create keeps the hooks: {st}");
+    st.as_object_mut()
+        .unwrap()
+        .retain(|k, _| k != "poststart" && k != "poststop");
+    std::fs::write(&path, st.to_string()).unwrap();
+    assert!(b.out(&["start", "h6"]).status.success());
+    assert_eq!(read_state(&out.join("poststart"))["status"], "running");
+    b.wait_status("h6", "stopped");
+    assert!(b.out(&["delete", "h6"]).status.success());
     assert_eq!(read_state(&out.join("poststop"))["status"], "stopped");
 }
 

@@ -121,8 +121,8 @@ pub fn create(
         annotations: bundle.spec.annotations().clone().unwrap_or_default(),
         cgroup: cgroup_ref,
         own_pid_ns: crate::spec::has_new_namespace(&bundle.spec, oci_spec::runtime::LinuxNamespaceType::Pid),
-        poststart: crate::hooks::list(&bundle.spec, crate::hooks::Phase::Poststart),
-        poststop: crate::hooks::list(&bundle.spec, crate::hooks::Phase::Poststop),
+        poststart: Some(crate::hooks::list(&bundle.spec, crate::hooks::Phase::Poststart)),
+        poststop: Some(crate::hooks::list(&bundle.spec, crate::hooks::Phase::Poststop)),
     };
     dir.save(&st)?;
     if let Some(p) = &opts.pid_file {
@@ -236,10 +236,26 @@ pub fn start(dir: &ContainerDir, st: &State) -> Result<()> {
     poststart(st)
 }
 
+/// The hooks of `phase` kept at create; a state from an older hull has none
+/// kept, and then config.json is all there is.
+fn kept_hooks(st: &State, phase: crate::hooks::Phase) -> Vec<oci_spec::runtime::Hook> {
+    let kept = match phase {
+        crate::hooks::Phase::Poststart => &st.poststart,
+        crate::hooks::Phase::Poststop => &st.poststop,
+        _ => return vec![],
+    };
+    kept.clone().unwrap_or_else(|| {
+        crate::spec::load_config(&st.bundle.join("config.json"))
+            .map(|spec| crate::hooks::list(&spec, phase))
+            .unwrap_or_default()
+    })
+}
+
 /// poststart: a failure fails `start` and stops the container (runtime-spec 1.3).
 fn poststart(st: &State) -> Result<()> {
     let state = crate::hooks::state_json(&st.id, "running", st.pid, &st.bundle, Some(&st.annotations));
-    if let Err(e) = crate::hooks::run_list(&st.poststart, crate::hooks::Phase::Poststart, &state) {
+    let hooks = kept_hooks(st, crate::hooks::Phase::Poststart);
+    if let Err(e) = crate::hooks::run_list(&hooks, crate::hooks::Phase::Poststart, &state) {
         let _ = kill_and_wait(st);
         return Err(e);
     }
@@ -282,7 +298,8 @@ pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
     dir.remove()?;
     // poststop: after the delete, and a failure is only a warning.
     let state = crate::hooks::state_json(&st.id, "stopped", 0, &st.bundle, Some(&st.annotations));
-    crate::hooks::run_all_warn(&st.poststop, crate::hooks::Phase::Poststop, &state);
+    let hooks = kept_hooks(st, crate::hooks::Phase::Poststop);
+    crate::hooks::run_all_warn(&hooks, crate::hooks::Phase::Poststop, &state);
     Ok(())
 }
 

@@ -59,10 +59,11 @@ pub struct State {
     pub own_pid_ns: bool,
     /// The hooks that run after create, as config.json had them at create:
     /// changes to it afterwards must not affect the container (runtime-spec).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub poststart: Vec<oci_spec::runtime::Hook>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub poststop: Vec<oci_spec::runtime::Hook>,
+    /// None in a state written by a hull from before they were kept here.
+    #[serde(default)]
+    pub poststart: Option<Vec<oci_spec::runtime::Hook>>,
+    #[serde(default)]
+    pub poststop: Option<Vec<oci_spec::runtime::Hook>>,
 }
 
 /// The OCI state document (`hull state`), with runc's extra fields.
