@@ -227,13 +227,13 @@ fn for_abi(s: &LinuxSeccomp, abi: Abi, default: &SeccompAction) -> Result<Vec<Bp
 /// above it must get ENOSYS rather than a restrictive default, as runc's
 /// stub does: a syscall newer than the profile is one the kernel might not
 /// have, and libc falls back on ENOSYS (clone3 to clone, for one) but fails
-/// on EPERM. Only for ABIs `architectures` names, and not for permissive
-/// defaults.
+/// on EPERM. For the native ABI and those `architectures` names (runc
+/// implies the native one too), and not for permissive defaults.
 fn enosys_above(s: &LinuxSeccomp, abi: Abi) -> Option<u32> {
     if matches!(s.default_action(), A::ScmpActAllow | A::ScmpActLog | A::ScmpActTrace) {
         return None;
     }
-    if !abi::named(s.architectures().as_deref(), abi) {
+    if abi != Abi::X86_64 && !abi::named(s.architectures().as_deref(), abi) {
         return None;
     }
     let names = s.syscalls().iter().flatten().flat_map(|sc| sc.names());
