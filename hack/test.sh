@@ -16,5 +16,11 @@ cargo test --workspace -- --test-threads="${TEST_THREADS:-4}"
 # The real clients, driving the binary as it ships (static-pie, LTO): the
 # tests above ran the debug build.
 ./hack/build.sh
+# Linked statically, a glibc user or host lookup would dlopen the host's NSS
+# modules: hull must not make one (src/passwd.rs reads /etc/passwd itself).
+if nm target/release/hull | grep -E ' [TtWw] (getpw(nam|uid|ent)|getgr(nam|gid|ent)|getgrouplist|getaddrinfo|gethostby|initgroups)'; then
+    echo "[test] target/release/hull links the NSS lookups above" >&2
+    exit 1
+fi
 ./conformance/containerd.sh target/release/hull
 ./conformance/podman.sh target/release/hull
