@@ -185,6 +185,17 @@ const NO_OVERLAY_UPPER: [(i64, &str); 4] = [
     (0xf15f, "ecryptfs"),
 ];
 
+/// Why the aufs backend cannot be used: this kernel has no aufs (Debian's
+/// never does), or, where it has, hull has no aufs mount code, which it
+/// could not test on a kernel without it.
+pub fn aufs_unusable() -> String {
+    if kernel_has("aufs") {
+        "this kernel has aufs, but hull has no aufs backend: use overlay or copy".into()
+    } else {
+        "aufs is not supported by this kernel (no aufs in /proc/filesystems)".into()
+    }
+}
+
 /// Why overlay cannot be used for a store in `dir`, or None if it can:
 /// the kernel must have it, and the store's filesystem must report d_type
 /// (overlayfs needs it for whiteouts) and be one overlayfs can stack on.

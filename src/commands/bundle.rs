@@ -21,11 +21,12 @@ fn choose(name: &str, store: &ImageStore) -> Result<Backend> {
             None => Ok(Backend::Overlay),
             Some(why) => bail!("--backend overlay: {why}"),
         },
-        "aufs" => bail!("--backend aufs: aufs is not supported by this kernel"),
+        "aufs" => bail!("--backend aufs: {}", backend::aufs_unusable()),
         "auto" => match backend::overlay_unusable(&tmp) {
             None => Ok(Backend::Overlay),
             Some(why) => {
-                tracing::info!("--backend auto: not overlay ({why}); aufs is not supported by this kernel; using copy");
+                let aufs = backend::aufs_unusable();
+                tracing::info!("--backend auto: not overlay ({why}); not aufs ({aufs}); using copy");
                 Ok(Backend::Copy)
             }
         },
