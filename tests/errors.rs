@@ -9,7 +9,10 @@ use serde_json::json;
 /// Runs `create`, expects failure with every `needles` in the message, and
 /// checks that nothing is left.
 fn create_fails(b: &Bundle, needles: &[&str]) -> String {
-    let o = b.create("bad", &[]);
+    // An id of this test's own: the default cgroup path (hull/<id>) is shared
+    // by every --root, and the tests run at once.
+    let tmp = b.tmp.path().file_name().unwrap().to_string_lossy().into_owned();
+    let o = b.create(&format!("bad-{}", tmp.trim_start_matches("hull-test-")), &[]);
     let err = stderr(&o);
     assert!(!o.status.success(), "create should fail");
     for n in needles {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::{stderr, Bundle};
 use serde_json::{json, Value};
@@ -63,8 +63,9 @@ fn every_hook_runs_at_its_point_with_the_state() {
     assert_eq!(read_state(&out.join("poststop"))["status"], "stopped");
 }
 
-#[test]
-fn hooks_after_create_are_the_ones_config_json_had_at_create() {
+/// A `true` bundle whose poststart and poststop hooks save their state in
+/// the returned directory.
+fn with_post_hooks() -> (Bundle, PathBuf) {
     let b = Bundle::new(&["true"]);
     let out = b.tmp.path().join("hooks");
     std::fs::create_dir_all(&out).unwrap();
@@ -74,44 +75,43 @@ fn hooks_after_create_are_the_ones_config_json_had_at_create() {
             "poststop": [saving_hook(&out.join("poststop"))]
         })
     });
-    let o = b.create("h5", &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    // Changes to config.json after create must not affect the container.
-    let config = b.dir().join("config.json");
-    std::fs::write(&config, "this is no longer JSON").unwrap();
-    let o = b.out(&["start", "h5"]);
+    (b, out)
+}
+
+/// Starts the created container `id`, lets it end and deletes it: the
+/// poststart and poststop hooks must have run, each with its state.
+fn start_to_delete_runs_the_post_hooks(b: &Bundle, id: &str, out: &Path) {
+    let o = b.out(&["start", id]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(read_state(&out.join("poststart"))["status"], "running");
-    b.wait_status("h5", "stopped");
-    assert!(b.out(&["delete", "h5"]).status.success());
+    b.wait_status(id, "stopped");
+    assert!(b.out(&["delete", id]).status.success());
     assert_eq!(read_state(&out.join("poststop"))["status"], "stopped");
 }
 
 #[test]
+fn hooks_after_create_are_the_ones_config_json_had_at_create() {
+    let (b, out) = with_post_hooks();
+    let o = b.create("h-kept", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Changes to config.json after create must not affect the container.
+    std::fs::write(b.dir().join("config.json"), "this is no longer JSON").unwrap();
+    start_to_delete_runs_the_post_hooks(&b, "h-kept", &out);
+}
+
+#[test]
 fn a_state_from_an_older_hull_still_runs_the_configs_hooks() {
-    let b = Bundle::new(&["true"]);
-    let out = b.tmp.path().join("hooks");
-    std::fs::create_dir_all(&out).unwrap();
-    b.edit(|c| {
-        c["hooks"] = json!({
-            "poststart": [saving_hook(&out.join("poststart"))],
-            "poststop": [saving_hook(&out.join("poststop"))]
-        })
-    });
-    assert!(b.create("h6", &[]).status.success());
+    let (b, out) = with_post_hooks();
+    assert!(b.create("h-old", &[]).status.success());
     // What the previous release wrote: no hooks kept in the state.
-    let path = b.root.join("h6").join("state.json");
+    let path = b.root.join("h-old").join("state.json");
     let mut st: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert!(st["poststart"].is_array(), "create keeps the hooks: {st}");
     st.as_object_mut()
         .unwrap()
         .retain(|k, _| k != "poststart" && k != "poststop");
     std::fs::write(&path, st.to_string()).unwrap();
-    assert!(b.out(&["start", "h6"]).status.success());
-    assert_eq!(read_state(&out.join("poststart"))["status"], "running");
-    b.wait_status("h6", "stopped");
-    assert!(b.out(&["delete", "h6"]).status.success());
-    assert_eq!(read_state(&out.join("poststop"))["status"], "stopped");
+    start_to_delete_runs_the_post_hooks(&b, "h-old", &out);
 }
 
 #[test]
