@@ -6,19 +6,21 @@ mod common;
 use common::{stderr, stdout, Bundle};
 use serde_json::json;
 
-fn running(args: &[&str]) -> Bundle {
+/// A running container `id`. Each test has its own id: the default cgroup
+/// (hull/<id>) is shared by every --root, and one test pauses its container.
+fn running(id: &str, args: &[&str]) -> Bundle {
     let b = Bundle::new(args);
-    let o = b.run_detached("ex");
+    let o = b.run_detached(id);
     assert!(o.status.success(), "{}", stderr(&o));
     b
 }
 
 #[test]
 fn exec_joins_the_container_and_passes_the_exit_code() {
-    let b = running(&["sleep", "60"]);
+    let b = running("ex-join", &["sleep", "60"]);
     let o = b.out(&[
         "exec",
-        "ex",
+        "ex-join",
         "sh",
         "-c",
         "hostname; echo $$; ls -d /proc/[0-9]* | wc -l; exit 5",
@@ -33,13 +35,13 @@ fn exec_joins_the_container_and_passes_the_exit_code() {
         "sees host processes: {out}"
     );
     let host_ns = std::fs::read_link("/proc/self/ns/mnt").unwrap();
-    let init = b.state("ex")["pid"].as_i64().unwrap();
+    let init = b.state("ex-join")["pid"].as_i64().unwrap();
     assert_ne!(std::fs::read_link(format!("/proc/{init}/ns/mnt")).unwrap(), host_ns);
 }
 
 #[test]
 fn exec_flags_set_the_process() {
-    let b = running(&["sleep", "60"]);
+    let b = running("ex-flags", &["sleep", "60"]);
     let o = b.out(&[
         "exec",
         "--cwd",
@@ -52,7 +54,7 @@ fn exec_flags_set_the_process() {
         "7",
         "--cap",
         "CAP_NET_RAW",
-        "ex",
+        "ex-flags",
         "sh",
         "-c",
         "pwd; echo $FOO; id -u; id -g; id -G; grep -E '^Cap(Inh|Bnd)' /proc/self/status",
@@ -71,7 +73,7 @@ fn exec_flags_set_the_process() {
 
 #[test]
 fn exec_with_a_process_file_and_detach() {
-    let b = running(&["sleep", "60"]);
+    let b = running("ex-detach", &["sleep", "60"]);
     let proc_file = b.tmp.path().join("process.json");
     std::fs::write(
         &proc_file,
@@ -90,17 +92,17 @@ fn exec_with_a_process_file_and_detach() {
         "--detach",
         "--pid-file",
         pidfile.to_str().unwrap(),
-        "ex",
+        "ex-detach",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().parse().unwrap();
     assert!(common::alive(pid));
-    let procs = serde_json::from_slice::<Vec<i32>>(&b.out(&["ps", "-f", "json", "ex"]).stdout).unwrap();
+    let procs = serde_json::from_slice::<Vec<i32>>(&b.out(&["ps", "-f", "json", "ex-detach"]).stdout).unwrap();
     assert!(
         procs.contains(&pid),
         "exec'd process not in the container's cgroup: {procs:?}"
     );
-    let marker = || stdout(&b.out(&["exec", "ex", "cat", "/dev/shm/marker"]));
+    let marker = || stdout(&b.out(&["exec", "ex-detach", "cat", "/dev/shm/marker"]));
     assert!(
         common::eventually(10, || marker() == "from-process-file\n"),
         "{}",
@@ -110,8 +112,8 @@ fn exec_with_a_process_file_and_detach() {
 
 #[test]
 fn exec_errors() {
-    let b = running(&["sleep", "60"]);
-    let o = b.out(&["exec", "ex", "no-such-program"]);
+    let b = running("ex-errors", &["sleep", "60"]);
+    let o = b.out(&["exec", "ex-errors", "no-such-program"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no-such-program"), "{}", stderr(&o));
     let bad = b.tmp.path().join("bad.json");
@@ -120,29 +122,29 @@ fn exec_errors() {
         r#"{"args": "not-a-list", "cwd": "/", "user": {"uid": 0, "gid": 0}}"#,
     )
     .unwrap();
-    let o = b.out(&["exec", "--process", bad.to_str().unwrap(), "ex"]);
+    let o = b.out(&["exec", "--process", bad.to_str().unwrap(), "ex-errors"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("args"), "{}", stderr(&o));
 
-    assert!(b.out(&["pause", "ex"]).status.success());
-    let o = b.out(&["exec", "ex", "true"]);
+    assert!(b.out(&["pause", "ex-errors"]).status.success());
+    let o = b.out(&["exec", "ex-errors", "true"]);
     assert!(
         !o.status.success(),
         "exec into a paused container needs --ignore-paused"
     );
-    assert!(b.out(&["resume", "ex"]).status.success());
+    assert!(b.out(&["resume", "ex-errors"]).status.success());
 
-    assert!(b.out(&["kill", "ex", "KILL"]).status.success());
-    assert_eq!(b.wait_status("ex", "stopped")["status"], "stopped");
-    let o = b.out(&["exec", "ex", "true"]);
+    assert!(b.out(&["kill", "ex-errors", "KILL"]).status.success());
+    assert_eq!(b.wait_status("ex-errors", "stopped")["status"], "stopped");
+    let o = b.out(&["exec", "ex-errors", "true"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("stopped"), "{}", stderr(&o));
 }
 
 #[test]
 fn exec_sees_only_stdio_fds() {
-    let b = running(&["sleep", "60"]);
-    let out = stdout(&b.out(&["exec", "ex", "ls", "/proc/self/fd"]));
+    let b = running("ex-fds", &["sleep", "60"]);
+    let out = stdout(&b.out(&["exec", "ex-fds", "ls", "/proc/self/fd"]));
     let fds: Vec<&str> = out.split_whitespace().collect();
     assert!(fds.len() <= 4 && fds[..3] == ["0", "1", "2"], "{fds:?}");
 }
