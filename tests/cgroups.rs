@@ -246,6 +246,30 @@ fn a_pre_existing_cgroup_is_kept() {
 }
 
 #[test]
+fn a_cgroup_in_use_is_refused() {
+    let path = unique("in-use");
+    let first = Bundle::new(&["sleep", "60"]);
+    first.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{path}")));
+    assert!(first.run_detached("in-use-1").status.success());
+    let second = Bundle::new(&["true"]);
+    second.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{path}")));
+    let o = second.create("in-use-2", &[]);
+    assert!(!o.status.success(), "a second container joined a cgroup in use");
+    assert!(
+        stderr(&o).contains(&path) && stderr(&o).contains("1 process"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(second.leftovers().is_empty());
+    // The first container and its cgroup are as they were.
+    assert_eq!(first.state("in-use-1")["status"], "running");
+    assert!(cg_file("pids", &path, "").exists());
+    assert!(first.out(&["delete", "--force", "in-use-1"]).status.success());
+    no_cgroup_left(&path);
+    remove_parent();
+}
+
+#[test]
 fn hugetlb_and_unified_use_the_cgroup2_side_of_a_hybrid_host() {
     let unified = PathBuf::from("/sys/fs/cgroup/unified");
     let has_hugetlb = std::fs::read_to_string(unified.join("cgroup.controllers")).is_ok_and(|c| c.contains("hugetlb"));

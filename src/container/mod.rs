@@ -188,11 +188,31 @@ fn open_cgroup(bundle: &Bundle, id: &str) -> Result<Option<Cgroup>> {
                 nix::unistd::geteuid()
             );
         }
-        return Cgroup::open(&path).map(Some);
+        return own_cgroup(&path).map(Some);
     }
     let path = crate::cgroups::path_for(&bundle.spec, id)
         .with_context(|| bundle.dir.join("config.json").display().to_string())?;
-    Ok(Some(Cgroup::open(&path)?))
+    own_cgroup(&path).map(Some)
+}
+
+/// The container's cgroup, which must be its own, as runc 1.2 requires: one
+/// that already holds processes would share its limits, pause and kill --all
+/// with them, and a frozen one would hold the init forever.
+fn own_cgroup(path: &str) -> Result<Cgroup> {
+    let cg = Cgroup::open(path)?;
+    if cg.exists() {
+        let procs = cg.procs();
+        if !procs.is_empty() {
+            bail!(
+                "cgroup {path} (linux.cgroupsPath, or hull/<id> by default) already has {} process(es), another container's? Each container needs a cgroup of its own",
+                procs.len()
+            );
+        }
+        if crate::cgroups::frozen(path) {
+            bail!("cgroup {path} (linux.cgroupsPath, or hull/<id> by default) is frozen");
+        }
+    }
+    Ok(cg)
 }
 
 /// The exec fifo, writable by whatever user the init ends up as (runc's 0622):
