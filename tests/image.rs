@@ -98,12 +98,12 @@ struct Registry {
 const USER: &str = "hull";
 const PASS: &str = "s3cret";
 
-/// key.pem and cert.pem (for 127.0.0.1) signed by ca.pem, all made here.
-fn cert(dir: &Path) {
+/// key.pem and cert.pem (for the address `ip`) signed by ca.pem, all made here.
+fn cert(dir: &Path, ip: &str) {
     sh(&format!(
         "cd {} && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=hull-test-ca 2>/dev/null \
-         && openssl req -newkey rsa:2048 -nodes -keyout key.pem -out req.csr -subj /CN=127.0.0.1 2>/dev/null \
-         && printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > ext.cnf \
+         && openssl req -newkey rsa:2048 -nodes -keyout key.pem -out req.csr -subj /CN={ip} 2>/dev/null \
+         && printf 'subjectAltName=IP:{ip}\\nbasicConstraints=CA:FALSE\\n' > ext.cnf \
          && openssl x509 -req -in req.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cert.pem -days 2 -extfile ext.cnf 2>/dev/null",
         dir.display()
     ));
@@ -127,7 +127,7 @@ fn registry(t: &Path, auth: Auth) -> Registry {
             )
         }
         Auth::Bearer => {
-            cert(&dir);
+            cert(&dir, "127.0.0.1");
             let tport = free_port();
             let key = dir.join("key.pem");
             let crt = dir.join("cert.pem");
@@ -148,7 +148,7 @@ fn registry(t: &Path, auth: Auth) -> Registry {
             )
         }
         Auth::Tls => {
-            cert(&dir);
+            cert(&dir, "127.0.0.1");
             String::new()
         }
     };
@@ -487,6 +487,157 @@ fn registry_over_https_trusts_the_cert_dir() {
         certs.to_str().unwrap(),
         &name,
     ]));
+}
+
+/// Not loopback, so proxies apply to it: from the benchmarking range, on
+/// the loopback device of a network namespace of the test's own.
+const PROXIED_ADDR: &str = "198.18.0.1";
+
+/// That namespace; deleted, with everything still in it, when dropped.
+struct Netns(String);
+
+impl Netns {
+    fn new() -> Netns {
+        let name = format!("hull-proxy-{}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        sh(&format!("ip netns add {name}"));
+        let ns = Netns(name);
+        sh(&format!(
+            "ip -n {0} link set lo up && ip -n {0} addr add {PROXIED_ADDR}/32 dev lo",
+            ns.0
+        ));
+        ns
+    }
+
+    /// `program` run in the namespace, with this process's environment.
+    fn cmd(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.0, program]);
+        c
+    }
+
+    fn wait_port(&self, addr: &str, port: u16) {
+        let probe = format!("import socket; socket.create_connection(('{addr}', {port}), 1)");
+        for _ in 0..100 {
+            if self
+                .cmd("python3")
+                .args(["-c", &probe])
+                .output()
+                .is_ok_and(|o| o.status.success())
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("nothing listens on {addr}:{port} in {}", self.0);
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+/// HTTPS_PROXY is used for a registry that is not loopback, NO_PROXY
+/// bypasses it, and a proxy that is not there is named in the error. The
+/// registry (HTTPS) and the proxy (Debian's tinyproxy) are real, in a
+/// network namespace of the test's own.
+#[test]
+fn registries_are_reached_through_the_environments_proxy() {
+    let t = tempfile::tempdir().unwrap();
+    let t = t.path();
+    let imgs = images(t);
+    let ns = Netns::new();
+    let dir = t.join("proxied");
+    std::fs::create_dir_all(&dir).unwrap();
+    cert(&dir, PROXIED_ADDR);
+    let config = dir.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog: {{level: info}}\nstorage: {{filesystem: {{rootdirectory: {0}/data}}}}\n\
+             http: {{addr: {PROXIED_ADDR}:5000, tls: {{certificate: {0}/cert.pem, key: {0}/key.pem}}}}\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let quiet = |c: &mut Command| c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let _registry = Proc(quiet(ns.cmd("docker-registry").arg("serve").arg(&config)));
+    // tinyproxy drops to nobody, who must be able to write its log.
+    let logs = dir.join("proxy");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::set_permissions(&logs, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let conf = logs.join("tinyproxy.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "Port 8888\nListen 127.0.0.1\nTimeout 30\nLogFile \"{}/tinyproxy.log\"\nLogLevel Connect\n\
+             MaxClients 10\nAllow 127.0.0.1\nConnectPort 5000\nUser nobody\nGroup nogroup\n",
+            logs.display()
+        ),
+    )
+    .unwrap();
+    let _proxy = Proc(quiet(ns.cmd("tinyproxy").args(["-d", "-c"]).arg(&conf)));
+    ns.wait_port(PROXIED_ADDR, 5000);
+    ns.wait_port("127.0.0.1", 8888);
+
+    let name = format!("{PROXIED_ADDR}:5000/hull/busybox:proxy");
+    let o = ns
+        .cmd("skopeo")
+        .args(["copy", "--quiet", "--dest-tls-verify=false"])
+        .arg(format!("oci-archive:{}", imgs.join("busybox-oci.tar").display()))
+        .arg(format!("docker://{name}"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "skopeo: {}", stderr(&o));
+    let certs = t.join("certs.d");
+    std::fs::create_dir_all(certs.join(format!("{PROXIED_ADDR}:5000"))).unwrap();
+    std::fs::copy(dir.join("ca.pem"), certs.join(format!("{PROXIED_ADDR}:5000/ca.crt"))).unwrap();
+    let pull = |store: &str, env: &[(&str, &str)]| {
+        let mut c = ns.cmd(HULL);
+        for v in [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+            "NO_PROXY",
+            "no_proxy",
+        ] {
+            c.env_remove(v);
+        }
+        c.envs(env.iter().copied())
+            .args(["image", "pull", "-q", "--store"])
+            .arg(t.join(store))
+            .arg("--cert-dir")
+            .arg(&certs)
+            .arg(&name)
+            .output()
+            .unwrap()
+    };
+    let connects = || {
+        std::fs::read_to_string(logs.join("tinyproxy.log"))
+            .unwrap_or_default()
+            .matches(&format!("CONNECT {PROXIED_ADDR}:5000"))
+            .count()
+    };
+    let proxy = ("HTTPS_PROXY", "http://127.0.0.1:8888");
+    ok(pull("through", &[proxy]));
+    let through = connects();
+    assert!(through > 0, "the pull did not go through the proxy");
+    ok(pull("direct", &[proxy, ("NO_PROXY", "example.com,198.18.0.1")]));
+    assert_eq!(
+        connects(),
+        through,
+        "NO_PROXY named the registry, yet the proxy was used"
+    );
+    let o = pull("nowhere", &[("HTTPS_PROXY", "http://127.0.0.1:1")]);
+    assert!(!o.status.success(), "a proxy that is not there");
+    assert!(
+        stderr(&o).contains("through the proxy http://127.0.0.1:1"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

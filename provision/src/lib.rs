@@ -13,6 +13,7 @@ pub mod layer;
 pub mod oci_layout;
 pub mod platform;
 pub mod progress;
+pub mod proxy;
 pub mod reference;
 pub mod registry;
 pub mod source;

@@ -3,7 +3,7 @@
 //! config.json), manifests by tag or digest with the OCI and Docker media
 //! types, and blobs streamed and checked. Requests are retried with backoff
 //! on 5xx, 429 and broken connections; redirects never carry credentials to
-//! another host.
+//! another host; the environment's proxy is used (see `proxy`).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -46,12 +46,16 @@ pub struct Registry {
     auth: Mutex<Auth>,
 }
 
-fn is_loopback(host: &str) -> bool {
-    // host, host:port, [v6] or [v6]:port
-    let h = match host.strip_prefix('[') {
+/// The name or address in `host`: host, host:port, [v6] or [v6]:port.
+pub(crate) fn host_name(host: &str) -> &str {
+    match host.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or_default(),
         None => host.rsplit_once(':').map_or(host, |(h, _)| h),
-    };
+    }
+}
+
+pub(crate) fn is_loopback(host: &str) -> bool {
+    let h = host_name(host);
     h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
@@ -170,13 +174,21 @@ impl Registry {
             "docker.io" => "registry-1.docker.io".to_string(),
             h => h.to_string(),
         };
-        let agent = ureq::AgentBuilder::new()
+        let mut agent = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(10))
             .timeout_read(Duration::from_secs(60))
             .redirect_auth_headers(ureq::RedirectAuthHeaders::SameHost)
             .tls_config(tls_config(&host, opts.certs_dir.as_deref())?)
-            .user_agent(concat!("hull/", env!("CARGO_PKG_VERSION")))
-            .build();
+            .user_agent(concat!("hull/", env!("CARGO_PKG_VERSION")));
+        // One agent per registry, so the registry's host decides; a token
+        // realm elsewhere is reached the same way.
+        let proxy = crate::proxy::for_host(&host, "https");
+        if let Some(p) = &proxy {
+            let p = ureq::Proxy::new(p).with_context(|| format!("HTTPS_PROXY: {p:?} is not a proxy URL"))?;
+            agent = agent.proxy(p);
+        }
+        let agent = agent.build();
+        let through = proxy.map(|p| format!(" (through the proxy {p})")).unwrap_or_default();
         let creds = credentials(&host, opts.authfile.as_deref())?;
         let mut reg = Registry {
             agent,
@@ -197,7 +209,7 @@ impl Registry {
         if let Err(tls) = probe(&reg.base) {
             let plain = format!("http://{host}");
             if !is_loopback(&host) || probe(&plain).is_err() {
-                bail!("registry {host}: {tls}");
+                bail!("registry {host}{through}: {tls}");
             }
             reg.base = plain;
         }
