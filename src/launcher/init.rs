@@ -74,17 +74,7 @@ fn wait_and_exec(req: &Launch, h: &Handles, prog: &process::Program) -> anyhow::
         std::fs::File::from(fifo)
             .write_all(b"0")
             .context("write the exec fifo")?;
-        let spec = &req.bundle.spec;
-        if has_hooks(spec, &[Phase::StartContainer]) {
-            let state = crate::hooks::state_json(
-                req.id,
-                "created",
-                host_pid(h),
-                &req.bundle.dir,
-                spec.annotations().as_ref(),
-            );
-            crate::hooks::run(spec, Phase::StartContainer, &state)?;
-        }
+        run_hooks_here(req, h, Phase::StartContainer, "created")?;
         process::seccomp::load_last(req.seccomp, req.bundle.spec.process().as_ref())?;
         Ok(())
     };
@@ -114,17 +104,23 @@ fn container_hooks(req: &Launch, h: &Handles, ch: &Channel) -> Result<()> {
         ch.send(&Msg::CreateHooks)?;
         ch.expect_ack().context("prestart/createRuntime hooks")?;
     }
-    if has_hooks(spec, &[Phase::CreateContainer]) {
-        let state = crate::hooks::state_json(
-            req.id,
-            "creating",
-            host_pid(h),
-            &req.bundle.dir,
-            spec.annotations().as_ref(),
-        );
-        crate::hooks::run(spec, Phase::CreateContainer, &state)?;
+    run_hooks_here(req, h, Phase::CreateContainer, "creating")
+}
+
+/// The hooks of `phase` that run in the init itself, with the state saying `status`.
+fn run_hooks_here(req: &Launch, h: &Handles, phase: Phase, status: &str) -> Result<()> {
+    let spec = &req.bundle.spec;
+    if !has_hooks(spec, &[phase]) {
+        return Ok(());
     }
-    Ok(())
+    let state = crate::hooks::state_json(
+        req.id,
+        status,
+        host_pid(h),
+        &req.bundle.dir,
+        spec.annotations().as_ref(),
+    );
+    crate::hooks::run(spec, phase, &state)
 }
 
 /// process.terminal: a pty from the container's devpts, bound over
