@@ -26,17 +26,19 @@ fn read(p: &PathBuf) -> String {
         .to_string()
 }
 
-/// A cgroups path unique to this test process, removed when it is done.
+/// A cgroups path unique to this test, under a parent of its own: a parent
+/// shared by the tests, which run at once, could be removed by one while
+/// another makes its cgroup in it.
 fn unique(name: &str) -> String {
-    format!("hull-test-{}/{name}", std::process::id())
+    format!("hull-test-{}-{name}/c", std::process::id())
 }
 
-/// Removes this test process's parent cgroup once the last test using it is done.
-fn remove_parent() {
-    let parent = format!("hull-test-{}", std::process::id());
+/// Removes the parent `unique` made for `path` once the test is done with it.
+fn remove_parent(path: &str) {
+    let parent = path.split('/').next().unwrap_or_default();
     if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
         for e in rd.flatten() {
-            let _ = std::fs::remove_dir(e.path().join(&parent));
+            let _ = std::fs::remove_dir(e.path().join(parent));
         }
     }
 }
@@ -90,7 +92,7 @@ fn placement_and_limits_are_written() {
 
     assert!(b.out(&["delete", "--force", "lim"]).status.success());
     no_cgroup_left(&path);
-    remove_parent();
+    remove_parent(&path);
 }
 
 #[test]
@@ -129,7 +131,7 @@ fn fork_loop_stops_at_the_pids_limit() {
     assert!(current <= 10, "{current} processes under pids.max 10");
     assert!(b.out(&["delete", "--force", "forks"]).status.success());
     no_cgroup_left(&path);
-    remove_parent();
+    remove_parent(&path);
 }
 
 #[test]
@@ -217,7 +219,7 @@ fn failed_create_and_delete_leave_no_cgroup() {
     let o = b.run("ok");
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     no_cgroup_left(&path);
-    remove_parent();
+    remove_parent(&path);
 }
 
 #[test]
@@ -242,7 +244,7 @@ fn a_pre_existing_cgroup_is_kept() {
     for c in &hierarchies {
         let _ = std::fs::remove_dir(cg_file(c, &path, ""));
     }
-    remove_parent();
+    remove_parent(&path);
 }
 
 #[test]
@@ -266,7 +268,7 @@ fn a_cgroup_in_use_is_refused() {
     assert!(cg_file("pids", &path, "").exists());
     assert!(first.out(&["delete", "--force", "in-use-1"]).status.success());
     no_cgroup_left(&path);
-    remove_parent();
+    remove_parent(&path);
 }
 
 #[test]
@@ -294,7 +296,7 @@ fn hugetlb_and_unified_use_the_cgroup2_side_of_a_hybrid_host() {
     assert!(b.out(&["delete", "--force", "huge"]).status.success());
     assert!(!dir.exists(), "cgroup2 side left behind");
     let _ = std::fs::remove_dir(unified.join(format!("hull-test-{}", std::process::id())));
-    remove_parent();
+    remove_parent(&path);
 }
 
 #[test]
@@ -319,7 +321,7 @@ fn a_missing_controller_is_an_error_naming_it() {
         assert!(b.leftovers().is_empty());
         no_cgroup_left(&path);
     }
-    remove_parent();
+    remove_parent(&path);
 }
 
 #[test]
@@ -355,7 +357,7 @@ fn blkio_weight_lands_in_the_file_this_kernel_has() {
     }
     assert!(b.out(&["delete", "--force", "bw"]).status.success());
     no_cgroup_left(&path);
-    remove_parent();
+    remove_parent(&path);
 }
 
 #[test]
@@ -469,7 +471,7 @@ fn memory_cpu_pids_and_blkio_details_are_written() {
     );
     assert!(b.out(&["delete", "--force", "details"]).status.success());
     no_cgroup_left(&path);
-    remove_parent();
+    remove_parent(&path);
 }
 
 #[test]
