@@ -540,7 +540,8 @@ impl Drop for Netns {
 }
 
 /// HTTPS_PROXY is used for a registry that is not loopback, NO_PROXY
-/// bypasses it, and a proxy that is not there is named in the error. The
+/// bypasses it, and a proxy that is not there is named in the error,
+/// without its credentials. The
 /// registry (HTTPS) and the proxy (Debian's tinyproxy) are real, in a
 /// network namespace of the test's own.
 #[test]
@@ -562,8 +563,15 @@ fn registries_are_reached_through_the_environments_proxy() {
         ),
     )
     .unwrap();
-    let quiet = |c: &mut Command| c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let _registry = Proc(quiet(ns.cmd("docker-registry").arg("serve").arg(&config)));
+    // Their output goes to files here, for a failure to show.
+    let logged = |c: &mut Command, log: &str| {
+        let f = std::fs::File::create(dir.join(log)).unwrap();
+        c.stdout(f.try_clone().unwrap()).stderr(f).spawn().unwrap()
+    };
+    let _registry = Proc(logged(
+        ns.cmd("docker-registry").arg("serve").arg(&config),
+        "registry.log",
+    ));
     // tinyproxy drops to nobody, who must be able to write its log.
     let logs = dir.join("proxy");
     std::fs::create_dir_all(&logs).unwrap();
@@ -578,13 +586,27 @@ fn registries_are_reached_through_the_environments_proxy() {
         ),
     )
     .unwrap();
-    let _proxy = Proc(quiet(ns.cmd("tinyproxy").args(["-d", "-c"]).arg(&conf)));
+    let _proxy = Proc(logged(
+        ns.cmd("tinyproxy").args(["-d", "-c"]).arg(&conf),
+        "tinyproxy.out",
+    ));
     ns.wait_port(PROXIED_ADDR, 5000);
     ns.wait_port("127.0.0.1", 8888);
 
     let name = format!("{PROXIED_ADDR}:5000/hull/busybox:proxy");
-    let o = ns
-        .cmd("skopeo")
+    let proxy_vars = [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ];
+    let mut skopeo = ns.cmd("skopeo");
+    for v in proxy_vars {
+        skopeo.env_remove(v);
+    }
+    let o = skopeo
         .args(["copy", "--quiet", "--dest-tls-verify=false"])
         .arg(format!("oci-archive:{}", imgs.join("busybox-oci.tar").display()))
         .arg(format!("docker://{name}"))
@@ -596,14 +618,7 @@ fn registries_are_reached_through_the_environments_proxy() {
     std::fs::copy(dir.join("ca.pem"), certs.join(format!("{PROXIED_ADDR}:5000/ca.crt"))).unwrap();
     let pull = |store: &str, env: &[(&str, &str)]| {
         let mut c = ns.cmd(HULL);
-        for v in [
-            "HTTPS_PROXY",
-            "https_proxy",
-            "ALL_PROXY",
-            "all_proxy",
-            "NO_PROXY",
-            "no_proxy",
-        ] {
+        for v in proxy_vars {
             c.env_remove(v);
         }
         c.envs(env.iter().copied())
@@ -631,12 +646,13 @@ fn registries_are_reached_through_the_environments_proxy() {
         through,
         "NO_PROXY named the registry, yet the proxy was used"
     );
-    let o = pull("nowhere", &[("HTTPS_PROXY", "http://127.0.0.1:1")]);
+    // A proxy that is not there is named, without its credentials.
+    let o = pull("nowhere", &[("HTTPS_PROXY", "http://user:s3cret@127.0.0.1:1")]);
     assert!(!o.status.success(), "a proxy that is not there");
+    let err = stderr(&o);
     assert!(
-        stderr(&o).contains("through the proxy http://127.0.0.1:1"),
-        "{}",
-        stderr(&o)
+        err.contains("through the proxy http://127.0.0.1:1") && !err.contains("s3cret"),
+        "{err}"
     );
 }
 

@@ -184,11 +184,16 @@ impl Registry {
         // realm elsewhere is reached the same way.
         let proxy = crate::proxy::for_host(&host, "https");
         if let Some(p) = &proxy {
-            let p = ureq::Proxy::new(p).with_context(|| format!("HTTPS_PROXY: {p:?} is not a proxy URL"))?;
+            let shown = crate::proxy::redacted(p);
+            let p = ureq::Proxy::new(p)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| format!("HTTPS_PROXY: {shown:?} is not an http:// proxy URL"))?;
             agent = agent.proxy(p);
         }
         let agent = agent.build();
-        let through = proxy.map(|p| format!(" (through the proxy {p})")).unwrap_or_default();
+        let through = proxy
+            .map(|p| format!(" (through the proxy {})", crate::proxy::redacted(&p)))
+            .unwrap_or_default();
         let creds = credentials(&host, opts.authfile.as_deref())?;
         let mut reg = Registry {
             agent,
