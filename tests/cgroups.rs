@@ -179,6 +179,17 @@ fn pause_freezes_and_resume_continues() {
         !b.out(&["resume", "pz"]).status.success(),
         "resume of a running container must fail"
     );
+    // A paused container goes with delete --force, and leaves no frozen cgroup.
+    assert!(b.out(&["pause", "pz"]).status.success());
+    let start = Instant::now();
+    let o = b.out(&["delete", "--force", "pz"]);
+    assert!(
+        o.status.success(),
+        "delete --force of a paused container: {}",
+        stderr(&o)
+    );
+    assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+    no_cgroup_left("hull/pz");
 }
 
 #[test]
@@ -269,6 +280,39 @@ fn a_cgroup_in_use_is_refused() {
     assert!(first.out(&["delete", "--force", "in-use-1"]).status.success());
     no_cgroup_left(&path);
     remove_parent(&path);
+
+    // Processes in a cgroup below count too (systemd in a container keeps
+    // none at its top).
+    let nested = unique("in-use-below");
+    let below = cg_file("pids", &nested, "sub");
+    std::fs::create_dir_all(&below).unwrap();
+    let mut sleeper = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+    std::fs::write(below.join("cgroup.procs"), sleeper.id().to_string()).unwrap();
+    second.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{nested}")));
+    let o = second.create("in-use-3", &[]);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let _ = std::fs::remove_dir(&below);
+    for c in [
+        "pids",
+        "memory",
+        "cpu",
+        "freezer",
+        "devices",
+        "blkio",
+        "cpuset",
+        "hugetlb",
+        "net_cls",
+        "perf_event",
+        "rdma",
+        "misc",
+    ] {
+        let _ = std::fs::remove_dir(cg_file(c, &nested, ""));
+    }
+    remove_parent(&nested);
+    assert!(!o.status.success(), "a cgroup with processes below it was taken");
+    assert!(stderr(&o).contains("1 process"), "{}", stderr(&o));
+    assert!(second.leftovers().is_empty());
 }
 
 #[test]

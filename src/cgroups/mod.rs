@@ -275,6 +275,26 @@ impl Cgroup {
             .collect()
     }
 
+    /// How many processes the cgroup and the cgroups below it hold: a
+    /// container's own (systemd in it, or nested containers) may all be below.
+    pub fn procs_in_subtree(&self) -> usize {
+        fn count(dir: &Path) -> usize {
+            let here = std::fs::read_to_string(dir.join("cgroup.procs"))
+                .unwrap_or_default()
+                .lines()
+                .count();
+            let below: usize = std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| count(&e.path()))
+                .sum();
+            here + below
+        }
+        count(&hierarchy_dir(&self.path, "pids"))
+    }
+
     /// A signal to every process, frozen first so none can fork away from it.
     pub fn signal_all(&self, sig: i32) -> Result<()> {
         if sig == libc::SIGKILL && is_v2() {

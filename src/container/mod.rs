@@ -201,11 +201,10 @@ fn open_cgroup(bundle: &Bundle, id: &str) -> Result<Option<Cgroup>> {
 fn own_cgroup(path: &str) -> Result<Cgroup> {
     let cg = Cgroup::open(path)?;
     if cg.exists() {
-        let procs = cg.procs();
-        if !procs.is_empty() {
+        let procs = cg.procs_in_subtree();
+        if procs > 0 {
             bail!(
-                "cgroup {path} (linux.cgroupsPath, or hull/<id> by default) already has {} process(es), another container's? Each container needs a cgroup of its own",
-                procs.len()
+                "cgroup {path} (linux.cgroupsPath, or hull/<id> by default) already has {procs} process(es), another container's? Each container needs a cgroup of its own"
             );
         }
         if crate::cgroups::frozen(path) {
@@ -340,6 +339,11 @@ fn kill_and_wait(st: &State) -> Result<()> {
         Some(c) if !st.own_pid_ns => Cgroup::open(&c.path).and_then(|cg| cg.signal_all(libc::SIGKILL)),
         _ => signals::signal_all(st, libc::SIGKILL),
     };
+    // A paused container's processes take the SIGKILL only once thawed, and
+    // its cgroup must not stay frozen for the next container.
+    if let Some(c) = st.cgroup.as_ref().filter(|c| crate::cgroups::frozen(&c.path)) {
+        let _ = Cgroup::open(&c.path).and_then(|cg| cg.thaw());
+    }
     if !launcher::wait_gone(st.pid, Duration::from_secs(10)) {
         bail!("container {:?}: init {} did not die after SIGKILL", st.id, st.pid);
     }
