@@ -162,21 +162,59 @@ fn registry(t: &Path, auth: Auth) -> Registry {
         dir.display()
     );
     std::fs::write(dir.join("config.yml"), config).unwrap();
-    let log = std::fs::File::create(dir.join("log")).unwrap();
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(dir.join("config.yml"))
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    procs.push(Proc(child));
-    wait_port(port);
+    let (child, port) = serve_registry(&dir, port);
+    procs.push(child);
     Registry {
         port,
         dir,
         _procs: procs,
     }
+}
+
+/// Starts docker-registry on `dir`'s config.yml and waits until it says it
+/// listens. free_port's port can be taken by another test's server before
+/// ours binds it (ours then exits, and a bare port check would find theirs):
+/// then it starts again on another port. Returns it and the port it has.
+fn serve_registry(dir: &Path, mut port: u16) -> (Proc, u16) {
+    let config = dir.join("config.yml");
+    for _ in 0..3 {
+        let log = std::fs::File::create(dir.join("log")).unwrap();
+        let mut child = Proc(
+            Command::new("docker-registry")
+                .arg("serve")
+                .arg(&config)
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+        let listening = format!("listening on 127.0.0.1:{port}");
+        for _ in 0..200 {
+            if std::fs::read_to_string(dir.join("log"))
+                .unwrap_or_default()
+                .contains(&listening)
+            {
+                wait_port(port);
+                return (child, port);
+            }
+            if child.0.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let next = free_port();
+        let text = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(
+            &config,
+            text.replace(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{next}")),
+        )
+        .unwrap();
+        port = next;
+    }
+    panic!(
+        "docker-registry did not start: {}",
+        std::fs::read_to_string(dir.join("log")).unwrap_or_default()
+    );
 }
 
 impl Registry {
