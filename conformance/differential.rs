@@ -280,12 +280,7 @@ fn variants() -> Vec<Variant> {
         Variant {
             name: "user-namespace",
             edit: |c| {
-                c["linux"]["namespaces"]
-                    .as_array_mut()
-                    .unwrap()
-                    .push(json!({"type": "user"}));
-                c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-                c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+                common::add_user_namespace(c, 100000, 100000, 65536);
             },
         },
         Variant {

@@ -103,12 +103,7 @@ fn join_namespaces_by_path() {
 fn user_namespace_mappings() {
     let b = Bundle::new(&["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u"]);
     b.edit(|c| {
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"type": "user"}));
-        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 1000}]);
-        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 1000}]);
+        common::add_user_namespace(c, 200000, 300000, 1000);
     });
     let out = b.run_ok("userns");
     let words: Vec<&str> = out.split_whitespace().collect();

@@ -418,12 +418,7 @@ fn idmapped_bind_mounts_show_the_mapped_owner_both_ways() {
         .unwrap();
     assert!(chown.success());
     u.edit(|c| {
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"type": "user"}));
-        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        common::add_user_namespace(c, 100000, 100000, 65536);
         c["mounts"].as_array_mut().unwrap().push(json!({
             "destination": "/mapped", "type": "bind", "source": src, "options": ["bind", "idmap"]
         }));

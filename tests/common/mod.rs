@@ -233,6 +233,17 @@ pub fn alive(pid: i32) -> bool {
 }
 
 /// Debian's containers-common seccomp profile (Docker's format) turned into an
+/// A user namespace in config `c`, its root mapped to host `uid` and `gid`
+/// for `size` ids.
+pub fn add_user_namespace(c: &mut Value, uid: u32, gid: u32, size: u32) {
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "user"}));
+    c["linux"]["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": uid, "size": size}]);
+    c["linux"]["gidMappings"] = serde_json::json!([{"containerID": 0, "hostID": gid, "size": size}]);
+}
+
 /// OCI linux.seccomp for amd64 and these capabilities, the way podman does:
 /// entries whose includes/excludes (caps, arches) do not fit are dropped.
 pub fn containers_common_seccomp(caps: &[&str]) -> Option<Value> {
