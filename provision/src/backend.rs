@@ -117,44 +117,19 @@ pub fn bind_host_root(target: &Path) -> Result<()> {
     made
 }
 
-/// The mount points of this namespace, as paths (mountinfo's octal escapes
-/// of space, tab, newline and backslash undone).
-fn mount_points() -> Vec<PathBuf> {
-    let unescape = |f: &str| {
-        let b = f.as_bytes();
-        let mut out = Vec::with_capacity(b.len());
-        let mut i = 0;
-        while i < b.len() {
-            let code = b
-                .get(i + 1..i + 4)
-                .and_then(|d| u8::from_str_radix(std::str::from_utf8(d).ok()?, 8).ok());
-            match (b[i], code) {
-                (b'\\', Some(c)) => {
-                    out.push(c);
-                    i += 4;
-                }
-                (c, _) => {
-                    out.push(c);
-                    i += 1;
-                }
-            }
-        }
-        PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(out))
-    };
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4).map(unescape))
-        .collect()
-}
-
 pub fn is_mountpoint(target: &Path) -> bool {
-    mount_points().iter().any(|m| m == target)
+    hull_sys::mountinfo::mount_points()
+        .unwrap_or_default()
+        .iter()
+        .any(|m| m == target)
 }
 
 /// Whether anything is mounted at `target` or below it.
 pub fn mounts_under(target: &Path) -> bool {
-    mount_points().iter().any(|m| m.starts_with(target))
+    hull_sys::mountinfo::mount_points()
+        .unwrap_or_default()
+        .iter()
+        .any(|m| m.starts_with(target))
 }
 
 /// Unmounts `target` (and what is mounted under it) if something is mounted there.

@@ -85,22 +85,14 @@ fn host_side(requested: Option<MsFlags>) -> MsFlags {
 }
 
 fn private_parent(rootfs: &Path) -> Result<()> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").context("read mountinfo")?;
-    let mp = info
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
+    let points = hull_sys::mountinfo::mount_points().context("read /proc/self/mountinfo")?;
+    let mp = points
+        .iter()
         .filter(|mp| rootfs.starts_with(mp))
-        .max_by_key(|mp| mp.len())
-        .unwrap_or("/")
-        .to_string();
-    mount(
-        None::<&str>,
-        mp.as_str(),
-        None::<&str>,
-        MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .with_context(|| format!("make {mp} private"))
+        .max_by_key(|mp| mp.components().count())
+        .map_or(Path::new("/"), |p| p.as_path());
+    mount(None::<&str>, mp, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
+        .with_context(|| format!("make {} private", mp.display()))
 }
 
 /// linux.rootfsPropagation, when set (validated with the spec).

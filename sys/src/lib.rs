@@ -1,7 +1,9 @@
 //! Host primitives that both the runtime (`hull`) and the provisioner
 //! (`hull-provision`) need, and that belong to neither: advisory locks and
-//! all-or-nothing writes (state dirs, image stores), and mount_setattr(2)
-//! (recursive mount options, read-only and idmapped mounts).
+//! all-or-nothing writes (state dirs, image stores), mount_setattr(2)
+//! (recursive mount options, read-only and idmapped mounts), and the mount
+//! points mountinfo lists.
 
 pub mod file;
 pub mod mount_attr;
+pub mod mountinfo;
