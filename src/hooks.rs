@@ -56,6 +56,17 @@ pub fn state_json(
     bundle: &Path,
     annotations: Option<&HashMap<String, String>>,
 ) -> String {
+    state_value(id, status, pid, bundle, annotations).to_string()
+}
+
+/// The same state as a JSON value, for a document that carries it.
+pub fn state_value(
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &Path,
+    annotations: Option<&HashMap<String, String>>,
+) -> serde_json::Value {
     serde_json::json!({
         "ociVersion": crate::SPEC_VERSION,
         "id": id,
@@ -64,7 +75,6 @@ pub fn state_json(
         "bundle": bundle,
         "annotations": annotations.cloned().unwrap_or_default(),
     })
-    .to_string()
 }
 
 /// Runs every hook of `phase` and warns about each failure: for poststop,

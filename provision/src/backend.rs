@@ -117,7 +117,7 @@ pub fn bind_host_root(target: &Path) -> Result<()> {
     made
 }
 
-pub fn is_mountpoint(target: &Path) -> bool {
+fn is_mountpoint(target: &Path) -> bool {
     hull_sys::mountinfo::mount_points()
         .unwrap_or_default()
         .iter()

@@ -174,24 +174,22 @@ pub fn compile_seccomp(bundle: &Bundle) -> Result<Option<crate::process::seccomp
 /// rootless mode, unless the config asks for limits: then only a cgroup
 /// delegated to it (its directories writable by the caller) will do.
 fn open_cgroup(bundle: &Bundle, id: &str) -> Result<Option<Cgroup>> {
-    if !nix::unistd::geteuid().is_root() {
+    let rootless = !nix::unistd::geteuid().is_root();
+    if rootless {
         let limits = bundle.spec.linux().as_ref().and_then(|l| l.resources().clone());
         if !limits.as_ref().is_some_and(crate::cgroups::asks_for_limits) {
             tracing::debug!("rootless: no limits asked for, no cgroup");
             return Ok(None);
         }
-        let path = crate::cgroups::path_for(&bundle.spec, id)
-            .with_context(|| bundle.dir.join("config.json").display().to_string())?;
-        if !crate::cgroups::writable_by_caller(&path) {
-            bail!(
-                "linux.resources: a rootless container's limits need a cgroup delegated to uid {}; {path} is not",
-                nix::unistd::geteuid()
-            );
-        }
-        return own_cgroup(&path).map(Some);
     }
     let path = crate::cgroups::path_for(&bundle.spec, id)
         .with_context(|| bundle.dir.join("config.json").display().to_string())?;
+    if rootless && !crate::cgroups::writable_by_caller(&path) {
+        bail!(
+            "linux.resources: a rootless container's limits need a cgroup delegated to uid {}; {path} is not",
+            nix::unistd::geteuid()
+        );
+    }
     own_cgroup(&path).map(Some)
 }
 
@@ -207,7 +205,7 @@ fn own_cgroup(path: &str) -> Result<Cgroup> {
                 "cgroup {path} (linux.cgroupsPath, or hull/<id> by default) already has {procs} process(es), another container's? Each container needs a cgroup of its own"
             );
         }
-        if crate::cgroups::frozen(path) {
+        if cg.is_frozen() {
             bail!("cgroup {path} (linux.cgroupsPath, or hull/<id> by default) is frozen");
         }
     }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use oci_spec::runtime::Spec;
-use serde_json::{json, Value};
+use serde_json::json;
 
 pub fn hand_over(spec: &Spec, id: &str, status: &str, pid: i32, bundle: &Path, fd: OwnedFd) -> Result<()> {
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
@@ -16,13 +16,7 @@ pub fn hand_over(spec: &Spec, id: &str, status: &str, pid: i32, bundle: &Path, f
         .and_then(|s| s.listener_path().clone())
         .context("linux.seccomp.listenerPath: missing")?;
     let metadata = seccomp.and_then(|s| s.listener_metadata().clone()).unwrap_or_default();
-    let state: Value = serde_json::from_str(&crate::hooks::state_json(
-        id,
-        status,
-        pid,
-        bundle,
-        spec.annotations().as_ref(),
-    ))?;
+    let state = crate::hooks::state_value(id, status, pid, bundle, spec.annotations().as_ref());
     let msg = json!({
         "ociVersion": crate::SPEC_VERSION,
         "fds": ["seccompFd"],

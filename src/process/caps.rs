@@ -121,32 +121,16 @@ const CAP_V3: u32 = 0x2008_0522;
 /// what comes before apply_sets may need them (loading a seccomp filter
 /// without no_new_privs needs CAP_SYS_ADMIN).
 pub fn raise_effective() -> Result<()> {
-    let mut hdr = CapHeader {
-        version: CAP_V3,
-        pid: 0,
-    };
-    let mut data = [CapData::default(); 2];
-    // SAFETY: header and a two-element data array in the v3 layout the kernel fills.
-    if unsafe { libc::syscall(libc::SYS_capget, &mut hdr as *mut CapHeader, data.as_mut_ptr()) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("capget");
-    }
+    let mut data = capget()?;
     for d in &mut data {
         d.effective = d.permitted;
     }
-    // SAFETY: as above, the same layout read back.
-    if unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("capset: raise the effective set");
-    }
-    Ok(())
+    capset(&data).context("capset: raise the effective set")
 }
 
 /// Sets effective, permitted and inheritable, then raises the ambient set.
 pub fn apply_sets(caps: &LinuxCapabilities) -> Result<()> {
     let (eff, perm, inh) = (mask(caps.effective()), mask(caps.permitted()), mask(caps.inheritable()));
-    let mut hdr = CapHeader {
-        version: CAP_V3,
-        pid: 0,
-    };
     let data = [
         CapData {
             effective: eff as u32,
@@ -159,12 +143,35 @@ pub fn apply_sets(caps: &LinuxCapabilities) -> Result<()> {
             inheritable: (inh >> 32) as u32,
         },
     ];
-    // SAFETY: header and a two-element data array in the v3 layout the kernel expects.
-    let rc = unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error()).context("process.capabilities: capset");
-    }
+    capset(&data).context("process.capabilities: capset")?;
     apply_ambient(mask(caps.ambient()))
+}
+
+fn header() -> CapHeader {
+    CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    }
+}
+
+/// This thread's sets, low and high 32 bits.
+fn capget() -> Result<[CapData; 2]> {
+    let mut hdr = header();
+    let mut data = [CapData::default(); 2];
+    // SAFETY: header and a two-element data array in the v3 layout the kernel fills.
+    if unsafe { libc::syscall(libc::SYS_capget, &mut hdr as *mut CapHeader, data.as_mut_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("capget");
+    }
+    Ok(data)
+}
+
+fn capset(data: &[CapData; 2]) -> std::io::Result<()> {
+    let mut hdr = header();
+    // SAFETY: header and a two-element data array in the v3 layout the kernel expects.
+    if unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn apply_ambient(amb: u64) -> Result<()> {

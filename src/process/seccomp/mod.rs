@@ -241,7 +241,7 @@ fn enosys_above(s: &LinuxSeccomp, abi: Abi) -> Option<u32> {
 }
 
 impl Seccomp {
-    pub fn has_listener(&self) -> bool {
+    fn has_listener(&self) -> bool {
         self.notify.is_some()
     }
 
