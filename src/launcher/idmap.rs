@@ -34,7 +34,10 @@ fn helper(tool: &str, pid: i32, maps: &[LinuxIdMapping], field: &str) -> Result<
     Ok(())
 }
 
-fn write_one(pid: i32, maps: &[LinuxIdMapping], own: Option<u32>, kind: &str, field: &str) -> Result<()> {
+/// Writes `maps` as /proc/`pid`/`kind`_map (kind: uid or gid): directly, or
+/// through new{kind}map when an unprivileged caller (`own`) maps more than
+/// its own id.
+pub(crate) fn write_one(pid: i32, maps: &[LinuxIdMapping], own: Option<u32>, kind: &str, field: &str) -> Result<()> {
     let path = format!("/proc/{pid}/{kind}_map");
     match own {
         Some(own) if !only_own(maps, own) => helper(&format!("new{kind}map"), pid, maps, field),

@@ -10,7 +10,7 @@
 //! ```
 
 pub mod exec;
-mod idmap;
+pub(crate) mod idmap;
 mod init;
 pub mod kernel;
 pub(crate) mod listener;

@@ -10,7 +10,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::{Mount, Spec};
+use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
 
 const OPEN_TREE_CLONE: libc::c_uint = 1;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
@@ -48,9 +48,9 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<Vec<Prepared>> {
 }
 
 fn one(spec: &Spec, m: &Mount, bundle: &Path, recursive: bool) -> Result<OwnedFd> {
-    let opts = m.options().clone().unwrap_or_default();
-    let rbind = opts.iter().any(|o| o == "rbind");
-    if m.typ().as_deref() != Some("bind") && !rbind && !opts.iter().any(|o| o == "bind") {
+    let opts = super::options::parse(m.options().as_deref().unwrap_or(&[]));
+    let rbind = opts.flags.contains(nix::mount::MsFlags::MS_REC);
+    if m.typ().as_deref() != Some("bind") && !opts.is_bind() {
         bail!("only bind mounts can be idmapped");
     }
     // Without mappings of its own the mount takes the container's, as the spec says.
@@ -66,13 +66,8 @@ fn one(spec: &Spec, m: &Mount, bundle: &Path, recursive: bool) -> Result<OwnedFd
     let (Some(uids), Some(gids)) = (uids, gids) else {
         bail!("uidMappings and gidMappings are needed (on the mount or in linux)");
     };
-    let src = m.source().as_ref().context("a bind mount needs a source")?;
-    let src = if src.is_absolute() {
-        src.clone()
-    } else {
-        bundle.join(src)
-    };
-    let userns = user_namespace(&crate::spec::id_map_lines(&uids), &crate::spec::id_map_lines(&gids))?;
+    let src = super::mounts::bind_source(m, bundle)?;
+    let userns = user_namespace(&uids, &gids)?;
     let c = CString::new(src.as_os_str().as_encoded_bytes())?;
     // rbind clones the whole tree; only ridmap maps all of it (idmap maps the top).
     let rec = if rbind || recursive {
@@ -109,7 +104,7 @@ fn one(spec: &Spec, m: &Mount, bundle: &Path, recursive: bool) -> Result<OwnedFd
 
 /// A user namespace with these maps, held by an fd: a child unshares it and
 /// waits while its maps are written and its namespace opened, then exits.
-fn user_namespace(uid_map: &str, gid_map: &str) -> Result<OwnedFd> {
+fn user_namespace(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<OwnedFd> {
     let (ready_r, ready_w) = nix::unistd::pipe().context("pipe")?;
     let (done_r, done_w) = nix::unistd::pipe().context("pipe")?;
     // SAFETY: the child only makes async-signal-safe calls, then _exits.
@@ -135,10 +130,8 @@ fn user_namespace(uid_map: &str, gid_map: &str) -> Result<OwnedFd> {
                     bail!("unshare a user namespace for the mount");
                 }
                 let pid = child.as_raw();
-                std::fs::write(format!("/proc/{pid}/uid_map"), uid_map)
-                    .with_context(|| format!("uidMappings {uid_map:?}"))?;
-                std::fs::write(format!("/proc/{pid}/gid_map"), gid_map)
-                    .with_context(|| format!("gidMappings {gid_map:?}"))?;
+                crate::launcher::idmap::write_one(pid, uids, None, "uid", "uidMappings")?;
+                crate::launcher::idmap::write_one(pid, gids, None, "gid", "gidMappings")?;
                 Ok(std::fs::File::open(format!("/proc/{pid}/ns/user"))
                     .context("open the user namespace")?
                     .into())

@@ -111,13 +111,18 @@ fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<()> {
     after_mount(ctx, dest, &opts, follow)
 }
 
-fn bind(ctx: &MountContext, m: &Mount, opts: &MountOptions, index: usize) -> Result<()> {
+/// A bind mount's source: absolute, or else relative to the bundle.
+pub(super) fn bind_source(m: &Mount, bundle: &Path) -> Result<PathBuf> {
     let src = m.source().as_ref().context("a bind mount needs a source")?;
-    let src = if src.is_absolute() {
+    Ok(if src.is_absolute() {
         src.clone()
     } else {
-        ctx.bundle.join(src)
-    };
+        bundle.join(src)
+    })
+}
+
+fn bind(ctx: &MountContext, m: &Mount, opts: &MountOptions, index: usize) -> Result<()> {
+    let src = bind_source(m, ctx.bundle)?;
     let meta = std::fs::metadata(&src).with_context(|| format!("source {:?}", src.display().to_string()))?;
     let dest = m.destination();
     let target = if meta.is_dir() {
