@@ -151,10 +151,7 @@ fn run_process(req: &ExecRequest, ch: Channel) -> ! {
         process::exec::reset_signal_handlers();
         sigprocmask(SigmaskHow::SIG_SETMASK, Some(&req.sigmask), None).context("restore the signal mask")?;
         process::exec::cloexec_from(3 + req.preserve_fds)?;
-        let prog = process::setup(req.process, req.seccomp, &|fd| {
-            ch.send_with_fd(&Msg::SeccompListener, &fd)?;
-            ch.expect_ack()
-        })?;
+        let prog = process::setup(req.process, req.seccomp, &|fd| ch.hand_up_listener(fd))?;
         process::seccomp::load_last(req.seccomp, Some(req.process))?;
         Err(process::exec::exec(&prog.path, &prog.args, &prog.env))
     })()

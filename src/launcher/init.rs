@@ -62,10 +62,7 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<process::Program> {
     process::exec::reset_signal_handlers();
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&req.sigmask), None).context("restore the signal mask")?;
     process::exec::cloexec_from(3 + req.preserve_fds)?;
-    process::setup(p, req.seccomp, &|fd| {
-        ch.send_with_fd(&Msg::SeccompListener, &fd)?;
-        ch.expect_ack()
-    })
+    process::setup(p, req.seccomp, &|fd| ch.hand_up_listener(fd))
 }
 
 fn wait_and_exec(req: &Launch, h: &Handles, prog: &process::Program) -> anyhow::Error {

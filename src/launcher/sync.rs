@@ -39,6 +39,13 @@ pub fn pair() -> Result<(Channel, Channel)> {
 }
 
 impl Channel {
+    /// The child's side of the listener hand-over: the fd goes up with
+    /// SeccompListener, and the parent's Ack says the agent has it.
+    pub fn hand_up_listener(&self, fd: OwnedFd) -> Result<()> {
+        self.send_with_fd(&Msg::SeccompListener, &fd)?;
+        self.expect_ack()
+    }
+
     pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.0.as_raw_fd()
     }
