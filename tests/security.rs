@@ -40,6 +40,106 @@ fn the_hull_binary_is_out_of_reach_through_proc_exe() {
     assert_eq!(sha256_of(common::HULL), before, "the hull binary changed");
 }
 
+/// The CVE-2019-5736 race, as an attacker plays it: a program in the
+/// container (tests/fixtures/exe-thief.c) scans /proc for any executable that
+/// is not its own or busybox, holds it with O_PATH, and keeps reopening it
+/// for writing through /proc/self/fd, while the host runs `exec` (and, with
+/// `runs`, containers that join the attacker's pid namespace) through a copy
+/// of the hull binary. Returns the thief's counts; the copy must be intact.
+fn exe_race(id: &str, caps: &[&str], runs: bool) -> (u64, u64) {
+    let b = Bundle::new(&["/bin/thief", "4"]);
+    let copy = b.tmp.path().join("hull-copy");
+    std::fs::copy(common::HULL, &copy).unwrap();
+    let runtime = copy.to_str().unwrap().to_string();
+    let o = std::process::Command::new("cc")
+        .args(["-O2", "-static", "-o"])
+        .arg(b.rootfs().join("bin/thief"))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/exe-thief.c"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "cc: {}", stderr(&o));
+    let add_caps = |c: &mut serde_json::Value| {
+        for set in ["bounding", "effective", "permitted"] {
+            for cap in caps {
+                c["process"]["capabilities"][set]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!(cap));
+            }
+        }
+    };
+    b.edit(add_caps);
+    let mut b = b;
+    b.runtime = runtime.clone();
+    let before = sha256_of(&runtime);
+    let report = b.tmp.path().join("thief.out");
+    let dir = b.dir();
+    let status = b
+        .cmd(&["run", "-d", "--bundle", dir.to_str().unwrap(), id])
+        .stdout(std::fs::File::create(&report).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pid = b.state(id)["pid"].as_i64().unwrap();
+    let mut other = Bundle::new(&["true"]);
+    other.runtime = runtime.clone();
+    other.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        for n in ns.iter_mut().filter(|n| n["type"] == "pid") {
+            n["path"] = json!(format!("/proc/{pid}/ns/pid"));
+        }
+    });
+    for i in 0..12 {
+        // Failures are allowed
+        // (the thief may have broken the copy, or hold it open for writing:
+        // ETXTBSY): the verdict is the copy's hash and the thief's count below.
+        let _ = b.cmd(&["exec", id, "/bin/true"]).output();
+        if runs {
+            let dir = other.dir();
+            let _ = other
+                .cmd(&["run", "--bundle", dir.to_str().unwrap(), &format!("{id}-run{i}")])
+                .output();
+        }
+    }
+    // The copy may be broken now: cleaning up goes through the real binary.
+    b.runtime = common::HULL.to_string();
+    other.runtime = common::HULL.to_string();
+    let st = b.wait_status(id, "stopped");
+    assert_eq!(st["status"], "stopped", "the thief did not finish");
+    let out = std::fs::read_to_string(&report).unwrap();
+    eprintln!("{id}: {out}");
+    let count = |k: &str| -> u64 {
+        out.split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{k}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {k} in the thief's report: {out:?}"))
+    };
+    assert_eq!(
+        sha256_of(&runtime),
+        before,
+        "the hull binary was overwritten from the container"
+    );
+    (count("caught"), count("wrote"))
+}
+
+#[test]
+fn the_exe_race_fails_with_default_capabilities() {
+    let (_, wrote) = exe_race("thief-default", &[], true);
+    assert_eq!(wrote, 0);
+}
+
+/// With CAP_SYS_PTRACE the thief does open hull's processes' exe links (the
+/// race ran and reached them); what it holds is the read-only view.
+#[test]
+fn the_exe_race_fails_with_cap_sys_ptrace() {
+    let (caught, wrote) = exe_race("thief-ptrace", &["CAP_SYS_PTRACE"], true);
+    assert_eq!(wrote, 0);
+    assert!(
+        caught > 0,
+        "the thief never reached a hull process: the race did not run"
+    );
+}
+
 /// CVE-2022-29162: no inheritable capabilities unless the config asks.
 #[test]
 fn no_inheritable_capabilities_by_default() {

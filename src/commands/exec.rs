@@ -86,6 +86,8 @@ fn from_flags(base: &Process, a: &ExecArgs) -> Result<Process> {
 }
 
 pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
+    // The process joins a pid namespace whose members may hold CAP_SYS_PTRACE.
+    crate::launcher::sealed_exe::ensure(&crate::container::foreground::mask_for(false)?)?;
     let (st, process, bundle) = {
         let dir = ContainerDir::open(&g.root, &a.id)?;
         let st = dir.load()?;

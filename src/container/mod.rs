@@ -58,6 +58,10 @@ pub fn create(
 ) -> Result<(ContainerDir, State, Option<std::os::fd::OwnedFd>)> {
     state::check_id(id)?;
     let mut bundle = Bundle::load(&opts.bundle)?;
+    if !crate::spec::has_new_namespace(&bundle.spec, oci_spec::runtime::LinuxNamespaceType::Pid) {
+        // The init joins a pid namespace others are in already.
+        launcher::sealed_exe::ensure(&sigmask)?;
+    }
     let preserve_fds = socket_activation(&mut bundle, opts.preserve_fds);
     let process = bundle
         .spec

@@ -15,6 +15,7 @@ mod init;
 pub mod kernel;
 pub(crate) mod listener;
 mod namespaces;
+pub mod sealed_exe;
 mod stage1;
 mod sync;
 
