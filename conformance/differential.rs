@@ -40,6 +40,27 @@ mount -t tmpfs none /tmp 2>&1 | sed 's/^/mount: /'
 grep Seccomp: /proc/self/status
 "#;
 
+/// What the container reads of its own cgroups at the standard paths.
+const CGROUP_PROBE: &str = r#"
+echo "memory.limit: $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"
+echo "pids.max: $(cat /sys/fs/cgroup/pids/pids.max)"
+echo "cfs_quota: $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us)"
+echo "hierarchies: $(ls /sys/fs/cgroup | tr '\n' ' ')"
+echo "subgroups: $(find /sys/fs/cgroup/memory -mindepth 1 -type d | wc -l)"
+echo "procs: $(cat /sys/fs/cgroup/pids/cgroup.procs | wc -l)"
+"#;
+
+/// Limits, with or without a cgroup namespace, and CGROUP_PROBE after PROBE.
+fn cgroup_view(c: &mut Value, cgroupns: bool) {
+    c["linux"]["resources"]["memory"] = json!({"limit": 67108864});
+    c["linux"]["resources"]["pids"] = json!({"limit": 42});
+    c["linux"]["resources"]["cpu"] = json!({"quota": 50000, "period": 100000});
+    if !cgroupns {
+        ns(c, &["pid", "network", "ipc", "uts", "mount"]);
+    }
+    c["process"]["args"] = json!(["sh", "-c", format!("{PROBE}\n{CGROUP_PROBE}")]);
+}
+
 struct Variant {
     name: &'static str,
     edit: fn(&mut Value),
@@ -200,6 +221,14 @@ fn variants() -> Vec<Variant> {
         Variant {
             name: "no-cgroup-ns",
             edit: |c| ns(c, &["pid", "network", "ipc", "uts", "mount"]),
+        },
+        Variant {
+            name: "cgroup-view",
+            edit: |c| cgroup_view(c, true),
+        },
+        Variant {
+            name: "cgroup-view-no-cgroup-ns",
+            edit: |c| cgroup_view(c, false),
         },
         Variant {
             name: "tmpfs-options",

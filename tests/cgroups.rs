@@ -566,3 +566,68 @@ fn without_device_rules_only_default_and_own_devices_open() {
     });
     assert_eq!(b.run_ok("nodevrules"), "full-ok\ntun-denied\nown-fuse-ok\n");
 }
+
+/// The container reads its own limits at the standard paths, and sees no
+/// other container's cgroup: runc's view, with and without a cgroup
+/// namespace, read-only unless the cgroup mount says rw.
+#[test]
+fn the_container_sees_its_own_cgroups_only() {
+    let v2 = PathBuf::from("/sys/fs/cgroup/cgroup.controllers").exists();
+    let (mem, pids, quota, dir) = if v2 {
+        ("memory.max", "pids.max", "cpu.max", "")
+    } else {
+        (
+            "memory/memory.limit_in_bytes",
+            "pids/pids.max",
+            "cpu/cpu.cfs_quota_us",
+            "pids/",
+        )
+    };
+    let neighbour_path = unique("view-neighbour");
+    let neighbour = Bundle::new(&["sleep", "60"]);
+    neighbour.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{neighbour_path}")));
+    assert!(neighbour.run_detached("view-neighbour").status.success());
+    let neighbour_pid = neighbour.state("view-neighbour")["pid"].as_i64().unwrap();
+    // Without a cgroup namespace read-only; with one, and the mount rw.
+    for (cgroupns, rw) in [(false, false), (true, true)] {
+        let path = unique(&format!("view-{cgroupns}"));
+        let script = format!(
+            "cat /sys/fs/cgroup/{mem} /sys/fs/cgroup/{pids} /sys/fs/cgroup/{quota}; \
+             cat /sys/fs/cgroup/*/cgroup.procs /sys/fs/cgroup/cgroup.procs 2>/dev/null | sort -u | tr '\\n' ' '; echo; \
+             find /sys/fs/cgroup -name 'hull-test-*' | head -3; \
+             mkdir /sys/fs/cgroup/{dir}probe 2>/dev/null && rmdir /sys/fs/cgroup/{dir}probe && echo writable || echo read-only"
+        );
+        let b = Bundle::new(&["sh", "-c", &script]);
+        b.edit(|c| {
+            c["linux"]["cgroupsPath"] = json!(format!("/{path}"));
+            c["linux"]["resources"]["memory"] = json!({"limit": 67108864});
+            c["linux"]["resources"]["pids"] = json!({"limit": 42});
+            c["linux"]["resources"]["cpu"] = json!({"quota": 50000, "period": 100000});
+            let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+            ns.retain(|n| n["type"] != "cgroup");
+            if cgroupns {
+                ns.push(json!({"type": "cgroup"}));
+            }
+            for m in c["mounts"].as_array_mut().unwrap() {
+                if m["type"] == "cgroup" && rw {
+                    m["options"] = json!(["nosuid", "noexec", "nodev", "relatime", "rw"]);
+                }
+            }
+        });
+        let out = b.run_ok(&format!("view-{cgroupns}"));
+        let lines: Vec<&str> = out.lines().collect();
+        let want_quota = if v2 { "50000 100000" } else { "50000" };
+        assert_eq!(lines[..3], ["67108864", "42", want_quota], "cgroupns {cgroupns}: {out}");
+        // Only the container's own processes (sh and the commands it runs).
+        assert!(
+            !lines[3].split(' ').any(|p| p == neighbour_pid.to_string()),
+            "cgroupns {cgroupns}: another container's pid is visible: {out}"
+        );
+        assert!(lines[3].split_whitespace().count() <= 6, "cgroupns {cgroupns}: {out}");
+        let want = if rw { "writable" } else { "read-only" };
+        assert_eq!(lines[4], want, "cgroupns {cgroupns}: {out}");
+        remove_parent(&path);
+    }
+    let _ = neighbour.out(&["delete", "--force", "view-neighbour"]);
+    remove_parent(&neighbour_path);
+}

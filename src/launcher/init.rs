@@ -37,6 +37,8 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<process::Program> {
         Some(Msg::Placed) => {}
         other => anyhow::bail!("create channel: expected Placed, got {other:?}"),
     }
+    // Before the cgroup namespace hides where they are on the host.
+    let cgroups = crate::rootfs::OwnCgroups::read()?;
     if h.ns.new_cgroup {
         // After placement, so the namespace's root is the container's cgroup.
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).context("unshare the cgroup namespace")?;
@@ -47,7 +49,7 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<process::Program> {
     if req.new_keyring {
         kernel::join_new_session_keyring()?;
     }
-    let root = crate::rootfs::prepare(req.bundle, in_userns, &h.idmapped)?;
+    let root = crate::rootfs::prepare(req.bundle, in_userns, &h.idmapped, &cgroups)?;
     if let Some(sock) = req.console {
         terminal(req, &root, sock)?;
     }

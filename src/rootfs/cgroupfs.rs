@@ -1,7 +1,14 @@
-//! A `cgroup` mount: cgroup2 on a unified host; on a v1 or hybrid host a tmpfs
-//! with one directory per hierarchy, as runc lays it out.
+//! A `cgroup` mount shows the container its own cgroups and nothing else, as
+//! runc does: on a v1 or hybrid host a tmpfs with one directory per hierarchy,
+//! each a bind of the host's directory of the container's own cgroup (so
+//! /sys/fs/cgroup/memory/memory.limit_in_bytes is the container's limit, and
+//! no other container's cgroup or pids are in sight); on a unified host the
+//! container's own cgroup2 directory, or a fresh cgroup2 mount inside a cgroup
+//! namespace (whose root is that directory). Binding also spares a fresh v1
+//! superblock per hierarchy, which can wait on the kernel's RCU grace periods.
 
-use std::path::Path;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use nix::mount::MsFlags;
@@ -10,63 +17,85 @@ use super::inroot::{self, fd_path, Follow};
 use super::mounts::{remount, MountContext};
 use super::options::MountOptions;
 
+/// The host's directories of this process's own cgroups, read before it
+/// enters a cgroup namespace (inside one, /proc/self/cgroup shows "/").
+#[derive(Default)]
+pub struct OwnCgroups {
+    /// v1 hierarchies: (directory name under /sys/fs/cgroup, host directory).
+    v1: Vec<(String, PathBuf)>,
+    /// The cgroup2 directory, on a host whose /sys/fs/cgroup is cgroup2.
+    v2: Option<PathBuf>,
+}
+
+impl OwnCgroups {
+    pub fn read() -> Result<OwnCgroups> {
+        let text = std::fs::read_to_string("/proc/self/cgroup").context("read /proc/self/cgroup")?;
+        let mounts = hull_sys::mountinfo::entries().context("read /proc/self/mountinfo")?;
+        let mut own = OwnCgroups::default();
+        for line in text.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (Some(_), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+                continue;
+            };
+            if ctrls.is_empty() {
+                if is_cgroup2("/sys/fs/cgroup") {
+                    own.v2 = host_dir(&mounts, "cgroup2", |_| true, path);
+                }
+                continue;
+            }
+            let dir = ctrls.strip_prefix("name=").unwrap_or(ctrls).to_string();
+            let wanted: Vec<&str> = ctrls.split(',').collect();
+            let matches = |opts: &str| {
+                let have: Vec<&str> = opts.split(',').collect();
+                wanted.iter().all(|w| have.contains(w))
+            };
+            if let Some(host) = host_dir(&mounts, "cgroup", matches, path) {
+                own.v1.push((dir, host));
+            }
+        }
+        Ok(own)
+    }
+}
+
+/// The host path of cgroup `path` in the first mount of `fstype` whose
+/// superblock options fit and whose root holds it.
+fn host_dir(
+    mounts: &[hull_sys::mountinfo::Entry],
+    fstype: &str,
+    fits: impl Fn(&str) -> bool,
+    path: &str,
+) -> Option<PathBuf> {
+    mounts
+        .iter()
+        .filter(|m| m.fstype == fstype && fits(&m.super_opts))
+        .find_map(|m| {
+            let rel = Path::new(path).strip_prefix(&m.root).ok()?;
+            Some(m.point.join(rel))
+        })
+}
+
 fn is_cgroup2(path: &str) -> bool {
     nix::sys::statfs::statfs(path)
         .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
         .unwrap_or(false)
 }
 
-/// (directory name, mount data) of each v1 hierarchy this process is in.
-fn v1_hierarchies() -> Result<Vec<(String, String)>> {
-    let text = std::fs::read_to_string("/proc/self/cgroup").context("read /proc/self/cgroup")?;
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (Some(_), Some(ctrls), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
-            continue;
-        };
-        if ctrls.is_empty() {
-            continue;
-        }
-        match ctrls.strip_prefix("name=") {
-            Some(name) => out.push((name.to_string(), format!("none,name={name}"))),
-            None => out.push((ctrls.to_string(), ctrls.to_string())),
-        }
-    }
-    Ok(out)
-}
-
 pub fn mount(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Result<()> {
     let flags = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     let target = inroot::mkdir_all(ctx.root, dest, Follow::NoSymlinks)?;
     if is_cgroup2("/sys/fs/cgroup") {
-        return cgroup2(ctx, &target, "/sys/fs/cgroup", flags);
+        return cgroup2(ctx, &target, dest, flags);
     }
     let base = flags & !MsFlags::MS_RDONLY;
     nix::mount::mount(Some("tmpfs"), &fd_path(&target), Some("tmpfs"), base, Some("mode=755"))
         .context("tmpfs for cgroup hierarchies")?;
-    for (dir, data) in v1_hierarchies()? {
-        let sub = inroot::mkdir_all(ctx.root, &dest.join(&dir), Follow::NoSymlinks)?;
-        let res = nix::mount::mount(
-            Some("cgroup"),
-            &fd_path(&sub),
-            Some("cgroup"),
-            flags,
-            Some(data.as_str()),
-        );
-        if res.is_err() {
-            // Not allowed in a user namespace: bind the host's hierarchy instead.
-            let host = Path::new("/sys/fs/cgroup").join(&dir);
-            nix::mount::mount(
-                Some(&host),
-                &fd_path(&sub),
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None::<&str>,
-            )
-            .with_context(|| format!("cgroup hierarchy {dir}"))?;
-            let fresh = inroot::open_path(ctx.root, &dest.join(&dir), Follow::NoSymlinks)?;
-            remount(&fresh, flags | MsFlags::MS_BIND)?;
+    let tmpfs = inroot::open_path(ctx.root, dest, Follow::NoSymlinks)?;
+    for (dir, host) in &ctx.cgroups.v1 {
+        bind_own(ctx, host, &dest.join(dir), flags).with_context(|| format!("cgroup hierarchy {dir}"))?;
+        // cpu,cpuacct is also reached as cpu and cpuacct, as on the host.
+        for alias in dir.split(',').filter(|_| dir.contains(',')) {
+            nix::unistd::symlinkat(dir.as_str(), Some(tmpfs.as_raw_fd()), alias)
+                .with_context(|| format!("cgroup hierarchy alias {alias} -> {dir}"))?;
         }
     }
     // The hybrid host's cgroup2 tree (/sys/fs/cgroup/unified) is not shown, as in runc.
@@ -74,17 +103,40 @@ pub fn mount(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Result<()>
     Ok(())
 }
 
-fn cgroup2(ctx: &MountContext, target: &std::os::fd::OwnedFd, host: &str, flags: MsFlags) -> Result<()> {
+/// Binds the host's directory `host` at `dest` in the rootfs with `flags`.
+fn bind_own(ctx: &MountContext, host: &Path, dest: &Path, flags: MsFlags) -> Result<()> {
+    let sub = inroot::mkdir_all(ctx.root, dest, Follow::NoSymlinks)?;
+    nix::mount::mount(
+        Some(host),
+        &fd_path(&sub),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .with_context(|| format!("bind {}", host.display()))?;
+    let fresh = inroot::open_path(ctx.root, dest, Follow::NoSymlinks)?;
+    remount(&fresh, flags | MsFlags::MS_BIND)
+}
+
+fn cgroup2(ctx: &MountContext, target: &std::os::fd::OwnedFd, dest: &Path, flags: MsFlags) -> Result<()> {
+    if !ctx.new_cgroup_ns {
+        let own = ctx
+            .cgroups
+            .v2
+            .as_deref()
+            .context("this process's cgroup2 directory is not mounted")?;
+        return bind_own(ctx, own, dest, flags);
+    }
     match nix::mount::mount(Some("cgroup2"), &fd_path(target), Some("cgroup2"), flags, None::<&str>) {
         Ok(()) => Ok(()),
-        Err(nix::Error::EPERM | nix::Error::EBUSY) if ctx.in_userns => nix::mount::mount(
-            Some(host),
-            &fd_path(target),
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .context("bind cgroup2"),
+        Err(nix::Error::EPERM | nix::Error::EBUSY) if ctx.in_userns => {
+            let own = ctx
+                .cgroups
+                .v2
+                .as_deref()
+                .context("this process's cgroup2 directory is not mounted")?;
+            bind_own(ctx, own, dest, flags)
+        }
         Err(e) => Err(e).context("mount cgroup2"),
     }
 }

@@ -2,6 +2,7 @@
 //! read-only paths. Runs inside the init, in its own mount namespace.
 
 mod cgroupfs;
+pub use cgroupfs::OwnCgroups;
 mod devices;
 pub mod idmapped;
 pub mod inroot;
@@ -24,7 +25,12 @@ pub fn propagation_flag(name: &str) -> Option<MsFlags> {
 
 /// Everything up to pivot_root: root propagation, the rootfs as a mount point,
 /// every mount in order, the device nodes. Returns a handle on the rootfs.
-pub fn prepare(bundle: &Bundle, in_userns: bool, idmapped: &[idmapped::Prepared]) -> Result<OwnedFd> {
+pub fn prepare(
+    bundle: &Bundle,
+    in_userns: bool,
+    idmapped: &[idmapped::Prepared],
+    cgroups: &OwnCgroups,
+) -> Result<OwnedFd> {
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref();
     mount(
@@ -54,6 +60,8 @@ pub fn prepare(bundle: &Bundle, in_userns: bool, idmapped: &[idmapped::Prepared]
         bundle: &bundle.dir,
         in_userns,
         idmapped,
+        cgroups,
+        new_cgroup_ns: crate::spec::has_new_namespace(spec, oci_spec::runtime::LinuxNamespaceType::Cgroup),
     };
     let list = spec.mounts().as_deref().unwrap_or(&[]);
     mounts::mount_all(&ctx, list)?;

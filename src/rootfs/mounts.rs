@@ -17,6 +17,9 @@ pub struct MountContext<'a> {
     pub in_userns: bool,
     /// Idmapped mounts the parent made, by index in `mounts`.
     pub idmapped: &'a [super::idmapped::Prepared],
+    /// The host's directories of the container's own cgroups.
+    pub cgroups: &'a super::OwnCgroups,
+    pub new_cgroup_ns: bool,
 }
 
 /// Files under /proc that a bind mount may cover (lxcfs and friends); any other
