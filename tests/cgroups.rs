@@ -631,3 +631,50 @@ fn the_container_sees_its_own_cgroups_only() {
     let _ = neighbour.out(&["delete", "--force", "view-neighbour"]);
     remove_parent(&neighbour_path);
 }
+
+/// Every way create can fail once the cgroup is made leaves no directory of
+/// it, nor of the parents it made, in any hierarchy (the hybrid host's
+/// cgroup2 side included).
+#[test]
+fn every_failure_after_the_cgroup_is_made_leaves_no_directory() {
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(&str, Edit); 6] = [
+        ("program", |c| c["process"]["args"] = json!(["/no/such/program"])),
+        ("hook", |c| {
+            c["hooks"] = json!({"createRuntime": [{"path": "/bin/false"}]});
+        }),
+        ("sysctl", |c| {
+            c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "not-a-number"})
+        }),
+        (
+            "rlimit",
+            |c| c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 1048576, "hard": 1099511627776u64}]),
+        ),
+        ("cwd-file", |c| c["process"]["cwd"] = json!("/etc/passwd")),
+        ("hugetlb", |c| {
+            c["linux"]["resources"]["hugepageLimits"] = json!([{"pageSize": "3MB", "limit": 1}])
+        }),
+    ];
+    for (name, edit) in cases {
+        let path = unique(&format!("fails-{name}"));
+        let parent = path.split('/').next().unwrap().to_string();
+        let b = Bundle::new(&["true"]);
+        b.edit(|c| {
+            c["linux"]["cgroupsPath"] = json!(format!("/{path}"));
+            c["linux"]["resources"]["pids"] = json!({"limit": 5});
+            edit(c);
+        });
+        let o = b.create(&format!("fails-{name}"), &[]);
+        assert!(!o.status.success(), "{name}: create succeeded");
+        let left: Vec<String> = std::fs::read_dir("/sys/fs/cgroup")
+            .unwrap()
+            .flatten()
+            .map(|h| h.path().join(&parent))
+            .filter(|d| d.exists())
+            .map(|d| d.display().to_string())
+            .collect();
+        remove_parent(&path);
+        assert!(left.is_empty(), "{name}: {left:?} left behind ({})", stderr(&o));
+        assert!(b.leftovers().is_empty(), "{name}: state left");
+    }
+}

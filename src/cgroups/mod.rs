@@ -68,6 +68,9 @@ pub fn path_for(spec: &Spec, id: &str) -> Result<String> {
         None => Path::new(DEFAULT_PARENT).join(id),
     };
     let s = path.to_string_lossy().trim_end_matches('/').to_string();
+    if s.contains('\n') {
+        bail!("linux.cgroupsPath: {s:?} holds a newline, which no cgroup name may");
+    }
     if s.is_empty() || path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
         bail!(
             "linux.cgroupsPath: {:?} must name a cgroup below the root, without ..",
@@ -316,6 +319,38 @@ impl Cgroup {
     pub fn remove(path: &str) {
         for d in dirs(path).into_iter().chain(resources::hybrid_dir(path)) {
             let _ = std::fs::remove_dir(&d);
+        }
+    }
+
+    /// The shallowest of `path` and its parents that has no directory in any
+    /// hierarchy: where a create that makes `path` starts making directories.
+    pub fn first_missing(path: &str) -> Option<String> {
+        let mut prefix = String::new();
+        for part in path.split('/') {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            if !dirs(&prefix).iter().any(|d| d.exists()) {
+                return Some(prefix);
+            }
+        }
+        None
+    }
+
+    /// Removes `path` and its parents up to `made_from` (see first_missing):
+    /// what a failed create made. A parent someone has used since stays.
+    pub fn remove_made(path: &str, made_from: &str) {
+        let mut p = path;
+        loop {
+            Cgroup::remove(p);
+            if p == made_from || !p.starts_with(made_from) {
+                return;
+            }
+            match p.rsplit_once('/') {
+                Some((parent, _)) => p = parent,
+                None => return,
+            }
         }
     }
 

@@ -24,8 +24,9 @@ pub use signals::parse_signal;
 struct CreateGuard {
     dir: Option<ContainerDir>,
     pid: Option<i32>,
-    /// A cgroup this create made.
-    cgroup: Option<String>,
+    /// A cgroup this create made, and the first of it and its parents that
+    /// did not exist before.
+    cgroup: Option<(String, String)>,
 }
 
 impl Drop for CreateGuard {
@@ -33,8 +34,8 @@ impl Drop for CreateGuard {
         if let Some(pid) = self.pid {
             launcher::reap(pid);
         }
-        if let Some(path) = self.cgroup.take() {
-            Cgroup::remove(&path);
+        if let Some((path, made_from)) = self.cgroup.take() {
+            Cgroup::remove_made(&path, &made_from);
         }
         if let Some(dir) = self.dir.take() {
             let _ = dir.remove();
@@ -110,7 +111,7 @@ pub fn create(
         created: !cg.exists(),
     });
     if let Some(r) = cgroup_ref.as_ref().filter(|r| r.created) {
-        guard.cgroup = Some(r.path.clone());
+        guard.cgroup = Cgroup::first_missing(&r.path).map(|from| (r.path.clone(), from));
     }
     let pid = launcher::launch(&req, cgroup.as_mut())?;
     guard.pid = Some(pid);

@@ -129,8 +129,17 @@ pub fn raise_effective() -> Result<()> {
 }
 
 /// Sets effective, permitted and inheritable, then raises the ambient set.
+/// A capability hull itself does not hold (this host's bounding set lacks
+/// it) cannot be granted: it is left out with a warning and the container
+/// starts with the rest, as runtime-spec config.md asks.
 pub fn apply_sets(caps: &LinuxCapabilities) -> Result<()> {
-    let (eff, perm, inh) = (mask(caps.effective()), mask(caps.permitted()), mask(caps.inheritable()));
+    let now = capget()?;
+    let joined = |f: fn(&CapData) -> u32| u64::from(f(&now[0])) | (u64::from(f(&now[1])) << 32);
+    let held = joined(|d| d.permitted);
+    let inheritable_ok = held | joined(|d| d.inheritable);
+    let eff = grantable(mask(caps.effective()), held, "effective");
+    let perm = grantable(mask(caps.permitted()), held, "permitted");
+    let inh = grantable(mask(caps.inheritable()), inheritable_ok, "inheritable");
     let data = [
         CapData {
             effective: eff as u32,
@@ -145,6 +154,19 @@ pub fn apply_sets(caps: &LinuxCapabilities) -> Result<()> {
     ];
     capset(&data).context("process.capabilities: capset")?;
     apply_ambient(mask(caps.ambient()))
+}
+
+/// `wanted` less what is not in `held`, each left out with a warning.
+fn grantable(wanted: u64, held: u64, set: &str) -> u64 {
+    for n in 0..=last_cap() {
+        if wanted & !held & (1u64 << n) != 0 {
+            tracing::warn!(
+                "process.capabilities.{set}: CAP_{} cannot be granted (not in this host's bounding set); the container starts without it",
+                name_of(n).map_or_else(|| n.to_string(), str::to_string)
+            );
+        }
+    }
+    wanted & held
 }
 
 fn header() -> CapHeader {

@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use nix::mount::{mount, MsFlags};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 
@@ -71,12 +71,9 @@ pub fn create_all(root: &OwnedFd, extra: &[LinuxDevice], own_dev: bool, in_usern
         nodes.push(node_of(d));
     }
     for n in &nodes {
-        let origin = if extra.iter().any(|d| *d.path() == n.path) {
-            "linux.devices"
-        } else {
-            "default device"
-        };
-        make(root, n, in_userns).with_context(|| format!("{origin} {}", n.path.display()))?;
+        let asked = extra.iter().position(|d| *d.path() == n.path);
+        let origin = asked.map_or_else(|| "default device".to_string(), |i| format!("linux.devices[{i}]"));
+        make(root, n, in_userns, asked.is_some()).with_context(|| format!("{origin} {}", n.path.display()))?;
     }
     if own_dev {
         links(root)?;
@@ -84,12 +81,18 @@ pub fn create_all(root: &OwnedFd, extra: &[LinuxDevice], own_dev: bool, in_usern
     Ok(())
 }
 
-fn make(root: &OwnedFd, n: &Node, in_userns: bool) -> Result<()> {
+/// `exact`: a linux.devices entry, which must not meet a different file at
+/// its path (config-linux.md: the runtime MUST error); a default device
+/// replaces whatever the image left.
+fn make(root: &OwnedFd, n: &Node, in_userns: bool, exact: bool) -> Result<()> {
     let rel = inroot::relative(&n.path);
     let name = rel.file_name().context("no file name")?.to_owned();
     let parent = inroot::mkdir_all(root, rel.parent().unwrap_or(Path::new(".")), Follow::InRoot)?;
     let dir = inroot::reopen_dir(&parent)?;
     let cname = CString::new(name.as_bytes())?;
+    if exact {
+        check_existing(&dir, &cname, n)?;
+    }
     if in_userns && n.kind != libc::S_IFIFO {
         let target = inroot::create_file(root, &n.path, Follow::InRoot)?;
         return mount(
@@ -119,6 +122,40 @@ fn make(root: &OwnedFd, n: &Node, in_userns: bool) -> Result<()> {
         return Err(std::io::Error::last_os_error()).context("chmod");
     }
     Ok(())
+}
+
+/// Errors when something other than the device `n` is at `name` in `dir`.
+fn check_existing(dir: &OwnedFd, name: &CString, n: &Node) -> Result<()> {
+    let st = match nix::sys::stat::fstatat(
+        Some(dir.as_raw_fd()),
+        name.as_c_str(),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    ) {
+        Ok(st) => st,
+        Err(nix::Error::ENOENT) => return Ok(()),
+        Err(e) => return Err(e).context("stat the existing file"),
+    };
+    let kind = st.st_mode & libc::S_IFMT;
+    let same_node = n.kind == libc::S_IFIFO || st.st_rdev == libc::makedev(n.major as u32, n.minor as u32);
+    if kind == n.kind && same_node {
+        return Ok(());
+    }
+    let found = match kind {
+        libc::S_IFCHR | libc::S_IFBLK => {
+            let what = if kind == libc::S_IFCHR { "character" } else { "block" };
+            format!("{what} device {}:{}", libc::major(st.st_rdev), libc::minor(st.st_rdev))
+        }
+        libc::S_IFREG => "a regular file".into(),
+        libc::S_IFDIR => "a directory".into(),
+        libc::S_IFLNK => "a symlink".into(),
+        libc::S_IFIFO => "a fifo".into(),
+        _ => "a socket".into(),
+    };
+    bail!(
+        "the rootfs already has {found} there, not the device {}:{} asked for",
+        n.major,
+        n.minor
+    )
 }
 
 fn links(root: &OwnedFd) -> Result<()> {

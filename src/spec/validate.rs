@@ -14,6 +14,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
     mounts(spec)?;
     namespaces_unique(spec)?;
     id_mappings(spec)?;
+    ids(spec)?;
     uts(spec)?;
     paths(spec)?;
     devices(spec)?;
@@ -147,6 +148,87 @@ fn id_mappings(spec: &Spec) -> Result<()> {
         for (i, m) in maps.iter().flatten().enumerate() {
             if m.size() == 0 {
                 bail!("linux.{field}[{i}].size: 0 maps nothing");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// (uid_t)-1 is "no change" to setresuid, chown and the id maps: a uid or gid
+/// of 4294967295 would leave the process as root or the file as it was.
+const NO_ID: u32 = u32::MAX;
+
+fn check_id(field: &str, id: Option<u32>) -> Result<()> {
+    if id == Some(NO_ID) {
+        bail!("{field}: {NO_ID} is (uid_t)-1, which the kernel takes as \"no change\": not an id");
+    }
+    Ok(())
+}
+
+/// Each range within 0..4294967295 (the kernel refuses one that reaches -1).
+fn check_ranges(field: &str, maps: &[oci_spec::runtime::LinuxIdMapping]) -> Result<()> {
+    for (i, m) in maps.iter().enumerate() {
+        for (name, first) in [("containerID", m.container_id()), ("hostID", m.host_id())] {
+            if u64::from(first) + u64::from(m.size()) > u64::from(NO_ID) {
+                bail!(
+                    "{field}[{i}]: {name} {first} + size {} reaches past 4294967294, the highest id",
+                    m.size()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every id the config carries is a real id, and the process's ids are
+/// mapped in a new user namespace.
+fn ids(spec: &Spec) -> Result<()> {
+    if let Some(p) = spec.process() {
+        let u = p.user();
+        check_id("process.user.uid", Some(u.uid()))?;
+        check_id("process.user.gid", Some(u.gid()))?;
+        for (i, g) in u.additional_gids().iter().flatten().enumerate() {
+            check_id(&format!("process.user.additionalGids[{i}]"), Some(*g))?;
+        }
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        check_ranges(
+            &format!("mounts[{i}].uidMappings"),
+            m.uid_mappings().as_deref().unwrap_or(&[]),
+        )?;
+        check_ranges(
+            &format!("mounts[{i}].gidMappings"),
+            m.gid_mappings().as_deref().unwrap_or(&[]),
+        )?;
+    }
+    let Some(linux) = spec.linux() else { return Ok(()) };
+    let uid_maps = linux.uid_mappings().as_deref().unwrap_or(&[]);
+    let gid_maps = linux.gid_mappings().as_deref().unwrap_or(&[]);
+    check_ranges("linux.uidMappings", uid_maps)?;
+    check_ranges("linux.gidMappings", gid_maps)?;
+    for (i, d) in linux.devices().iter().flatten().enumerate() {
+        check_id(&format!("linux.devices[{i}].uid"), d.uid())?;
+        check_id(&format!("linux.devices[{i}].gid"), d.gid())?;
+    }
+    if let (Some(p), false) = (spec.process(), uid_maps.is_empty()) {
+        let mapped = |maps: &[oci_spec::runtime::LinuxIdMapping], id: u32| {
+            maps.iter()
+                .any(|m| id >= m.container_id() && u64::from(id) < u64::from(m.container_id()) + u64::from(m.size()))
+        };
+        let u = p.user();
+        if !mapped(uid_maps, u.uid()) {
+            bail!("process.user.uid: {} is not mapped by linux.uidMappings", u.uid());
+        }
+        let gids = std::iter::once(("process.user.gid".to_string(), u.gid())).chain(
+            u.additional_gids()
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, g)| (format!("process.user.additionalGids[{i}]"), *g)),
+        );
+        for (field, g) in gids {
+            if !mapped(gid_maps, g) {
+                bail!("{field}: {g} is not mapped by linux.gidMappings");
             }
         }
     }

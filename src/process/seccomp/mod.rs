@@ -52,6 +52,11 @@ fn to_notify(p: &mut BpfProgram) -> bool {
 
 /// seccompiler's action; errno values default as the spec says.
 fn action(a: A, errno: Option<u32>, field: &str) -> Result<SeccompAction> {
+    if let (Some(e), false) = (errno, matches!(a, A::ScmpActErrno | A::ScmpActTrace)) {
+        // config-linux.md: errnoRet is only for actions that return one.
+        let name = serde_json::to_value(a).unwrap_or_default();
+        bail!("{field}: errnoRet {e} given with {name}, which returns no errno (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take one)");
+    }
     Ok(match a {
         A::ScmpActAllow => SeccompAction::Allow,
         A::ScmpActErrno => SeccompAction::Errno(errno.unwrap_or(EPERM)),
