@@ -181,9 +181,30 @@ fn unknown_capability_warns_and_runs() {
     );
 }
 
+/// On a host without the LSM (this kernel has neither), a profile or label
+/// is refused by field; where the host has it, it is applied (src/process/lsm.rs).
 #[test]
-fn apparmor_and_selinux_are_refused() {
-    let b = Bundle::new(&["true"]);
-    b.edit(|c| c["process"]["apparmorProfile"] = json!("docker-default"));
-    create_fails(&b, &["process.apparmorProfile", "AppArmor"]);
+fn apparmor_and_selinux_are_refused_where_the_host_lacks_them() {
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|v| v.trim() == "Y");
+    let selinux = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    if !apparmor {
+        let b = Bundle::new(&["true"]);
+        b.edit(|c| c["process"]["apparmorProfile"] = json!("docker-default"));
+        create_fails(
+            &b,
+            &[
+                "process.apparmorProfile",
+                "\"docker-default\"",
+                "AppArmor is not enabled",
+            ],
+        );
+    }
+    if !selinux {
+        let b = Bundle::new(&["true"]);
+        b.edit(|c| c["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0"));
+        create_fails(&b, &["process.selinuxLabel", "SELinux is not enabled"]);
+        let b = Bundle::new(&["true"]);
+        b.edit(|c| c["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0"));
+        create_fails(&b, &["linux.mountLabel", "SELinux is not enabled"]);
+    }
 }

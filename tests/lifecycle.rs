@@ -272,6 +272,6 @@ fn features_document() {
     assert_eq!(v["ociVersionMin"], "1.0.0");
     assert!(v["hooks"].as_array().unwrap().len() == 6);
     assert!(v["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n == "time"));
-    assert_eq!(v["linux"]["apparmor"]["enabled"], false);
-    assert_eq!(v["linux"]["selinux"]["enabled"], false);
+    assert_eq!(v["linux"]["apparmor"]["enabled"], true);
+    assert_eq!(v["linux"]["selinux"]["enabled"], true);
 }

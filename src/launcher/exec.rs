@@ -74,12 +74,16 @@ fn container_namespaces(pid: i32, start: u64) -> Result<Vec<(T, OwnedFd)>> {
 /// Starts the process; returns its pid once it has exec'd.
 pub fn launch(req: &ExecRequest) -> Result<i32> {
     let namespaces = container_namespaces(req.init_pid, req.init_start)?;
+    // The host's procfs, for the LSM attributes: the container's /proc is theirs.
+    let proc = process::lsm::asked(req.process)
+        .then(super::kernel::open_proc)
+        .transpose()?;
     let (parent, child) = sync::pair()?;
     // SAFETY: exec is single-threaded up to here.
     match unsafe { fork() }.context("fork")? {
         ForkResult::Child => {
             drop(parent);
-            let code = match join_and_fork(req, &namespaces, child) {
+            let code = match join_and_fork(req, &namespaces, proc.as_ref(), child) {
                 Ok(()) => 0,
                 Err(_) => 1,
             };
@@ -97,13 +101,14 @@ pub fn launch(req: &ExecRequest) -> Result<i32> {
     }
 }
 
-fn join_and_fork(req: &ExecRequest, namespaces: &[(T, OwnedFd)], ch: Channel) -> Result<()> {
+fn join_and_fork(req: &ExecRequest, namespaces: &[(T, OwnedFd)], proc: Option<&OwnedFd>, ch: Channel) -> Result<()> {
     let result = (|| -> Result<bool> {
         let keep: Vec<i32> = namespaces
             .iter()
             .map(|(_, f)| f.as_raw_fd())
             .chain([ch.as_raw_fd()])
             .chain(req.console)
+            .chain(proc.map(|p| p.as_raw_fd()))
             .collect();
         process::exec::close_fds_except(3 + req.preserve_fds as i32, &keep)?;
         process::exec::not_dumpable()?;
@@ -121,7 +126,7 @@ fn join_and_fork(req: &ExecRequest, namespaces: &[(T, OwnedFd)], ch: Channel) ->
         }
     })();
     match result {
-        Ok(true) => run_process(req, ch),
+        Ok(true) => run_process(req, proc, ch),
         Ok(false) => Ok(()),
         Err(e) => {
             let _ = ch.send(&Msg::Error { msg: format!("{e:#}") });
@@ -131,7 +136,7 @@ fn join_and_fork(req: &ExecRequest, namespaces: &[(T, OwnedFd)], ch: Channel) ->
 }
 
 /// The exec'd process itself: waits to be placed, sets itself up, execs.
-fn run_process(req: &ExecRequest, ch: Channel) -> ! {
+fn run_process(req: &ExecRequest, proc: Option<&OwnedFd>, ch: Channel) -> ! {
     let e = (|| -> Result<()> {
         // A session of its own, so a pty can become its controlling terminal.
         let _ = nix::unistd::setsid();
@@ -151,6 +156,10 @@ fn run_process(req: &ExecRequest, ch: Channel) -> ! {
         process::exec::reset_signal_handlers();
         sigprocmask(SigmaskHow::SIG_SETMASK, Some(&req.sigmask), None).context("restore the signal mask")?;
         process::exec::cloexec_from(3 + req.preserve_fds)?;
+        // Before the user switch makes our /proc files root's and unwritable.
+        if let Some(proc) = proc {
+            process::lsm::apply(proc, req.process)?;
+        }
         let prog = process::setup(req.process, req.seccomp, &|fd| ch.hand_up_listener(fd))?;
         process::seccomp::load_last(req.seccomp, Some(req.process))?;
         Err(process::exec::exec(&prog.path, &prog.args, &prog.env))

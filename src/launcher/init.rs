@@ -64,6 +64,11 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<process::Program> {
     process::exec::reset_signal_handlers();
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&req.sigmask), None).context("restore the signal mask")?;
     process::exec::cloexec_from(3 + req.preserve_fds)?;
+    // Before the user switch makes our /proc files root's and unwritable;
+    // it takes effect at the exec (startContainer hooks too, as in runc).
+    if process::lsm::asked(p) {
+        process::lsm::apply(&h.proc_fd, p)?;
+    }
     process::setup(p, req.seccomp, &|fd| ch.hand_up_listener(fd))
 }
 

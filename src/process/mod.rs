@@ -4,6 +4,7 @@
 pub mod caps;
 pub mod env;
 pub mod exec;
+pub mod lsm;
 mod rlimits;
 pub mod seccomp;
 mod user;

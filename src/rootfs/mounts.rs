@@ -20,6 +20,8 @@ pub struct MountContext<'a> {
     /// The host's directories of the container's own cgroups.
     pub cgroups: &'a super::OwnCgroups,
     pub new_cgroup_ns: bool,
+    /// linux.mountLabel (SELinux), for the filesystems the runtime mounts.
+    pub mount_label: Option<&'a str>,
 }
 
 /// Files under /proc that a bind mount may cover (lxcfs and friends); any other
@@ -87,7 +89,11 @@ fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<()> {
         .as_ref()
         .map(|s| s.display().to_string())
         .unwrap_or_else(|| typ.clone());
-    let data = opts.data_string();
+    let data = match typ.as_str() {
+        // runc labels neither these nor binds and cgroups.
+        "proc" | "sysfs" | "mqueue" => opts.data_string(),
+        _ => crate::process::lsm::with_mount_label(opts.data_string(), ctx.mount_label),
+    };
     let res = mount(
         Some(source.as_str()),
         &fd_path(&target),

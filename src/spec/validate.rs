@@ -11,6 +11,8 @@ use super::{has_namespace, namespaces};
 pub fn validate(spec: &Spec) -> Result<()> {
     version(spec)?;
     process(spec)?;
+    let mount_label = spec.linux().as_ref().and_then(|l| l.mount_label().as_deref());
+    crate::process::lsm::check(spec.process().as_ref(), mount_label)?;
     mounts(spec)?;
     namespaces_unique(spec)?;
     id_mappings(spec)?;
@@ -58,16 +60,6 @@ fn process(spec: &Spec) -> Result<()> {
     for (i, e) in p.env().iter().flatten().enumerate() {
         if !e.contains('=') {
             bail!("process.env[{i}]: {e:?} is not NAME=VALUE");
-        }
-    }
-    if let Some(profile) = p.apparmor_profile() {
-        if !profile.is_empty() {
-            bail!("process.apparmorProfile: {profile:?}: AppArmor is not enabled on this host");
-        }
-    }
-    if let Some(label) = p.selinux_label() {
-        if !label.is_empty() {
-            bail!("process.selinuxLabel: {label:?}: SELinux is not enabled on this host");
         }
     }
     Ok(())
