@@ -26,7 +26,7 @@ pub fn enabled(lsm: Lsm) -> bool {
             std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|v| v.trim() == "Y")
         }
         Lsm::SeLinux => {
-            nix::sys::statfs::statfs("/sys/fs/selinux").is_ok_and(|s| s.filesystem_type().0 as i64 == SELINUX_MAGIC)
+            nix::sys::statfs::statfs("/sys/fs/selinux").is_ok_and(|s| s.filesystem_type().0 == SELINUX_MAGIC)
         }
     }
 }
