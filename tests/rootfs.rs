@@ -430,3 +430,112 @@ fn idmapped_bind_mounts_show_the_mapped_owner_both_ways() {
     );
     assert!(b.leftovers().is_empty());
 }
+
+/// runc's tmpcopyup, as podman puts it on every tmpfs (`--read-only`,
+/// `--tmpfs`): the image's files under the mount point are in the tmpfs with
+/// their modes, owners and symlinks, the tmpfs root takes the directory's
+/// mode and owner, and what the container writes stays in the tmpfs.
+#[test]
+fn tmpcopyup_copies_the_image_files_into_the_tmpfs() {
+    let script = "stat -c '%n %a %u:%g %F' /data /data/conf /data/sub /data/sub/deep /data/link /data/fifo; \
+                  cat /data/sub/deep; readlink /data/link; grep -c tmpfs /proc/self/mounts; \
+                  echo new > /data/written && echo wrote";
+    let b = Bundle::new(&["sh", "-c", script]);
+    let data = b.rootfs().join("data");
+    std::fs::create_dir_all(data.join("sub")).unwrap();
+    std::fs::write(data.join("conf"), "c").unwrap();
+    std::fs::write(data.join("sub/deep"), "deep-content\n").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", data.join("link")).unwrap();
+    let fifo = std::ffi::CString::new(data.join("fifo").as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid C path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o620) }, 0);
+    std::os::unix::fs::chown(&data, Some(70), Some(71)).unwrap();
+    std::os::unix::fs::chown(data.join("conf"), Some(1000), Some(1001)).unwrap();
+    std::os::unix::fs::lchown(data.join("link"), Some(5), Some(6)).unwrap();
+    // After the chowns, which clear set-id bits.
+    use std::os::unix::fs::PermissionsExt;
+    for (p, mode) in [
+        (data.clone(), 0o1757),
+        (data.join("conf"), 0o4640),
+        (data.join("fifo"), 0o620),
+    ] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/data", "type": "tmpfs", "source": "tmpfs",
+            "options": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup", "size=1m"]
+        }));
+    });
+    let out = b.run_ok("copyup");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..6],
+        [
+            "/data 1757 70:71 directory",
+            "/data/conf 4640 1000:1001 regular file",
+            "/data/sub 755 0:0 directory",
+            "/data/sub/deep 644 0:0 regular file",
+            "/data/link 777 5:6 symbolic link",
+            "/data/fifo 620 0:0 fifo",
+        ],
+        "{out}"
+    );
+    assert_eq!(lines[6..8], ["deep-content", "/etc/passwd"], "{out}");
+    assert_eq!(lines.last(), Some(&"wrote"), "{out}");
+    assert!(!data.join("written").exists(), "the write reached the image");
+}
+
+/// `podman run --read-only`: a read-only root with tmpfs (tmpcopyup) on
+/// /run, /tmp and /var/tmp, exactly as podman writes them.
+#[test]
+fn a_read_only_root_with_podmans_tmpfs_mounts_runs() {
+    let b = Bundle::new(&["sh", "-c", "touch /run/a /tmp/b /var/tmp/c && ls /run/keep && echo ok"]);
+    std::fs::create_dir_all(b.rootfs().join("run")).unwrap();
+    std::fs::write(b.rootfs().join("run/keep"), "").unwrap();
+    b.edit(|c| {
+        c["root"]["readonly"] = json!(true);
+        for (dest, extra) in [
+            ("/run", "size=65536k"),
+            ("/tmp", "mode=1777"),
+            ("/var/tmp", "mode=1777"),
+        ] {
+            c["mounts"].as_array_mut().unwrap().push(json!({
+                "destination": dest, "type": "tmpfs", "source": "tmpfs",
+                "options": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup", extra]
+            }));
+        }
+    });
+    assert_eq!(b.run_ok("podman-ro"), "/run/keep\nok\n");
+}
+
+/// An option neither hull nor the filesystem knows is refused by name before
+/// anything is made, never handed to mount(2) for a bare EINVAL.
+#[test]
+fn unknown_mount_options_are_refused_by_name() {
+    for (m, needle) in [
+        (
+            json!({"destination": "/x", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "bogus"]}),
+            "mounts[7].options: unknown option \"bogus\" for a tmpfs mount",
+        ),
+        (
+            json!({"destination": "/x", "type": "bind", "source": "/etc", "options": ["rbind", "size=1m"]}),
+            "mounts[7].options: unknown option \"size=1m\" for a bind mount",
+        ),
+        (
+            json!({"destination": "/x", "type": "bind", "source": "/etc", "options": ["rbind", "tmpcopyup"]}),
+            "mounts[7].options: \"tmpcopyup\" is for tmpfs mounts",
+        ),
+    ] {
+        let b = Bundle::new(&["true"]);
+        b.edit(|c| {
+            let mounts = c["mounts"].as_array_mut().unwrap();
+            assert_eq!(mounts.len(), 7, "hull spec's mount count changed: fix the index above");
+            mounts.push(m.clone());
+        });
+        let o = b.create("badopt", &[]);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains(needle), "{}", stderr(&o));
+        assert!(b.leftovers().is_empty());
+    }
+}

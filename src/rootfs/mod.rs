@@ -2,6 +2,7 @@
 //! read-only paths. Runs inside the init, in its own mount namespace.
 
 mod cgroupfs;
+mod copyup;
 pub use cgroupfs::OwnCgroups;
 mod devices;
 pub mod idmapped;

@@ -84,6 +84,10 @@ fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<()> {
         Follow::InRoot
     };
     let target = inroot::mkdir_all(ctx.root, dest, follow)?;
+    // What the mount will cover, for tmpcopyup; opened before it is covered.
+    let covered = (opts.tmpcopyup && typ == "tmpfs")
+        .then(|| inroot::reopen_dir(&target))
+        .transpose()?;
     let source = m
         .source()
         .as_ref()
@@ -115,7 +119,14 @@ fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<()> {
             let fresh = inroot::open_path(ctx.root, dest, follow)?;
             remount(&fresh, opts.flags | MsFlags::MS_BIND)?;
         }
+        Err(nix::Error::EINVAL) if data.is_some() => {
+            return Err(nix::Error::EINVAL).with_context(|| format!("mount: {typ} refused the options {data:?}"))
+        }
         Err(e) => return Err(e).context("mount"),
+    }
+    if let Some(covered) = covered {
+        let top = inroot::reopen_dir(&inroot::open_path(ctx.root, dest, follow)?)?;
+        super::copyup::copy_up(&covered, &top).context("tmpcopyup")?;
     }
     after_mount(ctx, dest, &opts, follow)
 }

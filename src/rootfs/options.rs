@@ -11,6 +11,8 @@ pub struct MountOptions {
     pub attr_set: u64,
     pub attr_clr: u64,
     pub data: Vec<String>,
+    /// runc's tmpcopyup: the image's files under the mount point are copied in.
+    pub tmpcopyup: bool,
 }
 
 impl Default for MountOptions {
@@ -21,6 +23,7 @@ impl Default for MountOptions {
             attr_set: 0,
             attr_clr: 0,
             data: vec![],
+            tmpcopyup: false,
         }
     }
 }
@@ -132,6 +135,8 @@ pub fn parse(options: &[String]) -> MountOptions {
             }
         } else if let Some(p) = propagation(opt) {
             o.propagation.push(p);
+        } else if opt == "tmpcopyup" || opt == "notmpcopyup" {
+            o.tmpcopyup = opt == "tmpcopyup";
         } else if opt == "idmap" || opt == "ridmap" {
             // Made by rootfs::idmapped before the mount step; nothing for mount(2).
         } else if let Some((clr, set)) = rec_attr(opt) {
@@ -143,6 +148,77 @@ pub fn parse(options: &[String]) -> MountOptions {
         }
     }
     o
+}
+
+/// The data options of the filesystems runtimes mount, by type; None for a
+/// type whose options hull does not know (ext4, nfs, fuse...): its options go
+/// to the kernel as given. A bind mount takes no data at all.
+fn known_data(typ: &str) -> Option<&'static [&'static str]> {
+    Some(match typ {
+        "bind" => &[],
+        "tmpfs" => &[
+            "size",
+            "nr_blocks",
+            "nr_inodes",
+            "mode",
+            "uid",
+            "gid",
+            "huge",
+            "mpol",
+            "inode32",
+            "inode64",
+            "noswap",
+            "quota",
+            "usrquota",
+            "grpquota",
+            "usrquota_block_hardlimit",
+            "usrquota_inode_hardlimit",
+            "grpquota_block_hardlimit",
+            "grpquota_inode_hardlimit",
+            "casefold",
+            "strict_encoding",
+        ],
+        "devpts" => &["mode", "ptmxmode", "gid", "uid", "newinstance", "max"],
+        "proc" => &["hidepid", "gid", "subset"],
+        "mqueue" | "sysfs" => &[],
+        "overlay" => &[
+            "lowerdir",
+            "lowerdir+",
+            "upperdir",
+            "workdir",
+            "datadir+",
+            "redirect_dir",
+            "index",
+            "uuid",
+            "nfs_export",
+            "xino",
+            "metacopy",
+            "volatile",
+            "userxattr",
+            "verity",
+            "default_permissions",
+        ],
+        _ => return None,
+    })
+}
+
+/// Every option is either one hull handles or one the filesystem takes:
+/// an error names the first that is neither, never a bare EINVAL later.
+pub fn check(typ: &str, options: &[String]) -> Result<(), String> {
+    let o = parse(options);
+    let kind = if o.is_bind() { "bind" } else { typ };
+    if o.tmpcopyup && kind != "tmpfs" {
+        return Err(format!("\"tmpcopyup\" is for tmpfs mounts, not {kind}"));
+    }
+    let Some(known) = known_data(kind) else { return Ok(()) };
+    match o
+        .data
+        .iter()
+        .find(|d| !known.contains(&d.split('=').next().unwrap_or_default()))
+    {
+        Some(d) => Err(format!("unknown option {d:?} for a {kind} mount")),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -167,6 +243,26 @@ mod tests {
         assert!(!o.flags.contains(MsFlags::MS_RDONLY));
         assert!(o.is_bind() && o.flags.contains(MsFlags::MS_REC));
         assert!(o.remount_flags().is_empty());
+    }
+
+    #[test]
+    fn options_are_checked_by_type() {
+        let v = |opts: &[&str]| opts.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(check(
+            "tmpfs",
+            &v(&["nosuid", "tmpcopyup", "size=1m", "mode=1777", "rprivate"])
+        )
+        .is_ok());
+        assert_eq!(
+            check("tmpfs", &v(&["x"])).unwrap_err(),
+            "unknown option \"x\" for a tmpfs mount"
+        );
+        assert!(check("none", &v(&["rbind", "size=1m"]))
+            .unwrap_err()
+            .contains("for a bind mount"));
+        assert!(check("bind", &v(&["tmpcopyup"])).unwrap_err().contains("tmpcopyup"));
+        assert!(check("ext4", &v(&["errors=remount-ro"])).is_ok());
+        assert!(check("proc", &v(&["hidepid=2"])).is_ok());
     }
 
     #[test]

@@ -79,6 +79,9 @@ fn mounts(spec: &Spec) -> Result<()> {
         if is_bind && m.source().is_none() {
             bail!("mounts[{i}].source: a bind mount of {dest:?} needs a source");
         }
+        if let Err(e) = crate::rootfs::options::check(m.typ().as_deref().unwrap_or("none"), opts) {
+            bail!("mounts[{i}].options: {e}");
+        }
     }
     Ok(())
 }
