@@ -62,9 +62,11 @@ mkdir -p "$W/tmp"
 trap finish EXIT
 ./hack/images.sh "$W/images"
 
-# podman passes no --root: the wrapper keeps hull's state private to $W.
+# podman passes no --root: the wrapper keeps hull's state private to $W,
+# and notes the flags podman gives it.
 cat > "$W/hull" <<EOF
 #!/bin/sh
+echo "\$*" >> "$W/hull-args.log"
 exec "$HULL" --root "$W/hull-root" "\$@"
 EOF
 chmod +x "$W/hull"
@@ -72,7 +74,7 @@ chmod +x "$W/hull"
 # This host lacks CAP_SYS_RESOURCE: podman's default nofile/nproc limits are
 # above the hard limits, so ask for what the host allows.
 HN=$(ulimit -Hn); HU=$(ulimit -Hu); [ "$HU" = unlimited ] || [ "$HU" -gt 32768 ] && HU=32768
-conf() { # file network-backend
+conf() { # file network-backend [runtime_supports_json line]
     cat > "$1" <<EOF
 [containers]
 netns = "none"
@@ -85,6 +87,7 @@ tmp_dir = "$W/run"
 volume_path = "$W/volumes"
 static_dir = "$W/storage/libpod"
 runtime = "hull"
+${3:-}
 [engine.runtimes]
 hull = ["$W/hull"]
 [network]
@@ -95,6 +98,9 @@ EOF
 }
 conf "$W/containers.conf" netavark
 conf "$W/containers-cni.conf" cni
+# What the README tells podman users: name hull among the runtimes that take
+# --log and --log-format json, so its messages go to the log podman reads.
+conf "$W/containers-json.conf" netavark 'runtime_supports_json = ["crun", "runc", "kata", "runsc", "krun", "hull"]'
 printf '[storage]\ndriver = "overlay"\nrunroot = "%s/runroot"\ngraphroot = "%s/storage"\n' "$W" "$W" > "$W/storage.conf"
 printf 'unqualified-search-registries = []\nshort-name-mode = "disabled"\n' > "$W/registries.conf"
 echo '{"default":[{"type":"insecureAcceptAnything"}]}' > "$W/policy.json"
@@ -149,6 +155,23 @@ P run -d --name c2 "$IMG" sleep 300 >/dev/null; P rm -f -t 0 c2 >/dev/null && ok
 set +e; out=$(P run --rm "$IMG" /no/such/binary 2>&1); rc=$?; set -e
 [ $rc != 0 ] && grep -q '/no/such/binary' <<<"$out" && grep -q 'process.args\[0\]' <<<"$out" \
     && ok "a failing create shows hull's error through podman" || bad "failing create: rc=$rc $out"
+
+# The flags that change the runtime config and broke before (issue 18).
+out=$(P run --rm --read-only "$IMG" sh -c 'touch /tmp/a /run/b /var/tmp/c && echo ro-ok; touch /etc/x 2>/dev/null || echo root-ro') || true
+[ "$out" = "$(printf 'ro-ok\nroot-ro')" ] && ok "run --read-only (tmpfs with tmpcopyup on /run, /tmp, /var/tmp)" || bad "--read-only: $out"
+out=$(P run --rm --tmpfs /data:size=1m "$IMG" sh -c 'cat /data/marker; grep " /data " /proc/mounts | grep -o "size=[0-9]*k"') || true
+grep -q hull-image <<<"$out" && grep -q size=1024k <<<"$out" && ok "run --tmpfs /data:size=1m keeps the image's files" || bad "--tmpfs: $out"
+out=$(P run --rm --mount type=tmpfs,destination=/scratch,tmpfs-size=2m "$IMG" sh -c 'echo x > /scratch/f && cat /scratch/f') || true
+[ "$out" = x ] && ok "run --mount type=tmpfs" || bad "--mount tmpfs: $out"
+
+# Both ways of configuring podman: with hull in runtime_supports_json podman
+# passes --log and --log-format json, and hull's errors still reach the user.
+: > "$W/hull-args.log"
+set +e; out=$(CONTAINERS_CONF=$W/containers-json.conf P run --rm "$IMG" /no/such/binary 2>&1); rc=$?; set -e
+[ $rc != 0 ] && grep -q 'process.args\[0\]' <<<"$out" && grep -q -- '--log-format json' "$W/hull-args.log" \
+    && ok "runtime_supports_json: --log-format json given, the error shown" || bad "json log: rc=$rc $out $(head -c 300 "$W/hull-args.log")"
+out=$(CONTAINERS_CONF=$W/containers-json.conf P run --rm "$IMG" echo json-conf-ok 2>&1) || true
+[ "$out" = json-conf-ok ] && ok "runtime_supports_json: hull's output stays out of the container's" || bad "json conf run: $out"
 
 network() { # backend subnet-prefix
     local be=$1 pfx=$2 net=hullconf-$1 conf=$W/containers.conf
