@@ -38,7 +38,12 @@ pub fn main(dispatch: Dispatch) -> ExitCode {
     match dispatch(g, cmd) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
-            let msg = format!("{e:#}");
+            // runc's exec exits 255 for its own failures, "exec failed: ..."
+            // (the container's program owns every other code).
+            let (msg, code) = match cmd {
+                Command::Exec(_) => (format!("{}: {e:#}", crate::container::phrases::EXEC_FAILED), 255),
+                _ => (format!("{e:#}"), 1),
+            };
             // containerd and podman read the last error line of --log; people read stderr.
             if g.log.is_some() || g.log_format == LogFormat::Json {
                 tracing::error!("{msg}");
@@ -46,7 +51,7 @@ pub fn main(dispatch: Dispatch) -> ExitCode {
             if g.log.is_some() || g.log_format == LogFormat::Text {
                 eprintln!("hull: {msg}");
             }
-            ExitCode::FAILURE
+            ExitCode::from(code)
         }
     }
 }

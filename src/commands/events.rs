@@ -54,7 +54,7 @@ pub fn run(g: &GlobalOpts, a: &EventsArgs) -> Result<()> {
         let dir = ContainerDir::open(&g.root, &a.id)?;
         let st = dir.load()?;
         if dir.status(&st) == state::Status::Stopped {
-            bail!("container {:?} is not running", a.id);
+            bail!("container with id {} is not running", a.id);
         }
         st
     };

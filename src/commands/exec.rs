@@ -95,7 +95,8 @@ pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
         match status {
             crate::state::Status::Running | crate::state::Status::Created => {}
             crate::state::Status::Paused if a.ignore_paused => {}
-            s => bail!("container {:?} is {s}: cannot exec", a.id),
+            crate::state::Status::Paused => bail!("{}: {:?}", crate::container::phrases::EXEC_PAUSED, a.id),
+            _ => bail!("{}: {:?}", crate::container::phrases::EXEC_STOPPED, a.id),
         }
         let bundle = Bundle::load(&st.bundle)?;
         let process = match &a.process {

@@ -2,6 +2,7 @@
 //! wrappers over these.
 
 pub mod foreground;
+pub mod phrases;
 mod signals;
 
 use std::os::fd::AsRawFd;
@@ -229,8 +230,9 @@ fn make_fifo(path: &Path) -> Result<()> {
 pub fn start(dir: &ContainerDir, st: &State) -> Result<()> {
     match dir.status(st) {
         Status::Created => {}
-        Status::Stopped => bail!("container {:?}: cannot start a container that has stopped", st.id),
-        s => bail!("container {:?}: cannot start a container that is {s}", st.id),
+        Status::Stopped => bail!("{}: {:?}", phrases::START_STOPPED, st.id),
+        Status::Paused => bail!("{}: {:?}", phrases::START_PAUSED, st.id),
+        Status::Running | Status::Creating => bail!("{}: {:?}", phrases::START_RUNNING, st.id),
     }
     let fifo = std::fs::OpenOptions::new()
         .read(true)
@@ -284,19 +286,30 @@ fn poststart(st: &State) -> Result<()> {
     Ok(())
 }
 
-/// `kill`: a signal to the init, or with `all` to every process of the container.
+/// `kill`: a signal to the init, or with `all` to every process of the
+/// container. As in runc, `--all` of a stopped container succeeds (containerd
+/// sends it after every exit), and SIGKILL thaws a paused container so that
+/// it takes effect.
 pub fn signal(dir: &ContainerDir, st: &State, sig: i32, all: bool) -> Result<()> {
-    if dir.status(st) == Status::Stopped {
-        bail!("container {:?} is not running", st.id);
+    let status = dir.status(st);
+    if status == Status::Stopped {
+        if all {
+            return Ok(());
+        }
+        bail!("{}: {:?} is stopped", phrases::NOT_RUNNING, st.id);
     }
     if all {
         match &st.cgroup {
-            Some(c) => Cgroup::open(&c.path)?.signal_all(sig),
-            None => signals::signal_all(st, sig),
+            Some(c) => Cgroup::open(&c.path)?.signal_all(sig)?,
+            None => signals::signal_all(st, sig)?,
         }
     } else {
-        signals::send(st.pid, sig).with_context(|| format!("container {:?}: signal {sig}", st.id))
+        signals::send(st.pid, sig).with_context(|| format!("container {:?}: signal {sig}", st.id))?;
     }
+    if sig == libc::SIGKILL && status == Status::Paused {
+        cgroup_of(st)?.thaw()?;
+    }
+    Ok(())
 }
 
 /// `delete`: removes a stopped (or created) container; `force` kills a running one first.
@@ -305,7 +318,7 @@ pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
         Status::Stopped => {}
         Status::Created => kill_and_wait(st)?,
         _ if force => kill_and_wait(st)?,
-        s => bail!("cannot delete container {:?} that is not stopped: {s}", st.id),
+        s => bail!("{} {} that is not stopped: {s}", phrases::DELETE_NOT_STOPPED, st.id),
     }
     if let Some(c) = &st.cgroup {
         // Without a pid namespace of its own, processes the init left behind
@@ -361,11 +374,11 @@ fn cgroup_of(st: &State) -> Result<Cgroup> {
     Cgroup::open(&c.path)
 }
 
-/// `pause`: freezes every process of a running container.
+/// `pause`: freezes every process of a running (or created, as in runc) container.
 pub fn pause(dir: &ContainerDir, st: &State) -> Result<()> {
     match dir.status(st) {
-        Status::Running => cgroup_of(st)?.freeze(),
-        s => bail!("container {:?} is {s}, not running", st.id),
+        Status::Running | Status::Created => cgroup_of(st)?.freeze(),
+        s => bail!("{}: {:?} is {s}", phrases::NOT_RUNNING, st.id),
     }
 }
 
@@ -373,7 +386,7 @@ pub fn pause(dir: &ContainerDir, st: &State) -> Result<()> {
 pub fn resume(dir: &ContainerDir, st: &State) -> Result<()> {
     match dir.status(st) {
         Status::Paused => cgroup_of(st)?.thaw(),
-        s => bail!("container {:?} is {s}, not paused", st.id),
+        s => bail!("{}: {:?} is {s}", phrases::NOT_PAUSED, st.id),
     }
 }
 
@@ -385,7 +398,7 @@ pub fn processes(st: &State) -> Result<Vec<i32>> {
 /// `update`: new limits for a container that is not stopped.
 pub fn update(dir: &ContainerDir, st: &State, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
     if dir.status(st) == Status::Stopped {
-        bail!("container {:?} is stopped", st.id);
+        bail!("{}: {:?} is stopped", phrases::NOT_RUNNING, st.id);
     }
     let mut cg = cgroup_of(st)?;
     if let Some(m) = r.memory() {

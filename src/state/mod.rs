@@ -126,12 +126,19 @@ impl ContainerDir {
     pub fn open(root: &Path, id: &str) -> Result<ContainerDir> {
         check_id(id)?;
         let path = root.join(id);
+        let missing = || {
+            format!(
+                "{}: {id:?} (no state under {})",
+                crate::container::phrases::NOT_EXIST,
+                root.display()
+            )
+        };
         if !path.join(STATE_FILE).exists() {
-            bail!("container {id:?} does not exist");
+            bail!(missing());
         }
-        let lock = fsutil::lock(&path, true).with_context(|| format!("container {id:?} does not exist"))?;
+        let lock = fsutil::lock(&path, true).with_context(missing)?;
         if !path.join(STATE_FILE).exists() {
-            bail!("container {id:?} does not exist");
+            bail!(missing());
         }
         Ok(ContainerDir { path, _lock: lock })
     }
@@ -160,12 +167,12 @@ impl ContainerDir {
         if !is_alive(st.pid, st.pid_start) {
             return Status::Stopped;
         }
-        if self.fifo().exists() {
-            return Status::Created;
+        // A created container can be paused too, as in runc.
+        if st.cgroup.as_ref().is_some_and(|c| crate::cgroups::frozen(&c.path)) {
+            return Status::Paused;
         }
-        let frozen = st.cgroup.as_ref().is_some_and(|c| crate::cgroups::frozen(&c.path));
-        if frozen {
-            Status::Paused
+        if self.fifo().exists() {
+            Status::Created
         } else {
             Status::Running
         }
