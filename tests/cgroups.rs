@@ -678,3 +678,27 @@ fn every_failure_after_the_cgroup_is_made_leaves_no_directory() {
         assert!(b.leftovers().is_empty(), "{name}: state left");
     }
 }
+
+/// On a hybrid host the container's processes are also in the cgroup2 tree at
+/// the same path, as runc places them, and delete removes that directory.
+#[test]
+fn a_hybrid_host_places_the_container_in_the_cgroup2_tree_too() {
+    let unified = PathBuf::from("/sys/fs/cgroup/unified");
+    if !unified.join("cgroup.procs").exists() {
+        eprintln!("not a hybrid host: nothing to check");
+        return;
+    }
+    let path = unique("hybrid-placement");
+    let b = Bundle::new(&["sleep", "60"]);
+    b.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{path}")));
+    assert!(b.run_detached("hyb").status.success());
+    let pid = b.state("hyb")["pid"].as_i64().unwrap();
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(own.lines().any(|l| l == format!("0::/{path}")), "{own}");
+    assert!(read(&unified.join(&path).join("cgroup.procs"))
+        .lines()
+        .any(|l| l == pid.to_string()));
+    assert!(b.out(&["delete", "--force", "hyb"]).status.success());
+    assert!(!unified.join(&path).exists(), "the cgroup2 directory was left");
+    remove_parent(&path);
+}

@@ -218,7 +218,10 @@ fn json_log_has_the_error_line() {
     let text = std::fs::read_to_string(&log).unwrap();
     let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(last["level"], "error");
-    assert!(last["msg"].as_str().unwrap().contains("container does not exist: \"nope\""));
+    assert!(last["msg"]
+        .as_str()
+        .unwrap()
+        .contains("container does not exist: \"nope\""));
     assert!(last["time"].as_str().unwrap().contains('T'));
 }
 

@@ -182,7 +182,21 @@ impl Cgroup {
         self.mgr
             .add_proc(CgroupPid::from(pid as u64))
             .map_err(mgr_err)
-            .with_context(|| format!("cgroup {}: add pid {pid}", self.path))
+            .with_context(|| format!("cgroup {}: add pid {pid}", self.path))?;
+        self.add_hybrid(pid)
+    }
+
+    /// On a hybrid host the process also goes to the same path in the
+    /// cgroup2 tree, as runc puts it, so tools that read the unified
+    /// hierarchy (containerd's own checks among them) see the container.
+    fn add_hybrid(&self, pid: i32) -> Result<()> {
+        let Some(root) = resources::v2_root().filter(|_| !is_v2()) else {
+            return Ok(());
+        };
+        let dir = v2::Dir::new(&root, &self.path);
+        dir.create(&root, &[])
+            .and_then(|()| dir.add(pid))
+            .with_context(|| format!("cgroup {} in the hybrid host's cgroup2 tree", self.path))
     }
 
     /// Applies linux.resources.

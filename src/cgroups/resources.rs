@@ -44,7 +44,7 @@ fn v1_controllers() -> HashSet<String> {
 
 /// Controllers the cgroup2 tree offers: the whole tree on v2, the `unified`
 /// mount on a hybrid host.
-fn v2_root() -> Option<PathBuf> {
+pub(super) fn v2_root() -> Option<PathBuf> {
     if is_v2() {
         return Some(PathBuf::from(ROOT));
     }
