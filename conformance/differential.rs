@@ -204,6 +204,16 @@ fn variants() -> Vec<Variant> {
             },
         },
         Variant {
+            // `runc spec`'s capabilities: ambient ones without inheritable, so
+            // none can be raised; runc says nothing about it.
+            name: "ambient-without-inheritable",
+            edit: |c| {
+                let three = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+                c["process"]["capabilities"] =
+                    json!({"bounding": three, "effective": three, "permitted": three, "ambient": three});
+            },
+        },
+        Variant {
             name: "caps-ambient-user",
             edit: |c| {
                 let one = json!(["CAP_NET_BIND_SERVICE"]);
@@ -426,6 +436,15 @@ fn observe(b: &Bundle, runtime: &str, id: &str) -> Observation {
     let o = cmd.stdin(std::process::Stdio::null()).output().unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
     let mut lines: Vec<String> = text.lines().map(normalise).collect();
+    // What the container's stderr shows: the runtime adds nothing to it on a
+    // run that worked (a warning goes to --log, or nowhere, as in runc).
+    if o.status.success() {
+        lines.extend(
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .map(|l| format!("stderr: {l}")),
+        );
+    }
     lines.sort();
     Observation {
         code: o.status.code(),

@@ -99,13 +99,15 @@ pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
             _ => bail!("{}: {:?}", crate::container::phrases::EXEC_STOPPED, a.id),
         }
         let bundle = Bundle::load(&st.bundle)?;
-        let process = match &a.process {
+        let mut process = match &a.process {
             Some(f) => process_file(f)?,
             None => {
                 let base = bundle.spec.process().clone().context("config.json: process: missing")?;
                 from_flags(&base, a)?
             }
         };
+        let userns = crate::spec::has_namespace(&bundle.spec, oci_spec::runtime::LinuxNamespaceType::User);
+        crate::process::caps::leave_out_ungrantable(&mut process, userns)?;
         (st, process, bundle)
     };
     let o = crate::container::ExecOptions {

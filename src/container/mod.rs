@@ -60,6 +60,10 @@ pub fn create(
 ) -> Result<(ContainerDir, State, Option<std::os::fd::OwnedFd>)> {
     state::check_id(id)?;
     let mut bundle = Bundle::load(&opts.bundle)?;
+    let new_userns = crate::spec::has_new_namespace(&bundle.spec, oci_spec::runtime::LinuxNamespaceType::User);
+    if let Some(p) = bundle.spec.process_mut() {
+        crate::process::caps::leave_out_ungrantable(p, new_userns)?;
+    }
     if !crate::spec::has_new_namespace(&bundle.spec, oci_spec::runtime::LinuxNamespaceType::Pid) {
         // The init joins a pid namespace others are in already.
         launcher::sealed_exe::ensure(&sigmask)?;

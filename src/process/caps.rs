@@ -129,17 +129,18 @@ pub fn raise_effective() -> Result<()> {
 }
 
 /// Sets effective, permitted and inheritable, then raises the ambient set.
-/// A capability hull itself does not hold (this host's bounding set lacks
-/// it) cannot be granted: it is left out with a warning and the container
-/// starts with the rest, as runtime-spec config.md asks.
+/// What this process does not hold cannot be granted: the parent left it out
+/// with a warning (`leave_out_ungrantable`); this only guards against a
+/// joined user namespace the parent could not judge.
 pub fn apply_sets(caps: &LinuxCapabilities) -> Result<()> {
     let now = capget()?;
-    let joined = |f: fn(&CapData) -> u32| u64::from(f(&now[0])) | (u64::from(f(&now[1])) << 32);
-    let held = joined(|d| d.permitted);
-    let inheritable_ok = held | joined(|d| d.inheritable);
-    let eff = grantable(mask(caps.effective()), held, "effective");
-    let perm = grantable(mask(caps.permitted()), held, "permitted");
-    let inh = grantable(mask(caps.inheritable()), inheritable_ok, "inheritable");
+    let held = held(&now, |d| d.permitted);
+    let inheritable_ok = held | self::held(&now, |d| d.inheritable);
+    let (eff, perm, inh) = (
+        mask(caps.effective()) & held,
+        mask(caps.permitted()) & held,
+        mask(caps.inheritable()) & inheritable_ok,
+    );
     let data = [
         CapData {
             effective: eff as u32,
@@ -156,17 +157,41 @@ pub fn apply_sets(caps: &LinuxCapabilities) -> Result<()> {
     apply_ambient(mask(caps.ambient()))
 }
 
-/// `wanted` less what is not in `held`, each left out with a warning.
-fn grantable(wanted: u64, held: u64, set: &str) -> u64 {
-    for n in 0..=last_cap() {
-        if wanted & !held & (1u64 << n) != 0 {
-            tracing::warn!(
-                "process.capabilities.{set}: CAP_{} cannot be granted (not in this host's bounding set); the container starts without it",
-                name_of(n).map_or_else(|| n.to_string(), str::to_string)
-            );
-        }
-    }
-    wanted & held
+/// One set of this thread's capabilities as a 64-bit mask.
+fn held(now: &[CapData; 2], set: fn(&CapData) -> u32) -> u64 {
+    u64::from(set(&now[0])) | (u64::from(set(&now[1])) << 32)
+}
+
+/// Leaves out of `p` the capabilities hull itself does not hold (this host's
+/// bounding set lacks them), with a warning for each from the parent (never
+/// in the container's own stderr): config.md says the container MUST start
+/// with what can be granted. A new user namespace grants every capability
+/// inside it, so there nothing is left out.
+pub fn leave_out_ungrantable(p: &mut oci_spec::runtime::Process, new_userns: bool) -> Result<()> {
+    let Some(caps) = p.capabilities().clone().filter(|_| !new_userns) else {
+        return Ok(());
+    };
+    let held = held(&capget()?, |d| d.permitted);
+    let keep = |set: &Option<Capabilities>, name: &str| -> Option<Capabilities> {
+        let mut set = set.clone()?;
+        set.retain(|c| {
+            let ok = number(c) > 63 || held & (1u64 << number(c)) != 0;
+            if !ok {
+                tracing::warn!(
+                    "process.capabilities.{name}: CAP_{c} cannot be granted (not in this host's bounding set); the container starts without it"
+                );
+            }
+            ok
+        });
+        Some(set)
+    };
+    let mut out = caps.clone();
+    out.set_effective(keep(caps.effective(), "effective"));
+    out.set_permitted(keep(caps.permitted(), "permitted"));
+    out.set_inheritable(keep(caps.inheritable(), "inheritable"));
+    out.set_ambient(keep(caps.ambient(), "ambient"));
+    p.set_capabilities(Some(out));
+    Ok(())
 }
 
 fn header() -> CapHeader {
@@ -212,8 +237,9 @@ fn apply_ambient(amb: u64) -> Result<()> {
                 )
             };
             if rc != 0 {
-                // The spec lets an ambient capability outside permitted+inheritable be ignored.
-                tracing::warn!(
+                // The spec lets an ambient capability outside permitted+inheritable
+                // be ignored; runc says nothing (its own `runc spec` asks for three).
+                tracing::debug!(
                     "process.capabilities.ambient: cannot raise CAP_{}: {}",
                     NAMES[n as usize],
                     std::io::Error::last_os_error()

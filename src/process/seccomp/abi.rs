@@ -57,7 +57,8 @@ pub fn listed(archs: Option<&[Arch]>) -> Vec<Abi> {
     }
     out.dedup();
     if !skipped.is_empty() {
-        tracing::warn!(
+        // Normal in multi-architecture profiles; runc logs it at debug too.
+        tracing::debug!(
             "linux.seccomp.architectures: not on this machine, skipped: {}",
             skipped.join(" ")
         );
