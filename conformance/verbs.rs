@@ -22,9 +22,13 @@ fn message(runtime: &str, stderr: &[u8]) -> String {
         .unwrap_or("");
     if runtime == RUNC {
         // time="..." level=error msg="..."
-        line.split_once("msg=\"")
-            .map(|(_, m)| m.trim_end_matches('"').replace("\\\"", "\""))
-            .unwrap_or_default()
+        // runc's own "runc create failed: " wrapper is not a phrase clients match.
+        let m = line.split_once("msg=\"").map_or("", |(_, m)| m.trim_end_matches('"'));
+        let m = m
+            .split_once(" failed: ")
+            .filter(|(p, _)| p.starts_with("runc "))
+            .map_or(m, |(_, rest)| rest);
+        m.replace("\\\"", "\"")
     } else {
         line.strip_prefix("hull: ").unwrap_or(line).to_string()
     }
@@ -63,6 +67,9 @@ fn scenario(runtime: &str) -> Vec<Outcome> {
         step(&v.split(' ').collect::<Vec<_>>());
     }
     assert!(sleeper.create("cr", &[]).status.success(), "{runtime}: create");
+    let dir = sleeper.dir().to_str().unwrap().to_string();
+    step(&["create", "--bundle", &dir, "cr"]);
+    step(&["create", "--bundle", &dir, "a@b"]);
     for v in ["pause cr", "start cr", "resume cr", "exec cr true", "delete cr"] {
         step(&v.split(' ').collect::<Vec<_>>());
     }

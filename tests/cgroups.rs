@@ -369,12 +369,22 @@ fn a_missing_controller_is_an_error_naming_it() {
 }
 
 #[test]
-fn kernel_memory_is_ignored_with_a_warning() {
+fn kernel_memory_is_ignored_with_a_warning_and_kernel_tcp_is_set() {
+    let path = unique("kmem");
     let b = Bundle::new(&["true"]);
-    b.edit(|c| c["linux"]["resources"]["memory"] = json!({"limit": 67108864, "kernel": 1048576, "kernelTCP": 1048576}));
-    let o = b.run("kmem");
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("/{path}"));
+        c["linux"]["resources"]["memory"] = json!({"limit": 67108864, "kernel": 1048576, "kernelTCP": 2097152});
+    });
+    let o = b.create("kmem", &[]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("memory.kernel"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("memory.kernel: ignored"), "{}", stderr(&o));
+    let tcp = cg_file("memory", &path, "memory.kmem.tcp.limit_in_bytes");
+    if tcp.exists() {
+        assert_eq!(read(&tcp), "2097152");
+    }
+    assert!(b.out(&["delete", "--force", "kmem"]).status.success());
+    remove_parent(&path);
 }
 
 #[test]

@@ -41,9 +41,14 @@ fn every_hook_runs_at_its_point_with_the_state() {
     let o = b.create("h1", &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let pid = b.state("h1")["pid"].as_i64().unwrap();
-    for phase in ["prestart", "createRuntime", "createContainer"] {
+    // prestart comes after create is done (runtime.md lifecycle step 3), as in crun.
+    for (phase, status) in [
+        ("prestart", "created"),
+        ("createRuntime", "creating"),
+        ("createContainer", "creating"),
+    ] {
         let st = read_state(&out.join(phase));
-        assert_eq!(st["status"], "creating", "{phase}");
+        assert_eq!(st["status"], status, "{phase}");
         assert_eq!(st["id"], "h1");
         assert_eq!(st["pid"], pid, "{phase}");
         assert_eq!(st["annotations"]["org.example"], "yes");

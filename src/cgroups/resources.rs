@@ -84,9 +84,20 @@ pub fn split(r: &LinuxResources) -> Result<(LinuxResources, Extras)> {
     if let Some(m) = r.memory() {
         need(&have, "memory", "memory")?;
         if m.kernel().is_some() || m.kernel_tcp().is_some() {
-            tracing::warn!(
-                "linux.resources.memory.kernel/kernelTCP: ignored (kernel memory limits are gone from this kernel)"
-            );
+            if m.kernel().is_some() {
+                tracing::warn!(
+                    "linux.resources.memory.kernel: ignored (kernel memory limits are gone from this kernel)"
+                );
+            }
+            // The TCP buffer limit is still there in v1: hull writes it, as crun does.
+            if let Some(tcp) = m.kernel_tcp() {
+                extras.v1.push(V1Write {
+                    controller: "memory",
+                    files: vec!["memory.kmem.tcp.limit_in_bytes"],
+                    value: tcp.to_string(),
+                    field: "memory.kernelTCP",
+                });
+            }
             let mut m = *m;
             m.set_kernel(None);
             m.set_kernel_tcp(None);

@@ -60,21 +60,23 @@ pub fn create(
 ) -> Result<(ContainerDir, State, Option<std::os::fd::OwnedFd>)> {
     state::check_id(id)?;
     let mut bundle = Bundle::load(&opts.bundle)?;
+    if !crate::spec::has_new_namespace(&bundle.spec, oci_spec::runtime::LinuxNamespaceType::Pid) {
+        // The init joins a pid namespace others are in already. First: the
+        // command runs again from the start.
+        launcher::sealed_exe::ensure(&sigmask)?;
+    }
     let new_userns = crate::spec::has_new_namespace(&bundle.spec, oci_spec::runtime::LinuxNamespaceType::User);
     if let Some(p) = bundle.spec.process_mut() {
         crate::process::caps::leave_out_ungrantable(p, new_userns)?;
     }
-    if !crate::spec::has_new_namespace(&bundle.spec, oci_spec::runtime::LinuxNamespaceType::Pid) {
-        // The init joins a pid namespace others are in already.
-        launcher::sealed_exe::ensure(&sigmask)?;
-    }
     let preserve_fds = socket_activation(&mut bundle, opts.preserve_fds);
-    let process = bundle
+    // config.md: process is REQUIRED only when start is called; without one
+    // the container is created and `start` fails.
+    let terminal = bundle
         .spec
         .process()
         .as_ref()
-        .context("config.json: process: missing")?;
-    let terminal = process.terminal().unwrap_or(false);
+        .is_some_and(|p| p.terminal().unwrap_or(false));
     // The init's end of the terminal hand-off, and ours when hull keeps the master itself.
     let (console, local) = match (&opts.console_socket, terminal) {
         (Some(sock), true) => (Some(crate::console::connect_socket(sock)?), None),
@@ -131,6 +133,7 @@ pub fn create(
         annotations: bundle.spec.annotations().clone().unwrap_or_default(),
         cgroup: cgroup_ref,
         own_pid_ns: crate::spec::has_new_namespace(&bundle.spec, oci_spec::runtime::LinuxNamespaceType::Pid),
+        no_process: bundle.spec.process().is_none(),
         poststart: Some(crate::hooks::list(&bundle.spec, crate::hooks::Phase::Poststart)),
         poststop: Some(crate::hooks::list(&bundle.spec, crate::hooks::Phase::Poststop)),
     };
@@ -233,6 +236,12 @@ fn make_fifo(path: &Path) -> Result<()> {
 /// `start`: releases the init from the exec fifo.
 pub fn start(dir: &ContainerDir, st: &State) -> Result<()> {
     match dir.status(st) {
+        Status::Created if st.no_process => {
+            bail!(
+                "container {:?}: config.json has no process: there is nothing to start",
+                st.id
+            )
+        }
         Status::Created => {}
         Status::Stopped => bail!("{}: {:?}", phrases::START_STOPPED, st.id),
         Status::Paused => bail!("{}: {:?}", phrases::START_PAUSED, st.id),

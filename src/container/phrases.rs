@@ -13,3 +13,7 @@ pub const EXEC_STOPPED: &str = "cannot exec in a stopped container";
 pub const EXEC_PAUSED: &str = "cannot exec in a paused container (use --ignore-paused to override)";
 /// runc's exec prefixes its own failures with this and exits 255.
 pub const EXEC_FAILED: &str = "exec failed";
+pub const EXISTS: &str = "container with given ID already exists";
+pub const BAD_ID: &str = "invalid container ID format";
+/// A signal to an init that has just exited (ESRCH).
+pub const NO_SUCH_PROCESS: &str = "unable to signal init: no such process";

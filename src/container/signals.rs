@@ -30,7 +30,11 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 pub fn send(pid: i32, sig: i32) -> Result<()> {
     // SAFETY: kill(2) with plain integers.
     if unsafe { libc::kill(pid, sig) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("kill");
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::ESRCH) {
+            anyhow::bail!("{} (pid {pid})", super::phrases::NO_SUCH_PROCESS);
+        }
+        return Err(e).context("kill");
     }
     Ok(())
 }

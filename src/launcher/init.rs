@@ -24,6 +24,12 @@ pub fn run(req: &Launch, h: &Handles, ch: Channel) -> ! {
     let _ = ch.send(&Msg::Ready);
     // The parent returns once every end of the channel is closed.
     drop(ch);
+    let Some(prog) = prog else {
+        // No process: `start` refuses; wait to be killed by delete.
+        loop {
+            nix::unistd::pause();
+        }
+    };
     let e = wait_and_exec(req, h, &prog);
     // Nobody listens on the channel any more; stderr is the container's.
     let _ = writeln!(std::io::stderr(), "hull: {e:#}");
@@ -31,7 +37,7 @@ pub fn run(req: &Launch, h: &Handles, ch: Channel) -> ! {
     unsafe { libc::_exit(127) }
 }
 
-fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<process::Program> {
+fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<Option<process::Program>> {
     let spec = &req.bundle.spec;
     match ch.recv()? {
         Some(Msg::Placed) => {}
@@ -58,7 +64,9 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<process::Program> {
     kernel::apply(spec, &h.proc_fd)?;
     crate::rootfs::enter(req.bundle, &root, req.no_pivot)?;
     drop(root);
-    let p = spec.process().as_ref().context("process: missing")?;
+    let Some(p) = spec.process().as_ref() else {
+        return Ok(None);
+    };
     // Before setup: without no_new_privs the seccomp filter goes in there, and
     // it may deny what these need.
     process::exec::reset_signal_handlers();
@@ -69,7 +77,7 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<process::Program> {
     if process::lsm::asked(p) {
         process::lsm::apply(&h.proc_fd, p)?;
     }
-    process::setup(p, req.seccomp, &|fd| ch.hand_up_listener(fd))
+    process::setup(p, req.seccomp, &|fd| ch.hand_up_listener(fd)).map(Some)
 }
 
 fn wait_and_exec(req: &Launch, h: &Handles, prog: &process::Program) -> anyhow::Error {

@@ -182,17 +182,22 @@ fn supervise(req: &Launch, ch: sync::Channel, stage1: Pid, mut cgroup: Option<&m
 }
 
 /// prestart and createRuntime: in hull's own namespaces, before pivot_root.
+/// runtime.md's lifecycle has create done (step 2) when prestart runs (step
+/// 3), so its state says `created`, as crun's does; createRuntime's says
+/// `creating`.
 fn runtime_hooks(req: &Launch, init: Option<i32>) -> Result<()> {
     let spec = &req.bundle.spec;
-    let state = crate::hooks::state_json(
-        req.id,
-        "creating",
-        init.unwrap_or(0),
-        &req.bundle.dir,
-        spec.annotations().as_ref(),
-    );
-    crate::hooks::run(spec, crate::hooks::Phase::Prestart, &state)?;
-    crate::hooks::run(spec, crate::hooks::Phase::CreateRuntime, &state)
+    let state = |status| {
+        crate::hooks::state_json(
+            req.id,
+            status,
+            init.unwrap_or(0),
+            &req.bundle.dir,
+            spec.annotations().as_ref(),
+        )
+    };
+    crate::hooks::run(spec, crate::hooks::Phase::Prestart, &state("created"))?;
+    crate::hooks::run(spec, crate::hooks::Phase::CreateRuntime, &state("creating"))
 }
 
 /// Puts the init in its cgroup with its limits, before any of its setup runs.

@@ -57,6 +57,9 @@ pub struct State {
     /// Whether the container has a pid namespace of its own (its processes die with the init).
     #[serde(default)]
     pub own_pid_ns: bool,
+    /// config.json had no process: the container can be created, not started.
+    #[serde(default)]
+    pub no_process: bool,
     /// The hooks that run after create, as config.json had them at create:
     /// changes to it afterwards must not affect the container (runtime-spec).
     /// None in a state written by a hull from before they were kept here.
@@ -96,7 +99,10 @@ pub fn check_id(id: &str) -> Result<()> {
         && id.len() <= 1024
         && id.chars().all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
     if !ok {
-        bail!("container id {id:?}: invalid: use letters, digits and _+-. only");
+        bail!(
+            "{}: {id:?}: use letters, digits and _+-. only",
+            crate::container::phrases::BAD_ID
+        );
     }
     Ok(())
 }
@@ -114,7 +120,7 @@ impl ContainerDir {
         match std::fs::DirBuilder::new().mode(0o711).create(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                bail!("container {id:?} already exists")
+                bail!("{}: {id:?}", crate::container::phrases::EXISTS)
             }
             Err(e) => return Err(e).with_context(|| format!("{}: cannot create", path.display())),
         }
