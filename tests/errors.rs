@@ -82,7 +82,7 @@ fn bad_ids() {
     for id in ["a/b", "..", "../escape", "x y"] {
         let o = b.out(&["create", "--bundle", dir.to_str().unwrap(), id]);
         assert!(!o.status.success(), "id {id:?} accepted");
-        assert!(stderr(&o).contains("container id"), "{}", stderr(&o));
+        assert!(stderr(&o).contains("invalid container ID format"), "{}", stderr(&o));
     }
     assert!(b.leftovers().is_empty());
     assert!(!b.tmp.path().join("escape").exists());

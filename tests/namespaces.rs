@@ -146,3 +146,55 @@ fn pid_namespace_makes_the_process_pid_1() {
         "host processes visible: {out}"
     );
 }
+
+/// Without a mount namespace (runtime-tools' linux_ns_itype; runc allows it)
+/// the container shares the caller's mounts and is chrooted into its rootfs;
+/// exec lands there too. Run in a private mount namespace of the test's own,
+/// so the config's mounts (proc, dev...) vanish with it.
+#[test]
+fn without_a_mount_namespace_the_container_shares_the_callers() {
+    let b = Bundle::new(&["sh", "-c", "readlink /proc/self/ns/mnt; ls /bin/busybox; sleep 30"]);
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "mount");
+        c["root"]["readonly"] = json!(false);
+    });
+    let dir = b.dir();
+    let script = format!(
+        "readlink /proc/self/ns/mnt; {hull} --root {root} run -d --bundle {dir} nomnt >{out} 2>&1 || cat {out}; \
+         for i in $(seq 50); do grep -q busybox {out} && break; sleep 0.1; done; cat {out}; \
+         {hull} --root {root} exec nomnt sh -c 'ls /bin/busybox; readlink /proc/self/ns/mnt'; \
+         {hull} --root {root} delete -f nomnt",
+        hull = common::HULL,
+        root = b.root.display(),
+        dir = dir.display(),
+        out = b.tmp.path().join("init.out").display(),
+    );
+    let o = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let out = common::stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() >= 5, "{out}{}", stderr(&o));
+    let caller_ns = lines[0];
+    assert!(caller_ns.starts_with("mnt:["), "{out}");
+    assert_eq!(
+        lines[1..5],
+        [caller_ns, "/bin/busybox", "/bin/busybox", caller_ns],
+        "{out}{}",
+        stderr(&o)
+    );
+    assert!(b.leftovers().is_empty());
+    // A read-only root would remount the caller's filesystem: refused.
+    b.edit(|c| c["root"]["readonly"] = json!(true));
+    let o = b.create("nomnt-ro", &[]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("root.readonly: needs a mount namespace"),
+        "{}",
+        stderr(&o)
+    );
+}

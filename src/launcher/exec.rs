@@ -74,6 +74,7 @@ fn container_namespaces(pid: i32, start: u64) -> Result<Vec<(T, OwnedFd)>> {
 /// Starts the process; returns its pid once it has exec'd.
 pub fn launch(req: &ExecRequest) -> Result<i32> {
     let namespaces = container_namespaces(req.init_pid, req.init_start)?;
+    let chroot = chroot_of(req.init_pid, &namespaces)?;
     // The host's procfs, for the LSM attributes: the container's /proc is theirs.
     let proc = process::lsm::asked(req.process)
         .then(super::kernel::open_proc)
@@ -83,7 +84,7 @@ pub fn launch(req: &ExecRequest) -> Result<i32> {
     match unsafe { fork() }.context("fork")? {
         ForkResult::Child => {
             drop(parent);
-            let code = match join_and_fork(req, &namespaces, proc.as_ref(), child) {
+            let code = match join_and_fork(req, &namespaces, chroot.as_ref(), proc.as_ref(), child) {
                 Ok(()) => 0,
                 Err(_) => 1,
             };
@@ -101,7 +102,26 @@ pub fn launch(req: &ExecRequest) -> Result<i32> {
     }
 }
 
-fn join_and_fork(req: &ExecRequest, namespaces: &[(T, OwnedFd)], proc: Option<&OwnedFd>, ch: Channel) -> Result<()> {
+/// A container without a mount namespace of its own is chrooted in the
+/// caller's: the exec'd process goes into the init's root too.
+fn chroot_of(pid: i32, namespaces: &[(T, OwnedFd)]) -> Result<Option<OwnedFd>> {
+    if namespaces.iter().any(|(t, _)| *t == T::Mount) {
+        return Ok(None);
+    }
+    let link = format!("/proc/{pid}/root");
+    if std::fs::read_link(&link).is_ok_and(|p| p == std::path::Path::new("/")) {
+        return Ok(None);
+    }
+    crate::rootfs::inroot::open_dir(std::path::Path::new(&link)).map(Some)
+}
+
+fn join_and_fork(
+    req: &ExecRequest,
+    namespaces: &[(T, OwnedFd)],
+    chroot: Option<&OwnedFd>,
+    proc: Option<&OwnedFd>,
+    ch: Channel,
+) -> Result<()> {
     let result = (|| -> Result<bool> {
         let keep: Vec<i32> = namespaces
             .iter()
@@ -109,12 +129,17 @@ fn join_and_fork(req: &ExecRequest, namespaces: &[(T, OwnedFd)], proc: Option<&O
             .chain([ch.as_raw_fd()])
             .chain(req.console)
             .chain(proc.map(|p| p.as_raw_fd()))
+            .chain(chroot.map(|c| c.as_raw_fd()))
             .collect();
         process::exec::close_fds_except(3 + req.preserve_fds as i32, &keep)?;
         process::exec::not_dumpable()?;
         for (t, fd) in namespaces {
             nix::sched::setns(fd, CloneFlags::from_bits_retain(*t as i32))
                 .with_context(|| format!("join the container's {} namespace", crate::spec::ns_name(*t)))?;
+        }
+        if let Some(root) = chroot {
+            nix::unistd::fchdir(root.as_raw_fd()).context("chdir into the container's root")?;
+            nix::unistd::chroot(".").context("chroot into the container's root")?;
         }
         // SAFETY: single-threaded.
         match unsafe { fork() }.context("fork into the pid namespace")? {

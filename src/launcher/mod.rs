@@ -23,7 +23,7 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult, Pid};
@@ -66,9 +66,6 @@ struct Handles {
 pub fn launch(req: &Launch, cgroup: Option<&mut Cgroup>) -> Result<i32> {
     let spec = &req.bundle.spec;
     let ns = namespaces::plan(spec)?;
-    if !crate::spec::has_namespace(spec, oci_spec::runtime::LinuxNamespaceType::Mount) {
-        bail!("linux.namespaces: hull needs a mount namespace to set up the rootfs; add {{\"type\": \"mount\"}}");
-    }
     let fifo = crate::rootfs::inroot::open_dir(req.fifo.parent().unwrap_or(Path::new("/"))).and_then(|dir| {
         crate::rootfs::inroot::openat2(
             std::os::fd::AsRawFd::as_raw_fd(&dir),

@@ -34,27 +34,9 @@ pub fn prepare(
 ) -> Result<OwnedFd> {
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref();
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        host_side(root_propagation(bundle)),
-        None::<&str>,
-    )
-    .context("linux.rootfsPropagation: set on /")?;
-    // pivot_root refuses a shared parent mount, and with `rshared` the
-    // self-bind below would show up on the host: make the mount holding the
-    // rootfs (the rootfs itself, when it is a mount point as containerd's
-    // snapshots are) private first.
-    private_parent(&bundle.rootfs)?;
-    mount(
-        Some(&bundle.rootfs),
-        &bundle.rootfs,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .with_context(|| format!("root.path: bind {} onto itself", bundle.rootfs.display()))?;
+    if own_mount_ns(bundle) {
+        own_root_mount(bundle)?;
+    }
     let root = inroot::open_dir(&bundle.rootfs)?;
     let ctx = mounts::MountContext {
         root: &root,
@@ -80,6 +62,39 @@ pub fn prepare(
         }
     }
     Ok(root)
+}
+
+/// Whether the container has a mount namespace apart from the caller's.
+/// Without one (runtime-tools' linux_ns_itype, runc allows it) hull changes
+/// nothing of the caller's mounts but what the config's mounts ask for.
+pub fn own_mount_ns(bundle: &Bundle) -> bool {
+    crate::spec::has_namespace(&bundle.spec, oci_spec::runtime::LinuxNamespaceType::Mount)
+}
+
+/// In the container's own mount namespace: the host's tree made a slave (or
+/// as rootfsPropagation asks), and the rootfs a mount point of its own.
+fn own_root_mount(bundle: &Bundle) -> Result<()> {
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        host_side(root_propagation(bundle)),
+        None::<&str>,
+    )
+    .context("linux.rootfsPropagation: set on /")?;
+    // pivot_root refuses a shared parent mount, and with `rshared` the
+    // self-bind below would show up on the host: make the mount holding the
+    // rootfs (the rootfs itself, when it is a mount point as containerd's
+    // snapshots are) private first.
+    private_parent(&bundle.rootfs)?;
+    mount(
+        Some(&bundle.rootfs),
+        &bundle.rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .with_context(|| format!("root.path: bind {} onto itself", bundle.rootfs.display()))
 }
 
 /// The propagation the host's tree gets in the container's mount namespace,
@@ -119,6 +134,9 @@ fn root_propagation(bundle: &Bundle) -> Option<MsFlags> {
 /// for: set before, it went to the host's root in this namespace, and the
 /// rootfs mount made from a private parent is private.
 pub fn enter(bundle: &Bundle, root: &OwnedFd, no_pivot: bool) -> Result<()> {
+    if !own_mount_ns(bundle) {
+        return pivot::chroot_only(root);
+    }
     if no_pivot {
         pivot::move_root(root)?;
     } else {

@@ -35,3 +35,13 @@ pub fn move_root(root: &OwnedFd) -> Result<()> {
     nix::unistd::chdir("/").context("chdir /")?;
     Ok(())
 }
+
+/// Without a mount namespace of its own the container shares the caller's
+/// mounts: pivot_root or a move would change the host's `/`, so hull only
+/// chroots, as runc does (see README: a chroot is not a mount boundary).
+pub fn chroot_only(root: &OwnedFd) -> Result<()> {
+    nix::unistd::fchdir(root.as_raw_fd()).context("chdir into the rootfs")?;
+    nix::unistd::chroot(".").context("chroot")?;
+    nix::unistd::chdir("/").context("chdir /")?;
+    Ok(())
+}

@@ -17,6 +17,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
     namespaces_unique(spec)?;
     id_mappings(spec)?;
     ids(spec)?;
+    without_mount_ns(spec)?;
     uts(spec)?;
     paths(spec)?;
     devices(spec)?;
@@ -225,6 +226,23 @@ fn ids(spec: &Spec) -> Result<()> {
             if !mapped(gid_maps, g) {
                 bail!("{field}: {g} is not mapped by linux.gidMappings");
             }
+        }
+    }
+    Ok(())
+}
+
+/// What only a mount namespace of the container's own can do without
+/// changing the host's mounts.
+fn without_mount_ns(spec: &Spec) -> Result<()> {
+    if has_namespace(spec, LinuxNamespaceType::Mount) {
+        return Ok(());
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+        bail!("root.readonly: needs a mount namespace in linux.namespaces (it would remount the host's filesystem)");
+    }
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.rootfs_propagation().as_ref()) {
+        if !p.is_empty() {
+            bail!("linux.rootfsPropagation: {p:?} needs a mount namespace in linux.namespaces (it would change the host's mounts)");
         }
     }
     Ok(())
