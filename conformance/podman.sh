@@ -168,7 +168,7 @@ out=$(P run --rm --mount type=tmpfs,destination=/scratch,tmpfs-size=2m "$IMG" sh
 # passes --log and --log-format json, and hull's errors still reach the user.
 : > "$W/hull-args.log"
 set +e; out=$(CONTAINERS_CONF=$W/containers-json.conf P run --rm "$IMG" /no/such/binary 2>&1); rc=$?; set -e
-[ $rc != 0 ] && grep -q 'process.args\[0\]' <<<"$out" && grep -q -- '--log-format json' "$W/hull-args.log" \
+[ $rc != 0 ] && grep -q 'process.args\[0\]' <<<"$out" && grep -qE -- '--log-format[= ]json' "$W/hull-args.log" \
     && ok "runtime_supports_json: --log-format json given, the error shown" || bad "json log: rc=$rc $out $(head -c 300 "$W/hull-args.log")"
 out=$(CONTAINERS_CONF=$W/containers-json.conf P run --rm "$IMG" echo json-conf-ok 2>&1) || true
 [ "$out" = json-conf-ok ] && ok "runtime_supports_json: hull's output stays out of the container's" || bad "json conf run: $out"
