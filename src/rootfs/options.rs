@@ -152,10 +152,9 @@ pub fn parse(options: &[String]) -> MountOptions {
 
 /// The data options of the filesystems runtimes mount, by type; None for a
 /// type whose options hull does not know (ext4, nfs, fuse...): its options go
-/// to the kernel as given. A bind mount takes no data at all.
+/// to the kernel as given.
 fn known_data(typ: &str) -> Option<&'static [&'static str]> {
     Some(match typ {
-        "bind" => &[],
         "tmpfs" => &[
             "size",
             "nr_blocks",
@@ -210,12 +209,19 @@ pub fn check(typ: &str, options: &[String]) -> Result<(), String> {
     if o.tmpcopyup && kind != "tmpfs" {
         return Err(format!("\"tmpcopyup\" is for tmpfs mounts, not {kind}"));
     }
-    let Some(known) = known_data(kind) else { return Ok(()) };
-    match o
-        .data
-        .iter()
-        .find(|d| !known.contains(&d.split('=').next().unwrap_or_default()))
-    {
+    // A bind mount gives mount(2) no data: clients still pass the options of
+    // the filesystems they know (runtime-tools puts mode= and size= on binds),
+    // and those are ignored; anything else is refused.
+    let known = |d: &str| {
+        let key = d.split('=').next().unwrap_or_default();
+        match kind {
+            "bind" => ["tmpfs", "devpts", "proc", "overlay"]
+                .iter()
+                .any(|t| known_data(t).is_some_and(|k| k.contains(&key))),
+            _ => known_data(kind).is_none_or(|k| k.contains(&key)),
+        }
+    };
+    match o.data.iter().find(|d| !known(d)) {
         Some(d) => Err(format!("unknown option {d:?} for a {kind} mount")),
         None => Ok(()),
     }
@@ -257,9 +263,10 @@ mod tests {
             check("tmpfs", &v(&["x"])).unwrap_err(),
             "unknown option \"x\" for a tmpfs mount"
         );
-        assert!(check("none", &v(&["rbind", "size=1m"]))
+        assert!(check("none", &v(&["rbind", "bogus"]))
             .unwrap_err()
             .contains("for a bind mount"));
+        assert!(check("none", &v(&["rbind", "mode=755", "size=1k"])).is_ok());
         assert!(check("bind", &v(&["tmpcopyup"])).unwrap_err().contains("tmpcopyup"));
         assert!(check("ext4", &v(&["errors=remount-ro"])).is_ok());
         assert!(check("proc", &v(&["hidepid=2"])).is_ok());
