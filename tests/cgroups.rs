@@ -712,3 +712,29 @@ fn a_hybrid_host_places_the_container_in_the_cgroup2_tree_too() {
     assert!(!unified.join(&path).exists(), "the cgroup2 directory was left");
     remove_parent(&path);
 }
+
+/// `--rootless true`, as in runc, even for root: no cgroup unless the config
+/// asks for limits; without the flag root's container gets its cgroup.
+#[test]
+fn rootless_true_makes_no_cgroup_without_limits() {
+    let b = Bundle::new(&["sleep", "60"]);
+    let dir = b.dir();
+    let id = format!("rootless-flag-{}", std::process::id());
+    let o = b.out_detached(&[
+        "--rootless",
+        "true",
+        "run",
+        "-d",
+        "--bundle",
+        dir.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let made = cg_file("pids", &format!("hull/{id}"), "");
+    assert!(!made.exists(), "{} made under --rootless true", made.display());
+    assert!(b.out(&["delete", "--force", &id]).status.success());
+    let o = b.out_detached(&["run", "-d", "--bundle", dir.to_str().unwrap(), &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(made.exists(), "no cgroup for root without the flag");
+    assert!(b.out(&["delete", "--force", &id]).status.success());
+}

@@ -80,9 +80,13 @@ fn check_host_flags(g: &GlobalOpts) -> Result<()> {
         );
     }
     if let Some(r) = g.rootless.as_deref() {
-        if !matches!(r, "true" | "false" | "auto") {
-            bail!("--rootless: {r:?} is not true, false or auto");
-        }
+        let mode = match r {
+            "true" => Some(true),
+            "false" => Some(false),
+            "auto" => None,
+            _ => bail!("--rootless: {r:?} is not true, false or auto"),
+        };
+        crate::container::set_rootless_mode(mode);
     }
     Ok(())
 }

@@ -182,12 +182,28 @@ pub fn compile_seccomp(bundle: &Bundle) -> Result<Option<crate::process::seccomp
         .with_context(|| file.display().to_string())
 }
 
-/// The container's cgroup; none for an unprivileged caller, who cannot make one.
-/// The container's cgroup. An unprivileged caller gets none, as runc's
-/// rootless mode, unless the config asks for limits: then only a cgroup
-/// delegated to it (its directories writable by the caller) will do.
+/// `--rootless`: Some(true) or Some(false) as given, None for auto (by euid).
+static ROOTLESS: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
+
+/// Sets `--rootless` for this command (once, from the command line).
+pub fn set_rootless_mode(mode: Option<bool>) {
+    let _ = ROOTLESS.set(mode);
+}
+
+fn rootless() -> bool {
+    ROOTLESS
+        .get()
+        .copied()
+        .flatten()
+        .unwrap_or_else(|| !nix::unistd::geteuid().is_root())
+}
+
+/// The container's cgroup. In rootless mode (an unprivileged caller, or
+/// `--rootless true`) there is none, as in runc, unless the config asks for
+/// limits: then only a cgroup delegated to the caller (its directories
+/// writable by it) will do.
 fn open_cgroup(bundle: &Bundle, id: &str) -> Result<Option<Cgroup>> {
-    let rootless = !nix::unistd::geteuid().is_root();
+    let rootless = rootless();
     if rootless {
         let limits = bundle.spec.linux().as_ref().and_then(|l| l.resources().clone());
         if !limits.as_ref().is_some_and(crate::cgroups::asks_for_limits) {

@@ -47,7 +47,7 @@ pub fn ensure(mask: &nix::sys::signal::SigSet) -> Result<()> {
         Err(e) => return Err(e).context("clone a read-only view of the hull binary"),
     };
     drop(exe);
-    if !is_sealed(&reopen(&view)?) {
+    if !is_sealed(&view) {
         bail!("the read-only view of the hull binary is still writable");
     }
     nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(mask), None)
@@ -65,7 +65,8 @@ fn open(path: &std::ffi::CStr, flags: i32) -> std::io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// On a read-only mount, or a memfd sealed against writes.
+/// On a read-only mount (fstatvfs answers for an O_PATH fd too), or a memfd
+/// sealed against writes.
 fn is_sealed(fd: &OwnedFd) -> bool {
     let ro = nix::sys::statvfs::fstatvfs(fd)
         .map(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
@@ -73,12 +74,6 @@ fn is_sealed(fd: &OwnedFd) -> bool {
     // SAFETY: F_GET_SEALS reads flags of an fd we own.
     let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
     ro || (seals > 0 && seals & libc::F_SEAL_WRITE != 0)
-}
-
-/// Opens what an O_PATH view names, for reading, to check what exec will see.
-fn reopen(view: &OwnedFd) -> std::io::Result<OwnedFd> {
-    let path = CString::new(format!("/proc/self/fd/{}", view.as_raw_fd())).unwrap_or_default();
-    open(&path, libc::O_RDONLY)
 }
 
 /// A detached, read-only bind mount of the running binary (O_PATH fd).
