@@ -169,6 +169,12 @@ fn links(root: &OwnedFd) -> Result<()> {
     ] {
         let cname = CString::new(name)?;
         let ctarget = CString::new(target)?;
+        if name == "ptmx" {
+            // The devpts instance's own ptmx, as runc makes it, even over a
+            // /dev/ptmx node from linux.devices (podman --privileged lists it).
+            // SAFETY: directory fd we hold, valid C string; unlinkat never follows.
+            unsafe { libc::unlinkat(dev.as_raw_fd(), cname.as_ptr(), 0) };
+        }
         // SAFETY: directory fd we hold, valid C strings.
         if unsafe { libc::symlinkat(ctarget.as_ptr(), dev.as_raw_fd(), cname.as_ptr()) } != 0 {
             let err = std::io::Error::last_os_error();
