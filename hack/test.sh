@@ -24,3 +24,4 @@ if nm target/release/hull | grep -E ' [TtWw] (getpw(nam|uid|ent)|getgr(nam|gid|e
 fi
 ./conformance/containerd.sh target/release/hull
 ./conformance/podman.sh target/release/hull
+./conformance/podman-matrix.sh target/release/hull
