@@ -25,3 +25,4 @@ fi
 ./conformance/containerd.sh target/release/hull
 ./conformance/podman.sh target/release/hull
 ./conformance/podman-matrix.sh target/release/hull
+./conformance/cri.sh target/release/hull
