@@ -139,3 +139,28 @@ fn exit_codes_and_error_phrases_match_runc() {
     assert_eq!(runc.len(), hull.len());
     assert!(bad.is_empty(), "differ from runc: {bad:?}");
 }
+
+/// podman maps a failed create to 126 or 127 by matching "permission
+/// denied", "no such file or directory" and "executable file not found in"
+/// in the runtime's error (libpod's getOCIRuntimeError): hull's errors carry
+/// the phrase runc's do.
+#[test]
+fn program_errors_carry_the_phrases_podman_maps_to_exit_codes() {
+    for (args, phrase) in [
+        (&["/etc/passwd"][..], "permission denied"),
+        (&["/no/such/program"][..], "no such file or directory"),
+        (&["no-such-program"][..], "executable file not found in $PATH"),
+    ] {
+        for runtime in [RUNC, common::HULL] {
+            let mut b = Bundle::new(args);
+            b.runtime = runtime.to_string();
+            let o = b.create("badprog", &[]);
+            let msg = message(runtime, &o.stderr).to_lowercase();
+            assert!(!o.status.success(), "{runtime} {args:?}: create succeeded");
+            assert!(
+                msg.contains(&phrase.to_lowercase()),
+                "{runtime} {args:?}: {msg:?} lacks {phrase:?}"
+            );
+        }
+    }
+}

@@ -24,7 +24,8 @@ pub fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
             bail!("process.args[0]: {arg0:?}: no such file or directory in the container");
         }
         if !executable(&p) {
-            bail!("process.args[0]: {arg0:?}: not an executable file");
+            // "permission denied" is what execve says, and what podman maps to 126.
+            bail!("process.args[0]: {arg0:?}: permission denied: not an executable file");
         }
         return Ok(p);
     }
