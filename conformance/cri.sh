@@ -60,8 +60,11 @@ finish() {
 }
 [ -d "$W" ] && stop_everything
 rm -rf "$W"
-mkdir -p "$W/cni" "$W/images" "$W/logs"
+mkdir -p "$W/cni" "$W/images" "$W/logs" "$W/hostpath" "$W/emptydir-memory"
+echo from-the-host > "$W/hostpath/file"
 trap finish EXIT
+# An emptyDir with medium Memory, as the kubelet makes it: a tmpfs on the host, bound in.
+mount -t tmpfs -o size=4m tmpfs "$W/emptydir-memory" && chmod 1777 "$W/emptydir-memory"
 netns_list > "$W/netns.before"
 
 # The images: busybox, and a sandbox ("pause") image whose command sleeps.

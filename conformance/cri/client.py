@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """A kubelet's calls over CRI, against a containerd whose runtime handler is
 the runtime under test: conformance/cri/client.py SOCKET WORKDIR HANDLER
-CGROUP_PARENT. Prints "ok: ..." or "FAILED: ..." per check and exits 1 on
+CGROUP_PARENT. Last, one probe container with the security settings and
+volumes a pod spec puts in CRI runs under HANDLER and under "runc", and what
+each observes must match. Prints "ok: ..." or "FAILED: ..." per check and exits 1 on
 the first failure that leaves nothing further to check. Debian's
 python3-grpcio and python3-grpc-tools; the stubs are generated from
 runtime.proto (beside this file) into WORKDIR."""
@@ -162,8 +164,68 @@ def main():
     print("ok: RemoveContainer, StopPodSandbox, RemovePodSandbox", flush=True)
 
 
+# What a container sees of what a pod spec asks: readOnlyRootFilesystem,
+# runAsUser/runAsGroup, capabilities, seccomp RuntimeDefault, a hostPath
+# volume (read-only), an emptyDir with medium Memory (the kubelet's tmpfs,
+# bound in), and a pod sysctl.
+PROBE = r"""
+echo "id: $(id)"
+grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status
+touch /probe 2>/dev/null && echo 'root: rw' || echo 'root: ro'
+cat /host/file; touch /host/w 2>/dev/null && echo 'host: rw' || echo 'host: ro'
+echo mem > /mem/f && cat /mem/f && grep ' /mem ' /proc/self/mounts | cut -d' ' -f3
+echo "port_start: $(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)"
+awk '{print "mount:", $2, $3}' /proc/self/mounts | grep -v -E ' /(etc/(hosts|hostname|resolv.conf)|dev/termination-log)$' | sort
+ls -ln /dev | awk 'NR>1 {print "dev:", $1, $3, $4, $NF}'
+"""
+
+
+def probe_pod(handler):
+    config = pb.PodSandboxConfig(
+        metadata=pb.PodSandboxMetadata(name=f"probe-{handler}", uid=f"hull-cri-probe-{handler}", namespace="default"),
+        hostname="probe",
+        log_directory=os.path.join(WORK, f"probe-logs-{handler}"),
+        linux=pb.LinuxPodSandboxConfig(cgroup_parent=PARENT, sysctls={"net.ipv4.ip_unprivileged_port_start": "80"}),
+    )
+    os.makedirs(config.log_directory, exist_ok=True)
+    pid = rt.RunPodSandbox(pb.RunPodSandboxRequest(config=config, runtime_handler=handler), timeout=T).pod_sandbox_id
+    try:
+        cfg = pb.ContainerConfig(
+            metadata=pb.ContainerMetadata(name="probe"),
+            image=pb.ImageSpec(image="localhost/busybox:latest"),
+            command=["sh", "-c", PROBE],
+            log_path="probe.log",
+            mounts=[pb.Mount(container_path="/host", host_path=os.path.join(WORK, "hostpath"), readonly=True),
+                    pb.Mount(container_path="/mem", host_path=os.path.join(WORK, "emptydir-memory"))],
+            linux=pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(
+                capabilities=pb.Capability(drop_capabilities=["ALL"], add_capabilities=["NET_BIND_SERVICE", "CHOWN"]),
+                run_as_user=pb.Int64Value(value=1000), run_as_group=pb.Int64Value(value=1000),
+                readonly_rootfs=True,
+                seccomp=pb.SecurityProfile(profile_type=pb.SecurityProfile.RuntimeDefault))),
+        )
+        cid = rt.CreateContainer(pb.CreateContainerRequest(pod_sandbox_id=pid, config=cfg, sandbox_config=config),
+                                 timeout=T).container_id
+        rt.StartContainer(pb.StartContainerRequest(container_id=cid), timeout=T)
+        wait("probe", lambda: rt.ContainerStatus(pb.ContainerStatusRequest(container_id=cid), timeout=T)
+             .status.state == pb.CONTAINER_EXITED)
+        log = open(os.path.join(config.log_directory, "probe.log")).read()
+        # CRI log lines: TIME STREAM TAG text
+        return sorted(line.split(" ", 3)[3] for line in log.splitlines() if line.count(" ") >= 3)
+    finally:
+        rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pid), timeout=T)
+        rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pid), timeout=T)
+
+
+def compare_probes():
+    ours, runc = probe_pod(HANDLER), probe_pod("runc")
+    diff = sorted(set(ours) ^ set(runc))
+    check(ours == runc and len(ours) > 20, f"a pod spec's security settings and volumes: {HANDLER} sees what runc sees",
+          f"\n  only {HANDLER}: {[x for x in diff if x in ours]}\n  only runc: {[x for x in diff if x in runc]}")
+
+
 try:
     main()
+    compare_probes()
 except Exception:
     # Leave nothing behind for the checks that follow, then report.
     try:
