@@ -24,5 +24,6 @@ if nm target/release/hull | grep -E ' [TtWw] (getpw(nam|uid|ent)|getgr(nam|gid|e
 fi
 ./conformance/containerd.sh target/release/hull
 ./conformance/podman.sh target/release/hull
-./conformance/podman-matrix.sh target/release/hull
+./conformance/flag-matrix.sh podman target/release/hull
+./conformance/flag-matrix.sh docker target/release/hull
 ./conformance/cri.sh target/release/hull
