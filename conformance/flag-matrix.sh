@@ -26,98 +26,21 @@ esac
 for b in "${NEED[@]}" "$RUNC"; do command -v "$b" >/dev/null || { say "missing $b: run hack/setup.sh"; exit 1; }; done
 [ -x "$HULL" ] || { say "no hull binary at $HULL"; exit 1; }
 
-export CONTAINERS_CONF=$W/containers.conf CONTAINERS_STORAGE_CONF=$W/storage.conf
-export CONTAINERS_REGISTRIES_CONF=$W/registries.conf TMPDIR=$W/tmp
-# Debian's docker CLI: another one earlier in PATH may not speak to 20.10.
-DOCKER=(timeout $T /usr/bin/docker -H "unix://$W/docker.sock")
-P() {
-    case $CLIENT in
-        podman) timeout $T podman "$@" ;;
-        docker) "${DOCKER[@]}" "$@" ;;
-    esac
-}
+. conformance/clients.sh
 
-cleanup() {
-    set +e
-    if [ "$CLIENT" = podman ] && [ -f "$W/containers.conf" ]; then
-        P rm -a -f -t 0 >/dev/null 2>&1; P volume rm -a -f >/dev/null 2>&1
-    fi
-    if [ -f "$W/docker.pid" ]; then
-        P rm -f $(P ps -aq 2>/dev/null) >/dev/null 2>&1; P volume prune -f >/dev/null 2>&1
-        p=$(cat "$W/docker.pid"); kill "$p" 2>/dev/null
-        timeout 20 tail --pid="$p" -f /dev/null 2>/dev/null || kill -9 "$p" 2>/dev/null
-        pkill -9 -f "containerd.*$W/exec" 2>/dev/null
-    fi
-    awk -v p="$W" '$2 ~ "^"p {print $2}' /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
-    rm -rf "$W"
-}
 finish() {
     local rc=$?
-    cleanup
+    clients_cleanup
     echo "$CLIENT-matrix: $PASSED passed, $FAILED failed"
     [ $FAILED = 0 ] && [ $rc = 0 ] && exit 0
     exit 1
 }
-cleanup
+clients_cleanup
 mkdir -p "$W/tmp" "$W/vol"
 echo volume-file > "$W/vol/f"
 trap finish EXIT
 ./hack/images.sh "$W/images" >/dev/null
 
-# This host lacks CAP_SYS_RESOURCE: the clients' default nofile/nproc limits
-# are above the hard limits, so ask for what the host allows.
-HN=$(ulimit -Hn); HU=$(ulimit -Hu); [ "$HU" = unlimited ] || [ "$HU" -gt 32768 ] && HU=32768
-
-setup_podman() {
-    # podman passes no --root: the wrapper keeps hull's state private to $W.
-    printf '#!/bin/sh\nexec "%s" --root "%s" "$@"\n' "$HULL" "$W/hull-root" > "$W/hull"
-    chmod +x "$W/hull"
-    cat > "$W/containers.conf" <<EOF
-    [containers]
-    netns = "none"
-    default_ulimits = ["nofile=$HN:$HN", "nproc=$HU:$HU"]
-    [engine]
-    cgroup_manager = "cgroupfs"
-    events_logger = "file"
-    events_logfile_path = "$W/events.log"
-    tmp_dir = "$W/run"
-    volume_path = "$W/volumes"
-    static_dir = "$W/storage/libpod"
-    runtime_supports_json = ["crun", "runc", "hull"]
-    [engine.runtimes]
-    hull = ["$W/hull"]
-    runc = ["$RUNC"]
-EOF
-    printf '[storage]\ndriver = "overlay"\nrunroot = "%s/runroot"\ngraphroot = "%s/storage"\n' "$W" "$W" > "$W/storage.conf"
-    printf 'unqualified-search-registries = []\nshort-name-mode = "disabled"\n' > "$W/registries.conf"
-    echo '{"default":[{"type":"insecureAcceptAnything"}]}' > "$W/policy.json"
-    P load --signature-policy "$W/policy.json" -q -i "$W/images/busybox-oci.tar" >/dev/null
-    IMG=$(P images -q | head -1)
-}
-
-setup_docker() {
-    # The shim gives every runtime --root and --log: the wrapper adds nothing.
-    printf '#!/bin/sh\nexec "%s" "$@"\n' "$HULL" > "$W/hull"
-    chmod +x "$W/hull"
-    cat > "$W/daemon.json" <<EOF
-{"runtimes": {"hull": {"path": "$W/hull"}},
- "default-ulimits": {"nofile": {"Name": "nofile", "Soft": $HN, "Hard": $HN}}}
-EOF
-    dockerd --config-file "$W/daemon.json" --data-root "$W/data" --exec-root "$W/exec" \
-        -H "unix://$W/docker.sock" --pidfile "$W/docker.pid" --iptables=false --ip-forward=false \
-        --ip-masq=false --bridge=none --storage-driver overlay2 > "$W/dockerd.log" 2>&1 &
-    for _ in $(seq 1 100); do P version >/dev/null 2>&1 && break; sleep 0.2; done
-    P version >/dev/null 2>&1 || { say "dockerd did not start: $(tail -n 5 "$W/dockerd.log")"; exit 1; }
-    skopeo copy -q oci-archive:"$W/images/busybox-oci.tar" docker-archive:"$W/images/busybox-docker.tar":localhost/busybox:latest
-    P load -q -i "$W/images/busybox-docker.tar" >/dev/null
-    # dockerd refuses rshared volumes whose source is not on a shared mount.
-    mount --bind "$W/vol" "$W/vol" && mount --make-shared "$W/vol"
-    IMG=localhost/busybox:latest
-    # No bridge: every container gets a network namespace of its own, loopback only.
-    NET=(--network none)
-}
-
-NET=()
 setup_$CLIENT
 
 # What the container can see of its own configuration, one fact a line.

@@ -2,26 +2,30 @@
 # A real distribution image for hull's tests and benchmarks: Debian bookworm
 # (debootstrap --variant=minbase, through apt's mirror), one gzip layer in an
 # OCI image layout made with umoci.
-#   hack/debian-image.sh [OUT_DIR]  ->  OUT_DIR/oci, ref name "bookworm"
+#   hack/debian-image.sh [OUT_DIR [PACKAGE...]]  ->  OUT_DIR/oci, ref name "bookworm"
+# PACKAGEs are installed into it too (the application tests: PostgreSQL,
+# nginx, a JVM); each package list has its own cached tree.
 # The debootstrap tree is cached as $HULL_CACHE/bookworm-minbase.tar (default
 # /var/cache/hull): only the first run needs the mirror (about 2 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 OUT=${1:-/var/cache/hull/debian}
+shift $(($# > 0 ? 1 : 0))
 CACHE=${HULL_CACHE:-/var/cache/hull}
 SUITE=bookworm
+INCLUDE=$(IFS=,; echo "$*")
 [ -f "$OUT/.complete" ] && exit 0
 for b in debootstrap umoci; do
     command -v "$b" >/dev/null || { echo "[debian-image] missing $b: run hack/setup.sh" >&2; exit 1; }
 done
 mkdir -p "$CACHE"
-TARBALL=$CACHE/$SUITE-minbase.tar
+TARBALL=$CACHE/$SUITE-minbase${INCLUDE:+-$(sha256sum <<<"$INCLUDE" | cut -c1-12)}.tar
 if [ ! -s "$TARBALL" ]; then
     W=$(mktemp -d "$CACHE/.debootstrap.XXXXXX")
     trap 'rm -rf "$W"' EXIT
     echo "[debian-image] debootstrap $SUITE (minbase)" >&2
-    if ! timeout 900 debootstrap --variant=minbase "$SUITE" "$W/rootfs" > "$W/log" 2>&1; then
+    if ! timeout 1500 debootstrap --variant=minbase ${INCLUDE:+--include="$INCLUDE"} "$SUITE" "$W/rootfs" > "$W/log" 2>&1; then
         tail -20 "$W/log" >&2
         exit 1
     fi
