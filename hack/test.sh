@@ -27,3 +27,4 @@ fi
 ./conformance/flag-matrix.sh podman target/release/hull
 ./conformance/flag-matrix.sh docker target/release/hull
 ./conformance/cri.sh target/release/hull
+./conformance/apps.sh target/release/hull
