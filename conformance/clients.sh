@@ -12,6 +12,7 @@ P() {
     case $CLIENT in
         podman) timeout $T podman "$@" ;;
         docker) "${DOCKER[@]}" "$@" ;;
+        ctr) timeout $T ctr -a "$W/containerd.sock" -n hull "$@" ;;
     esac
 }
 
@@ -19,6 +20,13 @@ clients_cleanup() {
     set +e
     if [ "$CLIENT" = podman ] && [ -f "$W/containers.conf" ]; then
         P rm -a -f -t 0 >/dev/null 2>&1; P volume rm -a -f >/dev/null 2>&1
+    fi
+    if [ -f "$W/containerd.pid" ]; then
+        for t in $(P task ls -q 2>/dev/null); do P task kill -a -s SIGKILL "$t" >/dev/null 2>&1; P task rm -f "$t" >/dev/null 2>&1; done
+        for c in $(P c ls -q 2>/dev/null); do P c rm "$c" >/dev/null 2>&1; done
+        p=$(cat "$W/containerd.pid"); kill "$p" 2>/dev/null
+        timeout 10 tail --pid="$p" -f /dev/null 2>/dev/null || kill -9 "$p" 2>/dev/null
+        for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $W/containerd.sock" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
     fi
     if [ -f "$W/docker.pid" ]; then
         P rm -f $(P ps -aq 2>/dev/null) >/dev/null 2>&1; P volume prune -f >/dev/null 2>&1
@@ -80,6 +88,35 @@ EOF
     IMG=localhost/busybox:latest
     # No bridge: every container gets a network namespace of its own, loopback only.
     NET=(--network none)
+}
+
+setup_ctr() {
+    # ctr names the runtime binary per run (--runc-binary); hull's and runc's
+    # state stay apart with --runc-root.
+    printf '#!/bin/sh\nexec "%s" "$@"\n' "$HULL" > "$W/hull"
+    printf '#!/bin/sh\nexec "%s" "$@"\n' "$RUNC" > "$W/runc"
+    chmod +x "$W/hull" "$W/runc"
+    cat > "$W/config.toml" <<EOF
+version = 2
+root = "$W/root"
+state = "$W/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.internal.v1.tracing"]
+[grpc]
+  address = "$W/containerd.sock"
+[ttrpc]
+  address = "$W/containerd.sock.ttrpc"
+[plugins]
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "$W/opt"
+EOF
+    containerd --config "$W/config.toml" > "$W/containerd.log" 2>&1 &
+    echo $! > "$W/containerd.pid"
+    for _ in $(seq 1 100); do P version >/dev/null 2>&1 && break; sleep 0.1; done
+    P images import --base-name localhost/busybox "$W/images/busybox-oci.tar" >/dev/null
+    IMG=localhost/busybox:latest
 }
 
 NET=()

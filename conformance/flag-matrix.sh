@@ -1,11 +1,12 @@
 #!/bin/bash
-# Every everyday `podman run` (or `docker run`) flag that changes the runtime
-# config, run through hull and through runc: what the container observes
-# about itself must be the same (issue 18).
-#   conformance/flag-matrix.sh podman|docker [HULL_BINARY]
+# Every everyday `podman run` (or `docker run`, or `ctr run`) flag that
+# changes the runtime config, run through hull and through runc: what the
+# container observes about itself must be the same (issue 18).
+#   conformance/flag-matrix.sh podman|docker|ctr [HULL_BINARY]
 # podman with conmon and a private storage; Docker's engine (Debian's
 # docker.io) as a private dockerd with its own data-root, exec-root and
-# socket, no iptables and no bridge, hull registered in its runtimes.
+# socket, no iptables and no bridge, hull registered in its runtimes;
+# containerd's ctr with a private containerd and --runc-binary.
 # Prints one line per case and "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,8 @@ say() { echo "[$CLIENT-matrix] $*" >&2; }
 case $CLIENT in
     podman) NEED=(podman conmon) ;;
     docker) NEED=(dockerd /usr/bin/docker docker-init skopeo) ;;
-    *) say "the client is podman or docker, not $CLIENT"; exit 2 ;;
+    ctr) NEED=(containerd ctr containerd-shim-runc-v2) ;;
+    *) say "the client is podman, docker or ctr, not $CLIENT"; exit 2 ;;
 esac
 for b in "${NEED[@]}" "$RUNC"; do command -v "$b" >/dev/null || { say "missing $b: run hack/setup.sh"; exit 1; }; done
 [ -x "$HULL" ] || { say "no hull binary at $HULL"; exit 1; }
@@ -69,8 +71,16 @@ normalise() {
             s/[0-9a-f]{64}/<id>/g; s#/overlay/[0-9]+/#/overlay/<n>/#g" | sort
 }
 
-observe() { # runtime, flags..., -- command...
+observe() { # runtime, flags..., image, command...
     local rt=$1; shift
+    if [ "$CLIENT" = ctr ]; then
+        # ctr run [flags] IMAGE ID COMMAND...: the id goes after the image.
+        local args=() a
+        for a in "$@"; do args+=("$a"); [ "$a" = "$IMG" ] && args+=("m$RANDOM$RANDOM"); done
+        P run --rm --runc-binary "$W/$rt" --runc-root "$W/$rt-root" --fifo-dir "$W/fifo" "${args[@]}" 2>&1
+        echo "exit: $?"
+        return
+    fi
     local net=("${NET[@]}")
     [[ " $* " == *" --network "* ]] && net=()
     P run --rm --runtime "$rt" "${net[@]}" "$@" 2>&1 | sed 's/^docker: //'
@@ -101,6 +111,26 @@ check() { # name, flags...: the command is sh -c PROBE
 }
 
 check default
+if [ "$CLIENT" = ctr ]; then
+    check read-only --read-only
+    check mount-bind-ro --mount "type=bind,src=$W/vol,dst=/vol,options=rbind:ro"
+    check mount-tmpfs --mount "type=tmpfs,src=tmpfs,dst=/scratch,options=size=2m:mode=1777"
+    check env --env A=1 --env "B=two words"
+    check cwd --cwd /tmp
+    check privileged --privileged
+    check cap-add --cap-add CAP_NET_ADMIN
+    check cap-drop --cap-drop CAP_CHOWN --cap-drop CAP_KILL
+    check memory --memory-limit 67108864
+    check cpus --cpus 0.5
+    check cpu-quota --cpu-quota 25000 --cpu-period 100000 --cpu-shares 512
+    check net-host --net-host
+    check seccomp --seccomp
+    check allow-new-privs --allow-new-privs
+    check device --device /dev/fuse
+    check rootfs-propagation --rootfs-propagation rslave
+    check no-pivot --no-pivot
+    exit
+fi
 check read-only --read-only
 podman_only && check read-only-tmpfs-false --read-only --read-only-tmpfs=false
 check tmpfs --tmpfs /data:size=1m
