@@ -47,7 +47,8 @@ echo "pids.max: $(cat /sys/fs/cgroup/pids/pids.max)"
 echo "cfs_quota: $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us)"
 echo "hierarchies: $(ls /sys/fs/cgroup | tr '\n' ' ')"
 echo "subgroups: $(find /sys/fs/cgroup/memory -mindepth 1 -type d | wc -l)"
-echo "procs: $(cat /sys/fs/cgroup/pids/cgroup.procs | wc -l)"
+n=$(wc -l < /sys/fs/cgroup/pids/cgroup.procs); [ "$n" -le 8 ] && echo "procs: a few" || echo "procs: $n"
+grep -qx 1 /sys/fs/cgroup/pids/cgroup.procs && echo "procs: pid 1 among them"
 "#;
 
 /// Limits, with or without a cgroup namespace, and CGROUP_PROBE after PROBE.

@@ -26,5 +26,6 @@ fi
 ./conformance/podman.sh target/release/hull
 ./conformance/flag-matrix.sh podman target/release/hull
 ./conformance/flag-matrix.sh docker target/release/hull
+./conformance/flag-matrix.sh ctr target/release/hull
 ./conformance/cri.sh target/release/hull
 ./conformance/apps.sh target/release/hull
