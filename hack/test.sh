@@ -29,3 +29,4 @@ fi
 ./conformance/flag-matrix.sh ctr target/release/hull
 ./conformance/cri.sh target/release/hull
 ./conformance/apps.sh target/release/hull
+./conformance/systemd.sh target/release/hull

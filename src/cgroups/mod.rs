@@ -6,6 +6,7 @@ pub mod bpf;
 mod devices;
 mod resources;
 mod stats;
+pub mod systemd;
 pub mod v2;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,9 @@ pub struct CgroupRef {
     pub path: String,
     /// Whether create made it (only then does delete remove it).
     pub created: bool,
+    /// The systemd unit (`slice:prefix:name`) under --systemd-cgroup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<String>,
 }
 
 /// Whether `r` sets any limit (device rules alone are not limits: a rootless
@@ -60,7 +64,20 @@ pub fn writable_by_caller(path: &str) -> bool {
 
 /// The cgroup path for a container: linux.cgroupsPath if absolute, under
 /// hull's parent if relative, `hull/<id>` if absent.
+/// The systemd unit a container's cgroup is under --systemd-cgroup.
+pub fn systemd_spec(spec: &Spec, id: &str) -> Option<String> {
+    systemd::enabled().then(|| {
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.cgroups_path().clone())
+            .map_or_else(|| systemd::default_spec(id), |p| p.to_string_lossy().into_owned())
+    })
+}
+
 pub fn path_for(spec: &Spec, id: &str) -> Result<String> {
+    if let Some(unit) = systemd_spec(spec, id) {
+        return systemd::fs_path(&unit);
+    }
     let given = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
     let path = match given {
         Some(p) if p.is_absolute() => p.strip_prefix("/").unwrap_or(&p).to_path_buf(),
@@ -98,6 +115,11 @@ fn dirs(path: &str) -> Vec<PathBuf> {
         .map(|e| e.path())
         // The hybrid host's cgroup2 tree is not one of the v1 hierarchies cgroups-rs uses.
         .filter(|p| p.file_name().is_some_and(|n| n != "unified"))
+        // Only hierarchies: a systemd host also has plain directories there.
+        .filter(|p| {
+            nix::sys::statfs::statfs(p.as_path())
+                .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP_SUPER_MAGIC)
+        })
         .map(|p| p.join(path))
         .collect();
     out.sort();
@@ -148,6 +170,8 @@ fn inherit_cpuset(path: &str) -> Result<()> {
 
 pub struct Cgroup {
     pub path: String,
+    /// The systemd unit that holds it, under --systemd-cgroup.
+    pub systemd: Option<String>,
     mgr: FsManager,
     /// The process placed last (the init), for the hybrid cgroup2 tree.
     pid: Option<i32>,
@@ -164,6 +188,7 @@ impl Cgroup {
             .with_context(|| format!("cgroup {path}"))?;
         Ok(Cgroup {
             path: path.to_string(),
+            systemd: None,
             mgr,
             pid: None,
         })
@@ -175,7 +200,17 @@ impl Cgroup {
 
     /// Puts a process in the cgroup, making the cgroup if needed.
     pub fn add(&mut self, pid: i32) -> Result<()> {
+        if let Some(unit) = &self.systemd {
+            // systemd makes the scope with the process in it; the cgroupfs
+            // placement below covers the hierarchies systemd leaves alone.
+            systemd::start(unit, pid)?;
+        }
         if self.exists() && !is_v2() {
+            // Made elsewhere (systemd makes a scope only in the hierarchies
+            // it manages): the rest are made here, cpuset filled in.
+            for d in dirs(&self.path) {
+                std::fs::create_dir_all(&d).with_context(|| format!("mkdir {}", d.display()))?;
+            }
             inherit_cpuset(&self.path)?;
         }
         self.pid = Some(pid);
@@ -203,6 +238,9 @@ impl Cgroup {
     pub fn apply(&mut self, r: Option<&LinuxResources>, devices: &[oci_spec::runtime::LinuxDevice]) -> Result<()> {
         if let Some(r) = r {
             self.update(r)?;
+            if let Some(unit) = &self.systemd {
+                systemd::set(unit, r)?;
+            }
         }
         let spec_rules = r.and_then(|r| r.devices().as_deref()).unwrap_or(&[]);
         let dir = if is_v2() {

@@ -72,12 +72,12 @@ fn exec_image_tool() -> Result<i32> {
 /// Flags this host cannot honour are refused where they would matter.
 fn check_host_flags(g: &GlobalOpts) -> Result<()> {
     if g.systemd_cgroup {
-        // Accepting it and making a cgroupfs tree instead would be silently
-        // wrong (containerd with SystemdCgroup = true, as kubeadm sets up).
-        bail!(
-            "--systemd-cgroup: hull has no systemd cgroup driver yet; use the cgroupfs driver \
-             (containerd: SystemdCgroup = false; podman: cgroup_manager = \"cgroupfs\")"
-        );
+        if !std::path::Path::new("/run/systemd/system").exists() {
+            bail!(
+                "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the cgroupfs driver"
+            );
+        }
+        crate::cgroups::systemd::enable();
     }
     if let Some(r) = g.rootless.as_deref() {
         let mode = match r {

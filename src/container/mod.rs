@@ -28,12 +28,17 @@ struct CreateGuard {
     /// A cgroup this create made, and the first of it and its parents that
     /// did not exist before.
     cgroup: Option<(String, String)>,
+    /// A systemd unit this create may have started.
+    unit: Option<String>,
 }
 
 impl Drop for CreateGuard {
     fn drop(&mut self) {
         if let Some(pid) = self.pid {
             launcher::reap(pid);
+        }
+        if let Some(unit) = self.unit.take() {
+            let _ = crate::cgroups::systemd::stop(&unit);
         }
         if let Some((path, made_from)) = self.cgroup.take() {
             Cgroup::remove_made(&path, &made_from);
@@ -97,6 +102,7 @@ pub fn create(
         dir: Some(dir),
         pid: None,
         cgroup: None,
+        unit: None,
     };
     let dir = guard.dir.as_ref().context("state dir")?;
     make_fifo(&dir.fifo())?;
@@ -116,7 +122,9 @@ pub fn create(
     let cgroup_ref = cgroup.as_ref().map(|cg| CgroupRef {
         path: cg.path.clone(),
         created: !cg.exists(),
+        systemd: cg.systemd.clone(),
     });
+    guard.unit = cgroup_ref.as_ref().and_then(|r| r.systemd.clone());
     if let Some(r) = cgroup_ref.as_ref().filter(|r| r.created) {
         guard.cgroup = Cgroup::first_missing(&r.path).map(|from| (r.path.clone(), from));
     }
@@ -145,6 +153,7 @@ pub fn create(
     }
     guard.pid = None;
     guard.cgroup = None;
+    guard.unit = None;
     let dir = guard.dir.take().context("state dir")?;
     let master = local.map(|l| crate::console::recv_master(l.as_raw_fd())).transpose()?;
     Ok((dir, st, master))
@@ -219,7 +228,9 @@ fn open_cgroup(bundle: &Bundle, id: &str) -> Result<Option<Cgroup>> {
             nix::unistd::geteuid()
         );
     }
-    own_cgroup(&path).map(Some)
+    let mut cg = own_cgroup(&path)?;
+    cg.systemd = crate::cgroups::systemd_spec(&bundle.spec, id);
+    Ok(Some(cg))
 }
 
 /// The container's cgroup, which must be its own, as runc 1.2 requires: one
@@ -355,6 +366,9 @@ pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
         if !st.own_pid_ns {
             let _ = Cgroup::open(&c.path).and_then(|cg| cg.signal_all(libc::SIGKILL));
         }
+        if let Some(unit) = &c.systemd {
+            crate::cgroups::systemd::stop(unit)?;
+        }
         if c.created {
             remove_cgroup(&c.path);
         }
@@ -439,7 +453,11 @@ pub fn update(dir: &ContainerDir, st: &State, r: &oci_spec::runtime::LinuxResour
             }
         }
     }
-    cg.update(r)
+    cg.update(r)?;
+    match st.cgroup.as_ref().and_then(|c| c.systemd.as_deref()) {
+        Some(unit) => crate::cgroups::systemd::set(unit, r),
+        None => Ok(()),
+    }
 }
 
 /// How `exec` runs its process.
