@@ -97,7 +97,7 @@ pub fn path_for(spec: &Spec, id: &str) -> Result<String> {
     Ok(s)
 }
 
-fn is_v2() -> bool {
+pub fn is_v2() -> bool {
     nix::sys::statfs::statfs(ROOT)
         .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
         .unwrap_or(false)
@@ -203,7 +203,7 @@ impl Cgroup {
         if let Some(unit) = &self.systemd {
             // systemd makes the scope with the process in it; the cgroupfs
             // placement below covers the hierarchies systemd leaves alone.
-            systemd::start(unit, pid)?;
+            systemd::start(unit, pid, None, is_v2())?;
         }
         if self.exists() && !is_v2() {
             // Made elsewhere (systemd makes a scope only in the hierarchies
@@ -239,7 +239,7 @@ impl Cgroup {
         if let Some(r) = r {
             self.update(r)?;
             if let Some(unit) = &self.systemd {
-                systemd::set(unit, r)?;
+                systemd::set(unit, r, is_v2())?;
             }
         }
         let spec_rules = r.and_then(|r| r.devices().as_deref()).unwrap_or(&[]);

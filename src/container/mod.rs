@@ -455,7 +455,7 @@ pub fn update(dir: &ContainerDir, st: &State, r: &oci_spec::runtime::LinuxResour
     }
     cg.update(r)?;
     match st.cgroup.as_ref().and_then(|c| c.systemd.as_deref()) {
-        Some(unit) => crate::cgroups::systemd::set(unit, r),
+        Some(unit) => crate::cgroups::systemd::set(unit, r, crate::cgroups::is_v2()),
         None => Ok(()),
     }
 }
