@@ -227,7 +227,7 @@ pub fn stop(spec: &str) -> Result<()> {
         Err(e) if e.to_string().contains("not loaded") || e.to_string().contains("NoSuchUnit") => return Ok(()),
         Err(e) => return Err(e.context(format!("stop {}", unit.name))),
     }
-    let _ = call("ResetFailedUnit", "s", &[unit.name.clone()]);
+    let _ = call("ResetFailedUnit", "s", std::slice::from_ref(&unit.name));
     Ok(())
 }
 
