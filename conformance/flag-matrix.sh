@@ -33,6 +33,7 @@ for b in "${NEED[@]}" "$RUNC"; do command -v "$b" >/dev/null || { say "missing $
 finish() {
     local rc=$?
     clients_cleanup
+    [ -n "${ADDED_SUBIDS:-}" ] && sed -i "/^$ADDED_SUBIDS\$/d" /etc/subuid /etc/subgid
     echo "$CLIENT-matrix: $PASSED passed, $FAILED failed"
     [ $FAILED = 0 ] && [ $rc = 0 ] && exit 0
     exit 1
@@ -159,9 +160,16 @@ check userns-host --userns host
 # With a user namespace runc 1.1.5 mounts mqueue before it becomes gid 0 in
 # it, so its /dev/mqueue shows the overflow gid; hull switches first and it
 # is the container's root group's (conformance/differential.rs has the same).
-# (--userns keep-id and auto are rootless podman's: as root podman refuses
-# keep-id itself, and auto needs subordinate ids for a "containers" user.
-# Docker has no --uidmap.)
+# --userns auto takes its ranges from the subordinate ids of the user
+# "containers" (podman's root-auto-userns-user): added for this run when the
+# host has none, removed after. (--userns keep-id is rootless podman's: as
+# root podman refuses it itself. Docker has neither, nor --uidmap.)
+if podman_only && ! grep -q '^containers:' /etc/subuid /etc/subgid 2>/dev/null; then
+    ADDED_SUBIDS="containers:300000:200000"
+    echo "$ADDED_SUBIDS" >> /etc/subuid
+    echo "$ADDED_SUBIDS" >> /etc/subgid
+fi
+podman_only && IGNORE='^dev: drwxrwxrwt 0 [0-9]+ mqueue$' check userns-auto --userns auto
 podman_only && IGNORE='^dev: drwxrwxrwt 0 [0-9]+ mqueue$' check uidmap --uidmap 0:100000:65536 --gidmap 0:100000:65536
 check cgroupns-private --cgroupns private
 check cgroupns-host --cgroupns host
