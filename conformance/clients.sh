@@ -13,13 +13,24 @@ P() {
         podman) timeout $T podman "$@" ;;
         docker) "${DOCKER[@]}" "$@" ;;
         ctr) timeout $T ctr -a "$W/containerd.sock" -n hull "$@" ;;
+        rootless) (cd /tmp && runuser -u "$RL_USER" -- env HOME="/home/$RL_USER" XDG_RUNTIME_DIR="/run/user/$RL_UID" TMPDIR="/run/user/$RL_UID" \
+            CONTAINERS_CONF="$W/rootless/containers.conf" CONTAINERS_STORAGE_CONF="$W/rootless/storage.conf" \
+            timeout $T podman "$@") ;;
     esac
 }
+RL_USER=hullrl$$
 
 clients_cleanup() {
     set +e
     if [ "$CLIENT" = podman ] && [ -f "$W/containers.conf" ]; then
         P rm -a -f -t 0 >/dev/null 2>&1; P volume rm -a -f >/dev/null 2>&1
+    fi
+    if id "$RL_USER" >/dev/null 2>&1; then
+        RL_UID=$(id -u "$RL_USER")
+        P rm -a -f -t 0 >/dev/null 2>&1
+        pkill -9 -u "$RL_USER" 2>/dev/null
+        userdel -r "$RL_USER" >/dev/null 2>&1
+        rm -rf "/run/user/$RL_UID"
     fi
     if [ -f "$W/containerd.pid" ]; then
         for t in $(P task ls -q 2>/dev/null); do P task kill -a -s SIGKILL "$t" >/dev/null 2>&1; P task rm -f "$t" >/dev/null 2>&1; done
@@ -88,6 +99,33 @@ EOF
     IMG=localhost/busybox:latest
     # No bridge: every container gets a network namespace of its own, loopback only.
     NET=(--network none)
+}
+
+setup_rootless() {
+    # Rootless podman: an unprivileged user made for the run (useradd gives it
+    # subordinate ids), its own runtime dir, storage and configuration; the
+    # runtimes run as root of podman's user namespace.
+    useradd -m -s /bin/sh "$RL_USER" || { say "useradd failed"; exit 1; }
+    RL_UID=$(id -u "$RL_USER")
+    mkdir -p "/run/user/$RL_UID" "$W/rootless"
+    chown "$RL_USER:" "/run/user/$RL_UID" && chmod 700 "/run/user/$RL_UID"
+    cp "$HULL" "$W/rootless/hull"
+    chmod 755 "$W" "$W/rootless" "$W/rootless/hull" && chmod -R a+rX "$W/images" "$W/vol"
+    cat > "$W/rootless/containers.conf" <<EOF
+[containers]
+netns = "none"
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime_supports_json = ["crun", "runc", "hull"]
+[engine.runtimes]
+hull = ["$W/rootless/hull"]
+runc = ["$RUNC"]
+EOF
+    printf '[storage]\ndriver = "vfs"\n' > "$W/rootless/storage.conf"
+    printf 'unqualified-search-registries = []\nshort-name-mode = "disabled"\n' > "$W/registries.conf"
+    P load -q -i "$W/images/busybox-oci.tar" >/dev/null || say "podman load as $RL_USER failed"
+    IMG=$(P images -q | head -1)
 }
 
 setup_ctr() {

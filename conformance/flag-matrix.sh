@@ -2,11 +2,12 @@
 # Every everyday `podman run` (or `docker run`, or `ctr run`) flag that
 # changes the runtime config, run through hull and through runc: what the
 # container observes about itself must be the same (issue 18).
-#   conformance/flag-matrix.sh podman|docker|ctr [HULL_BINARY]
+#   conformance/flag-matrix.sh podman|docker|ctr|rootless [HULL_BINARY]
 # podman with conmon and a private storage; Docker's engine (Debian's
 # docker.io) as a private dockerd with its own data-root, exec-root and
 # socket, no iptables and no bridge, hull registered in its runtimes;
-# containerd's ctr with a private containerd and --runc-binary.
+# containerd's ctr with a private containerd and --runc-binary; rootless
+# podman as a user made for the run.
 # Prints one line per case and "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,8 @@ case $CLIENT in
     podman) NEED=(podman conmon) ;;
     docker) NEED=(dockerd /usr/bin/docker docker-init skopeo) ;;
     ctr) NEED=(containerd ctr containerd-shim-runc-v2) ;;
-    *) say "the client is podman, docker or ctr, not $CLIENT"; exit 2 ;;
+    rootless) NEED=(podman conmon useradd runuser newuidmap) ;;
+    *) say "the client is podman, docker, ctr or rootless, not $CLIENT"; exit 2 ;;
 esac
 for b in "${NEED[@]}" "$RUNC"; do command -v "$b" >/dev/null || { say "missing $b: run hack/setup.sh"; exit 1; }; done
 [ -x "$HULL" ] || { say "no hull binary at $HULL"; exit 1; }
@@ -112,6 +114,20 @@ check() { # name, flags...: the command is sh -c PROBE
 }
 
 check default
+if [ "$CLIENT" = rootless ]; then
+    # The mqueue difference of a user namespace, as in the uidmap case below.
+    IGNORE='^dev: drwxrwxrwt 0 [0-9]+ mqueue$' check keep-id --userns keep-id
+    IGNORE='^dev: drwxrwxrwt 0 [0-9]+ mqueue$' check keep-id-user --userns keep-id --user 1000:1000
+    check read-only --read-only
+    check tmpfs --tmpfs /data:size=1m
+    check v-ro -v "$W/vol:/vol:ro"
+    check cap-drop --cap-drop ALL --cap-add CHOWN
+    check no-new-privileges --security-opt no-new-privileges
+    check env --env A=1 --workdir /tmp --hostname rootless-host
+    check ulimit --ulimit nofile=1000:1000
+    check shm-size --shm-size 8m
+    exit
+fi
 if [ "$CLIENT" = ctr ]; then
     check read-only --read-only
     check mount-bind-ro --mount "type=bind,src=$W/vol,dst=/vol,options=rbind:ro"

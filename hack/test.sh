@@ -27,6 +27,7 @@ fi
 ./conformance/flag-matrix.sh podman target/release/hull
 ./conformance/flag-matrix.sh docker target/release/hull
 ./conformance/flag-matrix.sh ctr target/release/hull
+./conformance/flag-matrix.sh rootless target/release/hull
 ./conformance/cri.sh target/release/hull
 ./conformance/apps.sh target/release/hull
 ./conformance/systemd.sh target/release/hull

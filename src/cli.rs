@@ -6,10 +6,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub const DEFAULT_ROOT: &str = "/run/hull";
 
-/// Where state lives unless --root says: /run/hull for root; an unprivileged
-/// user cannot write there, so its own runtime dir (or /tmp) instead.
+/// Where state lives unless --root says: /run/hull for the host's root; an
+/// unprivileged user (or root of a user namespace, as under rootless podman)
+/// cannot write there, so its own runtime dir (or /tmp) instead.
 pub fn default_root() -> PathBuf {
-    if nix::unistd::geteuid().is_root() {
+    if crate::privilege::is_host_root() {
         return PathBuf::from(DEFAULT_ROOT);
     }
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {

@@ -14,6 +14,7 @@ pub mod hooks;
 pub mod launcher;
 pub mod logging;
 pub mod passwd;
+pub mod privilege;
 pub mod process;
 pub mod rootfs;
 pub mod spec;

@@ -204,11 +204,11 @@ fn rootless() -> bool {
         .get()
         .copied()
         .flatten()
-        .unwrap_or_else(|| !nix::unistd::geteuid().is_root())
+        .unwrap_or_else(|| !crate::privilege::is_host_root())
 }
 
-/// The container's cgroup. In rootless mode (an unprivileged caller, or
-/// `--rootless true`) there is none, as in runc, unless the config asks for
+/// The container's cgroup. In rootless mode (an unprivileged caller, root of
+/// a user namespace as under rootless podman, or `--rootless true`) there is none, as in runc, unless the config asks for
 /// limits: then only a cgroup delegated to the caller (its directories
 /// writable by it) will do.
 fn open_cgroup(bundle: &Bundle, id: &str) -> Result<Option<Cgroup>> {

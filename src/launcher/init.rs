@@ -51,7 +51,10 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<Option<process::Prog
     }
     nix::unistd::setsid().context("setsid")?;
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    let in_userns = crate::spec::has_namespace(spec, LinuxNamespaceType::User);
+    // A user namespace of the container's own, or the one hull itself runs
+    // in (rootless podman's): either way no mknod, and locked mount flags.
+    let in_userns =
+        crate::spec::has_namespace(spec, LinuxNamespaceType::User) || !crate::privilege::in_initial_user_namespace();
     if req.new_keyring {
         kernel::join_new_session_keyring()?;
     }

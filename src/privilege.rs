@@ -1,0 +1,16 @@
+//! Whether hull runs as the host's root. uid 0 is not enough: rootless
+//! podman runs its runtime as uid 0 of a user namespace of its own, where
+//! /run and the cgroup tree are still the host's and not writable. runc
+//! makes the same distinction for its state dir and its cgroup manager.
+
+/// uid 0 in the initial user namespace.
+pub fn is_host_root() -> bool {
+    nix::unistd::geteuid().is_root() && in_initial_user_namespace()
+}
+
+/// The initial namespace maps every id onto itself: "0 0 4294967295".
+pub fn in_initial_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+        .unwrap_or(true)
+}
