@@ -505,3 +505,20 @@ fn a_symlinked_dev_console_does_not_redirect_the_pty() {
     }
     assert!(b.leftovers().is_empty());
 }
+
+/// CVE-2019-5736 before start: a created container's init is still the hull
+/// binary it was forked from, so an exec'd process with CAP_SYS_PTRACE (over
+/// the host: no user namespace) is refused until the container is started;
+/// one without it runs.
+#[test]
+fn exec_with_cap_sys_ptrace_into_a_created_container_is_refused() {
+    let b = Bundle::new(&["sleep", "30"]);
+    assert!(b.create("created-ptrace", &[]).status.success());
+    let o = b.out(&["exec", "--cap", "CAP_SYS_PTRACE", "created-ptrace", "true"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("CVE-2019-5736"), "{}", stderr(&o));
+    assert!(b.out(&["exec", "created-ptrace", "true"]).status.success());
+    assert!(b.out(&["start", "created-ptrace"]).status.success());
+    let o = b.out(&["exec", "--cap", "CAP_SYS_PTRACE", "created-ptrace", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

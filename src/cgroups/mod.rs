@@ -172,6 +172,8 @@ pub struct Cgroup {
     pub path: String,
     /// The systemd unit that holds it, under --systemd-cgroup.
     pub systemd: Option<String>,
+    /// Whether this process started that unit (only then may a failed create stop it).
+    pub started_unit: bool,
     mgr: FsManager,
     /// The process placed last (the init), for the hybrid cgroup2 tree.
     pid: Option<i32>,
@@ -189,6 +191,7 @@ impl Cgroup {
         Ok(Cgroup {
             path: path.to_string(),
             systemd: None,
+            started_unit: false,
             mgr,
             pid: None,
         })
@@ -204,6 +207,7 @@ impl Cgroup {
             // systemd makes the scope with the process in it; the cgroupfs
             // placement below covers the hierarchies systemd leaves alone.
             systemd::start(unit, pid, None, is_v2())?;
+            self.started_unit = true;
         }
         if self.exists() && !is_v2() {
             // Made elsewhere (systemd makes a scope only in the hierarchies

@@ -48,15 +48,26 @@ fn parse(spec: &str) -> Result<Unit> {
     let [slice, prefix, name] = parts[..] else {
         bail!("{}: --systemd-cgroup needs slice:prefix:name", field());
     };
-    if name.is_empty() || name.contains('/') {
-        bail!("{}: the unit name {name:?} is empty or holds a /", field());
+    // systemd's unit-name characters, and no leading '-' that busctl could
+    // take for an option.
+    let unit_chars = |p: &str| p.chars().all(|c| c.is_ascii_alphanumeric() || ":_.-@\\".contains(c));
+    if name.is_empty() || !unit_chars(name) || !unit_chars(prefix) || name.starts_with('-') || prefix.starts_with('-') {
+        bail!(
+            "{}: {prefix:?} and {name:?} must be unit-name characters (letters, digits, :_.-@), not starting with -",
+            field()
+        );
+    }
+    if name.ends_with(".slice") {
+        bail!(
+            "{}: a slice as the container's own unit is not supported; name a scope",
+            field()
+        );
     }
     let slice = if slice.is_empty() { "system.slice" } else { slice };
     let base = expand_slice(slice).with_context(field)?;
-    let name = match (prefix, name.ends_with(".slice")) {
-        (_, true) => name.to_string(),
-        ("", false) => format!("{name}.scope"),
-        (p, false) => format!("{p}-{name}.scope"),
+    let name = match prefix {
+        "" => format!("{name}.scope"),
+        p => format!("{p}-{name}.scope"),
     };
     let dir = if base.is_empty() {
         name.clone()
@@ -124,8 +135,14 @@ fn call(method: &str, signature: &str, args: &[String]) -> Result<String> {
 /// (name, busctl type, value) of each unit property the limits map to.
 fn properties(r: &LinuxResources, v2: bool) -> Vec<(&'static str, &'static str, String)> {
     let mut out = vec![];
-    if let Some(limit) = r.memory().as_ref().and_then(|m| m.limit()).filter(|l| *l > 0) {
-        out.push((if v2 { "MemoryMax" } else { "MemoryLimit" }, "t", limit.to_string()));
+    // -1 is "no limit": systemd's infinity, so a limit removed stays removed.
+    let amount = |v: i64| if v < 0 { u64::MAX } else { v as u64 };
+    if let Some(limit) = r.memory().as_ref().and_then(|m| m.limit()).filter(|l| *l != 0) {
+        out.push((
+            if v2 { "MemoryMax" } else { "MemoryLimit" },
+            "t",
+            amount(limit).to_string(),
+        ));
     }
     if let Some(p) = r.pids().as_ref().filter(|p| p.limit() != 0) {
         let max = if p.limit() < 0 { u64::MAX } else { p.limit() as u64 };
@@ -140,6 +157,9 @@ fn properties(r: &LinuxResources, v2: bool) -> Vec<(&'static str, &'static str, 
             } else {
                 out.push(("CPUShares", "t", shares.to_string()));
             }
+        }
+        if cpu.quota().is_some_and(|q| q < 0) {
+            out.push(("CPUQuotaPerSecUSec", "t", u64::MAX.to_string()));
         }
         if let Some(quota) = cpu.quota().filter(|q| *q > 0) {
             let period = cpu.period().filter(|p| *p > 0).unwrap_or(100_000);
@@ -247,6 +267,9 @@ mod tests {
         assert_eq!(fs_path("-.slice:p:n").unwrap(), "p-n.scope");
         assert!(fs_path("/a/b").unwrap_err().to_string().contains("slice:prefix:name"));
         assert!(format!("{:#}", fs_path("notaslice:p:n").unwrap_err()).contains("NAME.slice"));
+        assert!(fs_path("system.slice::-Mfoo").is_err());
+        assert!(fs_path("system.slice:-:host=evil").is_err());
+        assert!(fs_path("system.slice::user.slice").is_err());
     }
 
     #[test]

@@ -85,6 +85,14 @@ fn from_flags(base: &Process, a: &ExecArgs) -> Result<Process> {
     Ok(p)
 }
 
+/// Whether any of the process's capability sets holds CAP_SYS_PTRACE.
+fn may_ptrace(p: &Process) -> bool {
+    let Some(c) = p.capabilities() else { return false };
+    [c.bounding(), c.effective(), c.permitted(), c.inheritable(), c.ambient()]
+        .iter()
+        .any(|set| set.as_ref().is_some_and(|s| s.contains(&Capability::SysPtrace)))
+}
+
 pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
     // The process joins a pid namespace whose members may hold CAP_SYS_PTRACE.
     crate::launcher::sealed_exe::ensure(&crate::container::foreground::mask_for(false)?)?;
@@ -108,6 +116,17 @@ pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
         };
         let userns = crate::spec::has_namespace(&bundle.spec, oci_spec::runtime::LinuxNamespaceType::User);
         crate::process::caps::leave_out_ungrantable(&mut process, userns)?;
+        if status == crate::state::Status::Created && !userns && may_ptrace(&process) {
+            // The init of a created container is still the hull binary it
+            // was forked from (the sealed re-exec is for pid namespaces that
+            // exist already): CAP_SYS_PTRACE over the host would reach it
+            // through /proc/1/exe (CVE-2019-5736).
+            bail!(
+                "exec: container {:?} is created, not started, and its init is still hull: a process with \
+                 CAP_SYS_PTRACE could reach the hull binary through it (CVE-2019-5736); start the container first",
+                a.id
+            );
+        }
         (st, process, bundle)
     };
     let o = crate::container::ExecOptions {

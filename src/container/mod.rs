@@ -124,11 +124,18 @@ pub fn create(
         created: !cg.exists(),
         systemd: cg.systemd.clone(),
     });
-    guard.unit = cgroup_ref.as_ref().and_then(|r| r.systemd.clone());
+
     if let Some(r) = cgroup_ref.as_ref().filter(|r| r.created) {
         guard.cgroup = Cgroup::first_missing(&r.path).map(|from| (r.path.clone(), from));
     }
-    let pid = launcher::launch(&req, cgroup.as_mut())?;
+    let launched = launcher::launch(&req, cgroup.as_mut());
+    // Only a unit this create started is its to stop (a unit of that name
+    // could belong to someone else).
+    guard.unit = cgroup
+        .as_ref()
+        .filter(|cg| cg.started_unit)
+        .and_then(|cg| cg.systemd.clone());
+    let pid = launched?;
     guard.pid = Some(pid);
     let st = State {
         id: id.to_string(),
@@ -367,7 +374,11 @@ pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
             let _ = Cgroup::open(&c.path).and_then(|cg| cg.signal_all(libc::SIGKILL));
         }
         if let Some(unit) = &c.systemd {
-            crate::cgroups::systemd::stop(unit)?;
+            // As runc: a unit systemd cannot stop now must not keep the
+            // container from being deleted.
+            if let Err(e) = crate::cgroups::systemd::stop(unit) {
+                tracing::warn!("{e:#}");
+            }
         }
         if c.created {
             remove_cgroup(&c.path);

@@ -214,6 +214,10 @@ pub fn check(typ: &str, options: &[String]) -> Result<(), String> {
     // and those are ignored; anything else is refused.
     let known = |d: &str| {
         let key = d.split('=').next().unwrap_or_default();
+        // The LSM's own options, which every filesystem takes.
+        if ["context", "fscontext", "defcontext", "rootcontext", "seclabel"].contains(&key) {
+            return true;
+        }
         match kind {
             "bind" => ["tmpfs", "devpts", "proc", "overlay"]
                 .iter()
