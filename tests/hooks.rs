@@ -68,6 +68,28 @@ fn every_hook_runs_at_its_point_with_the_state() {
     assert_eq!(read_state(&out.join("poststop"))["status"], "stopped");
 }
 
+#[test]
+fn poststart_runs_once_the_users_program_has_replaced_the_init() {
+    let b = Bundle::new(&["sleep", "10"]);
+    let out = b.tmp.path().join("cmdline");
+    let o = out.display();
+    b.edit(|c| {
+        c["hooks"] = json!({
+            // Holds the init between its release and its exec.
+            "startContainer": [{"path": "/bin/sleep", "args": ["sleep", "0.3"]}],
+            "poststart": [{"path": "/bin/sh", "args": ["sh", "-c", format!(
+                r#"pid=$(grep -o '"pid": *[0-9]*' | tr -dc 0-9); tr '\0' ' ' < /proc/$pid/cmdline > {o}"#
+            )]}]
+        })
+    });
+    assert!(b.create("h-exec", &[]).status.success());
+    let started = b.out(&["start", "h-exec"]);
+    let seen = std::fs::read_to_string(&out).unwrap_or_default();
+    let _ = b.out(&["delete", "-f", "h-exec"]);
+    assert!(started.status.success(), "{}", stderr(&started));
+    assert_eq!(seen.trim(), "sleep 10", "poststart saw the init before its exec");
+}
+
 /// A `true` bundle whose poststart and poststop hooks save their state in
 /// the returned directory.
 fn with_post_hooks() -> (Bundle, PathBuf) {

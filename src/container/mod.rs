@@ -286,12 +286,20 @@ pub fn start(dir: &ContainerDir, st: &State) -> Result<()> {
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(dir.fifo())
         .context("open the exec fifo")?;
+    // A byte when the init is released, then the end of the fifo when the
+    // user's program has replaced it (the init holds it CLOEXEC).
     let mut buf = [0u8; 1];
+    let mut released = false;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         match nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&fifo), &mut buf) {
-            Ok(1) => break,
+            Ok(1) => released = true,
+            Ok(_) if released => break,
             Ok(_) | Err(nix::Error::EAGAIN) | Err(nix::Error::EINTR) => {
+                if released {
+                    wait_readable(&fifo);
+                    continue;
+                }
                 if !state::is_alive(st.pid, st.pid_start) {
                     bail!("container {:?}: the init exited before it was started", st.id);
                 }
@@ -305,6 +313,13 @@ pub fn start(dir: &ContainerDir, st: &State) -> Result<()> {
     }
     std::fs::remove_file(dir.fifo()).context("remove the exec fifo")?;
     poststart(st)
+}
+
+/// Blocks until the fifo has data or lost its last writer, at most 100 ms.
+fn wait_readable(fifo: &std::fs::File) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut fds = [PollFd::new(std::os::fd::AsFd::as_fd(fifo), PollFlags::POLLIN)];
+    let _ = poll(&mut fds, PollTimeout::from(100u8));
 }
 
 /// The hooks of `phase` kept at create; a state from an older hull has none

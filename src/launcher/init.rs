@@ -84,18 +84,19 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<Option<process::Prog
 }
 
 fn wait_and_exec(req: &Launch, h: &Handles, prog: &process::Program) -> anyhow::Error {
-    let go = || -> Result<()> {
-        let fifo = kernel::open_fifo_for_write(&h.proc_fd, &h.fifo)?;
-        std::fs::File::from(fifo)
-            .write_all(b"0")
-            .context("write the exec fifo")?;
+    let go = || -> Result<std::fs::File> {
+        let mut fifo = std::fs::File::from(kernel::open_fifo_for_write(&h.proc_fd, &h.fifo)?);
+        fifo.write_all(b"0").context("write the exec fifo")?;
         run_hooks_here(req, h, Phase::StartContainer, "created")?;
         process::seccomp::load_last(req.seccomp, req.bundle.spec.process().as_ref())?;
-        Ok(())
+        Ok(fifo)
     };
-    if let Err(e) = go() {
-        return e;
-    }
+    // The fifo stays open (CLOEXEC) until the exec: `start` reads to its end,
+    // so poststart hooks run once the user's program has replaced the init.
+    let _fifo = match go() {
+        Ok(fifo) => fifo,
+        Err(e) => return e,
+    };
     process::exec::exec(&prog.path, &prog.args, &prog.env)
 }
 

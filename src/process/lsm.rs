@@ -2,8 +2,10 @@
 //! the host has the LSM enabled: the process's profile or label goes into the
 //! kernel's "on next exec" attribute just before the final execve, and the
 //! mount label rides on the data of the filesystems the runtime mounts.
-//! Where the LSM is not enabled a config that asks for it is refused, naming
-//! the field: silently running unconfined would be worse.
+//! Where the LSM is not enabled a config that asks for a profile or a
+//! process label is refused, naming the field: silently running unconfined
+//! would be worse. A mount label alone confines nothing and is left off
+//! there with a warning, as crun does.
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -46,10 +48,17 @@ pub fn check(process: Option<&Process>, mount_label: Option<&str>) -> Result<()>
     }
     if let Some(l) = mount_label.filter(|l| !l.is_empty()) {
         if !enabled(Lsm::SeLinux) {
-            bail!("linux.mountLabel: {l:?}: SELinux is not enabled on this host (no selinuxfs at /sys/fs/selinux)");
+            tracing::warn!("linux.mountLabel: {l:?}: SELinux is not enabled on this host: the mounts stay unlabelled");
         }
     }
     Ok(())
+}
+
+/// The mount label to put on mounts: none where SELinux is off, since a
+/// label confines nothing by itself (the process label, which does, is
+/// refused there) and the kernel would refuse the `context=` option.
+pub fn effective_mount_label(label: Option<&str>) -> Option<&str> {
+    label.filter(|l| !l.is_empty() && enabled(Lsm::SeLinux))
 }
 
 /// Where under /proc/thread-self the value goes, and what is written: the
@@ -170,8 +179,8 @@ mod tests {
             );
         }
         if !enabled(Lsm::SeLinux) {
-            let e = check(None, Some("l")).unwrap_err().to_string();
-            assert!(e.contains("linux.mountLabel"), "{e}");
+            assert!(check(None, Some("l")).is_ok(), "a mount label alone is left off");
+            assert_eq!(effective_mount_label(Some("l")), None);
         }
     }
 }

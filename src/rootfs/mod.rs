@@ -45,7 +45,7 @@ pub fn prepare(
         idmapped,
         cgroups,
         new_cgroup_ns: crate::spec::has_new_namespace(spec, oci_spec::runtime::LinuxNamespaceType::Cgroup),
-        mount_label: linux.and_then(|l| l.mount_label().as_deref()),
+        mount_label: crate::process::lsm::effective_mount_label(linux.and_then(|l| l.mount_label().as_deref())),
     };
     let list = spec.mounts().as_deref().unwrap_or(&[]);
     mounts::mount_all(&ctx, list)?;
