@@ -1,5 +1,6 @@
 //! The command line: runc's surface, flag for flag.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -101,135 +102,11 @@ pub enum Command {
     Exec(ExecArgs),
     /// Print what this runtime supports (runtime-spec features document)
     Features,
-    /// Bundles made from images
-    #[command(subcommand)]
-    Bundle(BundleCommand),
-    /// Images in the store: pull, ls, inspect, rm, gc
-    #[command(subcommand)]
-    Image(ImageCommand),
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct StoreArgs {
-    /// Where images and unpacked layers are kept
-    #[arg(long, default_value = "/var/lib/hull")]
-    pub store: PathBuf,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct RegistryArgs {
-    /// Registry credentials: a docker-style config.json (default: $REGISTRY_AUTH_FILE,
-    /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json)
-    #[arg(long)]
-    pub authfile: Option<PathBuf>,
-    /// CA certificates per registry: DIR/HOST[:PORT]/*.crt
-    #[arg(long = "cert-dir", default_value = "/etc/hull/certs.d")]
-    pub cert_dir: PathBuf,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ImageCommand {
-    /// Copy an image into the store and unpack its layers
-    Pull(ImagePullArgs),
-    /// List the images in the store
-    Ls(ImageLsArgs),
-    /// Show an image's manifest, config and layers (with their reference counts)
-    Inspect(ImageRefArgs),
-    /// Remove images from the store (their layers go at the next gc)
-    Rm(ImageRmArgs),
-    /// Remove blobs and layers no image and no live bundle uses
-    Gc(StoreArgs),
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct ImagePullArgs {
-    #[command(flatten)]
-    pub store: StoreArgs,
-    #[command(flatten)]
-    pub registry: RegistryArgs,
-    /// No progress output
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// registry/repo:tag, repo@sha256:..., oci:PATH[:TAG] or docker-archive:PATH[:NAME:TAG]
-    pub image: String,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct ImageLsArgs {
-    #[command(flatten)]
-    pub store: StoreArgs,
-    /// Output format: table or json
-    #[arg(long, default_value = "table")]
-    pub format: String,
-    /// Only the names
-    #[arg(short, long)]
-    pub quiet: bool,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct ImageRefArgs {
-    #[command(flatten)]
-    pub store: StoreArgs,
-    /// The image, as pulled
-    pub image: String,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct ImageRmArgs {
-    #[command(flatten)]
-    pub store: StoreArgs,
-    /// The images, as pulled
-    #[arg(required = true)]
-    pub images: Vec<String>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum BundleCommand {
-    /// Make an OCI bundle (rootfs + config.json) from an image
-    Create(Box<BundleCreateArgs>),
-    /// Unmount and remove what `bundle create` made
-    Rm(BundleRmArgs),
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct BundleRmArgs {
-    /// The bundle directory
-    pub dir: PathBuf,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct BundleCreateArgs {
-    /// The image: registry/repo:tag, repo@sha256:..., oci:PATH[:TAG] or
-    /// docker-archive:PATH[:NAME:TAG] (a registry image not in the store is pulled)
-    #[arg(long, required_unless_present = "no_image", conflicts_with = "no_image")]
-    pub image: Option<String>,
-    /// No image: the host's root read-only, with the container's own /proc, /dev and /tmp
-    #[arg(long = "no-image")]
-    pub no_image: bool,
-    /// Rootfs backend: auto, overlay, aufs, copy, bind
-    #[arg(long, default_value = "auto")]
-    pub backend: String,
-    #[command(flatten)]
-    pub store: StoreArgs,
-    #[command(flatten)]
-    pub registry: RegistryArgs,
-    /// Replace the image's Entrypoint (a JSON array, or one word)
-    #[arg(long)]
-    pub entrypoint: Option<String>,
-    /// NAME=VALUE, over the image's environment (repeatable)
-    #[arg(short = 'e', long = "env")]
-    pub env: Vec<String>,
-    /// Working directory, instead of the image's
-    #[arg(long)]
-    pub cwd: Option<String>,
-    /// user[:group] by name (looked up in the image) or number, instead of the image's
-    #[arg(short = 'u', long)]
-    pub user: Option<String>,
-    /// Directory to make the bundle in
-    pub dir: PathBuf,
-    /// The command, instead of the image's Cmd
-    #[arg(last = true)]
-    pub cmd: Vec<String>,
+    /// The engine's verbs (image, bundle, launch, inspect, usage, update of
+    /// an engine container, destroy, recover, containers) run in hull-engine,
+    /// next to hull, with the same command line
+    #[command(external_subcommand)]
+    Engine(Vec<OsString>),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -312,6 +189,15 @@ pub struct PsArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct UpdateArgs {
+    /// CPUs, fractional (a container made by `hull launch` only)
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// Process limit (a container made by `hull launch` only)
+    #[arg(long)]
+    pub pids: Option<String>,
+    /// The engine's directory (a container made by `hull launch` only)
+    #[arg(long = "engine-dir", hide = true)]
+    pub engine_dir: Option<PathBuf>,
     /// LinuxResources JSON from a file, or - for stdin
     #[arg(short = 'r', long)]
     pub resources: Option<PathBuf>,

@@ -4,13 +4,11 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::{Command, GlobalOpts};
 
-mod bundle;
 mod create;
 mod delete;
 mod events;
 mod exec;
 mod features;
-mod image;
 mod kill;
 mod list;
 mod pause;
@@ -19,7 +17,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
-mod update;
+pub mod update;
 
 pub fn dispatch(g: &GlobalOpts, cmd: &Command) -> Result<i32> {
     match cmd {
@@ -38,32 +36,24 @@ pub fn dispatch(g: &GlobalOpts, cmd: &Command) -> Result<i32> {
         Command::Events(a) => events::run(g, a).map(|_| 0),
         Command::Exec(a) => exec::run(g, a),
         Command::Features => features::run().map(|_| 0),
-        Command::Bundle(_) | Command::Image(_) => exec_image_tool(),
+        Command::Engine(_) => exec_engine(&[]),
     }
 }
 
-/// hull-image's commands; anything else belongs to hull.
-pub fn dispatch_images(g: &GlobalOpts, cmd: &Command) -> Result<i32> {
-    match cmd {
-        Command::Bundle(crate::cli::BundleCommand::Create(a)) => bundle::create(a).map(|_| 0),
-        Command::Bundle(crate::cli::BundleCommand::Rm(a)) => hull_provision::bundle::remove(&a.dir).map(|_| 0),
-        Command::Image(c) => image::run(c).map(|_| 0),
-        other => dispatch(g, other),
-    }
-}
-
-/// The provisioner's commands run in hull-image, next to this binary, with
-/// the same command line.
-fn exec_image_tool() -> Result<i32> {
+/// Every verb that is not runc's runs in hull-engine, next to this binary,
+/// with the same command line: the runtime carries no provisioner code.
+/// `extra` goes after the command line.
+pub fn exec_engine(extra: &[std::ffi::OsString]) -> Result<i32> {
     use std::os::unix::process::CommandExt;
     let me = std::env::current_exe().context("find hull's own path")?;
-    let tool = me.with_file_name("hull-image");
+    let tool = me.with_file_name("hull-engine");
     let err = std::process::Command::new(&tool)
         .args(std::env::args_os().skip(1))
+        .args(extra)
         .exec();
     Err(err).with_context(|| {
         format!(
-            "{}: hull's image and bundle commands live in hull-image, next to hull",
+            "{}: hull's image, bundle and engine commands live in hull-engine, next to hull",
             tool.display()
         )
     })

@@ -87,10 +87,26 @@ pub fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
     serde_path_to_error::deserialize(v).map_err(|e| anyhow!("--resources: {}: {}", e.path(), e.inner()))
 }
 
+/// The annotation `hull launch` leaves on its containers: its engine dir.
+pub const ENGINE_DIR_ANNOTATION: &str = "org.hull.engine.dir";
+
 pub fn run(g: &GlobalOpts, a: &UpdateArgs) -> Result<()> {
-    let r = resources(a)?;
     let dir = ContainerDir::open(&g.root, &a.id)?;
     let st = dir.load()?;
+    // A container of the engine changes through its isolators, which keep
+    // its record: the engine's `update` does it.
+    if let Some(engine_dir) = st.annotations.get(ENGINE_DIR_ANNOTATION) {
+        drop(dir);
+        let mut extra = vec![];
+        if a.engine_dir.is_none() {
+            extra = vec!["--engine-dir".into(), engine_dir.into()];
+        }
+        return super::exec_engine(&extra).map(|_| ());
+    }
+    if a.cpus.is_some() || a.pids.is_some() {
+        bail!("--cpus and --pids are for containers made by `hull launch`; use --cpu-quota, --cpu-period and --pids-limit");
+    }
+    let r = resources(a)?;
     crate::container::update(&dir, &st, &r)
 }
 

@@ -8,7 +8,9 @@ use hull_provision::reference::{self, Reference};
 use hull_provision::source::Source;
 use hull_provision::store::ImageStore;
 
-use crate::cli::BundleCreateArgs;
+use std::path::Path;
+
+use crate::cli::{BundleCreateArgs, RegistryArgs};
 
 /// `auto` goes in Mesos's order: overlay where the kernel has it and the
 /// store's filesystem suits it, then aufs, then copy; never bind.
@@ -34,49 +36,70 @@ fn choose(name: &str, store: &ImageStore) -> Result<Backend> {
     }
 }
 
-fn overrides(a: &BundleCreateArgs) -> Result<Overrides> {
-    let entrypoint = match a.entrypoint.as_deref() {
+fn entrypoint(e: Option<&str>) -> Result<Option<Vec<String>>> {
+    Ok(match e {
         None => None,
         Some(e) if e.starts_with('[') => {
             Some(serde_json::from_str(e).with_context(|| format!("--entrypoint {e:?}: not a JSON array of strings"))?)
         }
         Some(e) => Some(vec![e.to_string()]),
-    };
-    Ok(Overrides {
-        cmd: a.cmd.clone(),
-        entrypoint,
-        env: a.env.clone(),
-        cwd: a.cwd.clone(),
-        user: a.user.clone(),
     })
 }
 
+/// What a bundle is made from, in plain types (`bundle create` and `launch`).
+pub struct Make<'a> {
+    pub dir: &'a Path,
+    pub image: Option<&'a str>,
+    pub backend: &'a str,
+    pub store: &'a Path,
+    pub registry: &'a RegistryArgs,
+    pub overrides: Overrides,
+    pub quiet: bool,
+}
+
 pub fn create(a: &BundleCreateArgs) -> Result<()> {
-    let over = overrides(a)?;
-    let base = crate::spec::default_spec();
-    let Some(image) = a.image.as_deref() else {
-        return hull_provision::bundle::create_without_image(&a.dir, &base, &over);
+    make(&Make {
+        dir: &a.dir,
+        image: a.image.as_deref(),
+        backend: &a.backend,
+        store: &a.store.store,
+        registry: &a.registry,
+        overrides: Overrides {
+            cmd: a.cmd.clone(),
+            entrypoint: entrypoint(a.entrypoint.as_deref())?,
+            env: a.env.clone(),
+            cwd: a.cwd.clone(),
+            user: a.user.clone(),
+        },
+        quiet: false,
+    })
+}
+
+pub fn make(m: &Make) -> Result<()> {
+    let base = hull::spec::default_spec();
+    let Some(image) = m.image else {
+        return hull_provision::bundle::create_without_image(m.dir, &base, &m.overrides);
     };
-    let store = ImageStore::open(&a.store.store)?;
-    let backend = choose(&a.backend, &store)?;
+    let store = ImageStore::open(m.store)?;
+    let backend = choose(m.backend, &store)?;
     // A registry image is used from the store, pulled first if missing.
     let src: Box<dyn Source> = match reference::parse(image)? {
         Reference::Registry(r) => {
             let name = r.canonical();
             if !store.images()?.contains_key(&name) {
-                let (remote, _) = super::image::open_source(image, &a.registry)?;
-                store.pull(remote.as_ref(), &name, &Progress::new(false))?;
+                let (remote, _) = super::image::open_source(image, m.registry)?;
+                store.pull(remote.as_ref(), &name, &Progress::new(m.quiet))?;
             }
             Box::new(store.source(&name)?)
         }
-        _ => super::image::open_source(image, &a.registry)?.0,
+        _ => super::image::open_source(image, m.registry)?.0,
     };
     let req = Request {
-        dir: &a.dir,
+        dir: m.dir,
         base: &base,
         backend,
         store: &store,
-        overrides: &over,
+        overrides: &m.overrides,
     };
     hull_provision::bundle::create(src.as_ref(), &req)
 }

@@ -1,0 +1,60 @@
+//! volume/host_path (`-v HOST:CTR[:OPTS]`) and volume/sandbox_path
+//! (`-v sandbox:NAME:CTR[:OPTS]`: a directory the engine keeps by name,
+//! shared by every container that names it).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use super::array;
+use crate::isolator::{Isolator, Spec};
+use crate::record::Sandbox;
+use crate::request::{Request, Volume, VolumeSource};
+
+fn bind(spec: &mut Spec, source: &Path, v: &Volume) -> Result<()> {
+    let mut options = vec!["rbind".to_string()];
+    if !v.options.iter().any(|o| o == "ro" || o == "rw") {
+        options.push("rw".into());
+    }
+    options.extend(v.options.iter().cloned());
+    array(spec, &["mounts"])?.push(json!({
+        "destination": v.target, "type": "bind", "source": source, "options": options
+    }));
+    Ok(())
+}
+
+pub struct HostPath;
+
+impl Isolator for HostPath {
+    fn prepare(&self, req: &Request, _sb: &Sandbox, spec: &mut Spec) -> Result<()> {
+        for v in &req.volumes {
+            if let VolumeSource::Host(p) = &v.source {
+                bind(spec, p, v)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where the engine keeps the named sandbox volumes.
+pub fn shared_dir(sb: &Sandbox, name: &str) -> PathBuf {
+    let engine_dir = sb.dir.parent().unwrap_or(Path::new("/"));
+    engine_dir.join(".volumes").join(name)
+}
+
+pub struct SandboxPath;
+
+impl Isolator for SandboxPath {
+    fn prepare(&self, req: &Request, sb: &Sandbox, spec: &mut Spec) -> Result<()> {
+        for v in &req.volumes {
+            if let VolumeSource::Sandbox(name) = &v.source {
+                let dir = shared_dir(sb, name);
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("-v sandbox:{name}: create {}", dir.display()))?;
+                bind(spec, &dir, v)?;
+            }
+        }
+        Ok(())
+    }
+}
