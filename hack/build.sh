@@ -5,9 +5,9 @@
 # -> 2.5 MiB, see hack/bench). Only the final link takes crt-static, so the
 # dependencies, the symbol names hack/hull.order lists and target/release/hull
 # are the same as a plain `cargo build --release`, which still works but makes
-# the dynamic binary. hull-image stays dynamic: it resolves registry names,
+# the dynamic binary. hull-engine stays dynamic: it resolves registry names,
 # which a static glibc could only do by loading the host's NSS modules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet "$@" --bin hull-image
+cargo build --release --quiet "$@" -p hull-engine --bin hull-engine
 cargo rustc --release --quiet "$@" --bin hull -- -C target-feature=+crt-static

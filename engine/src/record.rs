@@ -101,6 +101,23 @@ impl Sandbox {
         hull_sys::file::write_atomic(&self.record_path(), &serde_json::to_vec_pretty(r)?, 0o600)
     }
 
+    /// Removes the container's directory, refusing while anything is
+    /// mounted under it: a bundle's rootfs can be a bind of the host's root.
+    pub fn remove(&self) -> Result<()> {
+        if !self.dir.exists() {
+            return Ok(());
+        }
+        let mounts = hull_sys::mountinfo::entries().context("read /proc/self/mountinfo")?;
+        if let Some(m) = mounts.iter().find(|m| m.point.starts_with(&self.dir)) {
+            bail!(
+                "{}: {} is still mounted; not removing the container's directory",
+                self.dir.display(),
+                m.point.display()
+            );
+        }
+        std::fs::remove_dir_all(&self.dir).with_context(|| format!("remove {}", self.dir.display()))
+    }
+
     /// Holds the container's lock while `f` runs: verbs on one id take turns.
     pub fn locked<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let _lock = hull_sys::file::lock(&self.dir.join("lock"), true)?;

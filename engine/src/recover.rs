@@ -46,7 +46,7 @@ pub fn all(g: &GlobalOpts, engine_dir: &Path) -> Result<()> {
         if !sb.record_path().exists() {
             // A launch killed before its first record: nothing was set up
             // that the sandbox directory does not hold.
-            let _ = std::fs::remove_dir_all(&sb.dir);
+            let _ = sb.remove();
             println!("{id}: removed a half-made sandbox");
             continue;
         }

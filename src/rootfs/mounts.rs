@@ -107,8 +107,10 @@ fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<()> {
     );
     match res {
         Ok(()) => {}
-        // sysfs needs a network namespace of our own user namespace; runc binds the host's instead.
-        Err(nix::Error::EPERM) if typ == "sysfs" && ctx.in_userns => {
+        // sysfs needs a network namespace of our own user namespace, and
+        // refuses (EBUSY) a container that shares the host's over the
+        // host's /sys: runc binds the host's instead, in both cases.
+        Err(nix::Error::EPERM | nix::Error::EBUSY) if typ == "sysfs" => {
             mount(
                 Some("/sys"),
                 &fd_path(&target),

@@ -110,9 +110,7 @@ pub fn destroy(g: &GlobalOpts, a: &EngineIdArgs) -> Result<()> {
             crate::supervisor::cleanup(&rec, &sb, &isolators)?;
         }
     }
-    if sb.dir.exists() {
-        std::fs::remove_dir_all(&sb.dir)?;
-    }
+    sb.remove()?;
     println!("{}", a.id);
     Ok(())
 }

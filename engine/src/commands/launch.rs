@@ -11,12 +11,21 @@ use hull_provision::convert::Overrides;
 use crate::cli::LaunchArgs;
 use crate::isolator::{self, Spec};
 use crate::record::{Record, Sandbox};
-use crate::request::Request;
+use crate::request::{Launcher, Request};
 use crate::supervisor::{self, Isolators};
 
 pub fn run(g: &GlobalOpts, a: &LaunchArgs) -> Result<i32> {
     let req = Request::from_args(a)?;
     let names = isolator::select(&req)?;
+    if req.launcher == Launcher::Posix {
+        // The init will join the host's pid namespace, where a container
+        // could reach this binary: the runtime's defence re-execs from a
+        // sealed view first, and the whole command runs again from here.
+        let mut mask = nix::sys::signal::SigSet::empty();
+        nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, None, Some(&mut mask))
+            .context("read the signal mask")?;
+        hull::launcher::sealed_exe::ensure(&mask)?;
+    }
     let engine_dir = std::path::absolute(&a.dir.engine_dir)
         .with_context(|| format!("--engine-dir {}", a.dir.engine_dir.display()))?;
     let sb = Sandbox::create(&engine_dir, &req.id)?;
@@ -41,7 +50,7 @@ pub fn run(g: &GlobalOpts, a: &LaunchArgs) -> Result<i32> {
     let isolators: Isolators = Arc::new(isolator::build(&names));
     if let Err(e) = sb.save(&rec).and_then(|()| prepare(a, &req, &sb, &isolators)) {
         let _ = supervisor::cleanup(&rec, &sb, &isolators);
-        let _ = std::fs::remove_dir_all(&sb.dir);
+        let _ = sb.remove();
         return Err(e);
     }
     if req.detach {
@@ -55,7 +64,7 @@ pub fn run(g: &GlobalOpts, a: &LaunchArgs) -> Result<i32> {
             .and_then(|rec| supervisor::supervise(g, &req, &sb, rec, isolators.clone()))
         };
         if let Err(e) = supervisor::detach(run, &sb) {
-            let _ = std::fs::remove_dir_all(&sb.dir);
+            let _ = sb.remove();
             return Err(e);
         }
         println!("{}", req.id);
@@ -67,7 +76,7 @@ pub fn run(g: &GlobalOpts, a: &LaunchArgs) -> Result<i32> {
     }
     let code = supervisor::supervise(g, &req, &sb, rec, isolators);
     // In the foreground nothing stays: the caller has the exit code.
-    let _ = std::fs::remove_dir_all(&sb.dir);
+    let _ = sb.remove();
     code
 }
 

@@ -1,6 +1,7 @@
 //! filesystem/linux and filesystem/posix: the provisioned rootfs (or the
 //! host's, read-only) is the bundle launch made; this isolator gives the
-//! container its sandbox at /mnt/sandbox and removes the bundle at cleanup.
+//! container its sandbox (at /mnt/sandbox in an image, at its own path on
+//! the host's root) and removes the bundle at cleanup.
 
 use anyhow::Result;
 use serde_json::json;
@@ -14,16 +15,24 @@ pub struct Filesystem;
 
 impl Isolator for Filesystem {
     fn prepare(&self, req: &Request, sb: &Sandbox, spec: &mut Spec) -> Result<()> {
-        let inside = match req.launcher {
-            Launcher::Linux => {
-                array(spec, &["mounts"])?.push(json!({
-                    "destination": SANDBOX_IN_CONTAINER, "type": "bind",
-                    "source": sb.sandbox(), "options": ["rbind", "rw", "nosuid", "nodev"]
-                }));
-                SANDBOX_IN_CONTAINER.to_string()
-            }
-            Launcher::Posix => sb.sandbox().display().to_string(),
+        // With an image the sandbox has a place of its own; without one
+        // (the host's root, read-only) it is where it is on the host, as in
+        // Mesos, and the working directory unless -w says otherwise.
+        let host = sb.sandbox().display().to_string();
+        let inside = match (req.launcher, req.image.is_some()) {
+            (Launcher::Linux, true) => SANDBOX_IN_CONTAINER.to_string(),
+            (Launcher::Linux, false) => host.clone(),
+            (Launcher::Posix, _) => host.clone(),
         };
+        if req.launcher == Launcher::Linux {
+            array(spec, &["mounts"])?.push(json!({
+                "destination": inside, "type": "bind",
+                "source": host, "options": ["rbind", "rw", "nosuid", "nodev"]
+            }));
+        }
+        if req.image.is_none() && req.workdir.is_none() {
+            spec["process"]["cwd"] = json!(inside);
+        }
         array(spec, &["process", "env"])?.push(json!(format!("HULL_SANDBOX={inside}")));
         Ok(())
     }

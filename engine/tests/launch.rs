@@ -1,0 +1,435 @@
+//! `hull launch` end to end: real images (hack/images.sh's busybox), real
+//! cgroups, the supervisor and recovery, through `hull` as users call it.
+//! Each test has its own --root, --engine-dir and --store, and destroys
+//! what it launched, also when it fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// `hull`, built beside hull-engine by the workspace.
+fn hull_bin() -> PathBuf {
+    let engine = PathBuf::from(env!("CARGO_BIN_EXE_hull-engine"));
+    let hull = engine.with_file_name("hull");
+    assert!(
+        hull.exists(),
+        "{}: build the workspace (cargo build --workspace)",
+        hull.display()
+    );
+    hull
+}
+
+/// hack/images.sh's busybox image, unpacked as an OCI layout, once per run.
+fn image() -> String {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("engine-images");
+        let o = Command::new(root.join("hack/images.sh")).arg(&out).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let layout = out.join("busybox");
+        if !layout.join("index.json").exists() {
+            std::fs::create_dir_all(&layout).unwrap();
+            let o = Command::new("tar")
+                .arg("-C")
+                .arg(&layout)
+                .arg("-xf")
+                .arg(out.join("busybox-oci.tar"))
+                .output()
+                .unwrap();
+            assert!(o.status.success());
+        }
+        layout
+    });
+    format!("oci:{}", dir.display())
+}
+
+struct Engine {
+    tmp: tempfile::TempDir,
+}
+
+impl Engine {
+    fn new() -> Engine {
+        Engine {
+            tmp: tempfile::Builder::new().prefix("hull-engine-test-").tempdir().unwrap(),
+        }
+    }
+    fn root(&self) -> PathBuf {
+        self.tmp.path().join("run")
+    }
+    fn dir(&self) -> PathBuf {
+        self.tmp.path().join("engine")
+    }
+
+    /// `hull --root R VERB --engine-dir D ARGS...`
+    fn cmd(&self, verb: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(hull_bin());
+        c.arg("--root").arg(self.root()).arg(verb);
+        if verb != "exec" {
+            c.arg("--engine-dir").arg(self.dir());
+        }
+        c.args(args).stdin(Stdio::null());
+        c
+    }
+
+    fn out(&self, verb: &str, args: &[&str]) -> Output {
+        self.cmd(verb, args).output().unwrap()
+    }
+
+    /// `launch --image busybox --store S ARGS...`
+    fn launch(&self, args: &[&str]) -> Output {
+        let store = self.tmp.path().join("store");
+        let image = image();
+        let mut all = vec!["--store", store.to_str().unwrap(), "--image", &image];
+        all.extend_from_slice(args);
+        self.out("launch", &all)
+    }
+
+    /// `launch --no-image ARGS...`
+    fn launch_no_image(&self, args: &[&str]) -> Output {
+        let mut all = vec!["--no-image"];
+        all.extend_from_slice(args);
+        self.out("launch", &all)
+    }
+
+    fn inspect(&self, id: &str) -> Value {
+        let o = self.out("inspect", &[id]);
+        assert!(o.status.success(), "inspect {id}: {}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+
+    /// The record once the container has exited (at most 20 s).
+    fn wait_exited(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let r = self.inspect(id);
+            if r["status"] == "exited" || Instant::now() > deadline {
+                return r;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Ok(rd) = std::fs::read_dir(self.dir()) {
+            for e in rd.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                if !id.starts_with('.') {
+                    let _ = self.out("destroy", &[&id]);
+                }
+            }
+        }
+        // Whatever a failed test left mounted goes before the temp dir is
+        // removed: a no-image bundle's rootfs is a bind of the host's root.
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let tmp = self.tmp.path().to_string_lossy().into_owned();
+        let mut left: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|p| p.starts_with(&tmp))
+            .collect();
+        left.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in left {
+            let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+fn ok(o: Output) -> String {
+    assert!(o.status.success(), "{:?}\n{}\n{}", o.status, stdout(&o), stderr(&o));
+    stdout(&o)
+}
+
+/// Nothing of container `id` is left: no state, cgroup, mount or process.
+fn nothing_left(e: &Engine, id: &str) {
+    assert!(!e.dir().join(id).exists(), "engine dir of {id} is left");
+    assert!(!e.root().join(id).exists(), "runtime state of {id} is left");
+    for c in ["memory", "cpu", "pids", "freezer"] {
+        let d = Path::new("/sys/fs/cgroup").join(c).join("hull").join(id);
+        assert!(!d.exists(), "{} is left", d.display());
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let tmp = e.tmp.path().to_str().unwrap();
+    assert!(!mounts.contains(tmp), "mounts under {tmp} are left:\n{mounts}");
+}
+
+#[test]
+fn foreground_launch_gives_the_exit_code_and_leaves_nothing() {
+    let e = Engine::new();
+    let o = e.launch(&[
+        "--name",
+        "fg",
+        "--cpus",
+        "0.5",
+        "--",
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us; echo $HULL_SANDBOX; exit 3",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).split_whitespace().collect::<Vec<_>>(),
+        ["50000", "100000", "/mnt/sandbox"]
+    );
+    nothing_left(&e, "fg");
+}
+
+#[test]
+fn a_memory_hog_ends_with_reason_oom() {
+    let e = Engine::new();
+    ok(e.launch(&[
+        "-d",
+        "--name",
+        "hog",
+        "--memory",
+        "32m",
+        "--",
+        "sh",
+        "-c",
+        "x=a; while true; do x=$x$x; done",
+    ]));
+    let r = e.wait_exited("hog");
+    assert_eq!(r["reason"], "oom", "{r}");
+    assert_eq!(r["limits"]["memory"], 32 << 20);
+    ok(e.out("destroy", &["hog"]));
+    nothing_left(&e, "hog");
+}
+
+#[test]
+fn a_fork_loop_stops_at_the_pids_limit() {
+    let e = Engine::new();
+    let o = e.launch(&["--pids", "20", "--", "sh", "-c", "cat /sys/fs/cgroup/pids/pids.max; for i in $(seq 40); do sleep 5 & done; echo forked; kill $(jobs -p) 2>/dev/null"]);
+    let out = stdout(&o);
+    assert!(out.starts_with("20\n"), "{out}");
+    assert!(
+        stderr(&o).contains("can't fork") || stderr(&o).contains("Resource temporarily unavailable"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_read_only_volume_is_read_only_inside() {
+    let e = Engine::new();
+    let host = e.tmp.path().join("vol");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("f"), "from the host\n").unwrap();
+    let ro = format!("{}:/data:ro", host.display());
+    let rw = format!("{}:/rw", host.display());
+    let o = e.launch(&[
+        "-v",
+        &ro,
+        "-v",
+        &rw,
+        "--",
+        "sh",
+        "-c",
+        "cat /data/f; touch /data/x; echo written > /rw/y",
+    ]);
+    assert!(stdout(&o).contains("from the host"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("Read-only file system"), "{}", stderr(&o));
+    assert!(!host.join("x").exists());
+    assert_eq!(std::fs::read_to_string(host.join("y")).unwrap(), "written\n");
+}
+
+#[test]
+fn a_secret_is_readable_inside_and_on_no_disk_outside() {
+    let e = Engine::new();
+    let secret = e.tmp.path().join("token");
+    let value = format!("s3cr3t-{}", std::process::id());
+    std::fs::write(&secret, &value).unwrap();
+    let arg = format!("{}:/run/token", secret.display());
+    let o = e.launch(&["--secret", &arg, "--", "cat", "/run/token"]);
+    assert_eq!(ok(o), value);
+    // While one runs, its bytes are on the secrets tmpfs and nowhere else
+    // under the engine's directory (the bundle, the rootfs, the sandbox).
+    ok(e.launch(&["-d", "--name", "sec", "--secret", &arg, "--", "sleep", "30"]));
+    let secrets = e.dir().join("sec/secrets");
+    let fs = nix::sys::statfs::statfs(&secrets).unwrap();
+    assert_eq!(fs.filesystem_type(), nix::sys::statfs::TMPFS_MAGIC);
+    let o = Command::new("grep")
+        .args([
+            "-rlx",
+            "--no-messages",
+            "--exclude-dir=secrets",
+            "--exclude-dir=rootfs",
+            &value,
+        ])
+        .arg(e.dir())
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o), "", "the secret is on disk");
+    ok(e.out("destroy", &["sec"]));
+    nothing_left(&e, "sec");
+}
+
+#[test]
+fn a_writer_past_the_disk_quota_ends_with_reason_disk() {
+    let e = Engine::new();
+    ok(e.launch(&[
+        "-d",
+        "--name",
+        "du",
+        "--disk",
+        "10m",
+        "--",
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/mnt/sandbox/big bs=1M count=40; sleep 30",
+    ]));
+    let r = e.wait_exited("du");
+    assert_eq!(r["reason"], "disk", "{r}");
+    ok(e.out("destroy", &["du"]));
+    nothing_left(&e, "du");
+}
+
+#[test]
+fn without_an_image_the_hosts_usr_is_read_only_and_tmp_is_its_own() {
+    let e = Engine::new();
+    let mark = format!("hull-engine-{}", std::process::id());
+    let host_only = e.tmp.path().join("host-only");
+    std::fs::write(&host_only, "").unwrap();
+    let script = format!(
+        "ls /usr/bin/env && touch /usr/{mark}; touch /tmp/{mark} && ls /tmp/{mark}; ls {} || echo no-host-file; pwd",
+        host_only.display()
+    );
+    let o = e.launch_no_image(&["--name", "noimg", "--", "sh", "-c", &script]);
+    let out = stdout(&o);
+    assert!(stderr(&o).contains("Read-only file system"), "{}", stderr(&o));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..3],
+        ["/usr/bin/env", &format!("/tmp/{mark}"), "no-host-file"],
+        "{out}"
+    );
+    assert!(lines[3].ends_with("/noimg/sandbox"), "its cwd is its sandbox: {out}");
+    assert!(!Path::new("/tmp").join(&mark).exists() && !Path::new("/usr").join(&mark).exists());
+    nothing_left(&e, "noimg");
+}
+
+#[test]
+fn the_posix_launcher_runs_in_the_hosts_namespaces_inside_its_cgroup() {
+    let e = Engine::new();
+    let o = e.launch_no_image(&[
+        "--launcher",
+        "posix",
+        "--name",
+        "px",
+        "--memory",
+        "64m",
+        "--",
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/pid /proc/self/ns/mnt /proc/self/ns/net; grep memory /proc/self/cgroup; pwd",
+    ]);
+    let out = ok(o);
+    let lines: Vec<&str> = out.lines().collect();
+    for (i, ns) in ["pid", "mnt", "net"].iter().enumerate() {
+        let host = std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
+        assert_eq!(lines[i], host.to_str().unwrap(), "{ns}");
+    }
+    assert!(lines[3].ends_with(":/hull/px"), "{out}");
+    assert!(lines[4].ends_with("/px/sandbox"), "its cwd is its sandbox: {out}");
+}
+
+#[test]
+fn update_changes_the_limit_seen_inside_and_usage_reports_it() {
+    let e = Engine::new();
+    ok(e.launch(&[
+        "-d", "--name", "up", "--memory", "32m", "--cpus", "1", "--", "sleep", "30",
+    ]));
+    ok(e.out("update", &["up", "--memory", "64m", "--cpus", "0.25"]));
+    let inside = ok(e.out(
+        "exec",
+        &[
+            "up",
+            "cat",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+        ],
+    ));
+    assert_eq!(inside.split_whitespace().collect::<Vec<_>>(), ["67108864", "25000"]);
+    let usage: Value = serde_json::from_slice(&ok(e.out("usage", &["up"])).into_bytes()).unwrap();
+    assert_eq!(usage["mem_limit_bytes"], 64 << 20, "{usage}");
+    assert!(usage["mem_total_bytes"].as_u64().unwrap() > 0, "{usage}");
+    assert_eq!(e.inspect("up")["limits"]["cpus"], 0.25);
+    let o = e.out("update", &["up", "--pids", "10"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("cgroups/pids"),
+        "{}",
+        stderr(&o)
+    );
+    ok(e.out("destroy", &["up"]));
+    nothing_left(&e, "up");
+}
+
+#[test]
+fn recover_adopts_a_running_container_and_cleans_up_a_dead_one() {
+    let e = Engine::new();
+    ok(e.launch(&["-d", "--name", "live", "--memory", "32m", "--", "sleep", "60"]));
+    ok(e.launch(&["-d", "--name", "dead", "--memory", "32m", "--", "sleep", "60"]));
+    // Read before any kill: every engine verb (inspect too) recovers the id it touches.
+    let (live, dead) = (e.inspect("live"), e.inspect("dead"));
+    let pid = |r: &Value, k: &str| {
+        let v = if k == "supervisor" { &r[k][0] } else { &r[k] };
+        nix::unistd::Pid::from_raw(v.as_i64().unwrap() as i32)
+    };
+    for p in [pid(&live, "supervisor"), pid(&dead, "supervisor"), pid(&dead, "pid")] {
+        nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let said = ok(e.out("recover", &[]));
+    assert!(
+        said.contains("live: adopted") && said.contains("dead: cleaned up"),
+        "{said}"
+    );
+    let live = e.inspect("live");
+    assert_eq!(live["status"], "running");
+    let sup = live["supervisor"][0].as_i64().unwrap() as i32;
+    assert!(Path::new(&format!("/proc/{sup}")).exists(), "no new supervisor: {live}");
+    let dead = e.inspect("dead");
+    assert_eq!(dead["status"], "exited");
+    assert_eq!(dead["cleaned"], true);
+    assert!(!e.root().join("dead").exists() && !Path::new("/sys/fs/cgroup/memory/hull/dead").exists());
+    // The new supervisor still sees the container to its end.
+    ok(e.out("destroy", &["live"]));
+    ok(e.out("destroy", &["dead"]));
+    nothing_left(&e, "live");
+    nothing_left(&e, "dead");
+}
+
+#[test]
+fn bad_requests_name_the_flag_and_leave_nothing() {
+    let e = Engine::new();
+    for (args, want) in [
+        (vec!["--memory", "lots", "--", "true"], "--memory"),
+        (vec!["--cpus", "0", "--", "true"], "--cpus"),
+        (vec!["-v", "/no/such/dir:/x", "--", "true"], "/no/such/dir"),
+        (vec!["--isolation", "cgroups/gpu", "--", "true"], "cgroups/gpu"),
+        (
+            vec!["--isolation", "filesystem/linux", "--memory", "8m", "--", "true"],
+            "cgroups/mem",
+        ),
+        (vec!["--launcher", "posix", "--", "true"], "--launcher posix"),
+        (vec!["--name", "a/b", "--", "true"], "--name"),
+    ] {
+        let o = e.launch(&args);
+        assert!(!o.status.success(), "{args:?} was accepted");
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+    assert!(
+        std::fs::read_dir(e.dir()).map_or(true, |mut d| d.next().is_none()),
+        "something was left"
+    );
+}
