@@ -130,6 +130,9 @@ pub struct LaunchArgs {
     /// HOST:CTR[:ro] bind mount, or sandbox:NAME:CTR[:ro] a shared sandbox directory (repeatable)
     #[arg(short = 'v', long = "volume")]
     pub volumes: Vec<String>,
+    /// IMAGE:CTR: another image's rootfs, read-only at CTR (volume/image; repeatable)
+    #[arg(long = "image-volume")]
+    pub image_volumes: Vec<String>,
     /// FILE:CTR: the file's bytes on a tmpfs, read-only at CTR (repeatable)
     #[arg(long = "secret")]
     pub secrets: Vec<String>,

@@ -59,6 +59,11 @@ pub struct Request {
     pub launcher: Launcher,
     pub volumes: Vec<Volume>,
     pub secrets: Vec<Secret>,
+    /// (image, path in the container)
+    pub image_volumes: Vec<(String, String)>,
+    /// Where images are kept, and how registries are reached (volume/image).
+    pub store: PathBuf,
+    pub registry: crate::cli::RegistryArgs,
     pub env_secrets: Vec<(String, PathBuf)>,
     pub rlimits: Vec<(String, u64, u64)>,
     pub capabilities: Option<Vec<String>>,
@@ -114,6 +119,9 @@ impl Request {
             launcher,
             volumes: a.volumes.iter().map(|v| volume(v)).collect::<Result<_>>()?,
             secrets: a.secrets.iter().map(|s| secret(s)).collect::<Result<_>>()?,
+            image_volumes: a.image_volumes.iter().map(|v| image_volume(v)).collect::<Result<_>>()?,
+            store: a.store.store.clone(),
+            registry: a.registry.clone(),
             env_secrets: a.env_secrets.iter().map(|s| env_secret(s)).collect::<Result<_>>()?,
             rlimits: a.rlimits.iter().map(|s| rlimit(s)).collect::<Result<_>>()?,
             capabilities: a.capabilities.as_deref().map(capabilities).transpose()?,
@@ -198,6 +206,16 @@ fn secret(s: &str) -> Result<Secret> {
         file: PathBuf::from(file),
         target: absolute_target("--secret", s, target)?,
     })
+}
+
+/// IMAGE:CTR, the image being everything before the last colon.
+fn image_volume(v: &str) -> Result<(String, String)> {
+    match v.rsplit_once(':') {
+        Some((image, target)) if !image.is_empty() => {
+            Ok((image.to_string(), absolute_target("--image-volume", v, target)?))
+        }
+        _ => bail!("--image-volume {v:?}: not IMAGE:CTR"),
+    }
 }
 
 fn env_secret(s: &str) -> Result<(String, PathBuf)> {

@@ -220,25 +220,32 @@ fn a_fork_loop_stops_at_the_pids_limit() {
 }
 
 #[test]
-fn a_read_only_volume_is_read_only_inside() {
+fn read_only_volumes_and_image_volumes_are_read_only_inside() {
     let e = Engine::new();
     let host = e.tmp.path().join("vol");
     std::fs::create_dir(&host).unwrap();
     std::fs::write(host.join("f"), "from the host\n").unwrap();
     let ro = format!("{}:/data:ro", host.display());
     let rw = format!("{}:/rw", host.display());
+    let img = format!("{}:/img", image());
+    let script = "cat /data/f; touch /data/x; echo written > /rw/y; cat /img/data/marker; touch /img/z";
     let o = e.launch(&[
+        "--name",
+        "vols",
         "-v",
         &ro,
         "-v",
         &rw,
+        "--image-volume",
+        &img,
         "--",
         "sh",
         "-c",
-        "cat /data/f; touch /data/x; echo written > /rw/y",
+        script,
     ]);
-    assert!(stdout(&o).contains("from the host"), "{}", stdout(&o));
-    assert!(stderr(&o).contains("Read-only file system"), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "from the host\nhull-image\n");
+    assert_eq!(stderr(&o).matches("Read-only file system").count(), 2, "{}", stderr(&o));
+    nothing_left(&e, "vols");
     assert!(!host.join("x").exists());
     assert_eq!(std::fs::read_to_string(host.join("y")).unwrap(), "written\n");
 }

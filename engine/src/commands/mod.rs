@@ -4,7 +4,7 @@ use anyhow::Result;
 
 use crate::cli::{BundleCommand, Command};
 
-mod bundle;
+pub mod bundle;
 mod containers;
 mod image;
 mod launch;

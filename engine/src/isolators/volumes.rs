@@ -1,6 +1,7 @@
 //! volume/host_path (`-v HOST:CTR[:OPTS]`) and volume/sandbox_path
 //! (`-v sandbox:NAME:CTR[:OPTS]`: a directory the engine keeps by name,
-//! shared by every container that names it).
+//! shared by every container that names it) and volume/image
+//! (`--image-volume IMAGE:CTR`: another image's rootfs, read-only).
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,7 @@ use serde_json::json;
 
 use super::array;
 use crate::isolator::{Isolator, Spec};
-use crate::record::Sandbox;
+use crate::record::{Record, Sandbox};
 use crate::request::{Request, Volume, VolumeSource};
 
 fn bind(spec: &mut Spec, source: &Path, v: &Volume) -> Result<()> {
@@ -54,6 +55,49 @@ impl Isolator for SandboxPath {
                     .with_context(|| format!("-v sandbox:{name}: create {}", dir.display()))?;
                 bind(spec, &dir, v)?;
             }
+        }
+        Ok(())
+    }
+}
+
+/// The bundle that holds the `i`th image volume's rootfs.
+fn image_bundle(sb: &Sandbox, i: usize) -> PathBuf {
+    sb.dir.join(format!("image-volume-{i}"))
+}
+
+pub struct Image;
+
+impl Isolator for Image {
+    fn prepare(&self, req: &Request, sb: &Sandbox, spec: &mut Spec) -> Result<()> {
+        for (i, (image, target)) in req.image_volumes.iter().enumerate() {
+            let dir = image_bundle(sb, i);
+            crate::commands::bundle::make(&crate::commands::bundle::Make {
+                dir: &dir,
+                image: Some(image),
+                backend: "auto",
+                store: &req.store,
+                registry: &req.registry,
+                overrides: Default::default(),
+                quiet: true,
+            })
+            .with_context(|| format!("--image-volume {image}:{target}"))?;
+            let v = Volume {
+                source: VolumeSource::Host(dir.join("rootfs")),
+                target: target.clone(),
+                options: vec!["ro".into()],
+            };
+            bind(spec, &dir.join("rootfs"), &v)?;
+        }
+        Ok(())
+    }
+
+    fn cleanup(&self, _rec: &Record, sb: &Sandbox) -> Result<()> {
+        for i in 0.. {
+            let dir = image_bundle(sb, i);
+            if !dir.exists() {
+                return Ok(());
+            }
+            hull_provision::bundle::remove(&dir)?;
         }
         Ok(())
     }
