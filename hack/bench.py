@@ -8,6 +8,7 @@ hull, ...), in the same private mount namespace (see hack/bench).
 """
 
 import argparse
+import resource
 import json
 import os
 import platform
@@ -275,6 +276,57 @@ def distribution(work, layout, rounds):
     return out, sizes
 
 
+def first_line(argv):
+    """Seconds from the start of argv to the first line on its stdout, and
+    the whole run; the exit must be 0."""
+    start = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=DEVNULL, stdin=DEVNULL)
+    p.stdout.readline()
+    first = time.perf_counter() - start
+    p.stdout.read()
+    if p.wait() != 0:
+        raise RuntimeError(f"{argv}: exit {p.returncode}")
+    return first
+
+
+def launch(work, rounds):
+    """The engine: `hull launch` of a cached image to the first line of
+    output, against hull's own bundle create + run, and podman run of the
+    same image (host network for both: hull launch shares the host's
+    network unless asked otherwise)."""
+    hull = RUNTIMES["hull"]
+    images = os.path.join(work, "images")
+    bb = os.path.join(work, "bb")
+    os.makedirs(bb)
+    subprocess.check_call(["tar", "-C", bb, "-xf", os.path.join(images, "busybox-oci.tar")])
+    store, engine, root = (os.path.join(work, x) for x in ["lstore", "engine", "lroot"])
+    image = f"oci:{bb}"
+    base = [hull, "--root", root]
+    hull_launch = base + ["launch", "--engine-dir", engine, "--store", store, "--image", image, "--", "echo", "hi"]
+    subprocess.check_call(hull_launch, stdout=DEVNULL)  # the store gets the image once
+    podman = None
+    if shutil.which("podman"):
+        out = subprocess.check_output(["podman", "pull", "-q", f"oci-archive:{images}/busybox-oci.tar"], text=True)
+        # This host lacks CAP_SYS_RESOURCE: podman's default nofile and
+        # nproc limits are above the hard ones (as in conformance/podman.sh).
+        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        podman = ["podman", "run", "--rm", "--network", "host", "--ulimit", f"nofile={nofile}:{nofile}",
+                  "--ulimit", "nproc=32768:32768", out.strip().splitlines()[-1], "echo", "hi"]
+        subprocess.check_call(podman, stdout=DEVNULL)
+    out = {"hull launch": [], "hull bundle create + run + bundle rm": [], "podman run --rm": []}
+    for i in range(rounds):
+        out["hull launch"].append(first_line(hull_launch))
+        d = os.path.join(work, f"lb-{i}")
+        t0 = time.perf_counter()
+        subprocess.check_call([hull, "bundle", "create", "--store", store, "--image", image, d, "--", "echo", "hi"])
+        t = time.perf_counter() - t0
+        out["hull bundle create + run + bundle rm"].append(t + first_line(base + ["run", "--bundle", d, f"lb-{i}"]))
+        subprocess.check_call([hull, "bundle", "rm", d])
+        if podman:
+            out["podman run --rm"].append(first_line(podman))
+    return {k: v for k, v in out.items() if v}
+
+
 def stats(xs):
     xs = sorted(xs)
     p90 = xs[min(len(xs) - 1, int(round(0.9 * (len(xs) - 1))))]
@@ -331,7 +383,8 @@ def main():
                 through[(parallel, rt)] = secs
         prov, size = provisioning(work, 10)
         dist, sizes = distribution(work, os.path.join(work, "layout"), a.dist_rounds)
-        report(b, order, through, a, prov, size, dist, sizes)
+        engine = launch(work, a.rounds)
+        report(b, order, through, a, prov, size, dist, sizes, engine)
     finally:
         for rt in order:
             for d in os.listdir(os.path.join(work, "state-" + rt)) if os.path.isdir(os.path.join(work, "state-" + rt)) else []:
@@ -348,7 +401,7 @@ def ratio(a, b):
     return f"{a / b:.2f}x" if b else "-"
 
 
-def report(b, order, through, a, prov, size, dist, sizes):
+def report(b, order, through, a, prov, size, dist, sizes, engine):
     cases = []
     for (case, _rt) in b.samples:
         if case not in cases:
@@ -405,8 +458,17 @@ def report(b, order, through, a, prov, size, dist, sizes):
             r = f"{v['median'] / dst[(label, base)]['median']:.2f}x {base}" if base else ""
             out.append(f"| {name} | {ms(v['median'])} / {ms(v['min'])} | {unpacked / 1e6 / v['median']:.0f} | {r} |")
         out.append("")
+    est = {k: stats(v) for k, v in engine.items()}
+    out.append(f"| the engine: a cached busybox to its first line of output, {a.rounds} rounds | median / p90 / min (ms) | ratio |")
+    out.append("|---|---|---|")
+    for k, v in est.items():
+        r = f"{v['median'] / est['podman run --rm']['median']:.2f}x podman" if "podman run --rm" in est else ""
+        out.append(f"| {k} | {ms(v['median'])} / {ms(v['p90'])} / {ms(v['min'])} | {r} |")
+    out.append("")
     run_h = st[("run (no cgroup limits)", "hull")]["median"]
     targets = [
+        ("hull launch median <= 0.5x podman run",
+         "podman run --rm" in est and est["hull launch"]["median"] <= 0.5 * est["podman run --rm"]["median"]),
         ("run median <= 1.0x crun", ("crun" in order) and run_h <= st[("run (no cgroup limits)", "crun")]["median"]),
         ("run median <= 0.5x runc", ("runc" in order) and run_h <= 0.5 * st[("run (no cgroup limits)", "runc")]["median"]),
         ("peak RSS of create <= crun's", ("crun" in order) and rss[("create", "hull")] <= rss[("create", "crun")]),
@@ -431,6 +493,7 @@ def report(b, order, through, a, prov, size, dist, sizes):
                    "throughput_seconds": {f"{p} at a time / {rt}": v for (p, rt), v in through.items()},
                    "provisioning_seconds": prov, "unpacked_bytes": size,
                    "distribution_seconds": {f"{l} / {n}": v for (l, n), v in dist.items()}, "distribution_unpacked_bytes": sizes,
+                   "launch_seconds": engine,
                    "table": text}, f, indent=1)
 
 

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Quickstart: installs what is needed, builds hull, builds a busybox image (an
 # OCI layout, no image tools), pulls it into a store, makes a bundle from it
-# with the overlay backend and runs a container that shows it is isolated.
+# with the overlay backend and runs a container that shows it is isolated;
+# then the engine: `hull launch` of the image with a memory limit and a
+# volume, a detached one inspected, its limit updated, and destroyed.
 # Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,3 +36,27 @@ sed "s/^/  /" /proc/self/mounts'
 echo "+ hull run hull-demo"
 "$HULL" --root "$ROOT" run --bundle "$W/bundle" hull-demo
 "$HULL" bundle rm "$W/bundle"
+
+echo
+echo "+ hull launch --image oci:$W/layout:latest --memory 32m --cpus 0.5 -v $W/shared:/shared:ro -- sh -c ..."
+ENGINE=$W/engine
+mkdir -p "$W/shared"
+echo "a file from the host" > "$W/shared/hello"
+"$HULL" --root "$ROOT" destroy --engine-dir "$ENGINE" demo-bg >/dev/null 2>&1 || true
+"$HULL" --root "$ROOT" launch --engine-dir "$ENGINE" --store "$STORE" --image "oci:$W/layout:latest" \
+    --memory 32m --cpus 0.5 -v "$W/shared:/shared:ro" -- sh -c '
+echo "memory limit: $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"
+echo "cpu quota:    $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) of $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)"
+echo "volume:       $(cat /shared/hello)"
+touch /shared/x 2>&1 | sed "s/^/write:        /"
+echo "sandbox:      $HULL_SANDBOX"'
+echo "+ hull launch -d --name demo-bg --memory 32m -- sh -c 'x=a; while true; do x=\$x\$x; done'"
+"$HULL" --root "$ROOT" launch --engine-dir "$ENGINE" --store "$STORE" --image "oci:$W/layout:latest" \
+    -d --name demo-bg --memory 32m -- sh -c 'x=a; while true; do x=$x$x; done'
+for _ in $(seq 50); do
+    "$HULL" --root "$ROOT" inspect --engine-dir "$ENGINE" demo-bg | grep -q '"status": "exited"' && break
+    sleep 0.2
+done
+echo "+ hull inspect demo-bg"
+"$HULL" --root "$ROOT" inspect --engine-dir "$ENGINE" demo-bg | grep -E '"(status|exit_code|reason)"'
+"$HULL" --root "$ROOT" destroy --engine-dir "$ENGINE" demo-bg
