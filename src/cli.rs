@@ -22,7 +22,8 @@ pub fn default_root() -> PathBuf {
 
 #[derive(Debug, Parser)]
 #[command(name = "hull", about = "hull: a runc-compatible OCI container runtime")]
-#[command(after_help = "The engine's commands (run by hull-engine, next to hull; `hull COMMAND --help`):\n  \
+#[command(
+    after_help = "The engine's commands (run by hull-engine, next to hull; `hull COMMAND --help`):\n  \
     launch      Launch a container from an image (or none) with resources and isolators\n  \
     inspect     An engine container's record\n  \
     usage       An engine container's resource statistics\n  \
@@ -31,7 +32,8 @@ pub fn default_root() -> PathBuf {
     recover     Adopt engine containers that still run, clean up after the dead\n  \
     image       Images in the store: pull, ls, inspect, rm, gc\n  \
     bundle      Bundles made from images: create, rm\n\n\
-`update` of a container made by `launch` goes through the engine (--cpus, --memory, --pids).")]
+`update` of a container made by `launch` goes through the engine (--cpus, --memory, --pids)."
+)]
 #[command(disable_version_flag = true)]
 pub struct Cli {
     #[command(flatten)]
