@@ -280,6 +280,19 @@ pub struct CreateOpts {
     pub preserve_fds: u32,
 }
 
+impl CreateOpts {
+    pub fn plain(&self) -> crate::container::CreateOpts {
+        crate::container::CreateOpts {
+            bundle: self.bundle.clone(),
+            pid_file: self.pid_file.clone(),
+            console_socket: self.console_socket.clone(),
+            no_pivot: self.no_pivot,
+            no_new_keyring: self.no_new_keyring,
+            preserve_fds: self.preserve_fds,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct CreateArgs {
     #[command(flatten)]

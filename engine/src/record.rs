@@ -115,7 +115,8 @@ impl Sandbox {
                 m.point.display()
             );
         }
-        std::fs::remove_dir_all(&self.dir).with_context(|| format!("remove {}", self.dir.display()))
+        hull_sys::file::retry_busy(|| std::fs::remove_dir_all(&self.dir))
+            .with_context(|| format!("remove {}", self.dir.display()))
     }
 
     /// Holds the container's lock while `f` runs: verbs on one id take turns.

@@ -7,7 +7,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Result;
-use hull::cli::GlobalOpts;
 
 use crate::record::{self, Sandbox};
 use crate::supervisor;
@@ -17,14 +16,14 @@ fn alive(p: Option<(i32, u64)>) -> bool {
 }
 
 /// Brings one container's record in line with what runs. Returns what it did.
-pub fn check(g: &GlobalOpts, engine_dir: &Path, id: &str) -> Result<&'static str> {
+pub fn check(root: &Path, engine_dir: &Path, id: &str) -> Result<&'static str> {
     let sb = Sandbox::new(engine_dir, id);
     let rec = sb.locked(|| sb.load())?;
     if rec.status != "running" || alive(rec.supervisor) {
         return Ok("as it is");
     }
     if rec.pid > 0 && hull::state::is_alive(rec.pid, rec.pid_start) {
-        supervisor::spawn_adopter(g, engine_dir, id)?;
+        supervisor::spawn_adopter(root, engine_dir, id)?;
         // The record says who supervises before any verb goes on.
         for _ in 0..100 {
             if alive(sb.load()?.supervisor) {
@@ -40,7 +39,7 @@ pub fn check(g: &GlobalOpts, engine_dir: &Path, id: &str) -> Result<&'static str
 }
 
 /// `recover`: every container of the engine.
-pub fn all(g: &GlobalOpts, engine_dir: &Path) -> Result<()> {
+pub fn all(root: &Path, engine_dir: &Path) -> Result<()> {
     for sb in record::all(engine_dir)? {
         let id = sb.id();
         if !sb.record_path().exists() {
@@ -50,7 +49,7 @@ pub fn all(g: &GlobalOpts, engine_dir: &Path) -> Result<()> {
             println!("{id}: removed a half-made sandbox");
             continue;
         }
-        match check(g, engine_dir, &id) {
+        match check(root, engine_dir, &id) {
             Ok(what) => println!("{id}: {what}"),
             Err(e) => eprintln!("hull: recover {id}: {e:#}"),
         }

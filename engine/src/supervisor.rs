@@ -8,12 +8,13 @@
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use hull::cli::{CreateOpts, GlobalOpts};
+use hull::container::CreateOpts;
 
 use crate::isolator::Isolator;
 use crate::record::{Record, Sandbox};
@@ -32,7 +33,7 @@ pub fn me() -> Option<(i32, u64)> {
 /// Creates the container, runs the isolators' `isolate` and starts it; the
 /// init is our child (we are its subreaper).
 fn create_and_start(
-    g: &GlobalOpts,
+    root: &Path,
     req: &Request,
     sb: &Sandbox,
     rec: &mut Record,
@@ -41,13 +42,9 @@ fn create_and_start(
     let mask = hull::container::foreground::mask_for(true)?;
     let opts = CreateOpts {
         bundle: sb.bundle(),
-        pid_file: None,
-        console_socket: None,
-        no_pivot: false,
-        no_new_keyring: false,
-        preserve_fds: 0,
+        ..Default::default()
     };
-    let (dir, st, master) = hull::container::create(&g.root, &req.id, &opts, mask, true)?;
+    let (dir, st, master) = hull::container::create(root, &req.id, &opts, mask, true)?;
     rec.pid = st.pid;
     rec.pid_start = st.pid_start;
     sb.locked(|| sb.save(rec))?;
@@ -80,8 +77,8 @@ fn watch(rec: Record, sb: Sandbox, isolators: Isolators, stop: Arc<AtomicBool>) 
 }
 
 /// Runs the container to its end; returns its exit code.
-pub fn supervise(g: &GlobalOpts, req: &Request, sb: &Sandbox, mut rec: Record, isolators: Isolators) -> Result<i32> {
-    let relay = match create_and_start(g, req, sb, &mut rec, &isolators) {
+pub fn supervise(root: &Path, req: &Request, sb: &Sandbox, mut rec: Record, isolators: Isolators) -> Result<i32> {
+    let relay = match create_and_start(root, req, sb, &mut rec, &isolators) {
         Ok(r) => r,
         Err(e) => {
             finish(sb, &isolators, None, None);
@@ -210,7 +207,7 @@ fn redirect_stdio(sb: &Sandbox) -> Result<()> {
 /// `supervise ID`: replaces a supervisor that is gone, for an init that
 /// still runs: polls it, watches the isolators, and finishes as a
 /// supervisor does (the exit code is lost with the old supervisor).
-pub fn adopt(_g: &GlobalOpts, engine_dir: &std::path::Path, id: &str) -> Result<()> {
+pub fn adopt(engine_dir: &Path, id: &str) -> Result<()> {
     let sb = Sandbox::new(engine_dir, id);
     let rec = sb.locked(|| {
         let mut rec = sb.load()?;
@@ -232,11 +229,11 @@ pub fn adopt(_g: &GlobalOpts, engine_dir: &std::path::Path, id: &str) -> Result<
 }
 
 /// Starts `hull-engine supervise ID` in a session of its own, not waited for.
-pub fn spawn_adopter(g: &GlobalOpts, engine_dir: &std::path::Path, id: &str) -> Result<()> {
+pub fn spawn_adopter(root: &Path, engine_dir: &Path, id: &str) -> Result<()> {
     use std::os::unix::process::CommandExt;
     let me = std::env::current_exe().context("find hull-engine's own path")?;
     let mut c = std::process::Command::new(me);
-    c.arg("--root").arg(&g.root);
+    c.arg("--root").arg(root);
     c.arg("supervise").arg("--engine-dir").arg(engine_dir).arg(id);
     c.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())

@@ -153,7 +153,16 @@ fn ok(o: Output) -> String {
 
 /// Nothing of container `id` is left: no state, cgroup, mount or process.
 fn nothing_left(e: &Engine, id: &str) {
-    assert!(!e.dir().join(id).exists(), "engine dir of {id} is left");
+    let dir = e.dir().join(id);
+    if dir.exists() {
+        let o = Command::new("find")
+            .arg(&dir)
+            .arg("-maxdepth")
+            .arg("3")
+            .output()
+            .unwrap();
+        panic!("engine dir of {id} is left:\n{}", stdout(&o));
+    }
     assert!(!e.root().join(id).exists(), "runtime state of {id} is left");
     for c in ["memory", "cpu", "pids", "freezer"] {
         let d = Path::new("/sys/fs/cgroup").join(c).join("hull").join(id);
@@ -182,6 +191,7 @@ fn foreground_launch_gives_the_exit_code_and_leaves_nothing() {
         stdout(&o).split_whitespace().collect::<Vec<_>>(),
         ["50000", "100000", "/mnt/sandbox"]
     );
+    assert!(!e.dir().join("fg").exists(), "{}", stderr(&o));
     nothing_left(&e, "fg");
 }
 

@@ -176,7 +176,7 @@ fn no_image_spec(base: &Value, over: &Overrides) -> Result<Value> {
 
 fn remove_tree(p: &Path) -> Result<()> {
     if p.exists() {
-        std::fs::remove_dir_all(p).with_context(|| format!("remove {}", p.display()))?;
+        hull_sys::file::retry_busy(|| std::fs::remove_dir_all(p)).with_context(|| format!("remove {}", p.display()))?;
     }
     Ok(())
 }
@@ -206,7 +206,8 @@ pub fn remove(dir: &Path) -> Result<()> {
     if backend == "copy" {
         remove_tree(&rootfs)?;
     } else if rootfs.exists() {
-        std::fs::remove_dir(&rootfs).with_context(|| format!("remove {}", rootfs.display()))?;
+        hull_sys::file::retry_busy(|| std::fs::remove_dir(&rootfs))
+            .with_context(|| format!("remove {}", rootfs.display()))?;
     }
     if backend == "overlay" {
         for part in ["upper", "work"] {

@@ -7,7 +7,7 @@ use crate::container::{self, foreground};
 pub fn run(g: &GlobalOpts, a: &RunArgs) -> Result<i32> {
     super::check_host_flags(g)?;
     let mask = foreground::mask_for(!a.detach)?;
-    let (dir, st, master) = container::create(&g.root, &a.id, &a.opts, mask, !a.detach)?;
+    let (dir, st, master) = container::create(&g.root, &a.id, &a.opts.plain(), mask, !a.detach)?;
     // The relay (and the window size it sets) is up before the process runs.
     let relay = match master.map(crate::console::relay::Relay::start).transpose() {
         Ok(r) => r,

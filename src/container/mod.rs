@@ -14,7 +14,6 @@ use anyhow::{bail, Context, Result};
 use nix::sys::signal::SigSet;
 
 use crate::cgroups::{Cgroup, CgroupRef};
-use crate::cli::CreateOpts;
 use crate::launcher::{self, Launch};
 use crate::spec::Bundle;
 use crate::state::{self, ContainerDir, State, Status};
@@ -53,6 +52,18 @@ fn owner() -> String {
     let uid = nix::unistd::getuid().as_raw();
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     crate::passwd::by_uid(&passwd, uid).map_or_else(|| uid.to_string(), |e| e.name.to_string())
+}
+
+/// What `create` is given besides the id, in plain types (the command
+/// line's flags convert to it; the engine builds it directly).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOpts {
+    pub bundle: std::path::PathBuf,
+    pub pid_file: Option<std::path::PathBuf>,
+    pub console_socket: Option<std::path::PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
 }
 
 /// `create`: leaves the init waiting on the exec fifo; returns its pid.

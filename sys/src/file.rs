@@ -69,3 +69,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     }
     res.with_context(|| format!("{}: cannot write", path.display()))
 }
+
+/// Runs `f` again while it fails with EBUSY, for up to two seconds: a mount
+/// point (or an overlay's work dir) that another mount namespace still
+/// holds a copy of is busy until that namespace drops it, which a container
+/// being created at that moment does once it has pivoted into its rootfs.
+pub fn retry_busy<T>(mut f: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match f() {
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            r => return r,
+        }
+    }
+}

@@ -16,7 +16,7 @@ use crate::size;
 fn checked(g: &GlobalOpts, a: &EngineIdArgs) -> Result<Sandbox> {
     hull::state::check_id(&a.id)?;
     let sb = Sandbox::new(&a.dir.engine_dir, &a.id);
-    crate::recover::check(g, &a.dir.engine_dir, &a.id)?;
+    crate::recover::check(&g.root, &a.dir.engine_dir, &a.id)?;
     Ok(sb)
 }
 
@@ -119,7 +119,7 @@ pub fn list(g: &GlobalOpts, a: &EngineListArgs) -> Result<()> {
     let mut rows = vec![];
     for sb in record::all(&a.dir.engine_dir)? {
         let id = sb.id();
-        let _ = crate::recover::check(g, &a.dir.engine_dir, &id);
+        let _ = crate::recover::check(&g.root, &a.dir.engine_dir, &id);
         if let Ok(r) = sb.load() {
             rows.push(
                 json!({"id": r.id, "image": r.image, "status": r.status, "reason": r.reason,

@@ -47,6 +47,7 @@ pub fn run(g: &GlobalOpts, a: &LaunchArgs) -> Result<i32> {
         finished: None,
         cleaned: false,
     };
+    let rec_root = rec.root.clone();
     let isolators: Isolators = Arc::new(isolator::build(&names));
     if let Err(e) = sb.save(&rec).and_then(|()| prepare(a, &req, &sb, &isolators)) {
         let _ = supervisor::cleanup(&rec, &sb, &isolators);
@@ -61,7 +62,7 @@ pub fn run(g: &GlobalOpts, a: &LaunchArgs) -> Result<i32> {
                 sb.save(&r)?;
                 Ok(r)
             })
-            .and_then(|rec| supervisor::supervise(g, &req, &sb, rec, isolators.clone()))
+            .and_then(|rec| supervisor::supervise(&rec_root, &req, &sb, rec, isolators.clone()))
         };
         if let Err(e) = supervisor::detach(run, &sb) {
             let _ = sb.remove();
@@ -74,9 +75,11 @@ pub fn run(g: &GlobalOpts, a: &LaunchArgs) -> Result<i32> {
         let null = std::fs::File::open("/dev/null").context("open /dev/null")?;
         nix::unistd::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 0).context("dup2")?;
     }
-    let code = supervisor::supervise(g, &req, &sb, rec, isolators);
+    let code = supervisor::supervise(&rec_root, &req, &sb, rec, isolators);
     // In the foreground nothing stays: the caller has the exit code.
-    let _ = sb.remove();
+    if let Err(e) = sb.remove() {
+        tracing::warn!("container {}: {e:#}", req.id);
+    }
     code
 }
 

@@ -20,7 +20,7 @@ pub fn dispatch(g: &hull::cli::GlobalOpts, cmd: &Command) -> Result<i32> {
         Command::Update(a) => containers::update(g, a).map(|_| 0),
         Command::Destroy(a) => containers::destroy(g, a).map(|_| 0),
         Command::Containers(a) => containers::list(g, a).map(|_| 0),
-        Command::Recover(a) => crate::recover::all(g, &a.engine_dir).map(|_| 0),
-        Command::Supervise(a) => crate::supervisor::adopt(g, &a.dir.engine_dir, &a.id).map(|_| 0),
+        Command::Recover(a) => crate::recover::all(&g.root, &a.engine_dir).map(|_| 0),
+        Command::Supervise(a) => crate::supervisor::adopt(&a.dir.engine_dir, &a.id).map(|_| 0),
     }
 }

@@ -62,7 +62,8 @@ impl Isolator for Secrets {
             Ok(()) | Err(nix::Error::EINVAL) | Err(nix::Error::ENOENT) => {}
             Err(e) => return Err(e).with_context(|| format!("unmount {}", dir.display())),
         }
-        std::fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()))
+        hull_sys::file::retry_busy(|| std::fs::remove_dir_all(&dir))
+            .with_context(|| format!("remove {}", dir.display()))
     }
 }
 
