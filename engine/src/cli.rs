@@ -130,6 +130,27 @@ pub struct LaunchArgs {
     /// HOST:CTR[:ro] bind mount, or sandbox:NAME:CTR[:ro] a shared sandbox directory (repeatable)
     #[arg(short = 'v', long = "volume")]
     pub volumes: Vec<String>,
+    /// A CNI network to attach to (repeatable), by its name in --cni-config-dir;
+    /// `none`: a network namespace with loopback only. Without it, the host's network
+    #[arg(long = "network")]
+    pub networks: Vec<String>,
+    /// Where CNI network configurations are (.conf, .conflist, .json)
+    #[arg(long = "cni-config-dir", default_value = "/etc/cni/net.d")]
+    pub cni_config_dir: PathBuf,
+    /// Where CNI plugins are
+    #[arg(long = "cni-plugin-dir", default_value = "/usr/lib/cni")]
+    pub cni_plugin_dir: PathBuf,
+    /// [IP:]HOST:CTR[/tcp|udp]: a host port to the container's, through the
+    /// portmap plugin (repeatable)
+    #[arg(short = 'p', long = "publish")]
+    pub ports: Vec<String>,
+    /// The container's hostname (default: its id)
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Join the pod NAME (made by its first container): its network, IPC and
+    /// UTS namespaces and its shared directory /mnt/pod
+    #[arg(long)]
+    pub pod: Option<String>,
     /// IMAGE:CTR: another image's rootfs, read-only at CTR (volume/image; repeatable)
     #[arg(long = "image-volume")]
     pub image_volumes: Vec<String>,

@@ -35,6 +35,12 @@ pub trait Isolator: Send + Sync {
     fn cleanup(&self, _rec: &Record, _sb: &Sandbox) -> Result<()> {
         Ok(())
     }
+    /// A running container was adopted after a crash: check what it relies on.
+    fn recover(&self, _rec: &Record, _sb: &Sandbox) -> Result<()> {
+        Ok(())
+    }
+    /// What `inspect` adds (the network isolator: interfaces and addresses).
+    fn describe(&self, _rec: &Record, _sb: &Sandbox, _out: &mut Map<String, Value>) {}
 }
 
 /// Mesos's names that hull has; each `cgroups/*` name shares one cgroup.
@@ -61,6 +67,7 @@ pub const NAMES: &[&str] = &[
     "linux/nnp",
     "linux/seccomp",
     "disk/du",
+    "network/cni",
 ];
 
 /// The isolators a request asks for: `--isolation` as given (checked), plus
@@ -104,7 +111,8 @@ pub fn select(req: &Request) -> Result<Vec<String>> {
             n
         }
     };
-    names.dedup();
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
     check_conflicts(req, &names)?;
     Ok(names)
 }
@@ -133,6 +141,10 @@ fn needed_by_flags(req: &Request) -> Vec<(&'static str, &'static str)> {
         (!req.rlimits.is_empty(), "--rlimit", "posix/rlimits"),
         (req.capabilities.is_some(), "--capabilities", "linux/capabilities"),
         (req.shm_size.is_some(), "--shm-size", "namespaces/ipc"),
+        (!req.networks.is_empty(), "--network", "network/cni"),
+        (!req.ports.is_empty(), "-p", "network/cni"),
+        (req.hostname.is_some(), "--hostname", "network/cni"),
+        (req.pod.is_some(), "--pod", "network/cni"),
     ];
     for (asked, flag, iso) in flags {
         if asked {
@@ -156,7 +168,7 @@ fn check_conflicts(req: &Request, names: &[String]) -> Result<()> {
     if req.launcher == Launcher::Posix {
         let own = names
             .iter()
-            .find(|n| n.starts_with("namespaces/") || n.starts_with("volume/"));
+            .find(|n| n.starts_with("namespaces/") || n.starts_with("volume/") || n.starts_with("network/"));
         if let Some(n) = own {
             bail!("--isolation: {n} needs namespaces of the container's own; --launcher posix has none");
         }
@@ -187,6 +199,7 @@ pub fn build(names: &[String]) -> Vec<Box<dyn Isolator>> {
             "linux/nnp" => Some(Box::new(isolators::process::NoNewPrivs)),
             "linux/seccomp" => Some(Box::new(isolators::process::Seccomp)),
             "disk/du" => Some(Box::new(isolators::disk::Du)),
+            "network/cni" => Some(Box::new(isolators::network::Cni)),
             _ => None,
         };
         out.extend(iso);

@@ -7,10 +7,13 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod cli;
+mod cni;
 mod commands;
 mod isolator;
 mod isolators;
 mod launcher;
+mod netns;
+mod pod;
 mod record;
 mod recover;
 mod request;

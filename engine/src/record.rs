@@ -135,6 +135,7 @@ pub fn all(engine_dir: &Path) -> Result<Vec<Sandbox>> {
     };
     let mut out: Vec<Sandbox> = rd
         .filter_map(|e| e.ok())
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
         .filter(|e| e.path().join("record.json").exists() || e.path().join("sandbox").is_dir())
         .map(|e| Sandbox { dir: e.path() })
         .collect();

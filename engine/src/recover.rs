@@ -31,6 +31,12 @@ pub fn check(root: &Path, engine_dir: &Path, id: &str) -> Result<&'static str> {
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+        for i in crate::isolator::build(&rec.isolators) {
+            if let Err(e) = i.recover(&rec, &sb) {
+                tracing::warn!("container {id}: after adoption: {e:#}");
+                eprintln!("hull: container {id}: {e:#}");
+            }
+        }
         return Ok("adopted");
     }
     let isolators = Arc::new(crate::isolator::build(&rec.isolators));
@@ -54,5 +60,5 @@ pub fn all(root: &Path, engine_dir: &Path) -> Result<()> {
             Err(e) => eprintln!("hull: recover {id}: {e:#}"),
         }
     }
-    Ok(())
+    crate::pod::gc(engine_dir)
 }

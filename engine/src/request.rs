@@ -59,6 +59,13 @@ pub struct Request {
     pub launcher: Launcher,
     pub volumes: Vec<Volume>,
     pub secrets: Vec<Secret>,
+    /// CNI networks by name; ["none"] for loopback only.
+    pub networks: Vec<String>,
+    pub cni: crate::cni::Dirs,
+    /// runtimeConfig.portMappings entries.
+    pub ports: Vec<serde_json::Value>,
+    pub hostname: Option<String>,
+    pub pod: Option<String>,
     /// (image, path in the container)
     pub image_volumes: Vec<(String, String)>,
     /// Where images are kept, and how registries are reached (volume/image).
@@ -119,6 +126,20 @@ impl Request {
             launcher,
             volumes: a.volumes.iter().map(|v| volume(v)).collect::<Result<_>>()?,
             secrets: a.secrets.iter().map(|s| secret(s)).collect::<Result<_>>()?,
+            networks: networks(&a.networks)?,
+            cni: crate::cni::Dirs {
+                config: a.cni_config_dir.clone(),
+                plugins: a.cni_plugin_dir.clone(),
+            },
+            ports: a.ports.iter().map(|p| port(p)).collect::<Result<_>>()?,
+            hostname: a.hostname.clone(),
+            pod: match &a.pod {
+                Some(p) => {
+                    hull::state::check_id(p).with_context(|| format!("--pod {p:?}"))?;
+                    Some(p.clone())
+                }
+                None => None,
+            },
             image_volumes: a.image_volumes.iter().map(|v| image_volume(v)).collect::<Result<_>>()?,
             store: a.store.store.clone(),
             registry: a.registry.clone(),
@@ -208,6 +229,40 @@ fn secret(s: &str) -> Result<Secret> {
     })
 }
 
+fn networks(names: &[String]) -> Result<Vec<String>> {
+    if names.iter().any(|n| n == "none") && names.len() > 1 {
+        bail!("--network none: a container with no network takes no other --network");
+    }
+    for n in names {
+        if n.is_empty() || n.contains('/') {
+            bail!("--network {n:?}: not a network name");
+        }
+    }
+    Ok(names.to_vec())
+}
+
+/// [IP:]HOST:CTR[/PROTO] as a CNI portMappings entry.
+fn port(p: &str) -> Result<serde_json::Value> {
+    let err = || anyhow::anyhow!("-p {p:?}: not [IP:]HOST:CTR[/tcp|udp]");
+    let (ports, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+    if proto != "tcp" && proto != "udp" && proto != "sctp" {
+        bail!("-p {p:?}: the protocol {proto:?} is not tcp, udp or sctp");
+    }
+    let parts: Vec<&str> = ports.rsplitn(3, ':').collect();
+    let (ctr, host, ip) = match parts.as_slice() {
+        [c, h] => (*c, *h, ""),
+        [c, h, ip] => (*c, *h, *ip),
+        _ => return Err(err()),
+    };
+    let num = |s: &str| s.parse::<u16>().ok().filter(|n| *n > 0).ok_or_else(err);
+    let mut m = serde_json::json!({"hostPort": num(host)?, "containerPort": num(ctr)?, "protocol": proto});
+    if !ip.is_empty() {
+        let ip: std::net::IpAddr = ip.parse().map_err(|_| err())?;
+        m["hostIP"] = serde_json::json!(ip.to_string());
+    }
+    Ok(m)
+}
+
 /// IMAGE:CTR, the image being everything before the last colon.
 fn image_volume(v: &str) -> Result<(String, String)> {
     match v.rsplit_once(':') {
@@ -275,6 +330,19 @@ mod tests {
             let e = volume(bad).unwrap_err();
             assert!(format!("{e:#}").contains(bad), "{e:#}");
         }
+    }
+
+    #[test]
+    fn ports_and_networks() {
+        assert_eq!(
+            port("8080:80").unwrap(),
+            serde_json::json!({"hostPort": 8080, "containerPort": 80, "protocol": "tcp"})
+        );
+        assert_eq!(port("127.0.0.1:53:5353/udp").unwrap()["hostIP"], "127.0.0.1");
+        for bad in ["80", "0:80", "a:80", "1:2/icmp", "x:1:2"] {
+            assert!(port(bad).unwrap_err().to_string().contains(bad), "{bad}");
+        }
+        assert!(networks(&["none".into(), "a".into()]).is_err());
     }
 
     #[test]

@@ -21,8 +21,16 @@ fn checked(g: &GlobalOpts, a: &EngineIdArgs) -> Result<Sandbox> {
 }
 
 pub fn inspect(g: &GlobalOpts, a: &EngineIdArgs) -> Result<()> {
-    let rec = checked(g, a)?.load()?;
-    println!("{}", serde_json::to_string_pretty(&rec)?);
+    let sb = checked(g, a)?;
+    let rec = sb.load()?;
+    let mut doc = match serde_json::to_value(&rec)? {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    for i in crate::isolator::build(&rec.isolators) {
+        i.describe(&rec, &sb, &mut doc);
+    }
+    println!("{}", serde_json::to_string_pretty(&Value::Object(doc))?);
     Ok(())
 }
 

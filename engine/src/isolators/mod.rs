@@ -4,6 +4,7 @@ pub mod cgroups;
 pub mod disk;
 pub mod filesystem;
 pub mod namespaces;
+pub mod network;
 pub mod process;
 pub mod secrets;
 pub mod volumes;

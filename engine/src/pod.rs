@@ -1,0 +1,146 @@
+//! Pods: containers that share a network namespace, an IPC and a UTS
+//! namespace and a directory (Kubernetes pods, Mesos task groups). The
+//! first launch with `--pod NAME` makes the pod (its namespaces, its CNI
+//! attachments, its directory, mounted at /mnt/pod); each container is a
+//! member; the last one to go tears the pod down. Pods live in
+//! `<engine-dir>/.pods/NAME`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+
+use crate::isolator::Spec;
+use crate::isolators::array;
+use crate::isolators::network::{join_namespace, Holder};
+use crate::record::Sandbox;
+use crate::request::Request;
+
+pub const POD_IN_CONTAINER: &str = "/mnt/pod";
+
+fn engine_dir(sb: &Sandbox) -> &Path {
+    sb.dir.parent().unwrap_or(Path::new("/"))
+}
+
+pub fn dir(engine_dir: &Path, name: &str) -> PathBuf {
+    engine_dir.join(".pods").join(name)
+}
+
+pub fn holder(sb: &Sandbox, name: &str) -> Holder {
+    Holder::new(&dir(engine_dir(sb), name))
+}
+
+/// The pod the container is in.
+pub fn of(sb: &Sandbox) -> Option<String> {
+    std::fs::read_to_string(sb.dir.join("pod"))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+pub fn cni_id(name: &str) -> String {
+    format!("pod-{name}")
+}
+
+fn members(pd: &Path) -> Vec<String> {
+    std::fs::read_dir(pd.join("members"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Makes the pod's namespaces, attachments and directory.
+fn make(req: &Request, pd: &Path, name: &str) -> Result<()> {
+    let hostname = req.hostname.clone().unwrap_or_else(|| name.to_string());
+    crate::netns::create(&pd.join("ipcns"), "ipc")?;
+    crate::netns::create_named(&pd.join("utsns"), "uts", Some(hostname.clone()))?;
+    std::fs::create_dir_all(pd.join("shared"))?;
+    std::fs::create_dir_all(pd.join("members"))?;
+    hull_sys::file::write_atomic(&pd.join("networks.json"), &serde_json::to_vec(&req.networks)?, 0o600)?;
+    Holder::new(pd).setup(req, &cni_id(name), &hostname)
+}
+
+/// Joins (or makes) pod `name`: the config gets its namespaces and files.
+pub fn join(req: &Request, sb: &Sandbox, name: &str, spec: &mut Spec) -> Result<()> {
+    let pd = dir(engine_dir(sb), name);
+    std::fs::create_dir_all(&pd).with_context(|| format!("--pod {name}: create {}", pd.display()))?;
+    let _lock = hull_sys::file::lock(&pd.join("lock"), true)?;
+    if !pd.join("netns").exists() {
+        if let Err(e) = make(req, &pd, name) {
+            let _ = teardown(&pd, name);
+            return Err(e).with_context(|| format!("--pod {name}: make the pod"));
+        }
+    } else if !req.networks.is_empty() {
+        let had: Vec<String> =
+            serde_json::from_slice(&std::fs::read(pd.join("networks.json")).unwrap_or_default()).unwrap_or_default();
+        if had != req.networks {
+            bail!("--pod {name}: the pod is on the networks {had:?}; a container joining it takes its networks (leave --network out)");
+        }
+    }
+    if !req.ports.is_empty() && members(&pd).iter().any(|_| true) {
+        bail!("--pod {name}: ports are published by the pod's first container");
+    }
+    std::fs::write(pd.join("members").join(&req.id), "").context("record the pod member")?;
+    std::fs::write(sb.dir.join("pod"), name).context("record the container's pod")?;
+    join_namespace(spec, "network", Some(&pd.join("netns")))?;
+    join_namespace(spec, "ipc", Some(&pd.join("ipcns")))?;
+    join_namespace(spec, "uts", Some(&pd.join("utsns")))?;
+    if let Some(o) = spec.as_object_mut() {
+        // The pod's UTS namespace has the pod's hostname already.
+        o.remove("hostname");
+    }
+    let h = Holder::new(&pd);
+    h.mounts(spec)?;
+    array(spec, &["mounts"])?.push(json!({"destination": POD_IN_CONTAINER, "type": "bind",
+        "source": pd.join("shared"), "options": ["rbind", "rw", "nosuid", "nodev"]}));
+    Ok(())
+}
+
+/// The container leaves its pod; the last one tears it down.
+pub fn leave(sb: &Sandbox, name: &str, id: &str) -> Result<()> {
+    let pd = dir(engine_dir(sb), name);
+    if pd.exists() {
+        let _lock = hull_sys::file::lock(&pd.join("lock"), true)?;
+        let _ = std::fs::remove_file(pd.join("members").join(id));
+        if members(&pd).is_empty() {
+            teardown(&pd, name)?;
+        }
+    }
+    let _ = std::fs::remove_file(sb.dir.join("pod"));
+    Ok(())
+}
+
+fn teardown(pd: &Path, name: &str) -> Result<()> {
+    Holder::new(pd).teardown(&cni_id(name))?;
+    for ns in ["ipcns", "utsns"] {
+        crate::netns::remove(&pd.join(ns))?;
+    }
+    crate::record::Sandbox { dir: pd.to_path_buf() }.remove()
+}
+
+/// `recover`: members whose container is gone leave; empty pods go.
+pub fn gc(engine_dir: &Path) -> Result<()> {
+    let Ok(rd) = std::fs::read_dir(engine_dir.join(".pods")) else {
+        return Ok(());
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pd = e.path();
+        let _lock = hull_sys::file::lock(&pd.join("lock"), true)?;
+        for m in members(&pd) {
+            let gone = Sandbox::new(engine_dir, &m).load().map_or(true, |r| r.cleaned);
+            if gone {
+                let _ = std::fs::remove_file(pd.join("members").join(&m));
+            }
+        }
+        if members(&pd).is_empty() {
+            match teardown(&pd, &name) {
+                Ok(()) => println!("pod {name}: torn down"),
+                Err(e) => eprintln!("hull: recover pod {name}: {e:#}"),
+            }
+        }
+    }
+    Ok(())
+}
