@@ -151,6 +151,12 @@ pub struct LaunchArgs {
     /// UTS namespaces and its shared directory /mnt/pod
     #[arg(long)]
     pub pod: Option<String>,
+    /// A CDI device, vendor.com/class=name (repeatable; devices/cdi)
+    #[arg(long = "device")]
+    pub devices: Vec<String>,
+    /// Where CDI specs are (repeatable; replaces /etc/cdi and /var/run/cdi)
+    #[arg(long = "cdi-spec-dir")]
+    pub cdi_spec_dirs: Vec<PathBuf>,
     /// IMAGE:CTR: another image's rootfs, read-only at CTR (volume/image; repeatable)
     #[arg(long = "image-volume")]
     pub image_volumes: Vec<String>,

@@ -68,6 +68,7 @@ pub const NAMES: &[&str] = &[
     "linux/seccomp",
     "disk/du",
     "network/cni",
+    "devices/cdi",
 ];
 
 /// The isolators a request asks for: `--isolation` as given (checked), plus
@@ -145,6 +146,7 @@ fn needed_by_flags(req: &Request) -> Vec<(&'static str, &'static str)> {
         (!req.ports.is_empty(), "-p", "network/cni"),
         (req.hostname.is_some(), "--hostname", "network/cni"),
         (req.pod.is_some(), "--pod", "network/cni"),
+        (!req.devices.is_empty(), "--device", "devices/cdi"),
     ];
     for (asked, flag, iso) in flags {
         if asked {
@@ -166,9 +168,11 @@ fn check_conflicts(req: &Request, names: &[String]) -> Result<()> {
         bail!("--isolation: filesystem/posix runs without an image: use filesystem/linux with --image");
     }
     if req.launcher == Launcher::Posix {
-        let own = names
-            .iter()
-            .find(|n| n.starts_with("namespaces/") || n.starts_with("volume/") || n.starts_with("network/"));
+        let own = names.iter().find(|n| {
+            ["namespaces/", "volume/", "network/", "devices/"]
+                .iter()
+                .any(|p| n.starts_with(p))
+        });
         if let Some(n) = own {
             bail!("--isolation: {n} needs namespaces of the container's own; --launcher posix has none");
         }
@@ -200,6 +204,7 @@ pub fn build(names: &[String]) -> Vec<Box<dyn Isolator>> {
             "linux/seccomp" => Some(Box::new(isolators::process::Seccomp)),
             "disk/du" => Some(Box::new(isolators::disk::Du)),
             "network/cni" => Some(Box::new(isolators::network::Cni)),
+            "devices/cdi" => Some(Box::new(isolators::devices::Cdi)),
             _ => None,
         };
         out.extend(iso);

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod cdi;
 mod cli;
 mod cni;
 mod commands;

@@ -59,6 +59,9 @@ pub struct Request {
     pub launcher: Launcher,
     pub volumes: Vec<Volume>,
     pub secrets: Vec<Secret>,
+    /// CDI devices by their full names, and where their specs are.
+    pub devices: Vec<String>,
+    pub cdi_dirs: Vec<PathBuf>,
     /// CNI networks by name; ["none"] for loopback only.
     pub networks: Vec<String>,
     pub cni: crate::cni::Dirs,
@@ -126,6 +129,12 @@ impl Request {
             launcher,
             volumes: a.volumes.iter().map(|v| volume(v)).collect::<Result<_>>()?,
             secrets: a.secrets.iter().map(|s| secret(s)).collect::<Result<_>>()?,
+            devices: a.devices.clone(),
+            cdi_dirs: if a.cdi_spec_dirs.is_empty() {
+                crate::cdi::DEFAULT_DIRS.iter().map(PathBuf::from).collect()
+            } else {
+                a.cdi_spec_dirs.clone()
+            },
             networks: networks(&a.networks)?,
             cni: crate::cni::Dirs {
                 config: a.cni_config_dir.clone(),
