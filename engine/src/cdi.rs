@@ -126,7 +126,7 @@ fn edit(e: &Value, spec: &mut Spec) -> Result<()> {
     for v in e["env"].as_array().into_iter().flatten().filter_map(Value::as_str) {
         let name = v.split('=').next().unwrap_or_default();
         let env = array(spec, &["process", "env"])?;
-        env.retain(|x| !x.as_str().is_some_and(|x| x.split('=').next() == Some(name)));
+        env.retain(|x| x.as_str().is_none_or(|x| x.split('=').next() != Some(name)));
         env.push(json!(v));
     }
     for (i, n) in e["deviceNodes"].as_array().into_iter().flatten().enumerate() {
