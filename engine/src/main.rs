@@ -10,6 +10,7 @@ mod cdi;
 mod cli;
 mod cni;
 mod commands;
+mod csi;
 mod isolator;
 mod isolators;
 mod launcher;

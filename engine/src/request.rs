@@ -32,6 +32,11 @@ pub enum VolumeSource {
     Host(PathBuf),
     /// A directory the engine keeps by name, shared by the containers naming it.
     Sandbox(String),
+    /// A CSI volume: the node plugin's socket and the volume's id.
+    Csi {
+        socket: PathBuf,
+        volume_id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -187,6 +192,16 @@ fn absolute_target(flag: &str, whole: &str, t: &str) -> Result<String> {
 fn volume(v: &str) -> Result<Volume> {
     let parts: Vec<&str> = v.split(':').collect();
     let (source, rest) = match parts.as_slice() {
+        ["csi", socket, id, rest @ ..] => {
+            if id.is_empty() || !socket.starts_with('/') {
+                bail!("-v {v:?}: not csi:/PLUGIN/SOCKET:VOLUME_ID:CTR[:OPTIONS]");
+            }
+            let source = VolumeSource::Csi {
+                socket: PathBuf::from(socket),
+                volume_id: id.to_string(),
+            };
+            (source, rest)
+        }
         ["sandbox", name, rest @ ..] => {
             if name.is_empty() || name.contains('/') || *name == "." || *name == ".." {
                 bail!("-v {v:?}: the sandbox volume's name {name:?} must be one path component");
@@ -202,7 +217,9 @@ fn volume(v: &str) -> Result<Volume> {
     let (target, opts) = match rest {
         [t] => (*t, ""),
         [t, o] => (*t, *o),
-        _ => bail!("-v {v:?}: not HOST:CTR[:OPTIONS] or sandbox:NAME:CTR[:OPTIONS]"),
+        _ => {
+            bail!("-v {v:?}: not HOST:CTR[:OPTIONS], sandbox:NAME:CTR[:OPTIONS] or csi:SOCKET:VOLUME_ID:CTR[:OPTIONS]")
+        }
     };
     let target = absolute_target("-v", v, target)?;
     let options: Vec<String> = opts.split(',').filter(|o| !o.is_empty()).map(String::from).collect();
@@ -326,6 +343,9 @@ mod tests {
         let v = volume("/tmp:/data:ro").unwrap();
         assert_eq!(v.target, "/data");
         assert_eq!(v.options, ["ro"]);
+        let v = volume("csi:/run/csi.sock:vol-1:/data:ro").unwrap();
+        assert_eq!(v.options, ["ro"]);
+        assert!(matches!(v.source, VolumeSource::Csi { ref volume_id, .. } if volume_id == "vol-1"));
         let v = volume("sandbox:cache:/cache").unwrap();
         assert_eq!(v.source, VolumeSource::Sandbox("cache".into()));
         for bad in [

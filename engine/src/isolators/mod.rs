@@ -1,6 +1,7 @@
 //! The built-in isolators, one concern per module.
 
 pub mod cgroups;
+pub mod csi;
 pub mod devices;
 pub mod disk;
 pub mod filesystem;

@@ -13,7 +13,7 @@ use crate::isolator::{Isolator, Spec};
 use crate::record::{Record, Sandbox};
 use crate::request::{Request, Volume, VolumeSource};
 
-fn bind(spec: &mut Spec, source: &Path, v: &Volume) -> Result<()> {
+pub fn bind(spec: &mut Spec, source: &Path, v: &Volume) -> Result<()> {
     let mut options = vec!["rbind".to_string()];
     if !v.options.iter().any(|o| o == "ro" || o == "rw") {
         options.push("rw".into());
