@@ -16,7 +16,8 @@ W=${DEMO_DIR:-/tmp/hull-demo}
 ROOT=${DEMO_ROOT:-/run/hull-demo}
 STORE=$W/store
 "$HULL" --root "$ROOT" delete --force hull-demo 2>/dev/null || true
-[ -d "$W/bundle" ] && "$HULL" bundle rm "$W/bundle"
+[ -e "$W/bundle/.hull-bundle.json" ] && "$HULL" bundle rm "$W/bundle"
+rmdir "$W/bundle" 2>/dev/null || true
 mkdir -p "$W/layout"
 ./hack/images.sh "$W/images"
 tar -C "$W/layout" -xf "$W/images/busybox-oci.tar"
@@ -60,3 +61,29 @@ done
 echo "+ hull inspect demo-bg"
 "$HULL" --root "$ROOT" inspect --engine-dir "$ENGINE" demo-bg | grep -E '"(status|exit_code|reason)"'
 "$HULL" --root "$ROOT" destroy --engine-dir "$ENGINE" demo-bg
+
+echo
+echo "+ a two-container pod on a CNI bridge of the demo's own (10.213.250.0/24, no masquerade, no route out)"
+CNI=$W/cni
+mkdir -p "$CNI"
+cat > "$CNI/10-demo.conflist" <<JSON
+{"cniVersion": "1.0.0", "name": "demo", "plugins": [
+  {"type": "bridge", "bridge": "hulldemo0", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "dataDir": "$W/ipam", "ranges": [[{"subnet": "10.213.250.0/24"}]]}},
+  {"type": "portmap", "snat": false, "capabilities": {"portMappings": true}}]}
+JSON
+L=("$HULL" --root "$ROOT" launch --engine-dir "$ENGINE" --store "$STORE" --image "oci:$W/layout:latest" --cni-config-dir "$CNI")
+"$HULL" --root "$ROOT" destroy --engine-dir "$ENGINE" demo-web >/dev/null 2>&1 || true
+echo "+ hull launch -d --name demo-web --pod demo --network demo -p 18250:80 -- httpd"
+"${L[@]}" -d --name demo-web --pod demo --network demo -p 18250:80 -- \
+    sh -c 'echo "hello from $(hostname)" > /tmp/index.html; exec httpd -f -p 80 -h /tmp'
+"$HULL" --root "$ROOT" inspect --engine-dir "$ENGINE" demo-web | grep -A3 '"ips"'
+IP=$("$HULL" --root "$ROOT" inspect --engine-dir "$ENGINE" demo-web | sed -n 's/.*"\(10\.213\.250\.[0-9]*\)\/24".*/\1/p' | head -1)
+echo "+ hull launch --pod demo -- wget -qO- http://127.0.0.1/   (the pod's second container)"
+"${L[@]}" --pod demo -- wget -qO- http://127.0.0.1/index.html
+echo "+ hull launch --network demo -- wget -qO- http://$IP/   (another container on the bridge)"
+"${L[@]}" --network demo -- wget -qO- "http://$IP/index.html"
+echo "+ from the host, through portmap: 10.213.250.1:18250"
+curl -s --max-time 3 http://10.213.250.1:18250/index.html
+"$HULL" --root "$ROOT" destroy --engine-dir "$ENGINE" demo-web
+ip link del hulldemo0 2>/dev/null || true
