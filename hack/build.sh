@@ -11,3 +11,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet "$@" -p hull-engine --bin hull-engine
 cargo rustc --release --quiet "$@" --bin hull -- -C target-feature=+crt-static
+# Shipped without its symbols, which go to hull.debug beside it (as
+# distributions ship them; gdb finds them through the debuglink). Stripping
+# after the link keeps the symbol names hack/hull.order lists unchanged.
+# A binary cargo did not relink is stripped already.
+if readelf -S target/release/hull | grep -q '\.symtab'; then
+    objcopy --only-keep-debug target/release/hull target/release/hull.debug
+    objcopy --strip-all --add-gnu-debuglink=target/release/hull.debug target/release/hull
+fi

@@ -18,7 +18,7 @@ cargo test --workspace -- --test-threads="${TEST_THREADS:-4}"
 ./hack/build.sh
 # Linked statically, a glibc user or host lookup would dlopen the host's NSS
 # modules: hull must not make one (src/passwd.rs reads /etc/passwd itself).
-if nm target/release/hull | grep -E ' [TtWw] (getpw(nam|uid|ent)|getgr(nam|gid|ent)|getgrouplist|getaddrinfo|gethostby|initgroups)'; then
+if nm target/release/hull.debug | grep -E ' [TtWw] (getpw(nam|uid|ent)|getgr(nam|gid|ent)|getgrouplist|getaddrinfo|gethostby|initgroups)'; then
     echo "[test] target/release/hull links the NSS lookups above" >&2
     exit 1
 fi
