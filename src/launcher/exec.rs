@@ -71,9 +71,33 @@ fn container_namespaces(pid: i32, start: u64) -> Result<Vec<(T, OwnedFd)>> {
     Ok(out)
 }
 
+/// What lets the process place itself (see `Cgroup::self_placement`): the
+/// v1 `tasks` files and the hybrid host's cgroup2 directory. Host root
+/// only, and not through a user namespace.
+struct SelfPlacement {
+    tasks: Vec<std::path::PathBuf>,
+    cgroup2: Option<OwnedFd>,
+}
+
+fn self_placement(req: &ExecRequest, namespaces: &[(T, OwnedFd)]) -> Result<Option<SelfPlacement>> {
+    let Some(path) = req.cgroup else { return Ok(None) };
+    if namespaces.iter().any(|(t, _)| *t == T::User) || !crate::privilege::is_host_root() {
+        return Ok(None);
+    }
+    let cg = Cgroup::open(path)?;
+    let Some(tasks) = cg.self_placement()? else {
+        return Ok(None);
+    };
+    Ok(Some(SelfPlacement {
+        tasks,
+        cgroup2: cg.hybrid_dir_fd()?,
+    }))
+}
+
 /// Starts the process; returns its pid once it has exec'd.
 pub fn launch(req: &ExecRequest) -> Result<i32> {
     let namespaces = container_namespaces(req.init_pid, req.init_start)?;
+    let placement = self_placement(req, &namespaces)?;
     let chroot = chroot_of(req.init_pid, &namespaces)?;
     // The host's procfs, for the LSM attributes: the container's /proc is theirs.
     let proc = process::lsm::asked(req.process)
@@ -84,7 +108,14 @@ pub fn launch(req: &ExecRequest) -> Result<i32> {
     match unsafe { fork() }.context("fork")? {
         ForkResult::Child => {
             drop(parent);
-            let code = match join_and_fork(req, &namespaces, chroot.as_ref(), proc.as_ref(), child) {
+            let code = match join_and_fork(
+                req,
+                &namespaces,
+                chroot.as_ref(),
+                proc.as_ref(),
+                placement.as_ref(),
+                child,
+            ) {
                 Ok(()) => 0,
                 Err(_) => 1,
             };
@@ -120,6 +151,7 @@ fn join_and_fork(
     namespaces: &[(T, OwnedFd)],
     chroot: Option<&OwnedFd>,
     proc: Option<&OwnedFd>,
+    placement: Option<&SelfPlacement>,
     ch: Channel,
 ) -> Result<()> {
     let result = (|| -> Result<bool> {
@@ -130,9 +162,12 @@ fn join_and_fork(
             .chain(req.console)
             .chain(proc.map(|p| p.as_raw_fd()))
             .chain(chroot.map(|c| c.as_raw_fd()))
+            .chain(placement.and_then(|p| p.cgroup2.as_ref()).map(|c| c.as_raw_fd()))
             .collect();
         process::exec::close_fds_except(3 + req.preserve_fds as i32, &keep)?;
         process::exec::not_dumpable()?;
+        // While the host's cgroupfs is in reach: the child inherits these.
+        let joined_v1 = placement.is_some_and(|p| crate::cgroups::join_self(&p.tasks).is_ok());
         for (t, fd) in namespaces {
             nix::sched::setns(fd, CloneFlags::from_bits_retain(*t as i32))
                 .with_context(|| format!("join the container's {} namespace", crate::spec::ns_name(*t)))?;
@@ -141,11 +176,16 @@ fn join_and_fork(
             nix::unistd::fchdir(root.as_raw_fd()).context("chdir into the container's root")?;
             nix::unistd::chroot(".").context("chroot into the container's root")?;
         }
-        // SAFETY: single-threaded.
-        match unsafe { fork() }.context("fork into the pid namespace")? {
-            ForkResult::Child => Ok(true),
-            ForkResult::Parent { child } => {
-                ch.send(&Msg::InitPid { pid: child.as_raw() })?;
+        // Single-threaded.
+        let cgroup2 = placement.and_then(|p| p.cgroup2.as_ref());
+        match super::kernel::fork_into(cgroup2).context("fork into the pid namespace")? {
+            (ForkResult::Child, _) => Ok(true),
+            (ForkResult::Parent { child }, in_cgroup2) => {
+                ch.send(&Msg::InitPid {
+                    pid: child.as_raw(),
+                    in_cgroup2,
+                    joined_v1,
+                })?;
                 Ok(false)
             }
         }
@@ -201,10 +241,17 @@ fn supervise(req: &ExecRequest, ch: &Channel) -> Result<i32> {
     loop {
         match ch.recv()? {
             None => break,
-            Some(Msg::InitPid { pid: p }) => {
+            Some(Msg::InitPid {
+                pid: p,
+                in_cgroup2,
+                joined_v1,
+            }) => {
                 pid = Some(p);
                 if let Some(path) = req.cgroup {
-                    let placed = Cgroup::open(path).and_then(|mut cg| cg.add(p));
+                    let placed = Cgroup::open(path).and_then(|mut cg| match joined_v1 {
+                        true => cg.placed_itself(p, in_cgroup2),
+                        false => cg.add(p),
+                    });
                     if let Err(e) = placed {
                         super::reap(p);
                         return Err(e.context("join the container's cgroup"));

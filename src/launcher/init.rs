@@ -39,9 +39,15 @@ pub fn run(req: &Launch, h: &Handles, ch: Channel) -> ! {
 
 fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<Option<process::Program>> {
     let spec = &req.bundle.spec;
-    match ch.recv()? {
-        Some(Msg::Placed) => {}
-        other => anyhow::bail!("create channel: expected Placed, got {other:?}"),
+    loop {
+        match ch.recv()? {
+            Some(Msg::JoinCgroups { tasks }) => ch.send(&match crate::cgroups::join_self(&tasks) {
+                Ok(()) => Msg::Ack,
+                Err(e) => Msg::NotJoined { why: format!("{e:#}") },
+            })?,
+            Some(Msg::Placed) => break,
+            other => anyhow::bail!("create channel: expected Placed, got {other:?}"),
+        }
     }
     // Before the cgroup namespace hides where they are on the host.
     let cgroups = crate::rootfs::OwnCgroups::read()?;

@@ -114,3 +114,55 @@ pub fn open_fifo_for_write(proc_fd: &OwnedFd, fifo: &OwnedFd) -> Result<OwnedFd>
         }
     }
 }
+
+/// clone3's CLONE_INTO_CGROUP (linux/sched.h).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// fork(), with the child born in the cgroup2 directory `cgroup` when given
+/// (clone3 with CLONE_INTO_CGROUP: no migration, so none of the global
+/// lock a write to cgroup.procs takes). Where clone3 refuses (kernels
+/// before 5.7), a plain fork; the bool says whether the child is there.
+pub fn fork_into(cgroup: Option<&OwnedFd>) -> Result<(nix::unistd::ForkResult, bool)> {
+    use nix::unistd::{ForkResult, Pid};
+    if let Some(fd) = cgroup {
+        // SAFETY: clone_args is plain data; zeroed is a valid value.
+        let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
+        args.flags = CLONE_INTO_CGROUP;
+        args.exit_signal = libc::SIGCHLD as u64;
+        args.cgroup = fd.as_raw_fd() as u64;
+        // SAFETY: clone3 without CLONE_VM is a fork of this single-threaded
+        // process; the struct outlives the call.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                &mut args as *mut libc::clone_args,
+                std::mem::size_of::<libc::clone_args>(),
+            )
+        };
+        match r {
+            0 => return Ok((ForkResult::Child, true)),
+            pid if pid > 0 => {
+                return Ok((
+                    ForkResult::Parent {
+                        child: Pid::from_raw(pid as i32),
+                    },
+                    true,
+                ))
+            }
+            _ => {
+                let e = std::io::Error::last_os_error();
+                // Kernels without clone3 (ENOSYS) or CLONE_INTO_CGROUP
+                // (EINVAL, E2BIG) refuse before making anything. Any other
+                // failure may have spent a new pid namespace's first pid,
+                // after which no fork succeeds there: it is the error.
+                if !matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EINVAL | libc::E2BIG)) {
+                    return Err(e).context("clone3 into the container's cgroup2 directory");
+                }
+                tracing::debug!("clone3 into the cgroup: {e}; forking");
+            }
+        }
+    }
+    // SAFETY: the caller is single-threaded.
+    let r = unsafe { nix::unistd::fork() }.context("fork")?;
+    Ok((r, false))
+}

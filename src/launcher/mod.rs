@@ -23,7 +23,7 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult, Pid};
@@ -60,6 +60,8 @@ struct Handles {
     ns: namespaces::Plan,
     /// Detached idmapped mounts, made here where the privileges are.
     idmapped: Vec<crate::rootfs::idmapped::Prepared>,
+    /// The hybrid host's cgroup2 directory the init is born in.
+    cgroup2: Option<OwnedFd>,
 }
 
 /// Starts the container's init; returns its pid once it waits on the fifo.
@@ -80,6 +82,10 @@ pub fn launch(req: &Launch, cgroup: Option<&mut Cgroup>) -> Result<i32> {
         fifo,
         ns,
         idmapped: crate::rootfs::idmapped::prepare(spec, &req.bundle.dir)?,
+        cgroup2: match cgroup.as_deref() {
+            Some(cg) if may_place_itself(req) => cg.hybrid_dir_fd()?,
+            _ => None,
+        },
     };
     let (parent, child) = sync::pair()?;
     // SAFETY: the create path is single-threaded, so the child may allocate.
@@ -119,9 +125,9 @@ fn supervise(req: &Launch, ch: sync::Channel, stage1: Pid, mut cgroup: Option<&m
                     break;
                 }
             },
-            Msg::InitPid { pid } => {
+            Msg::InitPid { pid, in_cgroup2, .. } => {
                 init = Some(pid);
-                match place(req, pid, cgroup.as_deref_mut()) {
+                match place(req, &ch, pid, in_cgroup2, cgroup.as_deref_mut()) {
                     Ok(()) => ch.send(&Msg::Placed)?,
                     Err(e) => {
                         failure.get_or_insert(e);
@@ -162,7 +168,7 @@ fn supervise(req: &Launch, ch: sync::Channel, stage1: Pid, mut cgroup: Option<&m
                     break;
                 }
             },
-            Msg::Ack | Msg::Placed => {}
+            Msg::Ack | Msg::Placed | Msg::JoinCgroups { .. } | Msg::NotJoined { .. } => {}
         }
     }
     drop(ch);
@@ -198,12 +204,36 @@ fn runtime_hooks(req: &Launch, init: Option<i32>) -> Result<()> {
 }
 
 /// Puts the init in its cgroup with its limits, before any of its setup runs.
-fn place(req: &Launch, pid: i32, cgroup: Option<&mut Cgroup>) -> Result<()> {
+fn place(req: &Launch, ch: &sync::Channel, pid: i32, in_cgroup2: bool, cgroup: Option<&mut Cgroup>) -> Result<()> {
     let Some(cg) = cgroup else { return Ok(()) };
-    cg.add(pid)?;
+    match may_place_itself(req)
+        .then(|| cg.self_placement())
+        .transpose()?
+        .flatten()
+    {
+        Some(tasks) => {
+            ch.send(&Msg::JoinCgroups { tasks })?;
+            match ch.recv()? {
+                Some(Msg::Ack) => cg.placed_itself(pid, in_cgroup2)?,
+                Some(Msg::NotJoined { why }) => {
+                    tracing::debug!("the init could not place itself ({why}); placing it");
+                    cg.add(pid)?;
+                }
+                other => bail!("create channel: expected the init's answer to JoinCgroups, got {other:?}"),
+            }
+        }
+        None => cg.add(pid)?,
+    }
     let linux = req.bundle.spec.linux().as_ref();
     let devices = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
     cg.apply(linux.and_then(|l| l.resources().as_ref()), devices)
+}
+
+/// Whether the init can write its cgroups' files itself: host root, and
+/// no user namespace between it and them.
+fn may_place_itself(req: &Launch) -> bool {
+    !crate::spec::has_namespace(&req.bundle.spec, oci_spec::runtime::LinuxNamespaceType::User)
+        && crate::privilege::is_host_root()
 }
 
 /// Kills a failed init and waits for it to be gone.

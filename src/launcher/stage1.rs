@@ -5,7 +5,7 @@
 use std::os::fd::AsRawFd;
 
 use anyhow::{Context, Result};
-use nix::unistd::{fork, setresgid, setresuid, ForkResult, Gid, Uid};
+use nix::unistd::{setresgid, setresuid, ForkResult, Gid, Uid};
 
 use super::sync::{Channel, Msg};
 use super::{init, namespaces, Handles, Launch};
@@ -43,6 +43,7 @@ fn namespaces_and_fork(req: &Launch, h: &Handles, ch: &Channel) -> Result<Side> 
     let mut keep = vec![ch.as_raw_fd(), h.proc_fd.as_raw_fd(), h.fifo.as_raw_fd()];
     keep.extend(h.ns.joins.iter().map(|j| j.fd.as_raw_fd()));
     keep.extend(h.idmapped.iter().map(|p| p.fd.as_raw_fd()));
+    keep.extend(h.cgroup2.as_ref().map(|fd| fd.as_raw_fd()));
     // Warnings from the setup still go to --log; a closed log fd could be
     // reused by a later open and a warning written into the wrong file.
     keep.extend(crate::logging::log_fd());
@@ -74,11 +75,15 @@ fn namespaces_and_fork(req: &Launch, h: &Handles, ch: &Channel) -> Result<Side> 
     {
         super::kernel::time_offsets(&req.bundle.spec, &h.proc_fd)?;
     }
-    // SAFETY: stage 1 is single-threaded.
-    match unsafe { fork() }.context("fork the init")? {
-        ForkResult::Child => Ok(Side::Init),
-        ForkResult::Parent { child } => {
-            ch.send(&Msg::InitPid { pid: child.as_raw() })?;
+    // Stage 1 is single-threaded.
+    match super::kernel::fork_into(h.cgroup2.as_ref()).context("fork the init")? {
+        (ForkResult::Child, _) => Ok(Side::Init),
+        (ForkResult::Parent { child }, in_cgroup2) => {
+            ch.send(&Msg::InitPid {
+                pid: child.as_raw(),
+                in_cgroup2,
+                joined_v1: false,
+            })?;
             Ok(Side::Stage1)
         }
     }

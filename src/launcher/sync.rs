@@ -10,14 +10,32 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Msg {
     /// stage 1 unshared a user namespace: the parent writes its id maps.
-    MapIds { pid: i32 },
+    MapIds {
+        pid: i32,
+    },
     /// The parent wrote the maps.
     Ack,
-    /// stage 1 forked the init; its pid as the parent sees it.
-    InitPid { pid: i32 },
+    /// stage 1 forked the init; its pid as the parent sees it, and whether
+    /// it was born in its cgroup2 directory (a hybrid host's).
+    InitPid {
+        pid: i32,
+        #[serde(default)]
+        in_cgroup2: bool,
+        /// exec: the process moved itself into the v1 hierarchies already.
+        #[serde(default)]
+        joined_v1: bool,
+    },
     /// The init's environment is ready: the parent runs the prestart and
     /// createRuntime hooks, then answers Ack.
     CreateHooks,
+    /// The init moves itself into these v1 `tasks` files and answers Ack, or
+    /// NotJoined (then the parent places it as before).
+    JoinCgroups {
+        tasks: Vec<std::path::PathBuf>,
+    },
+    NotJoined {
+        why: String,
+    },
     /// The parent put the init in its cgroup: it may go on.
     Placed,
     /// The init finished setup and waits on the exec fifo.
@@ -26,7 +44,9 @@ pub enum Msg {
     /// hands it to the agent, then answers Ack.
     SeccompListener,
     /// A step failed; the message says which and why.
-    Error { msg: String },
+    Error {
+        msg: String,
+    },
 }
 
 /// The socket, and an fd that came with the last message, if one did.
