@@ -19,6 +19,7 @@ pub mod process;
 pub mod rootfs;
 pub mod spec;
 pub mod state;
+pub mod units;
 
 /// The runtime-spec version hull implements.
 pub const SPEC_VERSION: &str = "1.3.0";

@@ -2,26 +2,12 @@
 
 use anyhow::{bail, Result};
 
-/// `32m`, `1g`, `512k`, `4096` (bytes; binary multiples, as docker and podman).
+/// `32m`, `1g`, `512k`, `4096`, `1.5m`: a size above zero (hull::units).
 pub fn bytes(flag: &str, s: &str) -> Result<u64> {
-    let t = s.trim().to_ascii_lowercase();
-    let t = t.strip_suffix('b').unwrap_or(&t);
-    let (num, mult) = match t.chars().last() {
-        Some('k') => (&t[..t.len() - 1], 1u64 << 10),
-        Some('m') => (&t[..t.len() - 1], 1 << 20),
-        Some('g') => (&t[..t.len() - 1], 1 << 30),
-        Some('t') => (&t[..t.len() - 1], 1 << 40),
-        _ => (t, 1),
-    };
-    let n: f64 = match num.parse() {
-        Ok(n) if n > 0.0 && f64::is_finite(n) => n,
+    match hull::units::bytes(s) {
+        Some(n) if n > 0 => Ok(n),
         _ => bail!("{flag} {s:?}: not a size above zero (e.g. 32m, 1g, 4096)"),
-    };
-    let v = n * mult as f64;
-    if v >= u64::MAX as f64 / 2.0 {
-        bail!("{flag} {s:?}: too large");
     }
-    Ok(v as u64)
 }
 
 /// A fractional number of CPUs, at least one millicpu.

@@ -9,21 +9,11 @@ use crate::state::ContainerDir;
 
 /// "64m", "1g", "1024", "-1".
 fn size(flag: &str, s: &str) -> Result<i64> {
-    let t = s.trim().to_ascii_lowercase();
-    if t == "-1" {
+    if s.trim() == "-1" {
         return Ok(-1);
     }
-    let t = t.strip_suffix('b').unwrap_or(&t);
-    let (num, mult) = match t.char_indices().last() {
-        Some((i, 'k')) => (&t[..i], 1i64 << 10),
-        Some((i, 'm')) => (&t[..i], 1 << 20),
-        Some((i, 'g')) => (&t[..i], 1 << 30),
-        _ => (t, 1),
-    };
-    num.parse::<i64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .filter(|n| *n >= 0)
+    crate::units::bytes(s)
+        .and_then(|n| i64::try_from(n).ok())
         .ok_or_else(|| anyhow!("{flag}: {s:?} is not a size (bytes, or with k, m, g)"))
 }
 
