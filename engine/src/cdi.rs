@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use crate::isolator::Spec;
-use crate::isolators::{array, object};
+use crate::isolators::array;
 
 pub const DEFAULT_DIRS: [&str; 2] = ["/etc/cdi", "/var/run/cdi"];
 
@@ -195,7 +195,6 @@ fn device_node(n: &Value, spec: &mut Spec) -> Result<()> {
     devices.push(dev);
     let rule = json!({"allow": true, "type": n["type"].as_str().unwrap_or(kind), "major": major, "minor": minor,
         "access": n["permissions"].as_str().unwrap_or("rwm")});
-    let _ = object(spec, &["linux", "resources"])?;
     array(spec, &["linux", "resources", "devices"])?.push(rule);
     Ok(())
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::mount::{mount, MsFlags};
 use nix::sched::CloneFlags;
 
 /// Makes the namespace of `kind` ("net", "ipc", "uts") bound at `file`;
@@ -52,14 +52,7 @@ pub fn create_named(file: &Path, kind: &'static str, hostname: Option<String>) -
 
 /// Unmounts and removes a namespace file; nothing there is fine.
 pub fn remove(file: &Path) -> Result<()> {
-    if !file.exists() {
-        return Ok(());
-    }
-    match umount2(file, MntFlags::MNT_DETACH) {
-        Ok(()) | Err(nix::Error::EINVAL) => {}
-        Err(e) => return Err(e).with_context(|| format!("unmount {}", file.display())),
-    }
-    hull_sys::file::retry_busy(|| std::fs::remove_file(file)).with_context(|| format!("remove {}", file.display()))
+    crate::record::unmount_and_remove(file)
 }
 
 /// `ip link set lo up` in this thread's network namespace.

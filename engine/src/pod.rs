@@ -117,7 +117,7 @@ fn teardown(pd: &Path, name: &str) -> Result<()> {
     for ns in ["ipcns", "utsns"] {
         crate::netns::remove(&pd.join(ns))?;
     }
-    crate::record::Sandbox { dir: pd.to_path_buf() }.remove()
+    crate::record::remove_unmounted(pd)
 }
 
 /// `recover`: members whose container is gone leave; empty pods go.

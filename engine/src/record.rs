@@ -101,22 +101,9 @@ impl Sandbox {
         hull_sys::file::write_atomic(&self.record_path(), &serde_json::to_vec_pretty(r)?, 0o600)
     }
 
-    /// Removes the container's directory, refusing while anything is
-    /// mounted under it: a bundle's rootfs can be a bind of the host's root.
+    /// Removes the container's directory (see `remove_unmounted`).
     pub fn remove(&self) -> Result<()> {
-        if !self.dir.exists() {
-            return Ok(());
-        }
-        let mounts = hull_sys::mountinfo::entries().context("read /proc/self/mountinfo")?;
-        if let Some(m) = mounts.iter().find(|m| m.point.starts_with(&self.dir)) {
-            bail!(
-                "{}: {} is still mounted; not removing the container's directory",
-                self.dir.display(),
-                m.point.display()
-            );
-        }
-        hull_sys::file::retry_busy(|| std::fs::remove_dir_all(&self.dir))
-            .with_context(|| format!("remove {}", self.dir.display()))
+        remove_unmounted(&self.dir)
     }
 
     /// Holds the container's lock while `f` runs: verbs on one id take turns.
@@ -124,6 +111,36 @@ impl Sandbox {
         let _lock = hull_sys::file::lock(&self.dir.join("lock"), true)?;
         f()
     }
+}
+
+/// Removes `dir`, refusing while anything is mounted under it: a bundle's
+/// rootfs can be a bind of the host's root. A mount point another
+/// namespace still holds is retried (EBUSY).
+pub fn remove_unmounted(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    if hull_provision::backend::mounts_under(dir) {
+        bail!("{}: something is still mounted there; not removing it", dir.display());
+    }
+    hull_sys::file::retry_busy(|| std::fs::remove_dir_all(dir)).with_context(|| format!("remove {}", dir.display()))
+}
+
+/// Unmounts whatever is mounted at `path` (a file or a directory), then
+/// removes it; nothing there is fine.
+pub fn unmount_and_remove(path: &Path) -> Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    hull_provision::backend::unmount(path)?;
+    hull_sys::file::retry_busy(|| {
+        if path.is_dir() {
+            std::fs::remove_dir_all(path)
+        } else {
+            std::fs::remove_file(path)
+        }
+    })
+    .with_context(|| format!("remove {}", path.display()))
 }
 
 /// Every container directory the engine has.

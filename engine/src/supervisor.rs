@@ -167,8 +167,7 @@ pub fn detach(run: impl FnOnce() -> Result<i32>, sb: &Sandbox) -> Result<()> {
             let code = (|| -> Result<i32> {
                 nix::unistd::setsid().context("setsid")?;
                 redirect_stdio(sb)?;
-                *STARTED.lock().map_err(|_| anyhow::anyhow!("lock"))? = Some(w.try_clone()?);
-                drop(w);
+                *STARTED.lock().map_err(|_| anyhow::anyhow!("lock"))? = Some(w);
                 run()
             })();
             if let Err(e) = code {
@@ -246,7 +245,8 @@ pub fn spawn_adopter(root: &Path, engine_dir: &Path, id: &str) -> Result<()> {
     Ok(())
 }
 
-fn kill_init(rec: &Record) {
+/// SIGKILL to the container's init, if it is still that process.
+pub fn kill_init(rec: &Record) {
     if hull::state::is_alive(rec.pid, rec.pid_start) {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(rec.pid), nix::sys::signal::Signal::SIGKILL);
     }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ok, stderr, Engine};
+use common::{kill9, ok, stderr, Engine};
 use serde_json::Value;
 
 struct PluginUnderTest {
@@ -81,14 +81,7 @@ impl PluginUnderTest {
 impl Drop for PluginUnderTest {
     fn drop(&mut self) {
         // The engine's containers go first (their cleanup calls the plugin).
-        if let Ok(rd) = std::fs::read_dir(self.e.dir()) {
-            for d in rd.flatten() {
-                let id = d.file_name().to_string_lossy().into_owned();
-                if !id.starts_with('.') {
-                    let _ = self.e.out("destroy", &[&id]);
-                }
-            }
-        }
+        self.e.destroy_all();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -138,9 +131,8 @@ fn a_crashed_containers_csi_volume_is_unpublished_by_recover() {
     let v = p.volume("vol-2", "/data");
     ok(p.e.launch(&["-d", "--name", "lost", "-v", &v, "--", "sleep", "60"]));
     let r = p.e.inspect("lost");
-    for pid in [&r["supervisor"][0], &r["pid"]] {
-        let pid = nix::unistd::Pid::from_raw(pid.as_i64().unwrap() as i32);
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    for which in ["supervisor", "pid"] {
+        kill9(&r, which);
     }
     std::thread::sleep(Duration::from_millis(300));
     let said = ok(p.e.out("recover", &[]));

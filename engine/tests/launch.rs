@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{image, nothing_left, ok, stderr, stdout, Engine};
+use common::{image, kill9, nothing_left, ok, stderr, stdout, Engine};
 use serde_json::Value;
 
 #[test]
@@ -237,12 +237,8 @@ fn recover_adopts_a_running_container_and_cleans_up_a_dead_one() {
     ok(e.launch(&["-d", "--name", "dead", "--memory", "32m", "--", "sleep", "60"]));
     // Read before any kill: every engine verb (inspect too) recovers the id it touches.
     let (live, dead) = (e.inspect("live"), e.inspect("dead"));
-    let pid = |r: &Value, k: &str| {
-        let v = if k == "supervisor" { &r[k][0] } else { &r[k] };
-        nix::unistd::Pid::from_raw(v.as_i64().unwrap() as i32)
-    };
-    for p in [pid(&live, "supervisor"), pid(&dead, "supervisor"), pid(&dead, "pid")] {
-        nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL).unwrap();
+    for (r, which) in [(&live, "supervisor"), (&dead, "supervisor"), (&dead, "pid")] {
+        kill9(r, which);
     }
     std::thread::sleep(Duration::from_millis(200));
     let said = ok(e.out("recover", &[]));
@@ -288,4 +284,52 @@ fn bad_requests_name_the_flag_and_leave_nothing() {
         std::fs::read_dir(e.dir()).map_or(true, |mut d| d.next().is_none()),
         "something was left"
     );
+}
+
+#[test]
+fn process_isolators_and_sandbox_volumes_reach_the_container() {
+    let e = Engine::new();
+    let token = e.tmp.path().join("token");
+    std::fs::write(&token, "t0k3n\n").unwrap();
+    let env_secret = format!("TOKEN={}", token.display());
+    let isolation = "posix/rlimits,linux/capabilities,environment_secret,namespaces/ipc,\
+                     volume/sandbox_path,linux/nnp,linux/seccomp";
+    let script = "ulimit -n; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\\t' ' '; \
+                  echo $TOKEN; df -k /dev/shm | tail -1 | tr -s ' ' | cut -d' ' -f2; \
+                  echo shared > /shared/x; unshare -U true 2>&1 | grep -c 'not permitted'";
+    let out = ok(e.launch(&[
+        "--isolation",
+        isolation,
+        "--rlimit",
+        "nofile=100:200",
+        "--capabilities",
+        "CHOWN",
+        "--env-secret",
+        &env_secret,
+        "--shm-size",
+        "8m",
+        "-v",
+        "sandbox:shared:/shared",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "100",
+            "CapEff: 0000000000000001",
+            "NoNewPrivs: 1",
+            "Seccomp: 2",
+            "t0k3n",
+            "8192",
+            "1"
+        ],
+        "{out}"
+    );
+    // The named sandbox volume outlives the container, for the next that names it.
+    let x = e.dir().join(".volumes/shared/x");
+    assert_eq!(std::fs::read_to_string(x).unwrap(), "shared\n");
 }

@@ -8,7 +8,7 @@ mod common;
 use std::io::{Read, Write};
 use std::process::Command;
 
-use common::{ok, stderr, stdout, Engine};
+use common::{kill9, ok, stderr, stdout, Engine};
 use serde_json::{json, Value};
 
 /// A bridge network of the test's own, on 10.213.N.0/24.
@@ -98,16 +98,8 @@ impl Net {
 
 impl Drop for Net {
     fn drop(&mut self) {
-        // The engine's Drop destroys the containers; the bridge is the test's.
-        let dir = self.e.dir();
-        if let Ok(rd) = std::fs::read_dir(&dir) {
-            for e in rd.flatten() {
-                let id = e.file_name().to_string_lossy().into_owned();
-                if !id.starts_with('.') {
-                    let _ = self.e.out("destroy", &[&id]);
-                }
-            }
-        }
+        // Their DEL needs the bridge: the containers go first.
+        self.e.destroy_all();
         let _ = Command::new("ip").args(["link", "del", &self.bridge]).output();
     }
 }
@@ -175,10 +167,8 @@ fn recover_after_kill_9_releases_the_address_and_the_namespace() {
     ]));
     let r = n.e.inspect("lost");
     assert_eq!(n.reserved().len(), 1);
-    for k in ["supervisor", "pid"] {
-        let pid = if k == "supervisor" { &r[k][0] } else { &r[k] };
-        let pid = nix::unistd::Pid::from_raw(pid.as_i64().unwrap() as i32);
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    for which in ["supervisor", "pid"] {
+        kill9(&r, which);
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
     let said = ok(n.e.out("recover", &[]));

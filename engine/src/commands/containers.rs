@@ -100,9 +100,7 @@ pub fn destroy(g: &GlobalOpts, a: &EngineIdArgs) -> Result<()> {
         Ok(rec)
     })?;
     if rec.status == "running" {
-        if hull::state::is_alive(rec.pid, rec.pid_start) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(rec.pid), nix::sys::signal::Signal::SIGKILL);
-        }
+        crate::supervisor::kill_init(&rec);
         // The supervisor records the end and cleans up; wait for it.
         for _ in 0..500 {
             match sb.load() {

@@ -4,7 +4,7 @@
 //! unstaged at cleanup, also after a crash. What was done is kept in
 //! `csi.json`, so cleanup undoes exactly that.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -98,7 +98,7 @@ impl Isolator for Csi {
             return Err(e);
         }
         let _ = std::fs::remove_file(state_file(sb));
-        remove_dirs(&sb.dir.join("csi"))
+        crate::record::remove_unmounted(&sb.dir.join("csi"))
     }
 }
 
@@ -112,14 +112,6 @@ fn undo(p: &Published) -> Result<()> {
     }
     if let Some(s) = &p.staging {
         plugin.unstage(&p.volume_id, s).with_context(|| what.clone())?;
-    }
-    Ok(())
-}
-
-/// The volumes' directories, empty once the plugin has unmounted them.
-fn remove_dirs(dir: &Path) -> Result<()> {
-    if dir.exists() {
-        crate::record::Sandbox { dir: dir.to_path_buf() }.remove()?;
     }
     Ok(())
 }

@@ -38,12 +38,16 @@ impl Holder {
         self.dir.join("network.json")
     }
 
-    pub fn attachments(&self) -> Vec<Attachment> {
+    /// network.json: the CNI dirs, runtimeConfig and attachments ADD made.
+    fn doc(&self) -> Value {
         std::fs::read(self.attachments_file())
             .ok()
-            .and_then(|d| serde_json::from_slice::<Value>(&d).ok())
-            .and_then(|v| serde_json::from_value(v["attachments"].clone()).ok())
-            .unwrap_or_default()
+            .and_then(|d| serde_json::from_slice(&d).ok())
+            .unwrap_or(Value::Null)
+    }
+
+    pub fn attachments(&self) -> Vec<Attachment> {
+        serde_json::from_value(self.doc()["attachments"].clone()).unwrap_or_default()
     }
 
     /// Makes the namespace and attaches it to `networks`; undoes what it
@@ -92,10 +96,7 @@ impl Holder {
 
     /// CHECK of every attachment.
     pub fn check(&self, cni_id: &str) -> Result<()> {
-        let doc: Value = std::fs::read(self.attachments_file())
-            .ok()
-            .and_then(|d| serde_json::from_slice(&d).ok())
-            .unwrap_or(Value::Null);
+        let doc = self.doc();
         let Ok(dirs) = serde_json::from_value::<cni::Dirs>(doc["dirs"].clone()) else {
             return Ok(());
         };
@@ -108,10 +109,7 @@ impl Holder {
 
     /// DEL of every attachment (in reverse), then the namespace goes.
     pub fn teardown(&self, cni_id: &str) -> Result<()> {
-        let doc: Value = std::fs::read(self.attachments_file())
-            .ok()
-            .and_then(|d| serde_json::from_slice(&d).ok())
-            .unwrap_or(Value::Null);
+        let doc = self.doc();
         let mut first = None;
         if let (Ok(dirs), Some(list)) = (
             serde_json::from_value::<cni::Dirs>(doc["dirs"].clone()),

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 
 use anyhow::{Context, Result};
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::mount::{mount, MsFlags};
 use serde_json::json;
 
 use super::array;
@@ -54,16 +54,7 @@ impl Isolator for Secrets {
     }
 
     fn cleanup(&self, _rec: &Record, sb: &Sandbox) -> Result<()> {
-        let dir = sb.secrets();
-        if !dir.exists() {
-            return Ok(());
-        }
-        match umount2(&dir, MntFlags::MNT_DETACH) {
-            Ok(()) | Err(nix::Error::EINVAL) | Err(nix::Error::ENOENT) => {}
-            Err(e) => return Err(e).with_context(|| format!("unmount {}", dir.display())),
-        }
-        hull_sys::file::retry_busy(|| std::fs::remove_dir_all(&dir))
-            .with_context(|| format!("remove {}", dir.display()))
+        crate::record::unmount_and_remove(&sb.secrets())
     }
 }
 

@@ -113,8 +113,9 @@ impl Engine {
     }
 }
 
-impl Drop for Engine {
-    fn drop(&mut self) {
+impl Engine {
+    /// `destroy` of every container the engine has.
+    pub fn destroy_all(&self) {
         if let Ok(rd) = std::fs::read_dir(self.dir()) {
             for e in rd.flatten() {
                 let id = e.file_name().to_string_lossy().into_owned();
@@ -123,6 +124,27 @@ impl Drop for Engine {
                 }
             }
         }
+    }
+}
+
+/// kill -9 of a process an engine record names: "supervisor" or "pid" (the init).
+pub fn kill9(record: &Value, which: &str) {
+    let v = if which == "supervisor" {
+        &record[which][0]
+    } else {
+        &record[which]
+    };
+    let pid = v.as_i64().unwrap_or_else(|| panic!("no {which} in {record}"));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.destroy_all();
         // Whatever a failed test left mounted goes before the temp dir is
         // removed: a no-image bundle's rootfs is a bind of the host's root.
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
