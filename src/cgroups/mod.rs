@@ -75,6 +75,32 @@ pub fn systemd_spec(spec: &Spec, id: &str) -> Option<String> {
     })
 }
 
+/// The huge page sizes this host has, as hugepageLimits names them ("2MB").
+pub fn hugepage_sizes() -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir("/sys/kernel/mm/hugepages") else {
+        return vec![];
+    };
+    let mut kbs: Vec<u64> = rd
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_prefix("hugepages-")?
+                .strip_suffix("kB")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    kbs.sort();
+    kbs.into_iter()
+        .map(|kb| match kb {
+            kb if kb >= 1 << 20 && kb % (1 << 20) == 0 => format!("{}GB", kb >> 20),
+            kb if kb >= 1 << 10 && kb % (1 << 10) == 0 => format!("{}MB", kb >> 10),
+            kb => format!("{kb}KB"),
+        })
+        .collect()
+}
+
 pub fn path_for(spec: &Spec, id: &str) -> Result<String> {
     if let Some(unit) = systemd_spec(spec, id) {
         return systemd::fs_path(&unit);
@@ -86,6 +112,12 @@ pub fn path_for(spec: &Spec, id: &str) -> Result<String> {
         None => Path::new(DEFAULT_PARENT).join(id),
     };
     let s = path.to_string_lossy().trim_end_matches('/').to_string();
+    if let Some(long) = path.iter().find(|c| c.len() > 255) {
+        bail!(
+            "linux.cgroupsPath: the name {:?}... is longer than the 255 bytes a cgroup name may have",
+            long.to_string_lossy().chars().take(40).collect::<String>()
+        );
+    }
     if s.contains('\n') {
         bail!("linux.cgroupsPath: {s:?} holds a newline, which no cgroup name may");
     }
@@ -326,8 +358,7 @@ impl Cgroup {
         let (rest, extras) = resources::split(r)?;
         self.mgr
             .set(&rest)
-            .map_err(mgr_err)
-            .with_context(|| format!("linux.resources: cgroup {}", self.path))?;
+            .map_err(|e| resources::explain(&self.path, &e.to_string()))?;
         resources::apply(&self.path, self.pid, &extras)
     }
 

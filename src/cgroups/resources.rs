@@ -329,3 +329,47 @@ fn enter_v2(root: &Path, path: &str, files: &[(String, String)], pid: Option<i32
 pub fn hybrid_dir(path: &str) -> Option<PathBuf> {
     (!is_v2()).then(|| Path::new(HYBRID_V2).join(path))
 }
+
+/// The linux.resources field each cgroup file is written from, v1 and v2.
+const FIELDS: &[(&str, &str)] = &[
+    ("memory.limit_in_bytes", "memory.limit"),
+    ("memory.memsw.limit_in_bytes", "memory.swap"),
+    ("memory.soft_limit_in_bytes", "memory.reservation"),
+    ("memory.swappiness", "memory.swappiness"),
+    ("memory.kmem.tcp.limit_in_bytes", "memory.kernelTCP"),
+    ("memory.oom_control", "memory.disableOOMKiller"),
+    ("memory.max", "memory.limit"),
+    ("memory.low", "memory.reservation"),
+    ("memory.swap.max", "memory.swap"),
+    ("cpu.shares", "cpu.shares"),
+    ("cpu.weight", "cpu.shares"),
+    ("cpu.cfs_quota_us", "cpu.quota"),
+    ("cpu.cfs_period_us", "cpu.period"),
+    ("cpu.max", "cpu.quota"),
+    ("cpu.rt_runtime_us", "cpu.realtimeRuntime"),
+    ("cpu.rt_period_us", "cpu.realtimePeriod"),
+    ("cpu.idle", "cpu.idle"),
+    ("cpuset.cpus", "cpu.cpus"),
+    ("cpuset.mems", "cpu.mems"),
+    ("pids.max", "pids.limit"),
+    ("blkio.weight", "blockIO.weight"),
+    ("blkio.leaf_weight", "blockIO.leafWeight"),
+    ("io.weight", "blockIO.weight"),
+];
+
+/// cgroups-rs's "unable to write to a control group file F, value V caused
+/// by: Os { .. message: M }" as "linux.resources.<field>: cgroup P: F: the
+/// kernel refused V: M", the field found by the file's name.
+pub fn explain(path: &str, err: &str) -> anyhow::Error {
+    let between = |from: &str, to: &str| {
+        let rest = &err[err.find(from)? + from.len()..];
+        Some(rest[..rest.find(to).unwrap_or(rest.len())].to_string())
+    };
+    let Some(file) = between("control group file ", ",") else {
+        return anyhow::anyhow!("linux.resources: cgroup {path}: {err}");
+    };
+    let field = FIELDS.iter().find(|(f, _)| *f == file).map_or("", |(_, field)| field);
+    let value = between("value ", " caused by").unwrap_or_default();
+    let why = between("message: \"", "\"").unwrap_or_else(|| err.to_string());
+    anyhow::anyhow!("linux.resources.{field}: cgroup {path}: {file}: the kernel refused {value}: {why}")
+}

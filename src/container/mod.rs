@@ -298,16 +298,17 @@ pub fn start(dir: &ContainerDir, st: &State) -> Result<()> {
         .open(dir.fifo())
         .context("open the exec fifo")?;
     // A byte when the init is released, then the end of the fifo when the
-    // user's program has replaced it (the init holds it CLOEXEC).
-    let mut buf = [0u8; 1];
-    let mut released = false;
+    // user's program has replaced it (the init holds it CLOEXEC); anything
+    // between is why the init could not get there.
+    let mut buf = [0u8; 4096];
+    let mut got = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         match nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&fifo), &mut buf) {
-            Ok(1) => released = true,
-            Ok(_) if released => break,
+            Ok(0) if !got.is_empty() => break,
+            Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
             Ok(_) | Err(nix::Error::EAGAIN) | Err(nix::Error::EINTR) => {
-                if released {
+                if !got.is_empty() {
                     wait_readable(&fifo);
                     continue;
                 }
@@ -321,6 +322,10 @@ pub fn start(dir: &ContainerDir, st: &State) -> Result<()> {
             }
             Err(e) => return Err(e).context("read the exec fifo"),
         }
+    }
+    if got.len() > 1 {
+        let _ = std::fs::remove_file(dir.fifo());
+        bail!("container {:?}: {}", st.id, String::from_utf8_lossy(&got[1..]));
     }
     std::fs::remove_file(dir.fifo()).context("remove the exec fifo")?;
     poststart(st)

@@ -90,21 +90,33 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<Option<process::Prog
 }
 
 fn wait_and_exec(req: &Launch, h: &Handles, prog: &process::Program) -> anyhow::Error {
-    let go = || -> Result<std::fs::File> {
+    let released = || -> Result<std::fs::File> {
         let mut fifo = std::fs::File::from(kernel::open_fifo_for_write(&h.proc_fd, &h.fifo)?);
         fifo.write_all(b"0").context("write the exec fifo")?;
-        run_hooks_here(req, h, Phase::StartContainer, "created")?;
-        process::seccomp::load_last(req.seccomp, req.bundle.spec.process().as_ref())?;
         Ok(fifo)
     };
-    // The fifo stays open (CLOEXEC) until the exec: `start` reads to its end,
-    // so poststart hooks run once the user's program has replaced the init.
-    let _fifo = match go() {
+    let mut fifo = match released() {
         Ok(fifo) => fifo,
         Err(e) => return e,
     };
-    process::exec::exec(&prog.path, &prog.args, &prog.env)
+    let last_steps = || -> Result<()> {
+        run_hooks_here(req, h, Phase::StartContainer, "created")?;
+        process::seccomp::load_last(req.seccomp, req.bundle.spec.process().as_ref())
+    };
+    // The fifo stays open (CLOEXEC) until the exec: `start` reads to its end,
+    // so poststart hooks run once the user's program has replaced the init,
+    // and what stopped it from getting there is what `start` reports.
+    let e = match last_steps() {
+        Ok(()) => process::exec::exec(&prog.path, &prog.args, &prog.env),
+        Err(e) => e,
+    };
+    let why: String = format!("{e:#}").chars().take(START_ERROR_MAX).collect();
+    let _ = fifo.write_all(why.as_bytes());
+    e
 }
+
+/// Within PIPE_BUF, so the reason reaches `start` in one write.
+const START_ERROR_MAX: usize = 3000;
 
 fn has_hooks(spec: &oci_spec::runtime::Spec, phases: &[Phase]) -> bool {
     phases.iter().any(|p| !crate::hooks::list(spec, *p).is_empty())

@@ -104,7 +104,14 @@ pub fn exec(prog: &Path, args: &[String], env: &[String]) -> anyhow::Error {
         let p = CString::new(prog.as_os_str().as_bytes())?;
         let a = cstrings(args, "process.args")?;
         let e = cstrings(env, "process.env")?;
-        nix::unistd::execve(&p, &a, &e).with_context(|| format!("exec {:?}", prog.display().to_string()))?;
+        let r = nix::unistd::execve(&p, &a, &e);
+        if r == Err(nix::errno::Errno::E2BIG) {
+            bail!(
+                "exec {:?}: process.args and process.env are too long for the kernel (E2BIG)",
+                prog.display().to_string()
+            );
+        }
+        r.with_context(|| format!("exec {:?}", prog.display().to_string()))?;
         Ok(())
     };
     match run() {

@@ -6,6 +6,7 @@ pub mod env;
 pub mod exec;
 pub mod lsm;
 mod rlimits;
+pub mod sched;
 pub mod seccomp;
 mod user;
 
@@ -18,6 +19,7 @@ use oci_spec::runtime::{LinuxCapabilities, Process};
 /// order the privileges allow; returns the program to exec.
 pub fn setup(p: &Process, seccomp: Option<&seccomp::Seccomp>, handover: seccomp::Handover) -> Result<Program> {
     rlimits::apply(p.rlimits().as_deref().unwrap_or(&[]))?;
+    sched::apply(p)?;
     // chdir and getcwd all happen before the filter: a profile may block them.
     let in_cwd = enter_cwd_as_root(p)?;
     let none = LinuxCapabilities::default_empty();

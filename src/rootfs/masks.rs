@@ -20,16 +20,27 @@ fn dev_null(root: &OwnedFd) -> Result<OwnedFd> {
     Ok(fd)
 }
 
+/// The path itself, never what a symlink there points to (the rootfs is the
+/// image's, and a link would choose what gets covered); None if it is absent.
+fn open_target(root: &OwnedFd, p: &str, field: &str, i: usize) -> Result<Option<OwnedFd>> {
+    match inroot::open_path(root, Path::new(p), Follow::NoSymlinks) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            bail!("linux.{field}[{i}]: {p:?} is, or passes through, a symlink in the rootfs: hull does not follow it")
+        }
+        Err(e) => Err(e).with_context(|| format!("linux.{field}[{i}]: {p:?}")),
+    }
+}
+
 pub fn mask(root: &OwnedFd, paths: &[String]) -> Result<()> {
     if paths.is_empty() {
         return Ok(());
     }
     let null = dev_null(root)?;
     for (i, p) in paths.iter().enumerate() {
-        let target = match inroot::open_path(root, Path::new(p), Follow::NoSymlinks) {
-            Ok(fd) => fd,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
-            Err(e) => return Err(e).with_context(|| format!("linux.maskedPaths[{i}]: {p:?}")),
+        let Some(target) = open_target(root, p, "maskedPaths", i)? else {
+            continue;
         };
         let is_dir = nix::sys::stat::fstat(target.as_raw_fd()).map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)?;
         let res = if is_dir {
@@ -56,10 +67,8 @@ pub fn mask(root: &OwnedFd, paths: &[String]) -> Result<()> {
 
 pub fn readonly(root: &OwnedFd, paths: &[String]) -> Result<()> {
     for (i, p) in paths.iter().enumerate() {
-        let target = match inroot::open_path(root, Path::new(p), Follow::NoSymlinks) {
-            Ok(fd) => fd,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
-            Err(e) => return Err(e).with_context(|| format!("linux.readonlyPaths[{i}]: {p:?}")),
+        let Some(target) = open_target(root, p, "readonlyPaths", i)? else {
+            continue;
         };
         mount(
             Some(&fd_path(&target)),

@@ -52,8 +52,20 @@ pub fn mount_all(ctx: &MountContext, mounts: &[Mount]) -> Result<()> {
     Ok(())
 }
 
+/// The destination with `.` and `..` taken lexically, `..` stopping at `/`
+/// as it does in-root: "/dev/../proc" is /proc.
 fn normalized(dest: &Path) -> PathBuf {
-    Path::new("/").join(inroot::relative(dest))
+    let mut out = PathBuf::from("/");
+    for c in dest.components() {
+        match c {
+            std::path::Component::Normal(n) => out.push(n),
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn check_proc(dest: &Path, typ: &str) -> Result<()> {
@@ -65,6 +77,21 @@ fn check_proc(dest: &Path, typ: &str) -> Result<()> {
         bail!("mounts under /proc are limited to {}", PROC_ALLOWED.join(", "));
     }
     Ok(())
+}
+
+/// check_proc on where the destination resolved to: a symlink in the rootfs
+/// ("/plink" -> "/proc") must not carry a mount onto /proc.
+fn check_proc_resolved(ctx: &MountContext, target: &OwnedFd, typ: &str) -> Result<()> {
+    let (Ok(root), Ok(at)) = (
+        std::fs::read_link(fd_path(ctx.root)),
+        std::fs::read_link(fd_path(target)),
+    ) else {
+        return Ok(());
+    };
+    match at.strip_prefix(&root) {
+        Ok(rel) => check_proc(&Path::new("/").join(rel), typ),
+        Err(_) => Ok(()),
+    }
 }
 
 fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<()> {
@@ -84,6 +111,7 @@ fn mount_one(ctx: &MountContext, m: &Mount, index: usize) -> Result<()> {
         Follow::InRoot
     };
     let target = inroot::mkdir_all(ctx.root, dest, follow)?;
+    check_proc_resolved(ctx, &target, &typ)?;
     // What the mount will cover, for tmpcopyup; opened before it is covered.
     let covered = (opts.tmpcopyup && typ == "tmpfs")
         .then(|| inroot::reopen_dir(&target))
@@ -152,6 +180,7 @@ fn bind(ctx: &MountContext, m: &Mount, opts: &MountOptions, index: usize) -> Res
     } else {
         inroot::create_file(ctx.root, dest, Follow::InRoot)?
     };
+    check_proc_resolved(ctx, &target, "bind")?;
     match ctx.idmapped.iter().find(|p| p.index == index) {
         Some(p) => super::idmapped::attach(&p.fd, &target)?,
         None => {

@@ -5,7 +5,7 @@ mod validate;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 pub use default::{default_spec, rootless_spec};
@@ -48,20 +48,86 @@ impl Bundle {
     }
 }
 
+/// config.json is the user's, read whole: past this size it is refused rather
+/// than read into memory.
+const MAX_CONFIG: u64 = 64 << 20;
+
 /// Reads, parses and validates one config.json; every error names the file,
 /// the JSON path of the field and the value.
 pub fn load_config(path: &Path) -> Result<Spec> {
     let file = path.display();
-    let text = std::fs::read(path).with_context(|| format!("{file}: cannot read"))?;
+    let text = read_regular(path, MAX_CONFIG).with_context(|| format!("{file}: cannot read"))?;
     let mut value: serde_json::Value =
         serde_json::from_slice(&text).with_context(|| format!("{file}: not valid JSON"))?;
+    no_nul("", &value).with_context(|| file.to_string())?;
+    root_path_given(&value).with_context(|| file.to_string())?;
     crate::process::caps::strip_unknown(&mut value).with_context(|| file.to_string())?;
     let spec: Spec = serde_path_to_error::deserialize(value).map_err(|e| {
         let at = e.path().to_string();
-        anyhow!("{file}: {at}: {}", e.inner())
+        let inner = e.inner().to_string();
+        // serde names a missing field in the message, at its parent's path.
+        match inner.strip_prefix("missing field `").and_then(|r| r.split_once('`')) {
+            Some((field, _)) if at == "." => anyhow!("{file}: {field}: missing"),
+            Some((field, _)) => anyhow!("{file}: {at}.{field}: missing"),
+            None => anyhow!("{file}: {at}: {inner}"),
+        }
     })?;
     validate(&spec).with_context(|| file.to_string())?;
     Ok(spec)
+}
+
+/// The bytes of a regular file of at most `max` bytes. Opened non-blocking,
+/// so that a FIFO or a device in its place is refused instead of waited on.
+pub fn read_regular(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > max {
+        return Err(std::io::Error::other(format!("{} bytes, more than {max}", meta.len())));
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    f.take(max + 1).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// No string in the config may hold a NUL: the kernel would cut it there
+/// (an arg, an env entry, a path, a hostname).
+fn no_nul(at: &str, v: &serde_json::Value) -> Result<()> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.contains('\0') => bail!("{}: {s:?} holds a NUL byte", at.trim_start_matches('.')),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, x)| no_nul(&format!("{at}[{i}]"), x)),
+        Value::Object(o) => o.iter().try_for_each(|(k, x)| {
+            if k.contains('\0') {
+                bail!("{}: the key {k:?} holds a NUL byte", at.trim_start_matches('.'));
+            }
+            no_nul(&format!("{at}.{k}"), x)
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// root.path is REQUIRED and names a directory: oci-spec would default a
+/// missing one to "rootfs", and an empty one is the bundle itself.
+fn root_path_given(v: &serde_json::Value) -> Result<()> {
+    let Some(root) = v.get("root").filter(|r| r.is_object()) else {
+        return Ok(());
+    };
+    match root.get("path") {
+        None => bail!("root.path: missing"),
+        Some(serde_json::Value::String(p)) if p.is_empty() => bail!("root.path: empty"),
+        _ => Ok(()),
+    }
 }
 
 /// The namespace entries of a spec, or none.

@@ -22,6 +22,8 @@ pub fn validate(spec: &Spec) -> Result<()> {
     paths(spec)?;
     devices(spec)?;
     sysctls(spec)?;
+    hooks(spec)?;
+    resources(spec)?;
     Ok(())
 }
 
@@ -61,6 +63,43 @@ fn process(spec: &Spec) -> Result<()> {
     for (i, e) in p.env().iter().flatten().enumerate() {
         if !e.contains('=') {
             bail!("process.env[{i}]: {e:?} is not NAME=VALUE");
+        }
+    }
+    let groups = p.user().additional_gids().as_ref().map_or(0, |g| g.len());
+    if groups > NGROUPS_MAX {
+        bail!("process.user.additionalGids: {groups} groups, more than the kernel's {NGROUPS_MAX}");
+    }
+    crate::process::sched::validate(p)
+}
+
+/// include/uapi/linux/limits.h
+const NGROUPS_MAX: usize = 65536;
+
+/// Every hook's path is absolute, its timeout positive and its env NAME=VALUE.
+fn hooks(spec: &Spec) -> Result<()> {
+    use crate::hooks::Phase::*;
+    for phase in [
+        Prestart,
+        CreateRuntime,
+        CreateContainer,
+        StartContainer,
+        Poststart,
+        Poststop,
+    ] {
+        for (i, h) in crate::hooks::list(spec, phase).iter().enumerate() {
+            let at = format!("hooks.{}[{i}]", phase.name());
+            if !h.path().is_absolute() {
+                bail!(
+                    "{at}.path: {:?} is not an absolute path",
+                    h.path().display().to_string()
+                );
+            }
+            if let Some(t) = h.timeout().filter(|t| *t <= 0) {
+                bail!("{at}.timeout: {t}: must be a positive number of seconds");
+            }
+            if let Some((j, e)) = h.env().iter().flatten().enumerate().find(|(_, e)| !e.contains('=')) {
+                bail!("{at}.env[{j}]: {e:?} is not NAME=VALUE");
+            }
         }
     }
     Ok(())
@@ -296,6 +335,42 @@ fn devices(spec: &Spec) -> Result<()> {
         }
         if d.major() < 0 || d.minor() < 0 {
             bail!("linux.devices[{i}]: negative major/minor {}:{}", d.major(), d.minor());
+        }
+    }
+    Ok(())
+}
+
+/// What the cgroup files would refuse with no more than EINVAL, checked here
+/// so that the error names the field.
+fn resources(spec: &Spec) -> Result<()> {
+    let Some(linux) = spec.linux() else { return Ok(()) };
+    if linux.intel_rdt().is_some() && !std::path::Path::new("/sys/fs/resctrl/info").exists() {
+        bail!("linux.intelRdt: this host has no resctrl filesystem at /sys/fs/resctrl");
+    }
+    let Some(r) = linux.resources() else { return Ok(()) };
+    for (i, d) in r.devices().iter().flatten().enumerate() {
+        for (name, n) in [("major", d.major()), ("minor", d.minor())] {
+            if n.is_some_and(|n| n < -1) {
+                bail!(
+                    "linux.resources.devices[{i}].{name}: {} (only -1, any, may be negative)",
+                    n.unwrap_or(0)
+                );
+            }
+        }
+        if let Some(a) = d.access().as_deref().filter(|a| a.chars().any(|c| !"rwm".contains(c))) {
+            bail!("linux.resources.devices[{i}].access: {a:?} is not made of r, w and m");
+        }
+    }
+    if let Some(s) = r.memory().as_ref().and_then(|m| m.swappiness()).filter(|s| *s > 100) {
+        bail!("linux.resources.memory.swappiness: {s} is above 100");
+    }
+    for (i, h) in r.hugepage_limits().iter().flatten().enumerate() {
+        let size = h.page_size();
+        if !crate::cgroups::hugepage_sizes().iter().any(|s| s == size) {
+            bail!(
+                "linux.resources.hugepageLimits[{i}].pageSize: {size:?} is not a huge page size of this host ({})",
+                crate::cgroups::hugepage_sizes().join(", ")
+            );
         }
     }
     Ok(())

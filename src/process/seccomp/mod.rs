@@ -57,6 +57,12 @@ fn action(a: A, errno: Option<u32>, field: &str) -> Result<SeccompAction> {
         let name = serde_json::to_value(a).unwrap_or_default();
         bail!("{field}: errnoRet {e} given with {name}, which returns no errno (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take one)");
     }
+    if let (Some(e), A::ScmpActErrno) = (errno, a) {
+        // The kernel caps the errno at MAX_ERRNO: a larger one would not be the one asked for.
+        if e > 4095 {
+            bail!("{field}: errnoRet {e} is above 4095, the highest errno");
+        }
+    }
     Ok(match a {
         A::ScmpActAllow => SeccompAction::Allow,
         A::ScmpActErrno => SeccompAction::Errno(errno.unwrap_or(EPERM)),
