@@ -200,7 +200,7 @@ pub fn run(rt: &Runtime, case: &Case, base: &Value, idx: usize) -> Report {
         panicked: error.contains("panicked"),
         leaks: before.leaks(&after),
         outcome,
-        error: error.trim().to_string(),
+        error: error.trim().replace(&*tmp.path().to_string_lossy(), "$CASE"),
         verdict: verdict.map(|v| v.trim().to_string()),
     };
     clear(&env, &ctx, &before, &after);

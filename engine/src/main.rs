@@ -5,22 +5,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-
-mod cdi;
-mod cli;
-mod cni;
-mod commands;
-mod csi;
-mod isolator;
-mod isolators;
-mod launcher;
-mod netns;
-mod pod;
-mod record;
-mod recover;
-mod request;
-mod size;
-mod supervisor;
+use hull_engine::{cli, commands};
 
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {

@@ -55,10 +55,14 @@ const MAX_CONFIG: u64 = 64 << 20;
 /// Reads, parses and validates one config.json; every error names the file,
 /// the JSON path of the field and the value.
 pub fn load_config(path: &Path) -> Result<Spec> {
-    let file = path.display();
-    let text = read_regular(path, MAX_CONFIG).with_context(|| format!("{file}: cannot read"))?;
+    let text = read_regular(path, MAX_CONFIG).with_context(|| format!("{}: cannot read", path.display()))?;
+    parse_config(&text, &path.display().to_string())
+}
+
+/// Parses and validates config.json's bytes; `file` names it in errors.
+pub fn parse_config(text: &[u8], file: &str) -> Result<Spec> {
     let mut value: serde_json::Value =
-        serde_json::from_slice(&text).with_context(|| format!("{file}: not valid JSON"))?;
+        serde_json::from_slice(text).with_context(|| format!("{file}: not valid JSON"))?;
     no_nul("", &value).with_context(|| file.to_string())?;
     root_path_given(&value).with_context(|| file.to_string())?;
     crate::process::caps::strip_unknown(&mut value).with_context(|| file.to_string())?;

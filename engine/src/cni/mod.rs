@@ -6,6 +6,7 @@
 //! `code` and `msg`.
 
 pub mod config;
+pub mod files;
 pub mod plugin;
 
 use std::path::{Path, PathBuf};
@@ -106,16 +107,4 @@ pub fn del(dirs: &Dirs, a: &Attachment, t: &Target) -> Result<()> {
         }
     }
     first.map_or(Ok(()), Err)
-}
-
-/// The addresses of a result (`10.1.2.3/24`), in order.
-pub fn addresses(result: &Value) -> Vec<String> {
-    result["ips"]
-        .as_array()
-        .map(|ips| {
-            ips.iter()
-                .filter_map(|ip| ip["address"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
 }

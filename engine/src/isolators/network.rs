@@ -136,22 +136,14 @@ impl Holder {
 
     /// /etc/hosts, /etc/hostname and /etc/resolv.conf for the container.
     fn write_files(&self, hostname: &str, done: &[Attachment]) -> Result<()> {
-        let mut hosts = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-        for a in done {
-            for addr in cni::addresses(&a.result) {
-                let ip = addr.split('/').next().unwrap_or_default();
-                hosts.push_str(&format!("{ip}\t{hostname}\n"));
-            }
-        }
-        if done.is_empty() {
-            hosts.push_str(&format!("127.0.1.1\t{hostname}\n"));
-        }
+        let results: Vec<&Value> = done.iter().map(|a| &a.result).collect();
+        let hosts = cni::files::hosts(hostname, &results)?;
         let dns = done
             .iter()
             .map(|a| &a.result["dns"])
             .find(|d| d["nameservers"].as_array().is_some_and(|n| !n.is_empty()));
         let resolv = match dns {
-            Some(d) => resolv_conf(d),
+            Some(d) => cni::files::resolv_conf(d)?,
             None => std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
         };
         for (name, text) in [
@@ -185,7 +177,7 @@ impl Holder {
                 .iter()
                 .map(|a| {
                     json!({"network": a.network, "ifname": a.ifname,
-                    "ips": cni::addresses(&a.result), "interfaces": a.result["interfaces"]})
+                    "ips": cni::files::addresses(&a.result).unwrap_or_default(), "interfaces": a.result["interfaces"]})
                 })
                 .collect(),
         )
@@ -196,26 +188,6 @@ fn takes_ports(list: &cni::NetworkList) -> bool {
     list.plugins
         .iter()
         .any(|p| p["capabilities"]["portMappings"] == json!(true))
-}
-
-fn resolv_conf(dns: &Value) -> String {
-    let mut s = String::new();
-    for ns in dns["nameservers"].as_array().into_iter().flatten() {
-        s.push_str(&format!("nameserver {}\n", ns.as_str().unwrap_or_default()));
-    }
-    let words = |k: &str| {
-        dns[k]
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
-            .unwrap_or_default()
-    };
-    if !words("search").is_empty() {
-        s.push_str(&format!("search {}\n", words("search")));
-    }
-    if !words("options").is_empty() {
-        s.push_str(&format!("options {}\n", words("options")));
-    }
-    s
 }
 
 /// Replaces the namespace of `kind` in the config by the one at `path`.
