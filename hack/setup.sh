@@ -24,4 +24,16 @@ fi
 command -v cargo >/dev/null || { echo "[setup] cargo not found: install a Rust toolchain (rustup)" >&2; exit 1; }
 file_static() { grep -q 'statically linked' < <(file -L "$1" 2>/dev/null) || [ "$(ldd "$1" 2>&1 | grep -c 'not a dynamic')" = 1 ]; }
 file_static /bin/busybox || { echo "[setup] /bin/busybox is not static: install busybox-static" >&2; exit 1; }
+# `hack/setup.sh fuzz` (hack/fuzz, hack/stress): cargo-fuzz builds with
+# libFuzzer's sanitizer flags, which only a nightly toolchain takes.
+if [ "${1:-}" = fuzz ]; then
+    if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+        echo "[setup] fuzzing needs a nightly Rust toolchain beside stable: rustup toolchain install nightly" >&2
+        exit 1
+    fi
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+        echo "[setup] installing cargo-fuzz from crates.io" >&2
+        cargo install --quiet --locked cargo-fuzz
+    fi
+fi
 echo "[setup] ok" >&2

@@ -9,7 +9,7 @@ pub fn run(g: &GlobalOpts, a: &DeleteArgs) -> Result<()> {
         Ok(d) => d,
         // runc: deleting what is not there succeeds with --force; so does
         // clearing what a create that was killed midway left.
-        Err(_) if a.force => return crate::state::remove_leftover(&g.root, &a.id),
+        Err(_) if a.force => return crate::container::clear_leftover(&g.root, &a.id),
         Err(e) => return Err(e),
     };
     let st = dir.load()?;

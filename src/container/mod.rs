@@ -11,6 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use hull_sys::fault;
 use nix::sys::signal::SigSet;
 
 use crate::cgroups::{Cgroup, CgroupRef};
@@ -116,7 +117,9 @@ pub fn create(
         unit: None,
     };
     let dir = guard.dir.as_ref().context("state dir")?;
+    fault::point("create:state-dir");
     make_fifo(&dir.fifo())?;
+    fault::point("create:fifo");
     let req = Launch {
         id,
         bundle: &bundle,
@@ -138,6 +141,9 @@ pub fn create(
 
     if let Some(r) = cgroup_ref.as_ref().filter(|r| r.created) {
         guard.cgroup = Cgroup::first_missing(&r.path).map(|from| (r.path.clone(), from));
+        if let Some((path, from)) = &guard.cgroup {
+            state::save_creating(dir, &serde_json::json!({"cgroup": path, "made_from": from}))?;
+        }
     }
     let launched = launcher::launch(&req, cgroup.as_mut());
     // Only a unit this create started is its to stop (a unit of that name
@@ -164,10 +170,12 @@ pub fn create(
         poststop: Some(crate::hooks::list(&bundle.spec, crate::hooks::Phase::Poststop)),
     };
     dir.save(&st)?;
+    fault::point("create:state-written");
     if let Some(p) = &opts.pid_file {
         // containerd reads it with Atoi: digits only, no newline.
         state::write_atomic(p, pid.to_string().as_bytes(), 0o644)
             .with_context(|| format!("--pid-file {}", p.display()))?;
+        fault::point("create:pid-file");
     }
     guard.pid = None;
     guard.cgroup = None;
@@ -323,6 +331,7 @@ pub fn start(dir: &ContainerDir, st: &State) -> Result<()> {
             Err(e) => return Err(e).context("read the exec fifo"),
         }
     }
+    fault::point("start:released");
     if got.len() > 1 {
         let _ = std::fs::remove_file(dir.fifo());
         bail!("container {:?}: {}", st.id, String::from_utf8_lossy(&got[1..]));
@@ -398,6 +407,7 @@ pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
         _ if force => kill_and_wait(st)?,
         s => bail!("{} {} that is not stopped: {s}", phrases::DELETE_NOT_STOPPED, st.id),
     }
+    fault::point("delete:killed");
     if let Some(c) = &st.cgroup {
         // Without a pid namespace of its own, processes the init left behind
         // live on in the cgroup; with one, they died with the init.
@@ -413,14 +423,35 @@ pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
         }
         if c.created {
             remove_cgroup(&c.path);
+            fault::point("delete:cgroup-removed");
         }
     }
     dir.remove()?;
+    fault::point("delete:state-removed");
     // poststop: after the delete, and a failure is only a warning.
     let state = crate::hooks::state_json(&st.id, "stopped", 0, &st.bundle, Some(&st.annotations));
     let hooks = kept_hooks(st, crate::hooks::Phase::Poststop);
     crate::hooks::run_all_warn(&hooks, crate::hooks::Phase::Poststop, &state);
     Ok(())
+}
+
+/// `delete --force` of a container whose create was killed midway: the
+/// processes in the cgroup it was making die, and the cgroup goes.
+pub fn clear_leftover(root: &Path, id: &str) -> Result<()> {
+    state::remove_leftover(root, id, |creating| {
+        let c = creating.unwrap_or_default();
+        let (Some(path), Some(from)) = (c["cgroup"].as_str(), c["made_from"].as_str()) else {
+            return;
+        };
+        let _ = Cgroup::open(path).and_then(|cg| cg.signal_all(libc::SIGKILL));
+        for _ in 0..200 {
+            Cgroup::remove_made(path, from);
+            if !Cgroup::any_left(path) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    })
 }
 
 /// Removes a cgroup once its last process is gone (a killed process leaves it

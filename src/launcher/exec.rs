@@ -247,6 +247,7 @@ fn supervise(req: &ExecRequest, ch: &Channel) -> Result<i32> {
                 joined_v1,
             }) => {
                 pid = Some(p);
+                hull_sys::fault::point("exec:forked");
                 if let Some(path) = req.cgroup {
                     let placed = Cgroup::open(path).and_then(|mut cg| match joined_v1 {
                         true => cg.placed_itself(p, in_cgroup2),
@@ -257,6 +258,7 @@ fn supervise(req: &ExecRequest, ch: &Channel) -> Result<i32> {
                         return Err(e.context("join the container's cgroup"));
                     }
                 }
+                hull_sys::fault::point("exec:placed");
                 ch.send(&Msg::Placed)?;
             }
             Some(Msg::SeccompListener) => {

@@ -97,6 +97,7 @@ pub fn launch(req: &Launch, cgroup: Option<&mut Cgroup>) -> Result<i32> {
         ForkResult::Parent { child: stage1 } => {
             drop(child);
             drop(handles);
+            hull_sys::fault::point("create:forked");
             supervise(req, parent, stage1, cgroup)
         }
     }
@@ -127,15 +128,22 @@ fn supervise(req: &Launch, ch: sync::Channel, stage1: Pid, mut cgroup: Option<&m
             },
             Msg::InitPid { pid, in_cgroup2, .. } => {
                 init = Some(pid);
+                hull_sys::fault::point("create:init-pid");
                 match place(req, &ch, pid, in_cgroup2, cgroup.as_deref_mut()) {
-                    Ok(()) => ch.send(&Msg::Placed)?,
+                    Ok(()) => {
+                        hull_sys::fault::point("create:placed");
+                        ch.send(&Msg::Placed)?
+                    }
                     Err(e) => {
                         failure.get_or_insert(e);
                         break;
                     }
                 }
             }
-            Msg::Ready => ready = true,
+            Msg::Ready => {
+                hull_sys::fault::point("create:ready");
+                ready = true
+            }
             Msg::Error { msg } => {
                 failure.get_or_insert(anyhow!(msg));
             }
@@ -162,7 +170,10 @@ fn supervise(req: &Launch, ch: sync::Channel, stage1: Pid, mut cgroup: Option<&m
                 }
             }
             Msg::CreateHooks => match runtime_hooks(req, init) {
-                Ok(()) => ch.send(&Msg::Ack)?,
+                Ok(()) => {
+                    hull_sys::fault::point("create:hooks");
+                    ch.send(&Msg::Ack)?
+                }
                 Err(e) => {
                     failure.get_or_insert(e);
                     break;

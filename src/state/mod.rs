@@ -15,6 +15,9 @@ pub use liveness::{is_alive, start_time};
 
 pub const EXEC_FIFO: &str = "exec.fifo";
 const STATE_FILE: &str = "state.json";
+/// What a create is about to make (its cgroup), written before it makes it,
+/// so that `delete --force` can clear what a create killed midway left.
+const CREATING_FILE: &str = "creating.json";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -210,7 +213,15 @@ pub use hull_sys::file::write_atomic;
 
 /// Removes a container directory that has no state.json (a create killed
 /// midway), or nothing if there is none.
-pub fn remove_leftover(root: &Path, id: &str) -> Result<()> {
+/// Writes creating.json (see CREATING_FILE).
+pub fn save_creating(dir: &ContainerDir, what: &serde_json::Value) -> Result<()> {
+    write_atomic(&dir.path.join(CREATING_FILE), what.to_string().as_bytes(), 0o600)
+}
+
+/// Removes what a create killed midway left: `clear` gets its
+/// creating.json (if it got as far as writing one) to undo, under the
+/// container's lock, then the state dir goes.
+pub fn remove_leftover(root: &Path, id: &str, clear: impl FnOnce(Option<serde_json::Value>)) -> Result<()> {
     check_id(id)?;
     let path = root.join(id);
     if !path.exists() {
@@ -221,6 +232,8 @@ pub fn remove_leftover(root: &Path, id: &str) -> Result<()> {
     if path.join(STATE_FILE).exists() {
         bail!("container {id:?} was created meanwhile; delete it again");
     }
+    let creating = std::fs::read(path.join(CREATING_FILE)).ok();
+    clear(creating.and_then(|c| serde_json::from_slice(&c).ok()));
     match std::fs::remove_dir_all(&path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             Err(e).with_context(|| format!("{}: cannot remove", path.display()))

@@ -4,6 +4,7 @@
 //! (recursive mount options, read-only and idmapped mounts), and the mount
 //! points mountinfo lists.
 
+pub mod fault;
 pub mod file;
 pub mod mount_attr;
 pub mod mountinfo;

@@ -75,3 +75,30 @@ pub fn resolv_conf(dns: &Value) -> Result<String> {
     }
     Ok(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_result_cannot_add_lines() {
+        let evil = json!({"ips": [{"address": "10.0.0.2/24\n6.6.6.6\tregistry"}]});
+        assert!(hosts("box", &[&evil]).is_err());
+        let evil_ns = json!({"nameservers": ["10.0.0.1\nnameserver 6.6.6.6"]});
+        assert!(resolv_conf(&evil_ns).is_err());
+        let evil_search = json!({"nameservers": ["10.0.0.1"], "search": ["a\noptions ndots:15"]});
+        assert!(resolv_conf(&evil_search).is_err());
+    }
+
+    #[test]
+    fn a_plain_result_gives_the_files() {
+        let r = json!({"ips": [{"address": "10.0.0.2/24"}, {"address": "fd00::2/64"}],
+            "dns": {"nameservers": ["10.0.0.1"], "search": ["example.org"], "options": ["ndots:2"]}});
+        assert!(hosts("box", &[&r]).unwrap().ends_with("10.0.0.2\tbox\nfd00::2\tbox\n"));
+        assert_eq!(
+            resolv_conf(&r["dns"]).unwrap(),
+            "nameserver 10.0.0.1\nsearch example.org\noptions ndots:2\n"
+        );
+    }
+}
