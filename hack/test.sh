@@ -10,11 +10,13 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --features fault-injection --quiet -- -D warnings
+cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 cargo build --workspace --quiet
 cargo test --workspace -- --test-threads="${TEST_THREADS:-4}"
-# Crashes at every step: hull built with its fault points (tests/faults.rs).
+# Crashes at every step: hull, and the provisioner under hull-engine, built
+# with their fault points (tests/faults.rs, engine/tests/faults.rs).
 cargo test --features fault-injection --test faults
+cargo test -p hull-engine --features fault-injection --test faults
 # The real clients, driving the binary as it ships (static-pie, LTO): the
 # tests above ran the debug build.
 ./hack/build.sh

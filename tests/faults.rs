@@ -159,4 +159,12 @@ fn a_crash_at_any_step_leaves_nothing_that_delete_force_cannot_clear() {
         );
         nothing_left(&b, &before, p);
     }
+    println!(
+        "[faults] {} crash points (create {}, start {}, exec {}, delete {}): nothing left after any",
+        points.len() + start_points.len() + exec_points.len() + delete_points.len(),
+        points.len(),
+        start_points.len(),
+        exec_points.len(),
+        delete_points.len()
+    );
 }

@@ -302,3 +302,44 @@ fn a_config_without_process_creates_but_does_not_start() {
     assert!(b.out(&["delete", "noproc"]).status.success());
     assert!(b.leftovers().is_empty());
 }
+
+/// 20 commands at once on one id, ten rounds: whatever wins, every failure
+/// says why, and the id is never left unusable (a lock taken just as
+/// another delete removed the directory used to leave a file in its place,
+/// which no delete could remove and no create could get past).
+#[test]
+fn concurrent_commands_on_one_id_leave_it_usable() {
+    let b = Bundle::new(&["sleep", "100"]);
+    let dir = b.dir().to_string_lossy().into_owned();
+    let ops: [&[&str]; 6] = [
+        &["create", "--bundle", dir.as_str(), "race"],
+        &["start", "race"],
+        &["delete", "race"],
+        &["delete", "--force", "race"],
+        &["kill", "race", "KILL"],
+        &["state", "race"],
+    ];
+    for round in 0..10 {
+        std::thread::scope(|s| {
+            for i in 0..20 {
+                let (b, op) = (&b, ops[(i * 7 + round) % ops.len()]);
+                s.spawn(move || {
+                    let o = b.out_detached(op);
+                    let err = stderr(&o);
+                    assert!(o.status.success() || !err.trim().is_empty(), "{op:?} failed silently");
+                    assert!(!err.contains("panicked"), "{op:?}: {err}");
+                });
+            }
+        });
+        let o = b.out(&["delete", "--force", "race"]);
+        assert!(o.status.success(), "round {round}: delete --force: {}", stderr(&o));
+        let o = b.create("race", &[]);
+        assert!(
+            o.status.success(),
+            "round {round}: create after the race: {}",
+            stderr(&o)
+        );
+        let o = b.out(&["delete", "--force", "race"]);
+        assert!(o.status.success(), "round {round}: {}", stderr(&o));
+    }
+}

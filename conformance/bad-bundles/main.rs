@@ -92,6 +92,12 @@ fn every_bad_bundle_ends_as_the_spec_says_and_leaves_nothing() {
             failures.push(format!("[{}] {}: {why}", case.group, case.name));
         }
     }
+    let leaked = failures.iter().filter(|f| f.contains(": left: ")).count();
+    println!(
+        "[bad-bundles] {} cases against hull: {} problem(s), {leaked} leak(s)",
+        all.len(),
+        failures.len()
+    );
     assert!(
         failures.is_empty(),
         "{} problems:\n{}",

@@ -66,6 +66,7 @@ pub fn create(src: &dyn Source, req: &Request) -> Result<()> {
     let made = (|| -> Result<()> {
         // First, so that rm (also on a failure here) knows what to remove.
         mark(&dir, req)?;
+        hull_sys::fault::point("bundle:marked");
         // Held until the bundle's record is written: gc must not take the
         // layers between their unpacking and the record that keeps them.
         let _use = req.store.use_lock(false)?;
@@ -96,8 +97,10 @@ pub fn create(src: &dyn Source, req: &Request) -> Result<()> {
                 layers.iter().map(|l| l.chain_id.clone()).collect()
             }
         };
+        hull_sys::fault::point("bundle:rootfs");
         if !used.is_empty() {
             req.store.add_bundle(&dir, &dir.join(MARKER), &used)?;
+            hull_sys::fault::point("bundle:recorded");
         }
         let mut spec = convert::runtime_config(&image.config, req.base, &rootfs, req.overrides)?;
         if req.backend == Backend::Bind {

@@ -58,8 +58,8 @@ impl Store {
         if rootfs.is_dir() {
             return Ok(rootfs);
         }
+        crate::store::remove_stale(&self.root.join("tmp"), hex, false);
         let tmp = self.root.join("tmp").join(format!("{hex}.{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(tmp.join("rootfs"))?;
         let made = src.blob(&layer.digest, layer.size).and_then(|blob| {
             let a = layer::apply_stream(
@@ -77,8 +77,10 @@ impl Store {
             }
             Ok(())
         });
-        let placed =
-            made.and_then(|()| std::fs::rename(&tmp, &dir).with_context(|| format!("rename into {}", dir.display())));
+        let placed = made.and_then(|()| {
+            hull_sys::fault::point("pull:layer-unpacked");
+            std::fs::rename(&tmp, &dir).with_context(|| format!("rename into {}", dir.display()))
+        });
         if let Err(e) = placed {
             let _ = std::fs::remove_dir_all(&tmp);
             return Err(e).with_context(|| format!("layer {} from {}", layer.digest, src.describe()));

@@ -120,6 +120,9 @@ impl ImageStore {
         if dest.exists() {
             return Ok(());
         }
+        // What a pull killed midway left of this blob: nobody else writes it
+        // while we hold its lock.
+        remove_stale(&self.root.join("tmp"), &hex, true);
         let tmp = self.root.join("tmp").join(format!("{hex}.{}.part", std::process::id()));
         let attempts = if src.remote() { ATTEMPTS } else { 1 };
         let mut last = None;
@@ -129,7 +132,10 @@ impl ImageStore {
             }
             match self.fetch_to(src, digest, size, &tmp, progress) {
                 Ok(()) => {
-                    return std::fs::rename(&tmp, &dest).with_context(|| format!("store blob {digest}"));
+                    hull_sys::fault::point("pull:blob-fetched");
+                    std::fs::rename(&tmp, &dest).with_context(|| format!("store blob {digest}"))?;
+                    hull_sys::fault::point("pull:blob-stored");
+                    return Ok(());
                 }
                 Err(e) => {
                     let _ = std::fs::remove_file(&tmp);
@@ -203,6 +209,7 @@ impl ImageStore {
         for l in &layers {
             self.layers.layer(&stored, l)?;
         }
+        hull_sys::fault::point("pull:layers-unpacked");
         let media = image.manifest["mediaType"]
             .as_str()
             .unwrap_or("application/vnd.oci.image.manifest.v1+json");
@@ -338,5 +345,19 @@ impl ImageStore {
             }
         }
         Ok(done)
+    }
+}
+
+/// Removes what a process killed while writing blob `hex` (`blob`: a
+/// `.part` file) or unpacking layer `hex` (a directory) left in tmp/; the
+/// caller holds that blob's or layer's lock.
+pub(crate) fn remove_stale(dir: &Path, hex: &str, blob: bool) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&format!("{hex}.")) && name.ends_with(".part") == blob {
+            let p = e.path();
+            let _ = std::fs::remove_file(&p).or_else(|_| std::fs::remove_dir_all(&p));
+        }
     }
 }

@@ -120,14 +120,37 @@ impl ContainerDir {
             .create(root)
             .with_context(|| format!("--root {}: cannot create", root.display()))?;
         let path = root.join(id);
-        match std::fs::DirBuilder::new().mode(0o711).create(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                bail!("{}: {id:?}", crate::container::phrases::EXISTS)
-            }
-            Err(e) => return Err(e).with_context(|| format!("{}: cannot create", path.display())),
+        if path.symlink_metadata().is_ok() {
+            bail!("{}: {id:?}", crate::container::phrases::EXISTS);
         }
-        let lock = fsutil::lock(&path, true)?;
+        // Made under a name of its own, locked, then renamed into place: the
+        // directory is never there unlocked, so no delete --force of a
+        // leftover can take it (and no other create can lock it) first.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let tmp = root.join(format!(".creating-{}-{nanos}", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o711)
+            .create(&tmp)
+            .with_context(|| format!("{}: cannot create", tmp.display()))?;
+        let lock = fsutil::lock_dir(&tmp, true)?;
+        let mut placed = nix::fcntl::renameat2(None, &tmp, None, &path, nix::fcntl::RenameFlags::RENAME_NOREPLACE);
+        if placed == Err(nix::errno::Errno::EINVAL) {
+            // A filesystem without RENAME_NOREPLACE: an existing directory,
+            // even an empty one, must still make this fail.
+            placed = match path.symlink_metadata() {
+                Ok(_) => Err(nix::errno::Errno::EEXIST),
+                Err(_) => nix::fcntl::renameat(None, &tmp, None, &path),
+            };
+        }
+        if let Err(e) = placed {
+            let _ = std::fs::remove_dir(&tmp);
+            if e == nix::errno::Errno::EEXIST {
+                bail!("{}: {id:?}", crate::container::phrases::EXISTS);
+            }
+            return Err(e).with_context(|| format!("{}: cannot create", path.display()));
+        }
         Ok(ContainerDir { path, _lock: lock })
     }
 
@@ -145,7 +168,7 @@ impl ContainerDir {
         if !path.join(STATE_FILE).exists() {
             bail!(missing());
         }
-        let lock = fsutil::lock(&path, true).with_context(missing)?;
+        let lock = fsutil::lock_dir(&path, true).with_context(missing)?;
         if !path.join(STATE_FILE).exists() {
             bail!(missing());
         }
@@ -227,8 +250,18 @@ pub fn remove_leftover(root: &Path, id: &str, clear: impl FnOnce(Option<serde_js
     if !path.exists() {
         return Ok(());
     }
+    // An older hull's lock could leave a file where a deleted container's
+    // directory was: it holds nothing.
+    if path.is_file() {
+        return std::fs::remove_file(&path).with_context(|| format!("{}: cannot remove", path.display()));
+    }
     // A create in progress holds the lock; wait for it to finish or fail.
-    let _lock = fsutil::lock(&path, true)?;
+    // Gone meanwhile (another delete): nothing is left to remove.
+    let _lock = match fsutil::lock_dir(&path, true) {
+        Ok(l) => l,
+        Err(_) if !path.exists() => return Ok(()),
+        Err(e) => return Err(e),
+    };
     if path.join(STATE_FILE).exists() {
         bail!("container {id:?} was created meanwhile; delete it again");
     }

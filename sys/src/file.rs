@@ -19,6 +19,40 @@ impl Lock {
 }
 
 /// Locks `path` (a directory or a file, made if missing), waiting for it.
+/// Locks a directory that must exist: unlike `lock`, it never makes a file
+/// in its place when the directory went away meanwhile (a container deleted
+/// while another command was about to lock it), and the lock is on the
+/// directory at `path` once it is held: one removed and made again while
+/// we waited (another container of that id) is locked afresh.
+pub fn lock_dir(path: &Path, exclusive: bool) -> Result<Lock> {
+    use std::os::unix::fs::MetadataExt;
+    loop {
+        let f = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(path)
+            .with_context(|| format!("{}: cannot open", path.display()))?;
+        let lock = flock(f, path, exclusive)?;
+        let held = lock.0.metadata().with_context(|| format!("{}: stat", path.display()))?;
+        match std::fs::metadata(path) {
+            Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => return Ok(lock),
+            Ok(_) => continue,
+            Err(e) => {
+                return Err(e).with_context(|| format!("{}: removed while we waited for its lock", path.display()))
+            }
+        }
+    }
+}
+
+fn flock(f: std::fs::File, path: &Path, exclusive: bool) -> Result<Lock> {
+    let op = if exclusive { libc::LOCK_EX } else { libc::LOCK_SH };
+    // SAFETY: flock on an fd we own.
+    if unsafe { libc::flock(f.as_raw_fd(), op) } != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("{}: lock", path.display()));
+    }
+    Ok(Lock(f))
+}
+
 pub fn lock(path: &Path, exclusive: bool) -> Result<Lock> {
     let f = if path.is_dir() {
         OpenOptions::new()
@@ -36,12 +70,7 @@ pub fn lock(path: &Path, exclusive: bool) -> Result<Lock> {
             .open(path)
     }
     .with_context(|| format!("{}: cannot open", path.display()))?;
-    let op = if exclusive { libc::LOCK_EX } else { libc::LOCK_SH };
-    // SAFETY: flock on an fd we own.
-    if unsafe { libc::flock(f.as_raw_fd(), op) } != 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("{}: lock", path.display()));
-    }
-    Ok(Lock(f))
+    flock(f, path, exclusive)
 }
 
 /// Writes a file so that readers see either nothing or all of it.
