@@ -192,11 +192,22 @@ fn header(n: usize, runtimes: &[Runtime], tally: &[(usize, usize)]) -> String {
     for (rt, (ok, leaked)) in runtimes.iter().zip(tally) {
         let _ = writeln!(
             h,
-            "- **{}**: {ok} of {n} as expected, {leaked} leaving something behind",
-            rt.name
+            "- **{}** ({}): {ok} of {n} as expected, {leaked} leaving something behind",
+            rt.name,
+            version(rt.name)
         );
     }
     h
+}
+
+/// The first line of `NAME --version`.
+fn version(name: &str) -> String {
+    let bin = if name == "hull" { common::HULL } else { name };
+    std::process::Command::new(bin)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string())
+        .unwrap_or_default()
 }
 
 fn today() -> String {
