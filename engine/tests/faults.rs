@@ -121,6 +121,7 @@ fn a_pull_or_bundle_create_killed_at_any_step_is_cleared_and_done_again() {
             d,
         ];
         let points = points_of(&create, &log);
+        bundle_points += points.len();
         assert!(
             points.len() >= 2,
             "bundle create reaches too few fault points: {points:?}"
