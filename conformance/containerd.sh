@@ -106,6 +106,9 @@ CTR version >/dev/null
 CTR images import --base-name localhost/hull-busybox "$W/images/busybox-oci.tar" >/dev/null
 CTR images import --base-name localhost/hull-busybox "$W/images/multilayer-oci.tar" >/dev/null
 IMG=localhost/hull-busybox:latest
+# containerd can list an image a moment after its import returned (seen
+# once in CI: only the second image listed, the first there a moment later).
+for _ in $(seq 1 50); do CTR images ls -q | grep -qx "$IMG" && break; sleep 0.1; done
 CTR images ls -q | grep -qx "$IMG" && ok "image imported" || bad "import: $(CTR images ls -q)"
 
 out=$(CTR run --rm "${RUN[@]}" "$IMG" c-echo echo hello-from-hull) || true
