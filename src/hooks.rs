@@ -22,6 +22,16 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// Every phase, in the order the lifecycle runs them.
+    pub const ALL: [Phase; 6] = [
+        Phase::Prestart,
+        Phase::CreateRuntime,
+        Phase::CreateContainer,
+        Phase::StartContainer,
+        Phase::Poststart,
+        Phase::Poststop,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Phase::Prestart => "prestart",

@@ -18,21 +18,9 @@ use common::{stderr, Bundle};
 /// Runs with output to files: a container's init inherits them, and would
 /// hold pipes open.
 fn output(b: &Bundle, env: (&str, &str), args: &[&str]) -> Output {
-    let logs = b.tmp.path().join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
-    let (o, e) = (logs.join("out"), logs.join("err"));
-    let status = b
-        .cmd(args)
-        .env(env.0, env.1)
-        .stdout(std::fs::File::create(&o).unwrap())
-        .stderr(std::fs::File::create(&e).unwrap())
-        .status()
-        .unwrap();
-    Output {
-        status,
-        stdout: std::fs::read(&o).unwrap_or_default(),
-        stderr: std::fs::read(&e).unwrap_or_default(),
-    }
+    let mut cmd = b.cmd(args);
+    cmd.env(env.0, env.1);
+    b.detached(cmd)
 }
 
 /// The fault points `args` reaches when nothing goes wrong.

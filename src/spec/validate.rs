@@ -77,15 +77,7 @@ const NGROUPS_MAX: usize = 65536;
 
 /// Every hook's path is absolute, its timeout positive and its env NAME=VALUE.
 fn hooks(spec: &Spec) -> Result<()> {
-    use crate::hooks::Phase::*;
-    for phase in [
-        Prestart,
-        CreateRuntime,
-        CreateContainer,
-        StartContainer,
-        Poststart,
-        Poststop,
-    ] {
+    for phase in crate::hooks::Phase::ALL {
         for (i, h) in crate::hooks::list(spec, phase).iter().enumerate() {
             let at = format!("hooks.{}[{i}]", phase.name());
             if !h.path().is_absolute() {

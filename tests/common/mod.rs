@@ -116,14 +116,18 @@ impl Bundle {
     /// inherits stdio, so output goes through files rather than pipes that
     /// would stay open as long as the container.
     pub fn out_detached(&self, args: &[&str]) -> Output {
+        self.detached(self.cmd(args))
+    }
+
+    /// `cmd` run as out_detached runs it; the files go to logs/ in the
+    /// test's directory.
+    pub fn detached(&self, mut cmd: Command) -> Output {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let tag = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (o, e) = (
-            self.tmp.path().join(format!("out-{tag}")),
-            self.tmp.path().join(format!("err-{tag}")),
-        );
-        let status = self
-            .cmd(args)
+        let logs = self.tmp.path().join("logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let (o, e) = (logs.join(format!("out-{tag}")), logs.join(format!("err-{tag}")));
+        let status = cmd
             .stdout(std::fs::File::create(&o).unwrap())
             .stderr(std::fs::File::create(&e).unwrap())
             .status()
