@@ -90,6 +90,32 @@ fn poststart_runs_once_the_users_program_has_replaced_the_init() {
     assert_eq!(seen.trim(), "sleep 10", "poststart saw the init before its exec");
 }
 
+/// runtime-tools' `poststart` program: the program and the hook append to
+/// one file, and the program's line must come first. Starting the hook the
+/// moment the exec closed the fifo lost that race about one run in four.
+#[test]
+fn poststart_hooks_start_after_the_program_has_run() {
+    let b = Bundle::new(&["sh", "-c", "echo program >> /order"]);
+    let order = b.rootfs().join("order");
+    let o = order.display();
+    b.edit(|c| {
+        c["root"]["readonly"] = json!(false);
+        c["hooks"] = json!({"poststart": [
+            {"path": "/bin/sh", "args": ["sh", "-c", format!("echo hook >> {o}")]}
+        ]})
+    });
+    for round in 0..20 {
+        let _ = std::fs::remove_file(&order);
+        assert!(b.create("h-order", &[]).status.success());
+        let started = b.out(&["start", "h-order"]);
+        b.wait_status("h-order", "stopped");
+        let _ = b.out(&["delete", "-f", "h-order"]);
+        assert!(started.status.success(), "{}", stderr(&started));
+        let seen = std::fs::read_to_string(&order).unwrap_or_default();
+        assert_eq!(seen, "program\nhook\n", "round {round}");
+    }
+}
+
 /// A `true` bundle whose poststart and poststop hooks save their state in
 /// the returned directory.
 fn with_post_hooks() -> (Bundle, PathBuf) {

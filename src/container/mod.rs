@@ -366,11 +366,25 @@ fn kept_hooks(st: &State, phase: crate::hooks::Phase) -> Vec<oci_spec::runtime::
 fn poststart(st: &State) -> Result<()> {
     let state = crate::hooks::state_json(&st.id, "running", st.pid, &st.bundle, Some(&st.annotations));
     let hooks = kept_hooks(st, crate::hooks::Phase::Poststart);
+    if !hooks.is_empty() {
+        let_the_program_run(st);
+    }
     if let Err(e) = crate::hooks::run_list(&hooks, crate::hooks::Phase::Poststart, &state) {
         let _ = kill_and_wait(st);
         return Err(e);
     }
     Ok(())
+}
+
+/// The fifo's end comes while the kernel is still inside the program's
+/// exec; a hook started at once would often run before the program's first
+/// instruction. Up to 20 ms for it to block, sleep or exit first: what a
+/// user reading "poststart runs after the process started" expects.
+fn let_the_program_run(st: &State) {
+    let deadline = std::time::Instant::now() + Duration::from_millis(20);
+    while state::is_runnable(st.pid, st.pid_start) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(100));
+    }
 }
 
 /// `kill`: a signal to the init, or with `all` to every process of the

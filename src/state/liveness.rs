@@ -19,3 +19,12 @@ pub fn is_alive(pid: i32, start: u64) -> bool {
         Err(_) => false,
     }
 }
+
+/// True while `pid` (started at `start`) is on a CPU or waiting for one: a
+/// program fresh from its exec that has not yet blocked, slept or exited.
+pub fn is_runnable(pid: i32, start: u64) -> bool {
+    match Process::new(pid).and_then(|p| p.stat()) {
+        Ok(st) => st.starttime == start && st.state == 'R',
+        Err(_) => false,
+    }
+}
