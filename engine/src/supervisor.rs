@@ -47,12 +47,15 @@ fn create_and_start(
     let (dir, st, master) = hull::container::create(root, &req.id, &opts, mask, true)?;
     rec.pid = st.pid;
     rec.pid_start = st.pid_start;
+    hull_sys::fault::point("launch:created");
     sb.locked(|| sb.save(rec))?;
+    hull_sys::fault::point("launch:created-recorded");
     let relay = master.map(hull::console::relay::Relay::start).transpose()?;
     for i in isolators.iter() {
         i.isolate(rec, sb)?;
     }
     hull::container::start(&dir, &st)?;
+    hull_sys::fault::point("launch:started");
     Ok(relay)
 }
 
@@ -131,12 +134,14 @@ pub fn finish(sb: &Sandbox, isolators: &Isolators, code: Option<i32>, limitation
 /// reverse order; safe to run again.
 pub fn cleanup(rec: &Record, sb: &Sandbox, isolators: &Isolators) -> Result<()> {
     let mut first_err = None;
-    if let Ok(dir) = hull::state::ContainerDir::open(&rec.root, &rec.id) {
-        if let Ok(st) = dir.load() {
-            if let Err(e) = hull::container::delete(dir, &st, true) {
-                first_err.get_or_insert(e);
-            }
-        }
+    let deleted = match hull::state::ContainerDir::open(&rec.root, &rec.id) {
+        Ok(dir) => dir.load().and_then(|st| hull::container::delete(dir, &st, true)),
+        // What a create killed midway left (a state dir without its state,
+        // a cgroup in the making), as `hull delete --force` clears it.
+        Err(_) => hull::container::clear_leftover(&rec.root, &rec.id),
+    };
+    if let Err(e) = deleted {
+        first_err.get_or_insert(e);
     }
     for i in isolators.iter().rev() {
         if let Err(e) = i.cleanup(rec, sb) {

@@ -4,6 +4,10 @@
 //! crash `image ls` lists only whole images, the next identical pull
 //! completes (and leaves no part-written file in the store), and `bundle
 //! rm` leaves nothing: no mount under the bundle, no file in it, no record.
+//! Then `hull launch`, alone and on a CNI bridge, killed at each of its
+//! points (its own, bundle create's, the CNI calls', the runtime's): after
+//! `recover` and `destroy` no state, cgroup, mount, sandbox, veth or
+//! address reservation is left, and the same launch runs again.
 
 mod common;
 
@@ -13,13 +17,32 @@ use std::process::{Command, Output, Stdio};
 
 use common::{hull_bin, image, stderr};
 
+/// Output goes through files, not pipes: a container's init killed with
+/// its launch keeps its stdio, and a pipe would never reach its end.
 fn hull(args: &[&str], env: (&str, &str)) -> Output {
-    Command::new(hull_bin())
+    let out = tempfile::tempfile().unwrap();
+    let err = tempfile::tempfile().unwrap();
+    let status = Command::new(hull_bin())
         .args(args)
         .env(env.0, env.1)
         .stdin(Stdio::null())
-        .output()
-        .unwrap()
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap())
+        .status()
+        .unwrap();
+    Output {
+        status,
+        stdout: read_all(out),
+        stderr: read_all(err),
+    }
+}
+
+fn read_all(mut f: std::fs::File) -> Vec<u8> {
+    use std::io::{Read, Seek};
+    let mut v = Vec::new();
+    f.rewind().unwrap();
+    f.read_to_end(&mut v).unwrap();
+    v
 }
 
 fn ok(args: &[&str]) -> Output {
@@ -145,4 +168,118 @@ fn a_pull_or_bundle_create_killed_at_any_step_is_cleared_and_done_again() {
          each cleared and done again",
         pull_points.len()
     );
+}
+
+/// `hull launch` (foreground) killed at each of its steps, `extra` its
+/// own flags: `recover` adopts or cleans up what it left, `destroy` of the
+/// id leaves nothing (state, cgroup, mounts, the sandbox, and what `left`
+/// checks), and the same launch succeeds again. Returns the points.
+fn launch_crashes(e: &common::Engine, id: &str, extra: &[&str], left: impl Fn()) -> Vec<String> {
+    let (root, dir) = (e.root(), e.dir());
+    let (root, dir) = (root.to_str().unwrap(), dir.to_str().unwrap());
+    let store = e.tmp.path().join("store");
+    let img = image();
+    let mut launch = vec!["--root", root, "launch", "--engine-dir", dir];
+    launch.extend(["--store", store.to_str().unwrap(), "--image", img.as_str()]);
+    launch.extend(["--name", id, "--memory", "64M"]);
+    launch.extend_from_slice(extra);
+    launch.extend(["--", "true"]);
+    // The first launch pulls the image; the rest find it in the store.
+    let points: Vec<String> = points_of(&launch, &e.tmp.path().join("points"))
+        .into_iter()
+        .filter(|p| !p.starts_with("pull:"))
+        .collect();
+    for p in &points {
+        eprintln!("launch killed at {p}");
+        crash_at(p, &launch);
+        ok(&["--root", root, "recover", "--engine-dir", dir]);
+        let _ = hull(
+            &["--root", root, "destroy", "--engine-dir", dir, id],
+            ("HULL_FAULT", ""),
+        );
+        common::nothing_left(e, id);
+        left();
+        ok(&launch);
+        common::nothing_left(e, id);
+        left();
+    }
+    points
+}
+
+#[test]
+fn a_launch_killed_at_any_step_is_recovered_and_leaves_nothing() {
+    let e = common::Engine::new();
+    let points = launch_crashes(&e, "fault-launch", &[], || {});
+    for p in [
+        "launch:recorded",
+        "bundle:rootfs",
+        "create:forked",
+        "create:ready",
+        "launch:started",
+    ] {
+        assert!(points.iter().any(|q| q == p), "launch never reaches {p}: {points:?}");
+    }
+    println!(
+        "[faults] {} crash points of hull launch: each recovered, nothing left",
+        points.len()
+    );
+}
+
+/// The same on a CNI bridge of the test's own (no masquerade, no route
+/// out): killed before, between and after the plugins' ADDs, nothing may
+/// stay: no veth on the bridge, no address host-local reserved.
+#[test]
+fn a_networked_launch_killed_at_any_step_leaves_no_veth_or_address() {
+    let bridge = format!("hullf{}", std::process::id() % 100000);
+    // Dropped after the engine, whose containers' DEL needs the bridge.
+    let _bridge = Removed(bridge.clone());
+    let e = common::Engine::new();
+    let ipam = e.tmp.path().join("ipam");
+    let conf = e.tmp.path().join("cni");
+    std::fs::create_dir_all(&conf).unwrap();
+    let list = serde_json::json!({"cniVersion": "1.0.0", "name": "faultnet", "plugins": [
+        {"type": "bridge", "bridge": bridge, "isGateway": true, "ipMasq": false,
+         "ipam": {"type": "host-local", "dataDir": ipam, "ranges": [[{"subnet": "10.213.150.0/24"}]]}},
+        {"type": "portmap", "snat": false, "capabilities": {"portMappings": true}}]});
+    std::fs::write(conf.join("10-fault.conflist"), list.to_string()).unwrap();
+    let left = || {
+        let links = Command::new("ip")
+            .args(["-o", "link", "show", "master", &bridge])
+            .output()
+            .unwrap();
+        assert_eq!(common::stdout(&links), "", "veths left on {bridge}");
+        let reserved: Vec<String> = std::fs::read_dir(ipam.join("faultnet"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|d| d.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let reserved: Vec<&String> = reserved.iter().filter(|n| n.starts_with("10.")).collect();
+        assert!(reserved.is_empty(), "addresses still reserved: {reserved:?}");
+    };
+    let net = ["--cni-config-dir", conf.to_str().unwrap(), "--network", "faultnet"];
+    let points = launch_crashes(&e, "fault-net", &net, left);
+    for p in [
+        "cni:netns",
+        "cni:recorded",
+        "cni:plugin-0-added",
+        "cni:plugin-1-added",
+        "cni:added",
+    ] {
+        assert!(points.iter().any(|q| q == p), "launch never reaches {p}: {points:?}");
+    }
+    println!(
+        "[faults] {} crash points of a networked hull launch: no veth, no address left",
+        points.len()
+    );
+}
+
+/// The test's bridge, deleted when the test ends.
+struct Removed(String);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.0]).output();
+    }
 }

@@ -34,6 +34,23 @@ pub struct Attachment {
     pub result: Value,
 }
 
+impl Attachment {
+    /// An ADD not known to have finished: no result, so its DEL gives the
+    /// plugins no prevResult (they clean up by container id and ifname).
+    pub fn pending(list: &NetworkList, ifname: &str) -> Attachment {
+        Attachment {
+            network: list.name.clone(),
+            ifname: ifname.to_string(),
+            config: list.raw.clone(),
+            result: Value::Null,
+        }
+    }
+
+    fn prev_result(&self) -> Option<&Value> {
+        (!self.result.is_null()).then_some(&self.result)
+    }
+}
+
 /// The runtime's side of one attachment: the container, its netns, its
 /// interface, and capability arguments (portMappings...).
 pub struct Target<'a> {
@@ -55,6 +72,7 @@ pub fn add(dirs: &Dirs, list: &NetworkList, t: &Target) -> Result<Attachment> {
             })
             .with_context(|| format!("network {:?}: plugins[{i}] ({}) ADD", list.name, plugin::kind(p)))?;
         prev = Some(out);
+        hull_sys::fault::point(&format!("cni:plugin-{i}-added"));
     }
     Ok(Attachment {
         network: list.name.clone(),
@@ -96,7 +114,7 @@ pub fn del(dirs: &Dirs, a: &Attachment, t: &Target) -> Result<()> {
     let list = NetworkList::from_value(a.config.clone(), "the attachment's config")?;
     let mut first = None;
     for (i, p) in list.plugins.iter().enumerate().rev() {
-        let conf = list.plugin_config(p, Some(&a.result), t.runtime_config);
+        let conf = list.plugin_config(p, a.prev_result(), t.runtime_config);
         if let Err(e) = plugin::run(dirs, "DEL", &conf, t) {
             let e = e.context(format!(
                 "network {:?}: plugins[{i}] ({}) DEL",

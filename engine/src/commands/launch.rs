@@ -29,6 +29,7 @@ pub fn run(g: &GlobalOpts, a: &LaunchArgs) -> Result<i32> {
     let engine_dir = std::path::absolute(&a.dir.engine_dir)
         .with_context(|| format!("--engine-dir {}", a.dir.engine_dir.display()))?;
     let sb = Sandbox::create(&engine_dir, &req.id)?;
+    hull_sys::fault::point("launch:sandbox");
     let rec = Record {
         id: req.id.clone(),
         image: req.image.clone(),
@@ -49,7 +50,12 @@ pub fn run(g: &GlobalOpts, a: &LaunchArgs) -> Result<i32> {
     };
     let rec_root = rec.root.clone();
     let isolators: Isolators = Arc::new(isolator::build(&names));
-    if let Err(e) = sb.save(&rec).and_then(|()| prepare(a, &req, &sb, &isolators)) {
+    let prepared = sb.save(&rec).and_then(|()| {
+        hull_sys::fault::point("launch:recorded");
+        prepare(a, &req, &sb, &isolators)
+    });
+    hull_sys::fault::point("launch:prepared");
+    if let Err(e) = prepared {
         let _ = supervisor::cleanup(&rec, &sb, &isolators);
         let _ = sb.remove();
         return Err(e);

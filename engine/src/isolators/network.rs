@@ -54,6 +54,7 @@ impl Holder {
     /// did on failure.
     pub fn setup(&self, req: &Request, cni_id: &str, hostname: &str) -> Result<()> {
         crate::netns::create(&self.netns(), "net")?;
+        hull_sys::fault::point("cni:netns");
         let mut done: Vec<Attachment> = vec![];
         let runtime = json!({"portMappings": req.ports});
         let attached = (|| -> Result<()> {
@@ -67,10 +68,17 @@ impl Holder {
                     bail!("-p: network {name:?} has no plugin with capabilities.portMappings (portmap)");
                 }
                 let ifname = format!("eth{i}");
+                // Recorded before its ADD: a launch killed midway, or a list
+                // failing at its second plugin, leaves a veth and an address
+                // that only a DEL of this attachment gives back.
+                done.push(cni::Attachment::pending(&list, &ifname));
+                self.save(req, &done, &runtime)?;
+                hull_sys::fault::point("cni:recorded");
                 let t = self.target(cni_id, &ifname, &runtime);
                 let a = cni::add(&req.cni, &list, &t)?;
-                done.push(a);
+                *done.last_mut().expect("pushed above") = a;
                 self.save(req, &done, &runtime)?;
+                hull_sys::fault::point("cni:added");
             }
             self.write_files(hostname, &done)
         })();
