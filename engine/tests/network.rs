@@ -89,10 +89,9 @@ impl Net {
             assert!(!self.e.dir().join(id).exists(), "{id}'s directory is left");
         }
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        assert!(
-            !mounts.contains(self.e.tmp.path().to_str().unwrap()),
-            "mounts left (netns...)"
-        );
+        let tmp = self.e.tmp.path().to_str().unwrap();
+        let left: Vec<&str> = mounts.lines().filter(|l| l.contains(tmp)).collect();
+        assert!(left.is_empty(), "mounts left: {left:#?}");
     }
 }
 
@@ -237,5 +236,29 @@ fn network_none_has_loopback_only_and_errors_name_the_network() {
         stderr(&o)
     );
     assert!(stderr(&o).contains("not-a-subnet"), "{}", stderr(&o));
+    n.nothing_left(&[]);
+    // The bridge plugin's ADD succeeds and the next one fails: the veth and
+    // the address the first made go too.
+    let half = json!({"cniVersion": "1.0.0", "name": "half", "plugins": [
+        {"type": "bridge", "bridge": n.bridge, "ipam": {"type": "host-local",
+         "dataDir": n.e.tmp.path().join("ipam"), "ranges": [[{"subnet": format!("10.213.{}.0/24", n.subnet)}]]}},
+        {"type": "tuning", "sysctl": {"net.ipv4.conf.eth0.no_such_knob": "1"}}]});
+    std::fs::write(conf.join("30-half.conflist"), half.to_string()).unwrap();
+    let o = n.launch(&["--network", "half", "--", "true"]);
+    assert!(
+        stderr(&o).contains("network \"half\": plugins[1] (tuning) ADD"),
+        "{}",
+        stderr(&o)
+    );
+    let reserved = std::fs::read_dir(n.e.tmp.path().join("ipam/half")).map(|rd| {
+        rd.flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("10."))
+            .count()
+    });
+    assert_eq!(
+        reserved.unwrap_or(0),
+        0,
+        "the bridge plugin's address is still reserved"
+    );
     n.nothing_left(&[]);
 }

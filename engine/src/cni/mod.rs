@@ -46,8 +46,12 @@ impl Attachment {
         }
     }
 
+    pub fn is_pending(&self) -> bool {
+        self.result.is_null()
+    }
+
     fn prev_result(&self) -> Option<&Value> {
-        (!self.result.is_null()).then_some(&self.result)
+        (!self.is_pending()).then_some(&self.result)
     }
 }
 

@@ -129,8 +129,17 @@ impl Holder {
                     continue;
                 };
                 let t = self.target(cni_id, &a.ifname, &runtime);
-                if let Err(e) = cni::del(&dirs, &a, &t) {
-                    first.get_or_insert(e);
+                match cni::del(&dirs, &a, &t) {
+                    // An ADD that never finished: its DEL fails on what
+                    // failed the ADD (a config the plugin refuses), and
+                    // keeping it would make the container undeletable.
+                    Err(e) if a.is_pending() => {
+                        tracing::warn!("network {:?}: DEL after an unfinished ADD: {e:#}", a.network)
+                    }
+                    Err(e) => {
+                        first.get_or_insert(e);
+                    }
+                    Ok(()) => {}
                 }
             }
         }
