@@ -1317,3 +1317,101 @@ fn bundle_rm_removes_only_what_create_made() {
     assert!(!o.status.success());
     assert!(mine.join("rootfs/precious").exists() && mine.join("work").exists());
 }
+
+/// An OCI layout holding one image of one uncompressed layer: `mb` MB of
+/// random bytes, so that a pull of it takes long enough to be cut.
+fn big_image(t: &Path, mb: u32) -> PathBuf {
+    let lay = t.join("big");
+    sh(&format!(
+        r#"L={lay}; W={w}; mkdir -p $L/blobs/sha256 $W/root
+        head -c {mb}M /dev/urandom > $W/root/noise
+        tar --numeric-owner --owner=0 --group=0 -C $W/root -cf $W/layer.tar .
+        put() {{ d=$(sha256sum "$1" | cut -d' ' -f1); cp "$1" $L/blobs/sha256/$d; echo $d; }}
+        layer=$(put $W/layer.tar); lsize=$(stat -c %s $W/layer.tar)
+        printf '{{"architecture":"amd64","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["sha256:%s"]}}}}' $layer > $W/config.json
+        config=$(put $W/config.json); csize=$(stat -c %s $W/config.json)
+        printf '{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}}]}}' $config $csize $layer $lsize > $W/manifest.json
+        m=$(put $W/manifest.json); msize=$(stat -c %s $W/manifest.json)
+        echo '{{"imageLayoutVersion":"1.0.0"}}' > $L/oci-layout
+        printf '{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{{"org.opencontainers.image.ref.name":"v1"}}}}]}}' $m $msize > $L/index.json
+        rm -rf $W"#,
+        lay = lay.display(),
+        w = t.join("big-work").display(),
+    ));
+    lay
+}
+
+/// Bytes in the store's part-written blobs.
+fn part_bytes(store: &Path) -> u64 {
+    std::fs::read_dir(store.join("tmp"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+        .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+        .sum()
+}
+
+/// docker-registry SIGKILLed while it sends a 96 MB layer: the pull fails
+/// and says so, the store keeps no image, no layer and no blob that is not
+/// what its name says; once the registry is back the same pull completes.
+/// The pull is stopped (SIGSTOP) from the moment its blob has data until
+/// the registry is dead, so that the registry dies mid-blob every run
+/// rather than only when loopback is slow.
+#[test]
+fn a_registry_killed_mid_blob_stores_nothing_half_written() {
+    let t = tempfile::tempdir().unwrap();
+    let t = t.path();
+    let lay = big_image(t, 96);
+    let mut reg = registry(t, Auth::Anonymous);
+    let o = Command::new("skopeo")
+        .args(["copy", "--quiet", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:v1", lay.display()))
+        .arg(format!("docker://{}:v1", reg.name("hull/big")))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "skopeo: {}", stderr(&o));
+    let store = t.join("store");
+    let err = t.join("pull.err");
+    let pull = |reg: &Registry| {
+        Command::new(HULL)
+            .args(["image", "pull", "-q", "--store"])
+            .arg(&store)
+            .arg(format!("{}:v1", reg.name("hull/big")))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = Proc(pull(&reg));
+    let pid = nix::unistd::Pid::from_raw(first.0.id() as i32);
+    let started = std::time::Instant::now();
+    while part_bytes(&store) == 0 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    assert!(part_bytes(&store) > 0, "the pull never started the layer");
+    let mut registry = reg._procs.pop().unwrap();
+    registry.0.kill().unwrap();
+    registry.0.wait().unwrap();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let status = first.0.wait().unwrap();
+    let why = std::fs::read_to_string(&err).unwrap();
+    assert!(!status.success(), "a pull from a registry killed mid-blob succeeded");
+    assert!(why.contains("sha256:"), "the error names no blob: {why}");
+    let index = std::fs::read_to_string(store.join("index.json")).unwrap_or_default();
+    assert!(!index.contains("hull/big"), "{index}");
+    assert_eq!(layer_dirs(&store), 0);
+    assert_blobs_match_their_names(&store);
+
+    let (child, port) = serve_registry(&reg.dir, reg.port);
+    reg._procs.push(child);
+    reg.port = port;
+    let status = pull(&reg).wait().unwrap();
+    assert!(status.success(), "{}", std::fs::read_to_string(&err).unwrap());
+    assert_blobs_match_their_names(&store);
+    assert_eq!(layer_dirs(&store), 1);
+    assert_eq!(part_bytes(&store), 0);
+    let ls = ok(hull(&["image", "ls", "--store", store.to_str().unwrap()]));
+    assert!(ls.contains("hull/big"), "{ls}");
+}
