@@ -4,22 +4,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let first = hull_provision::source::digest_of(data);
-    let mut raw = |d: &str| -> anyhow::Result<Vec<u8>> {
-        if d == first {
-            Ok(data.to_vec())
-        } else {
-            anyhow::bail!("no blob {d}")
-        }
-    };
-    let mut json = |_: &str| -> anyhow::Result<serde_json::Value> {
-        Ok(serde_json::json!({"rootfs": {"type": "layers", "diff_ids": [
-            "sha256:0000000000000000000000000000000000000000000000000000000000000000"]}}))
-    };
-    if let Ok(img) = hull_provision::platform::resolve(&first, &mut raw, &mut json) {
-        for l in img.layers().unwrap_or_default() {
-            let _ = hull_provision::source::digest_hex(&l.digest);
-        }
-    }
-});
+#[path = "../checks.rs"]
+mod checks;
+
+fuzz_target!(|data: &[u8]| checks::manifest(data));
