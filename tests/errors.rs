@@ -75,6 +75,18 @@ fn invalid_values() {
     create_fails(&b, &["root.path", "no-such-rootfs"]);
 }
 
+/// oci-spec checks execCPUAffinity with its one regular expression, which
+/// hull links as regex-lite (shims/regex): ASCII digits only, as the
+/// kernel's cpu lists are.
+#[test]
+fn exec_cpu_affinity_is_a_cpu_list() {
+    let b = Bundle::new(&["true"]);
+    for bad in ["0-1,x", "\u{663}", "1,,2", "-1"] {
+        b.edit(|c| c["process"]["execCPUAffinity"] = json!({"initial": bad}));
+        create_fails(&b, &["process.execCPUAffinity.initial", bad]);
+    }
+}
+
 #[test]
 fn bad_ids() {
     let b = Bundle::new(&["true"]);
