@@ -22,7 +22,7 @@ pub fn check(root: &Path, engine_dir: &Path, id: &str) -> Result<&'static str> {
     if rec.status != "running" || alive(rec.supervisor) {
         return Ok("as it is");
     }
-    if rec.pid > 0 && hull::state::is_alive(rec.pid, rec.pid_start) {
+    if rec.pid > 0 && hull::state::is_alive(rec.pid, rec.pid_start) && !never_started(&rec) {
         supervisor::spawn_adopter(root, engine_dir, id)?;
         // The record says who supervises before any verb goes on.
         for _ in 0..100 {
@@ -42,6 +42,15 @@ pub fn check(root: &Path, engine_dir: &Path, id: &str) -> Result<&'static str> {
     let isolators = Arc::new(crate::isolator::build(&rec.isolators));
     supervisor::finish(&sb, &isolators, None, None);
     Ok("cleaned up")
+}
+
+/// A launch killed between the runtime's create and start leaves an init
+/// waiting on its exec fifo: nobody will start it, and an adopter would
+/// show it running with its program never run.
+fn never_started(rec: &crate::record::Record) -> bool {
+    hull::state::ContainerDir::open(&rec.root, &rec.id)
+        .and_then(|dir| dir.load().map(|st| dir.status(&st)))
+        .is_ok_and(|s| s == hull::state::Status::Created)
 }
 
 /// `recover`: every container of the engine.

@@ -134,8 +134,9 @@ pub fn finish(sb: &Sandbox, isolators: &Isolators, code: Option<i32>, limitation
 /// reverse order; safe to run again.
 pub fn cleanup(rec: &Record, sb: &Sandbox, isolators: &Isolators) -> Result<()> {
     let mut first_err = None;
-    let deleted = match hull::state::ContainerDir::open(&rec.root, &rec.id) {
-        Ok(dir) => dir.load().and_then(|st| hull::container::delete(dir, &st, true)),
+    let state = hull::state::ContainerDir::open(&rec.root, &rec.id).and_then(|dir| dir.load().map(|st| (dir, st)));
+    let deleted = match state {
+        Ok((dir, st)) => hull::container::delete(dir, &st, true),
         // What a create killed midway left (a state dir without its state,
         // a cgroup in the making), as `hull delete --force` clears it.
         Err(_) => hull::container::clear_leftover(&rec.root, &rec.id),

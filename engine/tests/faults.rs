@@ -193,6 +193,13 @@ fn launch_crashes(e: &common::Engine, id: &str, extra: &[&str], left: impl Fn())
         eprintln!("launch killed at {p}");
         crash_at(p, &launch);
         ok(&["--root", root, "recover", "--engine-dir", dir]);
+        // Nobody will start an init a killed launch left waiting: recover
+        // must clean it up, not adopt it as running.
+        let st = hull(&["--root", root, "state", id], ("HULL_FAULT", ""));
+        assert!(
+            !common::stdout(&st).contains("\"created\""),
+            "after a crash at {p}, recover left a container that never started"
+        );
         let _ = hull(
             &["--root", root, "destroy", "--engine-dir", dir, id],
             ("HULL_FAULT", ""),

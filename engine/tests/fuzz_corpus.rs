@@ -3,7 +3,7 @@
 //! and fuzz/regressions/TARGET, where inputs that once broke a rule are
 //! kept) and then a fixed budget of mutations of them, from a fixed seed so
 //! that a failure comes back on the next run. A failing mutation is saved
-//! under target/fuzz-found/ to be added to fuzz/regressions. `hack/fuzz`
+//! under target/tmp/fuzz-found/ to be added to fuzz/regressions. `hack/fuzz`
 //! runs the same checks under libFuzzer for as long as one likes.
 
 #[path = "../../fuzz/checks.rs"]

@@ -82,7 +82,10 @@ pub fn add(dirs: &Dirs, list: &NetworkList, t: &Target) -> Result<Attachment> {
         network: list.name.clone(),
         ifname: t.ifname.to_string(),
         config: list.raw.clone(),
-        result: prev.unwrap_or_else(|| json!({"cniVersion": list.version})),
+        // A plugin may print nothing; null is what marks an unfinished ADD.
+        result: prev
+            .filter(|r| !r.is_null())
+            .unwrap_or_else(|| json!({"cniVersion": list.version})),
     })
 }
 

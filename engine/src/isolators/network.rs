@@ -83,7 +83,7 @@ impl Holder {
             self.write_files(hostname, &done)
         })();
         if attached.is_err() {
-            let _ = self.teardown(cni_id);
+            let _ = self.del_all(cni_id, true);
         }
         attached
     }
@@ -117,6 +117,15 @@ impl Holder {
 
     /// DEL of every attachment (in reverse), then the namespace goes.
     pub fn teardown(&self, cni_id: &str) -> Result<()> {
+        self.del_all(cni_id, false)
+    }
+
+    /// teardown; with `failed_add`, right after an ADD failed here, the DEL
+    /// of that unfinished ADD only warns when it fails: it fails on what
+    /// failed the ADD (a config the plugin refuses), and keeping it would
+    /// make the container undeletable. After a crash it is kept for the
+    /// next try, as any other.
+    fn del_all(&self, cni_id: &str, failed_add: bool) -> Result<()> {
         let doc = self.doc();
         let mut first = None;
         if let (Ok(dirs), Some(list)) = (
@@ -130,10 +139,7 @@ impl Holder {
                 };
                 let t = self.target(cni_id, &a.ifname, &runtime);
                 match cni::del(&dirs, &a, &t) {
-                    // An ADD that never finished: its DEL fails on what
-                    // failed the ADD (a config the plugin refuses), and
-                    // keeping it would make the container undeletable.
-                    Err(e) if a.is_pending() => {
+                    Err(e) if failed_add && a.is_pending() => {
                         tracing::warn!("network {:?}: DEL after an unfinished ADD: {e:#}", a.network)
                     }
                     Err(e) => {
