@@ -1242,13 +1242,7 @@ fn a_pull_killed_midway_leaves_no_entry_and_gc_clears_its_leftovers() {
             .spawn()
             .unwrap(),
     );
-    let part = || {
-        std::fs::read_dir(store.join("tmp"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|e| e.file_name().to_string_lossy().ends_with(".part") && e.metadata().unwrap().len() > 0)
-    };
+    let part = || part_bytes(&store) > 0;
     for _ in 0..200 {
         if part() {
             break;
