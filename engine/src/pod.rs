@@ -51,6 +51,11 @@ fn members(pd: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Marks a whole pod: written last by `make`, removed first by
+/// `teardown`. A pod without it was left half-made or half-torn-down by a
+/// killed launch or destroy, and nobody may join it as it is.
+const READY: &str = "ready";
+
 /// Makes the pod's namespaces, attachments and directory.
 fn make(req: &Request, pd: &Path, name: &str) -> Result<()> {
     let hostname = req.hostname.clone().unwrap_or_else(|| name.to_string());
@@ -59,17 +64,43 @@ fn make(req: &Request, pd: &Path, name: &str) -> Result<()> {
     std::fs::create_dir_all(pd.join("shared"))?;
     std::fs::create_dir_all(pd.join("members"))?;
     hull_sys::file::write_atomic(&pd.join("networks.json"), &serde_json::to_vec(&req.networks)?, 0o600)?;
-    Holder::new(pd).setup(req, &cni_id(name), &hostname)
+    Holder::new(pd).setup(req, &cni_id(name), &hostname)?;
+    hull_sys::fault::point("pod:made");
+    hull_sys::file::write_atomic(&pd.join(READY), b"", 0o600)
+}
+
+/// The pod's lock. A pod torn down while we waited is gone: `None`, or,
+/// with `make`, its directory made afresh and locked.
+fn lock(pd: &Path, name: &str, make: bool) -> Result<Option<hull_sys::file::Lock>> {
+    for _ in 0..10 {
+        if make {
+            std::fs::create_dir_all(pd).with_context(|| format!("--pod {name}: create {}", pd.display()))?;
+        }
+        match hull_sys::file::lock_dir(pd, true) {
+            Ok(l) => return Ok(Some(l)),
+            Err(e) if !is_not_found(&e) => return Err(e).with_context(|| format!("pod {name}")),
+            Err(_) if make => continue,
+            Err(_) => return Ok(None),
+        }
+    }
+    bail!("--pod {name}: torn down and made again 10 times while we waited for it")
 }
 
 /// Joins (or makes) pod `name`: the config gets its namespaces and files.
 pub fn join(req: &Request, sb: &Sandbox, name: &str, spec: &mut Spec) -> Result<()> {
     let pd = dir(engine_dir(sb), name);
-    std::fs::create_dir_all(&pd).with_context(|| format!("--pod {name}: create {}", pd.display()))?;
-    let _lock = hull_sys::file::lock(&pd.join("lock"), true)?;
-    if !pd.join("netns").exists() {
+    let _lock = lock(&pd, name, true)?;
+    // A member means a whole pod too: pods made before the marker have none.
+    if !pd.join(READY).exists() && members(&pd).is_empty() {
+        let half_made = std::fs::read_dir(&pd)
+            .map(|mut rd| rd.next().is_some())
+            .unwrap_or(false);
+        if half_made {
+            // Nobody else holds the lock: a killed launch or destroy left it.
+            unmake(&pd, name).with_context(|| format!("--pod {name}: undo a half-made pod"))?;
+        }
         if let Err(e) = make(req, &pd, name) {
-            let _ = teardown(&pd, name);
+            let _ = unmake(&pd, name);
             return Err(e).with_context(|| format!("--pod {name}: make the pod"));
         }
     } else if !req.networks.is_empty() {
@@ -101,8 +132,7 @@ pub fn join(req: &Request, sb: &Sandbox, name: &str, spec: &mut Spec) -> Result<
 /// The container leaves its pod; the last one tears it down.
 pub fn leave(sb: &Sandbox, name: &str, id: &str) -> Result<()> {
     let pd = dir(engine_dir(sb), name);
-    if pd.exists() {
-        let _lock = hull_sys::file::lock(&pd.join("lock"), true)?;
+    if let Some(_lock) = lock(&pd, name, false)? {
         let _ = std::fs::remove_file(pd.join("members").join(id));
         if members(&pd).is_empty() {
             teardown(&pd, name)?;
@@ -112,12 +142,32 @@ pub fn leave(sb: &Sandbox, name: &str, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Removes the pod, its lock held.
 fn teardown(pd: &Path, name: &str) -> Result<()> {
+    unmake(pd, name)?;
+    crate::record::remove_unmounted(pd)
+}
+
+fn is_not_found(e: &anyhow::Error) -> bool {
+    e.root_cause()
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+}
+
+/// Undoes what `make` did, in whatever part it got done.
+fn unmake(pd: &Path, name: &str) -> Result<()> {
+    match std::fs::remove_file(pd.join(READY)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("remove {}", pd.join(READY).display()))
+        }
+        _ => {}
+    }
     Holder::new(pd).teardown(&cni_id(name))?;
+    hull_sys::fault::point("pod:network-down");
     for ns in ["ipcns", "utsns"] {
         crate::netns::remove(&pd.join(ns))?;
     }
-    crate::record::remove_unmounted(pd)
+    crate::record::remove_unmounted(&pd.join("shared"))
 }
 
 /// `recover`: members whose container is gone leave; empty pods go.
@@ -128,7 +178,9 @@ pub fn gc(engine_dir: &Path) -> Result<()> {
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let pd = e.path();
-        let _lock = hull_sys::file::lock(&pd.join("lock"), true)?;
+        let Some(_lock) = lock(&pd, &name, false)? else {
+            continue;
+        };
         for m in members(&pd) {
             let gone = Sandbox::new(engine_dir, &m).load().map_or(true, |r| r.cleaned);
             if gone {

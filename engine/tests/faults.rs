@@ -7,7 +7,8 @@
 //! Then `hull launch`, alone and on a CNI bridge, killed at each of its
 //! points (its own, bundle create's, the CNI calls', the runtime's): after
 //! `recover` and `destroy` no state, cgroup, mount, sandbox, veth or
-//! address reservation is left, and the same launch runs again.
+//! address reservation is left, and the same launch runs again. A pod's
+//! first launch killed leaves no half-made pod for the next to join.
 
 mod common;
 
@@ -170,20 +171,44 @@ fn a_pull_or_bundle_create_killed_at_any_step_is_cleared_and_done_again() {
     );
 }
 
+/// `hull launch --name ID EXTRA... -- CMD...` on the test's image and engine.
+fn launch_args(e: &common::Engine, id: &str, extra: &[&str], cmd: &[&str]) -> Vec<String> {
+    let store = e.tmp.path().join("store");
+    let mut a: Vec<String> = vec!["--root".into(), e.root().to_str().unwrap().into(), "launch".into()];
+    a.extend(["--engine-dir".into(), e.dir().to_str().unwrap().into()]);
+    a.extend([
+        "--store".into(),
+        store.to_str().unwrap().into(),
+        "--image".into(),
+        image(),
+    ]);
+    a.extend(["--name", id, "--memory", "64M"].map(String::from));
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a.push("--".into());
+    a.extend(cmd.iter().map(|s| s.to_string()));
+    a
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 /// `hull launch` (foreground) killed at each of its steps, `extra` its
-/// own flags: `recover` adopts or cleans up what it left, `destroy` of the
-/// id leaves nothing (state, cgroup, mounts, the sandbox, and what `left`
-/// checks), and the same launch succeeds again. Returns the points.
-fn launch_crashes(e: &common::Engine, id: &str, extra: &[&str], left: impl Fn()) -> Vec<String> {
+/// own flags: `after_crash` runs with the point's name, then `recover`
+/// adopts or cleans up what it left, `destroy` of the id leaves nothing
+/// (state, cgroup, mounts, the sandbox, and what `left` checks), and the
+/// same launch succeeds again. Returns the points.
+fn launch_crashes(
+    e: &common::Engine,
+    id: &str,
+    extra: &[&str],
+    after_crash: impl Fn(&str),
+    left: impl Fn(),
+) -> Vec<String> {
     let (root, dir) = (e.root(), e.dir());
     let (root, dir) = (root.to_str().unwrap(), dir.to_str().unwrap());
-    let store = e.tmp.path().join("store");
-    let img = image();
-    let mut launch = vec!["--root", root, "launch", "--engine-dir", dir];
-    launch.extend(["--store", store.to_str().unwrap(), "--image", img.as_str()]);
-    launch.extend(["--name", id, "--memory", "64M"]);
-    launch.extend_from_slice(extra);
-    launch.extend(["--", "true"]);
+    let launch = launch_args(e, id, extra, &["true"]);
+    let launch = strs(&launch);
     // The first launch pulls the image; the rest find it in the store.
     let points: Vec<String> = points_of(&launch, &e.tmp.path().join("points"))
         .into_iter()
@@ -192,6 +217,7 @@ fn launch_crashes(e: &common::Engine, id: &str, extra: &[&str], left: impl Fn())
     for p in &points {
         eprintln!("launch killed at {p}");
         crash_at(p, &launch);
+        after_crash(p);
         ok(&["--root", root, "recover", "--engine-dir", dir]);
         // Nobody will start an init a killed launch left waiting: recover
         // must clean it up, not adopt it as running.
@@ -216,7 +242,7 @@ fn launch_crashes(e: &common::Engine, id: &str, extra: &[&str], left: impl Fn())
 #[test]
 fn a_launch_killed_at_any_step_is_recovered_and_leaves_nothing() {
     let e = common::Engine::new();
-    let points = launch_crashes(&e, "fault-launch", &[], || {});
+    let points = launch_crashes(&e, "fault-launch", &[], |_| {}, || {});
     for p in [
         "launch:recorded",
         "bundle:rootfs",
@@ -232,30 +258,50 @@ fn a_launch_killed_at_any_step_is_recovered_and_leaves_nothing() {
     );
 }
 
-/// The same on a CNI bridge of the test's own (no masquerade, no route
-/// out): killed before, between and after the plugins' ADDs, nothing may
-/// stay: no veth on the bridge, no address host-local reserved.
-#[test]
-fn a_networked_launch_killed_at_any_step_leaves_no_veth_or_address() {
-    let bridge = format!("hullf{}", std::process::id() % 100000);
-    // Dropped after the engine, whose containers' DEL needs the bridge.
-    let _bridge = Removed(bridge.clone());
-    let e = common::Engine::new();
-    let ipam = e.tmp.path().join("ipam");
-    let conf = e.tmp.path().join("cni");
-    std::fs::create_dir_all(&conf).unwrap();
-    let list = serde_json::json!({"cniVersion": "1.0.0", "name": "faultnet", "plugins": [
-        {"type": "bridge", "bridge": bridge, "isGateway": true, "ipMasq": false,
-         "ipam": {"type": "host-local", "dataDir": ipam, "ranges": [[{"subnet": "10.213.150.0/24"}]]}},
-        {"type": "portmap", "snat": false, "capabilities": {"portMappings": true}}]});
-    std::fs::write(conf.join("10-fault.conflist"), list.to_string()).unwrap();
-    let left = || {
+/// A CNI bridge network of the test's own (no masquerade, no route out),
+/// its bridge deleted when dropped: make it before the engine, whose
+/// containers' DEL needs the bridge.
+struct Bridge {
+    name: String,
+    tmp: tempfile::TempDir,
+}
+
+impl Bridge {
+    fn new(tag: &str, subnet: &str) -> Bridge {
+        let b = Bridge {
+            name: format!("hull{tag}{}", std::process::id() % 100000),
+            tmp: tempfile::tempdir().unwrap(),
+        };
+        std::fs::create_dir_all(b.conf()).unwrap();
+        let list = serde_json::json!({"cniVersion": "1.0.0", "name": "faultnet", "plugins": [
+            {"type": "bridge", "bridge": b.name, "isGateway": true, "ipMasq": false,
+             "ipam": {"type": "host-local", "dataDir": b.ipam(), "ranges": [[{"subnet": subnet}]]}},
+            {"type": "portmap", "snat": false, "capabilities": {"portMappings": true}}]});
+        std::fs::write(b.conf().join("10-fault.conflist"), list.to_string()).unwrap();
+        b
+    }
+
+    fn conf(&self) -> std::path::PathBuf {
+        self.tmp.path().join("cni")
+    }
+
+    fn ipam(&self) -> std::path::PathBuf {
+        self.tmp.path().join("ipam")
+    }
+
+    fn flags(&self) -> Vec<String> {
+        let conf = self.conf().to_str().unwrap().to_string();
+        vec!["--cni-config-dir".into(), conf, "--network".into(), "faultnet".into()]
+    }
+
+    /// No veth on the bridge, no address host-local reserved.
+    fn assert_clear(&self) {
         let links = Command::new("ip")
-            .args(["-o", "link", "show", "master", &bridge])
+            .args(["-o", "link", "show", "master", &self.name])
             .output()
             .unwrap();
-        assert_eq!(common::stdout(&links), "", "veths left on {bridge}");
-        let reserved: Vec<String> = std::fs::read_dir(ipam.join("faultnet"))
+        assert_eq!(common::stdout(&links), "", "veths left on {}", self.name);
+        let reserved: Vec<String> = std::fs::read_dir(self.ipam().join("faultnet"))
             .map(|rd| {
                 rd.flatten()
                     .map(|d| d.file_name().to_string_lossy().into_owned())
@@ -264,9 +310,23 @@ fn a_networked_launch_killed_at_any_step_leaves_no_veth_or_address() {
             .unwrap_or_default();
         let reserved: Vec<&String> = reserved.iter().filter(|n| n.starts_with("10.")).collect();
         assert!(reserved.is_empty(), "addresses still reserved: {reserved:?}");
-    };
-    let net = ["--cni-config-dir", conf.to_str().unwrap(), "--network", "faultnet"];
-    let points = launch_crashes(&e, "fault-net", &net, left);
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.name]).output();
+    }
+}
+
+/// Killed before, between and after the plugins' ADDs, nothing may stay:
+/// no veth on the bridge, no address host-local reserved.
+#[test]
+fn a_networked_launch_killed_at_any_step_leaves_no_veth_or_address() {
+    let net = Bridge::new("f", "10.213.150.0/24");
+    let e = common::Engine::new();
+    let flags = net.flags();
+    let points = launch_crashes(&e, "fault-net", &strs(&flags), |_| {}, || net.assert_clear());
     for p in [
         "cni:netns",
         "cni:recorded",
@@ -282,11 +342,52 @@ fn a_networked_launch_killed_at_any_step_leaves_no_veth_or_address() {
     );
 }
 
-/// The test's bridge, deleted when the test ends.
-struct Removed(String);
-
-impl Drop for Removed {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", &self.0]).output();
+/// A pod's first launch killed at each step, its pod half-made: the next
+/// launch into the pod, before any `recover`, gets a whole pod (an address
+/// on the pod's network), and once the crashed one is recovered and
+/// destroyed the pod goes with its last member, leaving nothing.
+#[test]
+fn a_pod_launch_killed_at_any_step_leaves_no_pod_a_launch_would_join_half_made() {
+    let net = Bridge::new("p", "10.213.151.0/24");
+    let e = common::Engine::new();
+    let mut extra = vec!["--pod".to_string(), "fpod".into()];
+    extra.extend(net.flags());
+    let pod = e.dir().join(".pods/fpod");
+    let joiner = launch_args(
+        &e,
+        "fault-pod-b",
+        &strs(&extra),
+        &["ip", "-4", "-o", "addr", "show", "eth0"],
+    );
+    let next_launch_joins = |p: &str| {
+        let o = hull(&strs(&joiner), ("HULL_FAULT", ""));
+        let out = common::stdout(&o);
+        assert!(
+            o.status.success() && out.contains("inet 10.213.151."),
+            "a launch into the pod after a crash at {p}: no address on the pod's network: {out}{}",
+            stderr(&o)
+        );
+        // The crashed launch's mounts stay until recover: the rest of
+        // nothing_left is checked after it.
+        assert!(!e.dir().join("fault-pod-b").exists(), "the joiner's sandbox is left");
+        assert!(!e.root().join("fault-pod-b").exists(), "the joiner's state is left");
+    };
+    let left = || {
+        net.assert_clear();
+        assert!(!pod.exists(), "the pod outlived its members");
+    };
+    let points = launch_crashes(&e, "fault-pod", &strs(&extra), next_launch_joins, left);
+    for p in [
+        "cni:netns",
+        "cni:plugin-0-added",
+        "cni:added",
+        "pod:made",
+        "launch:started",
+    ] {
+        assert!(points.iter().any(|q| q == p), "launch never reaches {p}: {points:?}");
     }
+    println!(
+        "[faults] {} crash points of a pod's launch: the next launch joins a whole pod, nothing left",
+        points.len()
+    );
 }

@@ -205,6 +205,58 @@ fn containers_of_a_pod_share_localhost_and_the_pod_goes_with_the_last() {
     n.nothing_left(&["p1-web", "p1-side"]);
 }
 
+/// Launches that make, join and tear down one pod at once: each finds a
+/// whole pod (an address on its network), none joins a pod its last
+/// member is tearing down, and the last one leaves nothing.
+#[test]
+fn many_launches_into_one_pod_at_once_each_find_it_whole() {
+    let n = Net::new(5);
+    let one = |name: String| {
+        let script = "ip -4 -o addr show eth0";
+        n.launch(&[
+            "--network",
+            "testnet",
+            "--pod",
+            "busy",
+            "--name",
+            &name,
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
+    };
+    // The image is pulled once, before the race.
+    ok(one("busy-first".into()));
+    let outs: Vec<(String, std::process::Output)> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..6)
+            .map(|t| {
+                s.spawn(move || {
+                    (0..4)
+                        .map(|r| format!("busy-{t}-{r}"))
+                        .map(|name| (name.clone(), one(name)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        threads.into_iter().flat_map(|t| t.join().unwrap()).collect()
+    });
+    for (name, o) in &outs {
+        assert!(
+            o.status.success() && stdout(o).contains(&format!("inet 10.213.{}.", n.subnet)),
+            "{name}: {}{}",
+            stdout(o),
+            stderr(o)
+        );
+    }
+    assert!(
+        !n.e.dir().join(".pods/busy").exists(),
+        "the pod outlived its last container"
+    );
+    let names: Vec<&str> = outs.iter().map(|(name, _)| name.as_str()).collect();
+    n.nothing_left(&names);
+}
+
 #[test]
 fn network_none_has_loopback_only_and_errors_name_the_network() {
     let n = Net::new(4);
