@@ -11,6 +11,7 @@ pub mod v2;
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use anyhow::{bail, Context, Result};
 use cgroups_rs::manager::{FsManager, Manager};
@@ -130,10 +131,38 @@ pub fn path_for(spec: &Spec, id: &str) -> Result<String> {
     Ok(s)
 }
 
+/// Whether the host is cgroup v2 only. Looked at once per process: the
+/// host's layout does not change under a command, and the answer stays
+/// the host's in a child that has since changed its root.
 pub fn is_v2() -> bool {
-    nix::sys::statfs::statfs(ROOT)
-        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
-        .unwrap_or(false)
+    static V2: OnceLock<bool> = OnceLock::new();
+    *V2.get_or_init(|| {
+        nix::sys::statfs::statfs(ROOT)
+            .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+            .unwrap_or(false)
+    })
+}
+
+/// The v1 hierarchies' mount points, sorted; looked at once per process.
+fn v1_hierarchies() -> &'static [PathBuf] {
+    static ROOTS: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let Ok(rd) = std::fs::read_dir(ROOT) else { return vec![] };
+        let mut out: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+            .map(|e| e.path())
+            // The hybrid host's cgroup2 tree is not one of the v1 hierarchies cgroups-rs uses.
+            .filter(|p| p.file_name().is_some_and(|n| n != "unified"))
+            // Only hierarchies: a systemd host also has plain directories there.
+            .filter(|p| {
+                nix::sys::statfs::statfs(p.as_path())
+                    .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP_SUPER_MAGIC)
+            })
+            .collect();
+        out.sort();
+        out
+    })
 }
 
 /// Directories of this cgroup, one per hierarchy it lives in.
@@ -141,22 +170,7 @@ fn dirs(path: &str) -> Vec<PathBuf> {
     if is_v2() {
         return vec![Path::new(ROOT).join(path)];
     }
-    let Ok(rd) = std::fs::read_dir(ROOT) else { return vec![] };
-    let mut out: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
-        .map(|e| e.path())
-        // The hybrid host's cgroup2 tree is not one of the v1 hierarchies cgroups-rs uses.
-        .filter(|p| p.file_name().is_some_and(|n| n != "unified"))
-        // Only hierarchies: a systemd host also has plain directories there.
-        .filter(|p| {
-            nix::sys::statfs::statfs(p.as_path())
-                .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP_SUPER_MAGIC)
-        })
-        .map(|p| p.join(path))
-        .collect();
-    out.sort();
-    out
+    v1_hierarchies().iter().map(|h| h.join(path)).collect()
 }
 
 fn hierarchy_dir(path: &str, controller: &str) -> PathBuf {

@@ -316,17 +316,15 @@ pub fn start(dir: &ContainerDir, st: &State) -> Result<()> {
             Ok(0) if !got.is_empty() => break,
             Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
             Ok(_) | Err(nix::Error::EAGAIN) | Err(nix::Error::EINTR) => {
-                if !got.is_empty() {
-                    wait_readable(&fifo);
-                    continue;
-                }
-                if !state::is_alive(st.pid, st.pid_start) {
+                if got.is_empty() && !state::is_alive(st.pid, st.pid_start) {
                     bail!("container {:?}: the init exited before it was started", st.id);
                 }
-                if std::time::Instant::now() > deadline {
+                if got.is_empty() && std::time::Instant::now() > deadline {
                     bail!("container {:?}: the init is not waiting on the exec fifo", st.id);
                 }
-                std::thread::sleep(Duration::from_micros(200));
+                // A fifo no writer has opened yet polls as not readable
+                // (no hang-up): this wakes at the init's byte, not later.
+                wait_readable(&fifo);
             }
             Err(e) => return Err(e).context("read the exec fifo"),
         }
@@ -340,11 +338,11 @@ pub fn start(dir: &ContainerDir, st: &State) -> Result<()> {
     poststart(st)
 }
 
-/// Blocks until the fifo has data or lost its last writer, at most 100 ms.
+/// Blocks until the fifo has data or lost its last writer, at most 10 ms.
 fn wait_readable(fifo: &std::fs::File) {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut fds = [PollFd::new(std::os::fd::AsFd::as_fd(fifo), PollFlags::POLLIN)];
-    let _ = poll(&mut fds, PollTimeout::from(100u8));
+    let _ = poll(&mut fds, PollTimeout::from(10u8));
 }
 
 /// The hooks of `phase` kept at create; a state from an older hull has none
