@@ -261,16 +261,24 @@ def distribution(work, layout, rounds):
     reg, port = start_registry(work)
     out, sizes = {}, {}
     try:
-        images = {"busybox, 3 layers": (f"{layout}:multilayer", "hull/ml:v1"),
-                  "Debian bookworm": (f"{DEBIAN}:bookworm", "hull/debian:bookworm")}
-        for label, (src, repo) in images.items():
+        # The disk here is a rate-limited virtual one: a row's time on it
+        # depends on how much the cases before it wrote. The same Debian
+        # rows on a tmpfs (in bench's private mount namespace) show the
+        # unpackers' own cost, without the disk's.
+        ram = os.path.join(work, "tmpfs")
+        os.makedirs(ram)
+        subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=4g", "tmpfs", ram])
+        images = {"busybox, 3 layers": (f"{layout}:multilayer", "hull/ml:v1", work),
+                  "Debian bookworm": (f"{DEBIAN}:bookworm", "hull/debian:bookworm", work),
+                  "Debian bookworm, on tmpfs": (f"{DEBIAN}:bookworm", "hull/debian:bookworm", ram)}
+        for label, (src, repo, _) in images.items():
             subprocess.check_call(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci:{src}",
                                    f"docker://127.0.0.1:{port}/{repo}"])
         for i in range(rounds):
-            for label, (src, repo) in images.items():
+            for label, (src, repo, base) in images.items():
                 ref = f"127.0.0.1:{port}/{repo}"
-                d = os.path.join(work, f"d-{i}")
-                store = os.path.join(work, f"dstore-{i}")
+                d = os.path.join(base, f"d-{i}")
+                store = os.path.join(base, f"dstore-{i}")
                 cases = [
                     ("hull bundle create --backend copy", [hull, "bundle", "create", "--backend", "copy", "--store", store,
                                                            "--image", f"oci:{src}", d + "-copy"]),
@@ -282,7 +290,15 @@ def distribution(work, layout, rounds):
                                                               f"docker://{ref}", f"oci:{d}-skopeo:x"]),
                     ("umoci unpack of that copy", ["umoci", "unpack", "--image", f"{d}-skopeo:x", d + "-skopeo-unpacked"]),
                 ]
+                if i % 2:
+                    # Whoever goes first in a round also meets the I/O the
+                    # last round's clean-up left: hull and umoci take turns.
+                    cases[0], cases[1] = cases[1], cases[0]
                 for name, argv in cases:
+                    # The previous case's writes and deletions (a discard-
+                    # mounted disk trims at each journal commit) are not
+                    # this one's to pay for.
+                    os.sync()
                     secs, _ = run_timed(argv)
                     out.setdefault((label, name), []).append(secs)
                 if label not in sizes:
@@ -295,6 +311,7 @@ def distribution(work, layout, rounds):
     finally:
         reg.kill()
         reg.wait()
+        subprocess.call(["umount", "-l", ram])
     for label in sizes:
         out[(label, "skopeo copy + umoci unpack")] = [
             a + b for a, b in zip(out[(label, "skopeo copy (registry to OCI layout)")], out[(label, "umoci unpack of that copy")])]
@@ -514,6 +531,9 @@ def report(b, order, through, a, prov, size, dist, sizes, engine):
         ("unpack throughput >= 1.5x umoci (Debian)",
          dst[("Debian bookworm", "hull bundle create --backend copy")]["median"] * 1.5
          <= dst[("Debian bookworm", "umoci unpack")]["median"]),
+        ("unpack throughput >= 1.5x umoci (Debian, on tmpfs)",
+         dst[("Debian bookworm, on tmpfs", "hull bundle create --backend copy")]["median"] * 1.5
+         <= dst[("Debian bookworm, on tmpfs", "umoci unpack")]["median"]),
     ]
     out.append("| target | met |")
     out.append("|---|---|")
