@@ -260,6 +260,49 @@ fn concurrent_creates_of_one_id_make_one_container() {
     assert_eq!(b.leftovers(), vec!["same".to_string()]);
 }
 
+/// Starts at once: one releases the init, every other says it is running
+/// already, at once (the container's lock puts them in turn; none is left
+/// waiting on an exec fifo whose byte another start took).
+#[test]
+fn concurrent_starts_start_it_once_and_the_rest_say_it_runs() {
+    let b = Bundle::new(&["sleep", "60"]);
+    // The init gives its byte, then runs this hook before its exec: the
+    // other starts have opened the fifo by then.
+    b.edit(|c| {
+        c["hooks"] = serde_json::json!({"startContainer": [{"path": "/bin/sleep", "args": ["sleep", "0.3"]}]});
+    });
+    for round in 0..3 {
+        let id = format!("starts{round}");
+        assert!(b.create(&id, &[]).status.success());
+        let outs: Vec<(std::process::Output, std::time::Duration)> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..6)
+                .map(|_| {
+                    s.spawn(|| {
+                        let t = std::time::Instant::now();
+                        (b.out_detached(&["start", &id]), t.elapsed())
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(
+            outs.iter().filter(|(o, _)| o.status.success()).count(),
+            1,
+            "round {round}"
+        );
+        for (o, took) in outs.iter().filter(|(o, _)| !o.status.success()) {
+            assert!(stderr(o).contains("already running"), "round {round}: {}", stderr(o));
+            assert!(
+                *took < std::time::Duration::from_secs(5),
+                "round {round}: a start took {took:?}"
+            );
+        }
+        assert_eq!(b.state(&id)["status"], "running");
+        assert!(b.out(&["delete", "--force", &id]).status.success());
+    }
+    assert!(b.leftovers().is_empty());
+}
+
 #[test]
 fn force_delete_clears_a_half_made_container() {
     let b = Bundle::new(&["true"]);

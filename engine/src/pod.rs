@@ -51,6 +51,11 @@ fn members(pd: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The networks the pod is on (or was being made on).
+fn networks(pd: &Path) -> Vec<String> {
+    serde_json::from_slice(&std::fs::read(pd.join("networks.json")).unwrap_or_default()).unwrap_or_default()
+}
+
 /// Marks a whole pod: written last by `make`, removed first by
 /// `teardown`. A pod without it was left half-made or half-torn-down by a
 /// killed launch or destroy, and nobody may join it as it is.
@@ -97,15 +102,23 @@ pub fn join(req: &Request, sb: &Sandbox, name: &str, spec: &mut Spec) -> Result<
             .unwrap_or(false);
         if half_made {
             // Nobody else holds the lock: a killed launch or destroy left it.
+            // A launch that names no network would make it again without
+            // the networks it was being made on.
+            let had = networks(&pd);
+            if req.networks.is_empty() && !had.is_empty() {
+                bail!(
+                    "--pod {name}: a killed launch left the pod half-made, on the networks {had:?}: launch into it \
+                     with --network for each of them to make it again, or run `hull recover` to clear it"
+                );
+            }
             unmake(&pd, name).with_context(|| format!("--pod {name}: undo a half-made pod"))?;
         }
         if let Err(e) = make(req, &pd, name) {
-            let _ = unmake(&pd, name);
+            let _ = teardown(&pd, name);
             return Err(e).with_context(|| format!("--pod {name}: make the pod"));
         }
     } else if !req.networks.is_empty() {
-        let had: Vec<String> =
-            serde_json::from_slice(&std::fs::read(pd.join("networks.json")).unwrap_or_default()).unwrap_or_default();
+        let had = networks(&pd);
         if had != req.networks {
             bail!("--pod {name}: the pod is on the networks {had:?}; a container joining it takes its networks (leave --network out)");
         }

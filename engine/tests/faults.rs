@@ -359,7 +359,25 @@ fn a_pod_launch_killed_at_any_step_leaves_no_pod_a_launch_would_join_half_made()
         &strs(&extra),
         &["ip", "-4", "-o", "addr", "show", "eth0"],
     );
+    let bare = launch_args(
+        &e,
+        "fault-pod-c",
+        &["--pod", "fpod"],
+        &["sh", "-c", "ip -4 -o addr; true"],
+    );
     let next_launch_joins = |p: &str| {
+        // A member that leaves --network out (as members do) gets the pod's
+        // network, or is refused while the pod is half-made on it: never a
+        // pod remade without it. Only a pod nothing was recorded of yet is
+        // its own to make, on no network.
+        let recorded = pod.join("networks.json").exists();
+        let o = hull(&strs(&bare), ("HULL_FAULT", ""));
+        let (out, err) = (common::stdout(&o), stderr(&o));
+        let on_net = out.contains("inet 10.213.151.");
+        assert!(
+            (o.status.success() && (on_net || !recorded)) || (!o.status.success() && err.contains("--network")),
+            "a launch into the pod without --network after a crash at {p}: {out}{err}"
+        );
         let o = hull(&strs(&joiner), ("HULL_FAULT", ""));
         let out = common::stdout(&o);
         assert!(
@@ -369,8 +387,10 @@ fn a_pod_launch_killed_at_any_step_leaves_no_pod_a_launch_would_join_half_made()
         );
         // The crashed launch's mounts stay until recover: the rest of
         // nothing_left is checked after it.
-        assert!(!e.dir().join("fault-pod-b").exists(), "the joiner's sandbox is left");
-        assert!(!e.root().join("fault-pod-b").exists(), "the joiner's state is left");
+        for j in ["fault-pod-b", "fault-pod-c"] {
+            assert!(!e.dir().join(j).exists(), "the joiner {j}'s sandbox is left");
+            assert!(!e.root().join(j).exists(), "the joiner {j}'s state is left");
+        }
     };
     let left = || {
         net.assert_clear();

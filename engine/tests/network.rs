@@ -288,6 +288,17 @@ fn network_none_has_loopback_only_and_errors_name_the_network() {
         stderr(&o)
     );
     assert!(stderr(&o).contains("not-a-subnet"), "{}", stderr(&o));
+    // A pod that cannot be made leaves no pod behind.
+    let o = n.launch(&["--network", "bad", "--pod", "badpod", "--", "true"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("--pod badpod"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !n.e.dir().join(".pods/badpod").exists(),
+        "a pod that failed to be made is left"
+    );
     n.nothing_left(&[]);
     // The bridge plugin's ADD succeeds and the next one fails: the veth and
     // the address the first made go too.

@@ -324,7 +324,15 @@ pub fn start(dir: &ContainerDir, st: &State) -> Result<()> {
                 }
                 // A fifo no writer has opened yet polls as not readable
                 // (no hang-up): this wakes at the init's byte, not later.
-                wait_readable(&fifo);
+                if wait_readable(&fifo) == Readable::HungUp && got.is_empty() {
+                    if !state::is_alive(st.pid, st.pid_start) {
+                        bail!("container {:?}: the init exited before it was started", st.id);
+                    }
+                    // The init wrote its byte and went on to its program,
+                    // and someone else read the byte (hull's own starts
+                    // take turns under the container's lock).
+                    bail!("{}: {:?}", phrases::START_RUNNING, st.id);
+                }
             }
             Err(e) => return Err(e).context("read the exec fifo"),
         }
@@ -338,11 +346,23 @@ pub fn start(dir: &ContainerDir, st: &State) -> Result<()> {
     poststart(st)
 }
 
+#[derive(PartialEq)]
+enum Readable {
+    Data,
+    HungUp,
+    NotYet,
+}
+
 /// Blocks until the fifo has data or lost its last writer, at most 10 ms.
-fn wait_readable(fifo: &std::fs::File) {
+fn wait_readable(fifo: &std::fs::File) -> Readable {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut fds = [PollFd::new(std::os::fd::AsFd::as_fd(fifo), PollFlags::POLLIN)];
     let _ = poll(&mut fds, PollTimeout::from(10u8));
+    match fds[0].revents() {
+        Some(r) if r.contains(PollFlags::POLLIN) => Readable::Data,
+        Some(r) if r.contains(PollFlags::POLLHUP) => Readable::HungUp,
+        _ => Readable::NotYet,
+    }
 }
 
 /// The hooks of `phase` kept at create; a state from an older hull has none
