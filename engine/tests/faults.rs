@@ -272,12 +272,7 @@ impl Bridge {
             name: format!("hull{tag}{}", std::process::id() % 100000),
             tmp: tempfile::tempdir().unwrap(),
         };
-        std::fs::create_dir_all(b.conf()).unwrap();
-        let list = serde_json::json!({"cniVersion": "1.0.0", "name": "faultnet", "plugins": [
-            {"type": "bridge", "bridge": b.name, "isGateway": true, "ipMasq": false,
-             "ipam": {"type": "host-local", "dataDir": b.ipam(), "ranges": [[{"subnet": subnet}]]}},
-            {"type": "portmap", "snat": false, "capabilities": {"portMappings": true}}]});
-        std::fs::write(b.conf().join("10-fault.conflist"), list.to_string()).unwrap();
+        common::bridge_network(&b.conf(), "faultnet", &b.name, &b.ipam(), subnet);
         b
     }
 
@@ -296,19 +291,8 @@ impl Bridge {
 
     /// No veth on the bridge, no address host-local reserved.
     fn assert_clear(&self) {
-        let links = Command::new("ip")
-            .args(["-o", "link", "show", "master", &self.name])
-            .output()
-            .unwrap();
-        assert_eq!(common::stdout(&links), "", "veths left on {}", self.name);
-        let reserved: Vec<String> = std::fs::read_dir(self.ipam().join("faultnet"))
-            .map(|rd| {
-                rd.flatten()
-                    .map(|d| d.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let reserved: Vec<&String> = reserved.iter().filter(|n| n.starts_with("10.")).collect();
+        common::assert_no_veths(&self.name);
+        let reserved = common::reserved(&self.ipam(), "faultnet");
         assert!(reserved.is_empty(), "addresses still reserved: {reserved:?}");
     }
 }

@@ -23,14 +23,8 @@ impl Net {
         let e = Engine::new();
         let bridge = format!("hull{}-{n}", std::process::id() % 10000);
         let subnet = 100 + n;
-        let conf = e.tmp.path().join("cni");
-        std::fs::create_dir_all(&conf).unwrap();
-        let list = json!({"cniVersion": "1.0.0", "name": "testnet", "plugins": [
-            {"type": "bridge", "bridge": bridge, "isGateway": true, "ipMasq": false,
-             "ipam": {"type": "host-local", "dataDir": e.tmp.path().join("ipam"),
-                      "ranges": [[{"subnet": format!("10.213.{subnet}.0/24")}]]}},
-            {"type": "portmap", "snat": false, "capabilities": {"portMappings": true}}]});
-        std::fs::write(conf.join("10-test.conflist"), list.to_string()).unwrap();
+        let (conf, ipam) = (e.tmp.path().join("cni"), e.tmp.path().join("ipam"));
+        common::bridge_network(&conf, "testnet", &bridge, &ipam, &format!("10.213.{subnet}.0/24"));
         Net { e, bridge, subnet }
     }
 
@@ -60,24 +54,12 @@ impl Net {
 
     /// Reservations host-local still holds.
     fn reserved(&self) -> Vec<String> {
-        let dir = self.e.tmp.path().join("ipam/testnet");
-        std::fs::read_dir(dir)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.starts_with("10."))
-                    .collect()
-            })
-            .unwrap_or_default()
+        common::reserved(&self.e.tmp.path().join("ipam"), "testnet")
     }
 
     /// No veth on the bridge, no IP reserved, no iptables rule naming `ids`.
     fn nothing_left(&self, ids: &[&str]) {
-        let links = Command::new("ip")
-            .args(["-o", "link", "show", "master", &self.bridge])
-            .output()
-            .unwrap();
-        assert_eq!(stdout(&links), "", "veths left on {}", self.bridge);
+        common::assert_no_veths(&self.bridge);
         assert_eq!(self.reserved(), Vec::<String>::new(), "IP reservations left");
         let nat = Command::new("iptables").args(["-t", "nat", "-S"]).output().unwrap();
         for id in ids {

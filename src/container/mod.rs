@@ -316,22 +316,23 @@ pub fn start(dir: &ContainerDir, st: &State) -> Result<()> {
             Ok(0) if !got.is_empty() => break,
             Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
             Ok(_) | Err(nix::Error::EAGAIN) | Err(nix::Error::EINTR) => {
-                if got.is_empty() && !state::is_alive(st.pid, st.pid_start) {
-                    bail!("container {:?}: the init exited before it was started", st.id);
-                }
-                if got.is_empty() && std::time::Instant::now() > deadline {
-                    bail!("container {:?}: the init is not waiting on the exec fifo", st.id);
-                }
                 // A fifo no writer has opened yet polls as not readable
                 // (no hang-up): this wakes at the init's byte, not later.
-                if wait_readable(&fifo) == Readable::HungUp && got.is_empty() {
-                    if !state::is_alive(st.pid, st.pid_start) {
-                        bail!("container {:?}: the init exited before it was started", st.id);
-                    }
+                let readable = wait_readable(&fifo);
+                if !got.is_empty() || readable == Readable::Data {
+                    continue;
+                }
+                if !state::is_alive(st.pid, st.pid_start) {
+                    bail!("container {:?}: the init exited before it was started", st.id);
+                }
+                if readable == Readable::HungUp {
                     // The init wrote its byte and went on to its program,
                     // and someone else read the byte (hull's own starts
                     // take turns under the container's lock).
                     bail!("{}: {:?}", phrases::START_RUNNING, st.id);
+                }
+                if std::time::Instant::now() > deadline {
+                    bail!("container {:?}: the init is not waiting on the exec fifo", st.id);
                 }
             }
             Err(e) => return Err(e).context("read the exec fifo"),

@@ -108,10 +108,10 @@ pub fn launch(req: &Launch, cgroup: Option<&mut Cgroup>) -> Result<i32> {
 fn supervise(req: &Launch, ch: sync::Channel, stage1: Pid, mut cgroup: Option<&mut Cgroup>) -> Result<i32> {
     // The cgroup directories are made while stage 1 makes the namespaces:
     // on another CPU, that is time the init does not wait for.
-    let mut placement = cgroup
-        .as_deref()
-        .filter(|_| may_place_itself(req))
-        .map(|cg| cg.self_placement());
+    let mut placement = match cgroup.as_deref() {
+        Some(cg) if may_place_itself(req) => cg.self_placement(),
+        _ => Ok(None),
+    };
     let mut init = None;
     let mut ready = false;
     let mut failure: Option<anyhow::Error> = None;
@@ -135,7 +135,8 @@ fn supervise(req: &Launch, ch: sync::Channel, stage1: Pid, mut cgroup: Option<&m
             Msg::InitPid { pid, in_cgroup2, .. } => {
                 init = Some(pid);
                 hull_sys::fault::point("create:init-pid");
-                match place(req, &ch, pid, in_cgroup2, cgroup.as_deref_mut(), placement.take()) {
+                let tasks = std::mem::replace(&mut placement, Ok(None));
+                match place(req, &ch, pid, in_cgroup2, cgroup.as_deref_mut(), tasks) {
                     Ok(()) => {
                         hull_sys::fault::point("create:placed");
                         ch.send(&Msg::Placed)?
@@ -221,17 +222,17 @@ fn runtime_hooks(req: &Launch, init: Option<i32>) -> Result<()> {
 }
 
 /// Puts the init in its cgroup with its limits, before any of its setup runs.
-/// `placement`: what `self_placement` gave, when the init may place itself.
+/// `tasks`: the `tasks` files the init joins itself (`self_placement`'s).
 fn place(
     req: &Launch,
     ch: &sync::Channel,
     pid: i32,
     in_cgroup2: bool,
     cgroup: Option<&mut Cgroup>,
-    placement: Option<Result<Option<Vec<std::path::PathBuf>>>>,
+    tasks: Result<Option<Vec<std::path::PathBuf>>>,
 ) -> Result<()> {
     let Some(cg) = cgroup else { return Ok(()) };
-    match placement.transpose()?.flatten() {
+    match tasks? {
         Some(tasks) => {
             ch.send(&Msg::JoinCgroups { tasks })?;
             match ch.recv()? {

@@ -193,3 +193,36 @@ pub fn nothing_left(e: &Engine, id: &str) {
     let tmp = e.tmp.path().to_str().unwrap();
     assert!(!mounts.contains(tmp), "mounts under {tmp} are left:\n{mounts}");
 }
+
+/// Writes `conf/10-NAME.conflist`: network NAME on a bridge of the test's
+/// own, host-local addresses from `subnet` kept under `ipam`, no masquerade
+/// and no route out, portmap for published ports.
+pub fn bridge_network(conf: &Path, name: &str, bridge: &str, ipam: &Path, subnet: &str) {
+    std::fs::create_dir_all(conf).unwrap();
+    let list = serde_json::json!({"cniVersion": "1.0.0", "name": name, "plugins": [
+        {"type": "bridge", "bridge": bridge, "isGateway": true, "ipMasq": false,
+         "ipam": {"type": "host-local", "dataDir": ipam, "ranges": [[{"subnet": subnet}]]}},
+        {"type": "portmap", "snat": false, "capabilities": {"portMappings": true}}]});
+    std::fs::write(conf.join(format!("10-{name}.conflist")), list.to_string()).unwrap();
+}
+
+/// Addresses host-local still holds for `network` under `ipam`.
+pub fn reserved(ipam: &Path, network: &str) -> Vec<String> {
+    std::fs::read_dir(ipam.join(network))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("10."))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Fails if any interface (a container's veth) is still on `bridge`.
+pub fn assert_no_veths(bridge: &str) {
+    let links = Command::new("ip")
+        .args(["-o", "link", "show", "master", bridge])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&links), "", "veths left on {bridge}");
+}
