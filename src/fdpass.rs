@@ -22,9 +22,14 @@ pub fn recv(sock: RawFd, max: usize) -> Result<(Vec<u8>, Option<OwnedFd>)> {
     let mut space = nix::cmsg_space!([RawFd; 1]);
     let (n, fd) = {
         let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut reset = false;
         let msg = loop {
             match recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
                 Err(nix::Error::EINTR) => continue,
+                // A peer that closed with our message unread resets the
+                // connection; that is reported once, and what it sent before
+                // closing (often why it closed) is still there to read.
+                Err(nix::Error::ECONNRESET) if !reset => reset = true,
                 r => break r.context("recvmsg")?,
             }
         };

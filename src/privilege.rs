@@ -9,8 +9,13 @@ pub fn is_host_root() -> bool {
 }
 
 /// The initial namespace maps every id onto itself: "0 0 4294967295".
+/// Read once per process: every caller means the user namespace hull was
+/// started in, and a child forked after the first read keeps that answer.
 pub fn in_initial_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map")
-        .map(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
-        .unwrap_or(true)
+    static INITIAL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *INITIAL.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/uid_map")
+            .map(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+            .unwrap_or(true)
+    })
 }

@@ -225,3 +225,41 @@ fn apparmor_and_selinux_are_refused_where_the_host_lacks_them() {
         assert!(stderr(&o).contains("linux.mountLabel"), "{}", stderr(&o));
     }
 }
+
+/// The kernel refusing the new namespaces (here a seccomp filter that denies
+/// unshare, as a confining parent could) fails create with the reason, and
+/// leaves no state, process or cgroup. The init that makes them is cloned
+/// straight into its pid namespace and reports while the parent places it.
+#[test]
+fn namespaces_the_kernel_refuses_fail_create_and_leave_nothing() {
+    use std::os::unix::process::CommandExt;
+    let b = Bundle::new(&["true"]);
+    let id = format!("nons-{}", std::process::id());
+    let dir = b.dir();
+    let mut cmd = b.cmd(&["create", "--bundle", dir.to_str().unwrap(), &id]);
+    let filter: seccompiler::BpfProgram = seccompiler::SeccompFilter::new(
+        [(libc::SYS_unshare, vec![])].into_iter().collect(),
+        seccompiler::SeccompAction::Allow,
+        seccompiler::SeccompAction::Errno(libc::EPERM as u32),
+        std::env::consts::ARCH.try_into().unwrap(),
+    )
+    .unwrap()
+    .try_into()
+    .unwrap();
+    // SAFETY: between fork and exec only the filter is installed.
+    unsafe {
+        cmd.pre_exec(move || seccompiler::apply_filter(&filter).map_err(std::io::Error::other));
+    }
+    let o = b.detached(cmd);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "create should fail");
+    for n in ["linux.namespaces", "network", "Operation not permitted"] {
+        assert!(err.contains(n), "error should mention {n:?}: {err}");
+    }
+    assert!(b.leftovers().is_empty(), "state left behind: {:?}", b.leftovers());
+    assert!(processes_naming(&b.root).is_empty(), "processes left behind");
+    for h in ["memory", "pids", "devices"] {
+        let cg = std::path::Path::new("/sys/fs/cgroup").join(h).join("hull").join(&id);
+        assert!(!cg.exists(), "{} left behind", cg.display());
+    }
+}

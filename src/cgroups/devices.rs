@@ -4,7 +4,8 @@
 //! linux.devices through. Written to devices.allow/deny on v1, compiled into
 //! a BPF program on v2.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType as T};
@@ -91,10 +92,22 @@ pub fn apply(dir: &Path, rules: &[Rule], v2: bool) -> Result<()> {
     if v2 {
         return super::v2::Dir(dir.to_path_buf()).devices(rules, false);
     }
+    // Each write(2) is one rule to the kernel, so a file is opened once for
+    // all its rules; the order of the rules is kept.
+    let mut open: [Option<(PathBuf, std::fs::File)>; 2] = [None, None];
     for r in rules {
-        let file = dir.join(if r.allow { "devices.allow" } else { "devices.deny" });
+        let slot = &mut open[usize::from(r.allow)];
+        if slot.is_none() {
+            let file = dir.join(if r.allow { "devices.allow" } else { "devices.deny" });
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&file)
+                .with_context(|| format!("linux.resources.devices: open {}", file.display()))?;
+            *slot = Some((file, f));
+        }
+        let Some((file, f)) = slot else { continue };
         let l = line(r);
-        std::fs::write(&file, &l)
+        f.write_all(l.as_bytes())
             .with_context(|| format!("linux.resources.devices: write {l:?} to {}", file.display()))?;
     }
     Ok(())

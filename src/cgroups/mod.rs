@@ -235,7 +235,10 @@ pub struct Cgroup {
     pub systemd: Option<String>,
     /// Whether this process started that unit (only then may a failed create stop it).
     pub started_unit: bool,
-    mgr: FsManager,
+    /// cgroups-rs's view, made on first use: making it reads /proc/self/cgroup,
+    /// mountinfo twice and each hierarchy, which a create that places its
+    /// init itself and sets no limits through it never needs.
+    mgr: std::cell::OnceCell<FsManager>,
     /// The process placed last (the init), for the hybrid cgroup2 tree.
     pid: Option<i32>,
 }
@@ -246,20 +249,32 @@ fn mgr_err(e: impl std::fmt::Display) -> anyhow::Error {
 
 impl Cgroup {
     pub fn open(path: &str) -> Result<Cgroup> {
-        let mgr = FsManager::new(path)
-            .map_err(mgr_err)
-            .with_context(|| format!("cgroup {path}"))?;
         Ok(Cgroup {
             path: path.to_string(),
             systemd: None,
             started_unit: false,
-            mgr,
+            mgr: std::cell::OnceCell::new(),
             pid: None,
         })
     }
 
+    fn mgr(&self) -> Result<&FsManager> {
+        if let Some(m) = self.mgr.get() {
+            return Ok(m);
+        }
+        let m = FsManager::new(&self.path)
+            .map_err(mgr_err)
+            .with_context(|| format!("cgroup {}", self.path))?;
+        Ok(self.mgr.get_or_init(|| m))
+    }
+
+    fn mgr_mut(&mut self) -> Result<&mut FsManager> {
+        self.mgr()?;
+        self.mgr.get_mut().context("cgroup manager")
+    }
+
     pub fn exists(&self) -> bool {
-        self.mgr.exists()
+        Cgroup::any_left(&self.path)
     }
 
     /// Puts a process in the cgroup, making the cgroup if needed.
@@ -279,7 +294,7 @@ impl Cgroup {
             inherit_cpuset(&self.path)?;
         }
         self.pid = Some(pid);
-        self.mgr
+        self.mgr_mut()?
             .add_proc(CgroupPid::from(pid as u64))
             .map_err(mgr_err)
             .with_context(|| format!("cgroup {}: add pid {pid}", self.path))?;
@@ -370,9 +385,12 @@ impl Cgroup {
     /// Applies what the resources name, devices aside (an update never changes them).
     pub fn update(&mut self, r: &LinuxResources) -> Result<()> {
         let (rest, extras) = resources::split(r)?;
-        self.mgr
-            .set(&rest)
-            .map_err(|e| resources::explain(&self.path, &e.to_string()))?;
+        if rest != LinuxResources::default() {
+            let path = self.path.clone();
+            self.mgr_mut()?
+                .set(&rest)
+                .map_err(|e| resources::explain(&path, &e.to_string()))?;
+        }
         resources::apply(&self.path, self.pid, &extras)
     }
 
@@ -380,7 +398,7 @@ impl Cgroup {
         if is_v2() {
             return v2::Dir::new(Path::new(ROOT), &self.path).freeze();
         }
-        self.mgr
+        self.mgr()?
             .freeze(FreezerState::Frozen)
             .map_err(mgr_err)
             .context("freeze")?;
@@ -398,7 +416,10 @@ impl Cgroup {
         if is_v2() {
             return v2::Dir::new(Path::new(ROOT), &self.path).thaw();
         }
-        self.mgr.freeze(FreezerState::Thawed).map_err(mgr_err).context("thaw")
+        self.mgr()?
+            .freeze(FreezerState::Thawed)
+            .map_err(mgr_err)
+            .context("thaw")
     }
 
     pub fn is_frozen(&self) -> bool {
@@ -406,8 +427,8 @@ impl Cgroup {
     }
 
     /// runc's `events` stats document for this cgroup.
-    pub fn stats_json(&self) -> serde_json::Value {
-        stats::to_json(&self.mgr.stats())
+    pub fn stats_json(&self) -> Result<serde_json::Value> {
+        Ok(stats::to_json(&self.mgr()?.stats()))
     }
 
     /// Memory in use now, in bytes.

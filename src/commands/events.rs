@@ -63,9 +63,9 @@ pub fn run(g: &GlobalOpts, a: &EventsArgs) -> Result<()> {
         .as_ref()
         .with_context(|| format!("container {:?} has no cgroup", a.id))?;
     let cg = Cgroup::open(&c.path)?;
-    let stats = || json!({"type": "stats", "id": a.id, "data": cg.stats_json()});
+    let stats = || -> Result<serde_json::Value> { Ok(json!({"type": "stats", "id": a.id, "data": cg.stats_json()?})) };
     if a.stats {
-        return line(&stats());
+        return line(&stats()?);
     }
     let mut ooms = cg.oom_kills();
     let mut next = Instant::now();
@@ -76,7 +76,7 @@ pub fn run(g: &GlobalOpts, a: &EventsArgs) -> Result<()> {
             line(&json!({"type": "oom", "id": a.id}))?;
         }
         if Instant::now() >= next {
-            line(&stats())?;
+            line(&stats()?)?;
             next = Instant::now() + interval;
         }
         std::thread::sleep(interval.min(Duration::from_millis(100)));

@@ -132,10 +132,13 @@ pub fn create(
         seccomp: seccomp.as_ref(),
         sigmask,
     };
-    let mut cgroup = open_cgroup(&bundle, id)?;
+    let (mut cgroup, existed) = match open_cgroup(&bundle, id)? {
+        Some((cg, existed)) => (Some(cg), existed),
+        None => (None, false),
+    };
     let cgroup_ref = cgroup.as_ref().map(|cg| CgroupRef {
         path: cg.path.clone(),
-        created: !cg.exists(),
+        created: !existed,
         systemd: cg.systemd.clone(),
     });
 
@@ -236,8 +239,8 @@ fn rootless() -> bool {
 /// The container's cgroup. In rootless mode (an unprivileged caller, root of
 /// a user namespace as under rootless podman, or `--rootless true`) there is none, as in runc, unless the config asks for
 /// limits: then only a cgroup delegated to the caller (its directories
-/// writable by it) will do.
-fn open_cgroup(bundle: &Bundle, id: &str) -> Result<Option<Cgroup>> {
+/// writable by it) will do. The bool: whether any of its directories existed.
+fn open_cgroup(bundle: &Bundle, id: &str) -> Result<Option<(Cgroup, bool)>> {
     let rootless = rootless();
     if rootless {
         let limits = bundle.spec.linux().as_ref().and_then(|l| l.resources().clone());
@@ -254,17 +257,18 @@ fn open_cgroup(bundle: &Bundle, id: &str) -> Result<Option<Cgroup>> {
             nix::unistd::geteuid()
         );
     }
-    let mut cg = own_cgroup(&path)?;
+    let (mut cg, existed) = own_cgroup(&path)?;
     cg.systemd = crate::cgroups::systemd_spec(&bundle.spec, id);
-    Ok(Some(cg))
+    Ok(Some((cg, existed)))
 }
 
 /// The container's cgroup, which must be its own, as runc 1.2 requires: one
 /// that already holds processes would share its limits, pause and kill --all
 /// with them, and a frozen one would hold the init forever.
-fn own_cgroup(path: &str) -> Result<Cgroup> {
+fn own_cgroup(path: &str) -> Result<(Cgroup, bool)> {
     let cg = Cgroup::open(path)?;
-    if cg.exists() {
+    let existed = cg.exists();
+    if existed {
         let procs = cg.procs_in_subtree();
         if procs > 0 {
             bail!(
@@ -275,7 +279,7 @@ fn own_cgroup(path: &str) -> Result<Cgroup> {
             bail!("cgroup {path} (linux.cgroupsPath, or hull/<id> by default) is frozen");
         }
     }
-    Ok(cg)
+    Ok((cg, existed))
 }
 
 /// The exec fifo, writable by whatever user the init ends up as (runc's 0622):

@@ -49,8 +49,10 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<Option<process::Prog
             other => anyhow::bail!("create channel: expected Placed, got {other:?}"),
         }
     }
+    // Read once for both: mounts are only made after both have looked.
+    let host_mounts = hull_sys::mountinfo::entries().context("read /proc/self/mountinfo")?;
     // Before the cgroup namespace hides where they are on the host.
-    let cgroups = crate::rootfs::OwnCgroups::read()?;
+    let cgroups = crate::rootfs::OwnCgroups::read(&host_mounts)?;
     if h.ns.new_cgroup {
         // After placement, so the namespace's root is the container's cgroup.
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).context("unshare the cgroup namespace")?;
@@ -64,7 +66,7 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<Option<process::Prog
     if req.new_keyring {
         kernel::join_new_session_keyring()?;
     }
-    let root = crate::rootfs::prepare(req.bundle, in_userns, &h.idmapped, &cgroups)?;
+    let root = crate::rootfs::prepare(req.bundle, in_userns, &h.idmapped, &cgroups, &host_mounts)?;
     if let Some(sock) = req.console {
         terminal(req, &root, sock)?;
     }

@@ -120,16 +120,26 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// fork(), with the child born in the cgroup2 directory `cgroup` when given
 /// (clone3 with CLONE_INTO_CGROUP: no migration, so none of the global
-/// lock a write to cgroup.procs takes). Where clone3 refuses (kernels
-/// before 5.7), a plain fork; the bool says whether the child is there.
-pub fn fork_into(cgroup: Option<&OwnedFd>) -> Result<(nix::unistd::ForkResult, bool)> {
+/// lock a write to cgroup.procs takes) and in the new namespaces `ns`
+/// (clone's CLONE_NEW* flags). Where clone3 refuses (kernels before 5.7),
+/// a plain clone; the bool says whether the child is in `cgroup`.
+pub fn fork_into(cgroup: Option<&OwnedFd>, ns: nix::sched::CloneFlags) -> Result<(nix::unistd::ForkResult, bool)> {
     use nix::unistd::{ForkResult, Pid};
-    if let Some(fd) = cgroup {
+    let forked = |r: libc::c_long| match r {
+        0 => ForkResult::Child,
+        pid => ForkResult::Parent {
+            child: Pid::from_raw(pid as i32),
+        },
+    };
+    if cgroup.is_some() || !ns.is_empty() {
         // SAFETY: clone_args is plain data; zeroed is a valid value.
         let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
-        args.flags = CLONE_INTO_CGROUP;
+        args.flags = ns.bits() as u64;
+        if let Some(fd) = cgroup {
+            args.flags |= CLONE_INTO_CGROUP;
+            args.cgroup = fd.as_raw_fd() as u64;
+        }
         args.exit_signal = libc::SIGCHLD as u64;
-        args.cgroup = fd.as_raw_fd() as u64;
         // SAFETY: clone3 without CLONE_VM is a fork of this single-threaded
         // process; the struct outlives the call.
         let r = unsafe {
@@ -139,30 +149,38 @@ pub fn fork_into(cgroup: Option<&OwnedFd>) -> Result<(nix::unistd::ForkResult, b
                 std::mem::size_of::<libc::clone_args>(),
             )
         };
-        match r {
-            0 => return Ok((ForkResult::Child, true)),
-            pid if pid > 0 => {
-                return Ok((
-                    ForkResult::Parent {
-                        child: Pid::from_raw(pid as i32),
-                    },
-                    true,
-                ))
-            }
-            _ => {
-                let e = std::io::Error::last_os_error();
-                // Kernels without clone3 (ENOSYS) or CLONE_INTO_CGROUP
-                // (EINVAL, E2BIG) refuse before making anything. Any other
-                // failure may have spent a new pid namespace's first pid,
-                // after which no fork succeeds there: it is the error.
-                if !matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EINVAL | libc::E2BIG)) {
-                    return Err(e).context("clone3 into the container's cgroup2 directory");
-                }
-                tracing::debug!("clone3 into the cgroup: {e}; forking");
-            }
+        if r >= 0 {
+            return Ok((forked(r), cgroup.is_some()));
         }
+        let e = std::io::Error::last_os_error();
+        // Kernels without clone3 (ENOSYS) or CLONE_INTO_CGROUP (EINVAL,
+        // E2BIG) refuse before making anything. Any other failure may have
+        // spent a new pid namespace's first pid, after which no fork
+        // succeeds there: it is the error.
+        if !matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EINVAL | libc::E2BIG)) {
+            return Err(e).context("clone3 into the container's cgroup2 directory");
+        }
+        tracing::debug!("clone3: {e}; cloning");
     }
-    // SAFETY: the caller is single-threaded.
-    let r = unsafe { nix::unistd::fork() }.context("fork")?;
-    Ok((r, false))
+    if ns.is_empty() {
+        // SAFETY: the caller is single-threaded.
+        let r = unsafe { nix::unistd::fork() }.context("fork")?;
+        return Ok((r, false));
+    }
+    // SAFETY: clone without CLONE_VM and with no stack is a fork of this
+    // single-threaded process, into new namespaces.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            ns.bits() as libc::c_long | libc::SIGCHLD as libc::c_long,
+            0,
+            0,
+            0,
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error()).context("clone into the new namespaces");
+    }
+    Ok((forked(r), false))
 }

@@ -1,12 +1,16 @@
 //! Making the container process. The parent (hull create) forks stage 1,
 //! which joins and unshares namespaces and forks the init (so a new pid
 //! namespace gets its pid 1), then exits. The init sets up the rootfs and the
-//! process, reports Ready and blocks on the exec fifo until `start`.
+//! process, reports Ready and blocks on the exec fifo until `start`. When
+//! no namespace is joined and no user or time namespace is made, the parent
+//! clones the init straight into its new pid namespace instead, and the init
+//! makes the other namespaces itself (`clones_init`).
 //!
 //! ```text
 //!   hull create ──fork──► stage 1 ──fork──► init ── exec fifo ──► exec(args)
 //!        ▲  MapIds/Ack      │ InitPid  Placed │ Ready | Error
 //!        └──────────────────┴─────────────────┘  (one SEQPACKET channel)
+//!   hull create ──clone(CLONE_NEWPID)─────► init   (the same channel)
 //! ```
 
 pub mod exec;
@@ -24,6 +28,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult, Pid};
@@ -88,110 +93,81 @@ pub fn launch(req: &Launch, cgroup: Option<&mut Cgroup>) -> Result<i32> {
         },
     };
     let (parent, child) = sync::pair()?;
-    // SAFETY: the create path is single-threaded, so the child may allocate.
-    match unsafe { fork() }.context("fork stage 1")? {
-        ForkResult::Child => {
+    let direct = clones_init(&handles.ns);
+    let forked = if direct {
+        let pidns = handles.ns.new_flags.intersection(CloneFlags::CLONE_NEWPID);
+        kernel::fork_into(handles.cgroup2.as_ref(), pidns).context("clone the init")?
+    } else {
+        // SAFETY: the create path is single-threaded, so the child may allocate.
+        (unsafe { fork() }.context("fork stage 1")?, false)
+    };
+    match forked {
+        (ForkResult::Child, _) => {
             drop(parent);
-            stage1::run(req, &handles, child)
+            match direct {
+                true => stage1::run_as_init(req, &handles, child),
+                false => stage1::run(req, &handles, child),
+            }
         }
-        ForkResult::Parent { child: stage1 } => {
+        (ForkResult::Parent { child: pid }, in_cgroup2) => {
             drop(child);
             drop(handles);
             hull_sys::fault::point("create:forked");
-            supervise(req, parent, stage1, cgroup)
+            let forked = match direct {
+                true => Forked::Init { pid, in_cgroup2 },
+                false => Forked::Stage1(pid),
+            };
+            supervise(req, parent, forked, cgroup)
         }
     }
 }
 
+/// Whether the parent clones the init itself, straight into its new pid
+/// namespace, instead of through stage 1: one process fewer to fork, wait
+/// for and hear from. Stage 1 stays for what must happen between the fork
+/// and the init: joining namespaces (a joined pid namespace takes only the
+/// children of who joined it), a user namespace's id maps, a time
+/// namespace's offsets, and the rootless order of dumpability.
+fn clones_init(ns: &namespaces::Plan) -> bool {
+    !ns.new_user
+        && ns.joins.is_empty()
+        && !ns.new_flags.contains(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+        && nix::unistd::geteuid().is_root()
+}
+
+/// Who the parent forked: stage 1, which reports the init's pid, or the init.
+enum Forked {
+    Stage1(Pid),
+    Init { pid: Pid, in_cgroup2: bool },
+}
+
 /// The parent's side of the channel: maps ids, learns the init's pid, and on
 /// any failure leaves no process behind.
-fn supervise(req: &Launch, ch: sync::Channel, stage1: Pid, mut cgroup: Option<&mut Cgroup>) -> Result<i32> {
-    // The cgroup directories are made while stage 1 makes the namespaces:
-    // on another CPU, that is time the init does not wait for.
-    let mut placement = match cgroup.as_deref() {
+fn supervise(req: &Launch, ch: sync::Channel, forked: Forked, mut cgroup: Option<&mut Cgroup>) -> Result<i32> {
+    // The cgroup directories are made while stage 1 or the init makes the
+    // namespaces: on another CPU, that is time the init does not wait for.
+    let placement = match cgroup.as_deref() {
         Some(cg) if may_place_itself(req) => cg.self_placement(),
         _ => Ok(None),
     };
-    let mut init = None;
-    let mut ready = false;
-    let mut failure: Option<anyhow::Error> = None;
-    loop {
-        let msg = match ch.recv() {
-            Ok(Some(m)) => m,
-            Ok(None) => break,
-            Err(e) => {
-                failure.get_or_insert(e);
-                break;
-            }
-        };
-        match msg {
-            Msg::MapIds { pid } => match idmap::write(pid, &req.bundle.spec) {
-                Ok(()) => ch.send(&Msg::Ack)?,
-                Err(e) => {
-                    failure.get_or_insert(e);
-                    break;
-                }
-            },
-            Msg::InitPid { pid, in_cgroup2, .. } => {
-                init = Some(pid);
-                hull_sys::fault::point("create:init-pid");
-                let tasks = std::mem::replace(&mut placement, Ok(None));
-                match place(req, &ch, pid, in_cgroup2, cgroup.as_deref_mut(), tasks) {
-                    Ok(()) => {
-                        hull_sys::fault::point("create:placed");
-                        ch.send(&Msg::Placed)?
-                    }
-                    Err(e) => {
-                        failure.get_or_insert(e);
-                        break;
-                    }
-                }
-            }
-            Msg::Ready => {
-                hull_sys::fault::point("create:ready");
-                ready = true
-            }
-            Msg::Error { msg } => {
-                failure.get_or_insert(anyhow!(msg));
-            }
-            Msg::SeccompListener => {
-                let handed = ch
-                    .take_fd()
-                    .context("the seccomp listener did not arrive")
-                    .and_then(|fd| {
-                        listener::hand_over(
-                            &req.bundle.spec,
-                            req.id,
-                            "creating",
-                            init.unwrap_or(0),
-                            &req.bundle.dir,
-                            fd,
-                        )
-                    });
-                match handed {
-                    Ok(()) => ch.send(&Msg::Ack)?,
-                    Err(e) => {
-                        failure.get_or_insert(e);
-                        break;
-                    }
-                }
-            }
-            Msg::CreateHooks => match runtime_hooks(req, init) {
-                Ok(()) => {
-                    hull_sys::fault::point("create:hooks");
-                    ch.send(&Msg::Ack)?
-                }
-                Err(e) => {
-                    failure.get_or_insert(e);
-                    break;
-                }
-            },
-            Msg::Ack | Msg::Placed | Msg::JoinCgroups { .. } | Msg::NotJoined { .. } => {}
-        }
-    }
+    let mut talk = Talk {
+        init: None,
+        ready: false,
+        placement,
+    };
+    let failure = match forked {
+        Forked::Init { pid, in_cgroup2 } => talk.init_forked(req, &ch, pid.as_raw(), in_cgroup2, cgroup.as_deref_mut()),
+        Forked::Stage1(_) => Ok(()),
+    };
+    let failure = match failure {
+        Ok(()) => talk.listen(req, &ch, cgroup),
+        Err(e) => Some(e),
+    };
     drop(ch);
-    let _ = waitpid(stage1, None);
-    match (failure, init, ready) {
+    if let Forked::Stage1(stage1) = forked {
+        let _ = waitpid(stage1, None);
+    }
+    match (failure, talk.init, talk.ready) {
         (None, Some(pid), true) => Ok(pid),
         (failure, init, _) => {
             if let Some(pid) = init {
@@ -199,6 +175,83 @@ fn supervise(req: &Launch, ch: sync::Channel, stage1: Pid, mut cgroup: Option<&m
             }
             Err(failure.unwrap_or_else(|| anyhow!("container init exited before it was ready")))
         }
+    }
+}
+
+/// What the parent has heard from the init so far.
+struct Talk {
+    init: Option<i32>,
+    ready: bool,
+    /// The `tasks` files the init joins itself, until it is placed.
+    placement: Result<Option<Vec<std::path::PathBuf>>>,
+}
+
+impl Talk {
+    /// The init exists: it goes into its cgroup before anything else.
+    fn init_forked(
+        &mut self,
+        req: &Launch,
+        ch: &sync::Channel,
+        pid: i32,
+        in_cgroup2: bool,
+        cgroup: Option<&mut Cgroup>,
+    ) -> Result<()> {
+        self.init = Some(pid);
+        hull_sys::fault::point("create:init-pid");
+        let tasks = std::mem::replace(&mut self.placement, Ok(None));
+        place(req, ch, pid, in_cgroup2, cgroup, tasks)?;
+        hull_sys::fault::point("create:placed");
+        ch.send(&Msg::Placed)
+    }
+
+    /// Answers the children until every end of the channel is closed; the
+    /// first failure, if any.
+    fn listen(&mut self, req: &Launch, ch: &sync::Channel, mut cgroup: Option<&mut Cgroup>) -> Option<anyhow::Error> {
+        let mut failure: Option<anyhow::Error> = None;
+        loop {
+            let msg = match ch.recv() {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(e) => return Some(failure.unwrap_or(e)),
+            };
+            let answered = match msg {
+                Msg::MapIds { pid } => idmap::write(pid, &req.bundle.spec).and_then(|()| ch.send(&Msg::Ack)),
+                Msg::InitPid { pid, in_cgroup2, .. } => {
+                    self.init_forked(req, ch, pid, in_cgroup2, cgroup.as_deref_mut())
+                }
+                Msg::Ready => {
+                    hull_sys::fault::point("create:ready");
+                    self.ready = true;
+                    Ok(())
+                }
+                Msg::Error { msg } => {
+                    failure.get_or_insert(anyhow!(msg));
+                    Ok(())
+                }
+                Msg::SeccompListener => self.hand_over_listener(req, ch).and_then(|()| ch.send(&Msg::Ack)),
+                Msg::CreateHooks => runtime_hooks(req, self.init).and_then(|()| {
+                    hull_sys::fault::point("create:hooks");
+                    ch.send(&Msg::Ack)
+                }),
+                Msg::Ack | Msg::Placed | Msg::JoinCgroups { .. } | Msg::NotJoined { .. } => Ok(()),
+            };
+            if let Err(e) = answered {
+                return Some(failure.unwrap_or(e));
+            }
+        }
+        failure
+    }
+
+    fn hand_over_listener(&self, req: &Launch, ch: &sync::Channel) -> Result<()> {
+        let fd = ch.take_fd().context("the seccomp listener did not arrive")?;
+        listener::hand_over(
+            &req.bundle.spec,
+            req.id,
+            "creating",
+            self.init.unwrap_or(0),
+            &req.bundle.dir,
+            fd,
+        )
     }
 }
 
@@ -241,6 +294,8 @@ fn place(
                     tracing::debug!("the init could not place itself ({why}); placing it");
                     cg.add(pid)?;
                 }
+                // A cloned init may have failed before it read JoinCgroups.
+                Some(Msg::Error { msg }) => bail!("{msg}"),
                 other => bail!("create channel: expected the init's answer to JoinCgroups, got {other:?}"),
             }
         }

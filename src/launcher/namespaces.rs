@@ -88,7 +88,26 @@ pub fn join(j: &Join) -> Result<()> {
 
 pub fn unshare_new(flags: CloneFlags) -> Result<()> {
     if !flags.is_empty() {
-        unshare(flags).context("unshare the new namespaces")?;
+        unshare(flags).with_context(|| format!("linux.namespaces: make the {} namespaces", names(flags)))?;
     }
     Ok(())
+}
+
+fn names(flags: CloneFlags) -> String {
+    use LinuxNamespaceType as T;
+    [
+        T::Mount,
+        T::Uts,
+        T::Ipc,
+        T::Network,
+        T::Pid,
+        T::Time,
+        T::Cgroup,
+        T::User,
+    ]
+    .into_iter()
+    .filter(|t| flags.contains(flag(*t)))
+    .map(crate::spec::ns_name)
+    .collect::<Vec<_>>()
+    .join(", ")
 }

@@ -72,8 +72,16 @@ impl Channel {
 
     pub fn send(&self, m: &Msg) -> Result<()> {
         let bytes = serde_json::to_vec(m)?;
-        send(self.0.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL).context("send on the create channel")?;
-        Ok(())
+        match send(self.0.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL) {
+            Ok(_) => Ok(()),
+            // Every other end is closed, so recv cannot block: an Error the
+            // other side sent before it went is why, and the error to report.
+            Err(nix::Error::EPIPE) => match self.recv() {
+                Ok(Some(Msg::Error { msg })) => bail!("{msg}"),
+                _ => Err(nix::Error::EPIPE).context("send on the create channel"),
+            },
+            Err(e) => Err(e).context("send on the create channel"),
+        }
     }
 
     /// Sends `m` with `fd` attached.

@@ -28,9 +28,9 @@ pub struct OwnCgroups {
 }
 
 impl OwnCgroups {
-    pub fn read() -> Result<OwnCgroups> {
+    /// `mounts`: this mount namespace's, from mountinfo.
+    pub fn read(mounts: &[hull_sys::mountinfo::Entry]) -> Result<OwnCgroups> {
         let text = std::fs::read_to_string("/proc/self/cgroup").context("read /proc/self/cgroup")?;
-        let mounts = hull_sys::mountinfo::entries().context("read /proc/self/mountinfo")?;
         let mut own = OwnCgroups::default();
         for line in text.lines() {
             let mut parts = line.splitn(3, ':');
@@ -39,7 +39,7 @@ impl OwnCgroups {
             };
             if ctrls.is_empty() {
                 if is_cgroup2("/sys/fs/cgroup") {
-                    own.v2 = host_dir(&mounts, "cgroup2", |_| true, path);
+                    own.v2 = host_dir(mounts, "cgroup2", |_| true, path);
                 }
                 continue;
             }
@@ -49,7 +49,7 @@ impl OwnCgroups {
                 let have: Vec<&str> = opts.split(',').collect();
                 wanted.iter().all(|w| have.contains(w))
             };
-            if let Some(host) = host_dir(&mounts, "cgroup", matches, path) {
+            if let Some(host) = host_dir(mounts, "cgroup", matches, path) {
                 own.v1.push((dir, host));
             }
         }

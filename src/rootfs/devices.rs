@@ -70,10 +70,13 @@ pub fn create_all(root: &OwnedFd, extra: &[LinuxDevice], own_dev: bool, in_usern
         nodes.retain(|n| n.path != *d.path());
         nodes.push(node_of(d));
     }
+    let mut last_dir = None;
     for n in &nodes {
         let asked = extra.iter().position(|d| *d.path() == n.path);
         let origin = asked.map_or_else(|| "default device".to_string(), |i| format!("linux.devices[{i}]"));
-        make(root, n, in_userns, asked.is_some()).with_context(|| format!("{origin} {}", n.path.display()))?;
+        parent_dir(root, &n.path, &mut last_dir)
+            .and_then(|dir| make(root, dir, n, in_userns, asked.is_some()))
+            .with_context(|| format!("{origin} {}", n.path.display()))?;
     }
     if own_dev {
         links(root)?;
@@ -81,17 +84,28 @@ pub fn create_all(root: &OwnedFd, extra: &[LinuxDevice], own_dev: bool, in_usern
     Ok(())
 }
 
+/// The parent directory of `path`, opened for *at() calls. The last one is
+/// kept in `last` for the next node: most share /dev.
+fn parent_dir<'a>(root: &OwnedFd, path: &Path, last: &'a mut Option<(PathBuf, OwnedFd)>) -> Result<&'a OwnedFd> {
+    let rel = inroot::relative(path);
+    let dir = rel.parent().unwrap_or(Path::new("."));
+    if last.as_ref().is_none_or(|(p, _)| p != dir) {
+        let fd = inroot::reopen_dir(&inroot::mkdir_all(root, dir, Follow::InRoot)?)?;
+        *last = Some((dir.to_path_buf(), fd));
+    }
+    last.as_ref().map(|(_, fd)| fd).context("no parent directory")
+}
+
 /// `exact`: a linux.devices entry, which must not meet a different file at
 /// its path (config-linux.md: the runtime MUST error); a default device
 /// replaces whatever the image left.
-fn make(root: &OwnedFd, n: &Node, in_userns: bool, exact: bool) -> Result<()> {
+/// `dir`: the node's parent directory, opened for *at() calls.
+fn make(root: &OwnedFd, dir: &OwnedFd, n: &Node, in_userns: bool, exact: bool) -> Result<()> {
     let rel = inroot::relative(&n.path);
     let name = rel.file_name().context("no file name")?.to_owned();
-    let parent = inroot::mkdir_all(root, rel.parent().unwrap_or(Path::new(".")), Follow::InRoot)?;
-    let dir = inroot::reopen_dir(&parent)?;
     let cname = CString::new(name.as_bytes())?;
     if exact {
-        check_existing(&dir, &cname, n)?;
+        check_existing(dir, &cname, n)?;
     }
     if in_userns && n.kind != libc::S_IFIFO {
         let target = inroot::create_file(root, &n.path, Follow::InRoot)?;

@@ -84,6 +84,41 @@ pub fn open_path(root: &OwnedFd, path: &Path, follow: Follow) -> std::io::Result
 /// dangling one) is expanded in-root: an absolute link means the container's
 /// `/`, as it will once the container runs.
 pub fn mkdir_all(root: &OwnedFd, path: &Path, follow: Follow) -> Result<OwnedFd> {
+    if let Some(fd) = existing_or_last_made(root, path, follow) {
+        return Ok(fd);
+    }
+    walk_making(root, path, follow)
+}
+
+/// mkdir_all's usual cases in one or three calls instead of a walk: the
+/// directory exists, or only its last component is missing. Without `..`,
+/// resolving the whole path from the root in-root is what the walk does one
+/// component at a time. None sends the caller on the walk, which also
+/// words the errors.
+fn existing_or_last_made(root: &OwnedFd, path: &Path, follow: Follow) -> Option<OwnedFd> {
+    let rel = relative(path);
+    if rel.components().any(|c| c == Component::ParentDir) {
+        return None;
+    }
+    let open = |p: &Path| openat2(root.as_raw_fd(), p, libc::O_PATH | libc::O_DIRECTORY, follow).ok();
+    if let Some(fd) = open(&rel) {
+        return Some(fd);
+    }
+    let (parent, name) = (rel.parent()?, rel.file_name()?);
+    let dir = open(if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    })?;
+    let c = CString::new(name.as_bytes()).ok()?;
+    // SAFETY: directory fd we hold, valid C string.
+    if unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), 0o755) } != 0 {
+        return None;
+    }
+    open(&rel)
+}
+
+fn walk_making(root: &OwnedFd, path: &Path, follow: Follow) -> Result<OwnedFd> {
     let dir_flags = libc::O_PATH | libc::O_DIRECTORY;
     let open = |p: &Path| openat2(root.as_raw_fd(), p, dir_flags, follow);
     let mut todo: VecDeque<OsString> = relative(path).components().map(|c| c.as_os_str().to_owned()).collect();

@@ -31,15 +31,17 @@ pub fn prepare(
     in_userns: bool,
     idmapped: &[idmapped::Prepared],
     cgroups: &OwnCgroups,
+    host_mounts: &[hull_sys::mountinfo::Entry],
 ) -> Result<OwnedFd> {
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref();
     if own_mount_ns(bundle) {
-        own_root_mount(bundle)?;
+        own_root_mount(bundle, host_mounts)?;
     }
     let root = inroot::open_dir(&bundle.rootfs)?;
     let ctx = mounts::MountContext {
         root: &root,
+        root_path: std::fs::read_link(inroot::fd_path(&root)).ok(),
         bundle: &bundle.dir,
         in_userns,
         idmapped,
@@ -73,7 +75,7 @@ pub fn own_mount_ns(bundle: &Bundle) -> bool {
 
 /// In the container's own mount namespace: the host's tree made a slave (or
 /// as rootfsPropagation asks), and the rootfs a mount point of its own.
-fn own_root_mount(bundle: &Bundle) -> Result<()> {
+fn own_root_mount(bundle: &Bundle, host_mounts: &[hull_sys::mountinfo::Entry]) -> Result<()> {
     mount(
         None::<&str>,
         "/",
@@ -86,7 +88,7 @@ fn own_root_mount(bundle: &Bundle) -> Result<()> {
     // self-bind below would show up on the host: make the mount holding the
     // rootfs (the rootfs itself, when it is a mount point as containerd's
     // snapshots are) private first.
-    private_parent(&bundle.rootfs)?;
+    private_parent(&bundle.rootfs, host_mounts)?;
     mount(
         Some(&bundle.rootfs),
         &bundle.rootfs,
@@ -109,10 +111,10 @@ fn host_side(requested: Option<MsFlags>) -> MsFlags {
     }
 }
 
-fn private_parent(rootfs: &Path) -> Result<()> {
-    let points = hull_sys::mountinfo::mount_points().context("read /proc/self/mountinfo")?;
-    let mp = points
+fn private_parent(rootfs: &Path, host_mounts: &[hull_sys::mountinfo::Entry]) -> Result<()> {
+    let mp = host_mounts
         .iter()
+        .map(|m| &m.point)
         .filter(|mp| rootfs.starts_with(mp))
         .max_by_key(|mp| mp.components().count())
         .map_or(Path::new("/"), |p| p.as_path());

@@ -13,6 +13,8 @@ use super::options::{self, MountOptions};
 /// What the mount step needs to know about the container being made.
 pub struct MountContext<'a> {
     pub root: &'a OwnedFd,
+    /// Where `root` is on the host, as the kernel names it.
+    pub root_path: Option<PathBuf>,
     pub bundle: &'a Path,
     pub in_userns: bool,
     /// Idmapped mounts the parent made, by index in `mounts`.
@@ -82,13 +84,10 @@ fn check_proc(dest: &Path, typ: &str) -> Result<()> {
 /// check_proc on where the destination resolved to: a symlink in the rootfs
 /// ("/plink" -> "/proc") must not carry a mount onto /proc.
 fn check_proc_resolved(ctx: &MountContext, target: &OwnedFd, typ: &str) -> Result<()> {
-    let (Ok(root), Ok(at)) = (
-        std::fs::read_link(fd_path(ctx.root)),
-        std::fs::read_link(fd_path(target)),
-    ) else {
+    let (Some(root), Ok(at)) = (&ctx.root_path, std::fs::read_link(fd_path(target))) else {
         return Ok(());
     };
-    match at.strip_prefix(&root) {
+    match at.strip_prefix(root) {
         Ok(rel) => check_proc(&Path::new("/").join(rel), typ),
         Err(_) => Ok(()),
     }

@@ -69,10 +69,10 @@ impl Isolator for Cgroups {
     }
 
     fn usage(&self, rec: &Record, _sb: &Sandbox, stats: &mut Map<String, Value>) {
-        let Ok(cg) = hull::cgroups::Cgroup::open(rec.cgroup.trim_start_matches('/')) else {
+        let Ok(s) = hull::cgroups::Cgroup::open(rec.cgroup.trim_start_matches('/')).and_then(|cg| cg.stats_json())
+        else {
             return;
         };
-        let s = cg.stats_json();
         let ns = |v: &Value| v.as_u64().unwrap_or(0) as f64 / 1e9;
         let raw = &s["memory"]["raw"];
         let fields = [
