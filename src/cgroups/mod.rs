@@ -504,26 +504,32 @@ impl Cgroup {
 
     /// Removes the cgroup's directories; one still holding processes (shared
     /// with a live container) is left alone.
-    pub fn remove(path: &str) {
+    /// Whether every directory of it is gone now.
+    pub fn remove(path: &str) -> bool {
+        let mut gone = true;
         for d in dirs(path).into_iter().chain(resources::hybrid_dir(path)) {
-            let _ = std::fs::remove_dir(&d);
+            if let Err(e) = std::fs::remove_dir(&d) {
+                gone &= e.kind() == std::io::ErrorKind::NotFound;
+            }
         }
+        gone
     }
 
-    /// The shallowest of `path` and its parents that has no directory in any
-    /// hierarchy: where a create that makes `path` starts making directories.
-    pub fn first_missing(path: &str) -> Option<String> {
+    /// The shallowest of `path`'s parents that has no directory in any
+    /// hierarchy, or `path` itself, which the caller knows has none: where a
+    /// create that makes `path` starts making directories.
+    pub fn first_missing(path: &str) -> String {
         let mut prefix = String::new();
         for part in path.split('/') {
             if !prefix.is_empty() {
                 prefix.push('/');
             }
             prefix.push_str(part);
-            if !dirs(&prefix).iter().any(|d| d.exists()) {
-                return Some(prefix);
+            if prefix.len() == path.len() || !dirs(&prefix).iter().any(|d| d.exists()) {
+                break;
             }
         }
-        None
+        prefix
     }
 
     /// Removes `path` and its parents up to `made_from` (see first_missing):

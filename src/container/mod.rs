@@ -143,10 +143,9 @@ pub fn create(
     });
 
     if let Some(r) = cgroup_ref.as_ref().filter(|r| r.created) {
-        guard.cgroup = Cgroup::first_missing(&r.path).map(|from| (r.path.clone(), from));
-        if let Some((path, from)) = &guard.cgroup {
-            state::save_creating(dir, &serde_json::json!({"cgroup": path, "made_from": from}))?;
-        }
+        let from = Cgroup::first_missing(&r.path);
+        guard.cgroup = Some((r.path.clone(), from.clone()));
+        state::save_creating(dir, &serde_json::json!({"cgroup": r.path, "made_from": from}))?;
     }
     let launched = launcher::launch(&req, cgroup.as_mut());
     // Only a unit this create started is its to stop (a unit of that name
@@ -495,8 +494,7 @@ pub fn clear_leftover(root: &Path, id: &str) -> Result<()> {
 /// a moment later); one still in use by someone else stays.
 fn remove_cgroup(path: &str) {
     for _ in 0..200 {
-        Cgroup::remove(path);
-        if !Cgroup::any_left(path) {
+        if Cgroup::remove(path) {
             return;
         }
         std::thread::sleep(Duration::from_millis(5));

@@ -4,7 +4,7 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use anyhow::{bail, Context, Result};
-use nix::sys::socket::{send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -93,7 +93,8 @@ impl Channel {
     /// The next message, or None once every other end is closed; an fd that
     /// came with it waits in take_fd.
     pub fn recv(&self) -> Result<Option<Msg>> {
-        let (bytes, fd) = crate::fdpass::recv(self.0.as_raw_fd(), 64 * 1024).context("recv on the create channel")?;
+        let (bytes, fd) =
+            crate::fdpass::recv(self.0.as_raw_fd(), self.next_len()?.max(1)).context("recv on the create channel")?;
         *self.1.borrow_mut() = fd;
         if bytes.is_empty() {
             return Ok(None);
@@ -101,6 +102,22 @@ impl Channel {
         Ok(Some(
             serde_json::from_slice(&bytes).context("bad message on the create channel")?,
         ))
+    }
+
+    /// The length of the next packet, without taking it (0 once every other
+    /// end is closed): a buffer of that size, not a zeroed 64 KiB one per
+    /// message, whose page faults were a measurable part of a create.
+    fn next_len(&self) -> Result<usize> {
+        let mut reset = false;
+        loop {
+            match recv(self.0.as_raw_fd(), &mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC) {
+                Ok(n) => return Ok(n),
+                Err(nix::Error::EINTR) => {}
+                // See fdpass::recv: reported once, what was sent is still there.
+                Err(nix::Error::ECONNRESET) if !reset => reset = true,
+                Err(e) => return Err(e).context("recv on the create channel"),
+            }
+        }
     }
 
     pub fn take_fd(&self) -> Option<OwnedFd> {
