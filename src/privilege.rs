@@ -9,8 +9,9 @@ pub fn is_host_root() -> bool {
 }
 
 /// The initial namespace maps every id onto itself: "0 0 4294967295".
-/// Read once per process: every caller means the user namespace hull was
-/// started in, and a child forked after the first read keeps that answer.
+/// Read once per process (four times a create before). A child that moved
+/// into a user namespace of the container's may hold its parent's answer or
+/// read its own: init.rs, the one caller there, also asks the config.
 pub fn in_initial_user_namespace() -> bool {
     static INITIAL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *INITIAL.get_or_init(|| {

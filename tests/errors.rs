@@ -232,24 +232,11 @@ fn apparmor_and_selinux_are_refused_where_the_host_lacks_them() {
 /// straight into its pid namespace and reports while the parent places it.
 #[test]
 fn namespaces_the_kernel_refuses_fail_create_and_leave_nothing() {
-    use std::os::unix::process::CommandExt;
     let b = Bundle::new(&["true"]);
     let id = format!("nons-{}", std::process::id());
     let dir = b.dir();
     let mut cmd = b.cmd(&["create", "--bundle", dir.to_str().unwrap(), &id]);
-    let filter: seccompiler::BpfProgram = seccompiler::SeccompFilter::new(
-        [(libc::SYS_unshare, vec![])].into_iter().collect(),
-        seccompiler::SeccompAction::Allow,
-        seccompiler::SeccompAction::Errno(libc::EPERM as u32),
-        std::env::consts::ARCH.try_into().unwrap(),
-    )
-    .unwrap()
-    .try_into()
-    .unwrap();
-    // SAFETY: between fork and exec only the filter is installed.
-    unsafe {
-        cmd.pre_exec(move || seccompiler::apply_filter(&filter).map_err(std::io::Error::other));
-    }
+    common::refuse_syscall(&mut cmd, libc::SYS_unshare, libc::EPERM);
     let o = b.detached(cmd);
     let err = stderr(&o);
     assert!(!o.status.success(), "create should fail");
@@ -258,7 +245,8 @@ fn namespaces_the_kernel_refuses_fail_create_and_leave_nothing() {
     }
     assert!(b.leftovers().is_empty(), "state left behind: {:?}", b.leftovers());
     assert!(processes_naming(&b.root).is_empty(), "processes left behind");
-    for h in ["memory", "pids", "devices"] {
+    // v1 hierarchies, the hybrid host's cgroup2 tree, a unified host's.
+    for h in ["memory", "pids", "devices", "unified", ""] {
         let cg = std::path::Path::new("/sys/fs/cgroup").join(h).join("hull").join(&id);
         assert!(!cg.exists(), "{} left behind", cg.display());
     }

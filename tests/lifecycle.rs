@@ -102,6 +102,31 @@ fn run_returns_the_exit_code_and_cleans_up() {
     assert_eq!(b.run("c5").status.code(), Some(128 + 15));
 }
 
+/// hull clones the init straight into its pid namespace with clone3; where
+/// that is refused (kernels before 5.3, or a seccomp profile: docker's and
+/// containers-common's answer clone3 with ENOSYS so that libc falls back)
+/// it forks stage 1 as before, and the container runs the same: pid 1 in
+/// its own pid namespace.
+#[test]
+fn run_works_where_clone3_is_refused() {
+    let b = Bundle::new(&["sh", "-c", "echo $$; readlink /proc/self/ns/pid"]);
+    let dir = b.dir();
+    let mut cmd = b.cmd(&["run", "--bundle", dir.to_str().unwrap(), "c3r"]);
+    common::refuse_syscall(&mut cmd, libc::SYS_clone3, libc::ENOSYS);
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "run under a filter refusing clone3: {}", stderr(&o));
+    let out = stdout(&o);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("1"), "{out}");
+    let host = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    assert_ne!(
+        lines.next(),
+        host.to_str(),
+        "the container shares the host's pid namespace"
+    );
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}
+
 #[test]
 fn run_forwards_signals() {
     let b = Bundle::new(&[

@@ -96,16 +96,17 @@ pub fn apply(dir: &Path, rules: &[Rule], v2: bool) -> Result<()> {
     // all its rules; the order of the rules is kept.
     let mut open: [Option<(PathBuf, std::fs::File)>; 2] = [None, None];
     for r in rules {
-        let slot = &mut open[usize::from(r.allow)];
-        if slot.is_none() {
-            let file = dir.join(if r.allow { "devices.allow" } else { "devices.deny" });
-            let f = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&file)
-                .with_context(|| format!("linux.resources.devices: open {}", file.display()))?;
-            *slot = Some((file, f));
-        }
-        let Some((file, f)) = slot else { continue };
+        let (file, f) = match &mut open[usize::from(r.allow)] {
+            Some(opened) => opened,
+            slot => {
+                let file = dir.join(if r.allow { "devices.allow" } else { "devices.deny" });
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&file)
+                    .with_context(|| format!("linux.resources.devices: open {}", file.display()))?;
+                slot.insert((file, f))
+            }
+        };
         let l = line(r);
         f.write_all(l.as_bytes())
             .with_context(|| format!("linux.resources.devices: write {l:?} to {}", file.display()))?;

@@ -504,13 +504,17 @@ impl Cgroup {
 
     /// Removes the cgroup's directories; one still holding processes (shared
     /// with a live container) is left alone.
-    /// Whether every directory of it is gone now.
+    /// Whether none of its directories is left now (as `any_left` asks;
+    /// the hybrid host's cgroup2 one goes too, as far as it can).
     pub fn remove(path: &str) -> bool {
         let mut gone = true;
-        for d in dirs(path).into_iter().chain(resources::hybrid_dir(path)) {
+        for d in dirs(path) {
             if let Err(e) = std::fs::remove_dir(&d) {
                 gone &= e.kind() == std::io::ErrorKind::NotFound;
             }
+        }
+        if let Some(d) = resources::hybrid_dir(path) {
+            let _ = std::fs::remove_dir(&d);
         }
         gone
     }

@@ -178,9 +178,7 @@ fn join_and_fork(
         }
         // Single-threaded.
         let cgroup2 = placement.and_then(|p| p.cgroup2.as_ref());
-        match super::kernel::fork_into(cgroup2, nix::sched::CloneFlags::empty())
-            .context("fork into the pid namespace")?
-        {
+        match super::kernel::fork_into(cgroup2).context("fork into the pid namespace")? {
             (ForkResult::Child, _) => Ok(true),
             (ForkResult::Parent { child }, in_cgroup2) => {
                 ch.send(&Msg::InitPid {

@@ -120,67 +120,73 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// fork(), with the child born in the cgroup2 directory `cgroup` when given
 /// (clone3 with CLONE_INTO_CGROUP: no migration, so none of the global
-/// lock a write to cgroup.procs takes) and in the new namespaces `ns`
-/// (clone's CLONE_NEW* flags). Where clone3 refuses (kernels before 5.7),
-/// a plain clone; the bool says whether the child is in `cgroup`.
-pub fn fork_into(cgroup: Option<&OwnedFd>, ns: nix::sched::CloneFlags) -> Result<(nix::unistd::ForkResult, bool)> {
+/// lock a write to cgroup.procs takes). Where clone3 refuses (kernels
+/// before 5.7), a plain fork; the bool says whether the child is there.
+pub fn fork_into(cgroup: Option<&OwnedFd>) -> Result<(nix::unistd::ForkResult, bool)> {
+    if let Some(fd) = cgroup {
+        match clone3(Some(fd), nix::sched::CloneFlags::empty()) {
+            Ok(r) => return Ok((r, true)),
+            // Kernels without clone3 (ENOSYS) or CLONE_INTO_CGROUP (EINVAL,
+            // E2BIG) refuse before making anything. Any other failure may
+            // have spent a new pid namespace's first pid, after which no
+            // fork succeeds there: it is the error.
+            Err(e) if !matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EINVAL | libc::E2BIG)) => {
+                return Err(e).context("clone3 into the container's cgroup2 directory")
+            }
+            Err(e) => tracing::debug!("clone3 into the cgroup: {e}; forking"),
+        }
+    }
+    // SAFETY: the caller is single-threaded.
+    let r = unsafe { nix::unistd::fork() }.context("fork")?;
+    Ok((r, false))
+}
+
+/// clone3 straight into the new namespaces `ns`, and into `cgroup` as
+/// fork_into does; the bool says whether the child is in `cgroup`. None
+/// where the kernel (before 5.3, or 5.7 for a cgroup) or a seccomp filter
+/// refuses: a failed clone3 made nothing, so the caller can fork instead.
+/// The caller must be single-threaded: a raw clone skips glibc's fork
+/// handlers, which would reset locks another thread holds.
+pub fn clone_into(cgroup: Option<&OwnedFd>, ns: nix::sched::CloneFlags) -> Option<(nix::unistd::ForkResult, bool)> {
+    match clone3(cgroup, ns) {
+        Ok(r) => Some((r, cgroup.is_some())),
+        Err(e) => {
+            tracing::debug!("clone3 into the new namespaces: {e}; forking stage 1");
+            None
+        }
+    }
+}
+
+fn clone3(cgroup: Option<&OwnedFd>, ns: nix::sched::CloneFlags) -> std::io::Result<nix::unistd::ForkResult> {
     use nix::unistd::{ForkResult, Pid};
-    let forked = |r: libc::c_long| match r {
-        0 => ForkResult::Child,
-        pid => ForkResult::Parent {
-            child: Pid::from_raw(pid as i32),
-        },
-    };
-    if cgroup.is_some() || !ns.is_empty() {
-        // SAFETY: clone_args is plain data; zeroed is a valid value.
-        let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
-        args.flags = ns.bits() as u64;
-        if let Some(fd) = cgroup {
-            args.flags |= CLONE_INTO_CGROUP;
-            args.cgroup = fd.as_raw_fd() as u64;
-        }
-        args.exit_signal = libc::SIGCHLD as u64;
-        // SAFETY: clone3 without CLONE_VM is a fork of this single-threaded
-        // process; the struct outlives the call.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_clone3,
-                &mut args as *mut libc::clone_args,
-                std::mem::size_of::<libc::clone_args>(),
-            )
-        };
-        if r >= 0 {
-            return Ok((forked(r), cgroup.is_some()));
-        }
-        let e = std::io::Error::last_os_error();
-        // Kernels without clone3 (ENOSYS) or CLONE_INTO_CGROUP (EINVAL,
-        // E2BIG) refuse before making anything. Any other failure may have
-        // spent a new pid namespace's first pid, after which no fork
-        // succeeds there: it is the error.
-        if !matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EINVAL | libc::E2BIG)) {
-            return Err(e).context("clone3 into the container's cgroup2 directory");
-        }
-        tracing::debug!("clone3: {e}; cloning");
+    // SAFETY: clone_args is plain data; zeroed is a valid value.
+    let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
+    args.flags = ns.bits() as u64;
+    if let Some(fd) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd.as_raw_fd() as u64;
     }
-    if ns.is_empty() {
-        // SAFETY: the caller is single-threaded.
-        let r = unsafe { nix::unistd::fork() }.context("fork")?;
-        return Ok((r, false));
-    }
-    // SAFETY: clone without CLONE_VM and with no stack is a fork of this
-    // single-threaded process, into new namespaces.
+    args.exit_signal = libc::SIGCHLD as u64;
+    // SAFETY: clone3 without CLONE_VM is a fork of this process, which the
+    // callers keep single-threaded; the struct outlives the call.
     let r = unsafe {
         libc::syscall(
-            libc::SYS_clone,
-            ns.bits() as libc::c_long | libc::SIGCHLD as libc::c_long,
-            0,
-            0,
-            0,
-            0,
+            libc::SYS_clone3,
+            &mut args as *mut libc::clone_args,
+            std::mem::size_of::<libc::clone_args>(),
         )
     };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error()).context("clone into the new namespaces");
+    match r {
+        0 => Ok(ForkResult::Child),
+        pid if pid > 0 => Ok(ForkResult::Parent {
+            child: Pid::from_raw(pid as i32),
+        }),
+        _ => Err(std::io::Error::last_os_error()),
     }
-    Ok((forked(r), false))
+}
+
+/// Whether this process has one thread (procfs counts a task directory's
+/// links as two plus its threads).
+pub fn single_threaded() -> bool {
+    std::fs::metadata("/proc/self/task").is_ok_and(|m| std::os::unix::fs::MetadataExt::nlink(&m) == 3)
 }

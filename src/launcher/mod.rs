@@ -58,7 +58,7 @@ pub struct Launch<'a> {
     pub sigmask: SigSet,
 }
 
-/// Handles the init inherits across both forks.
+/// Handles the init inherits, through stage 1 or straight from the parent.
 struct Handles {
     proc_fd: OwnedFd,
     fifo: OwnedFd,
@@ -93,13 +93,15 @@ pub fn launch(req: &Launch, cgroup: Option<&mut Cgroup>) -> Result<i32> {
         },
     };
     let (parent, child) = sync::pair()?;
-    let direct = clones_init(&handles.ns);
-    let forked = if direct {
-        let pidns = handles.ns.new_flags.intersection(CloneFlags::CLONE_NEWPID);
-        kernel::fork_into(handles.cgroup2.as_ref(), pidns).context("clone the init")?
-    } else {
+    let pidns = handles.ns.new_flags.intersection(CloneFlags::CLONE_NEWPID);
+    let cloned = clones_init(&handles.ns)
+        .then(|| kernel::clone_into(handles.cgroup2.as_ref(), pidns))
+        .flatten();
+    let direct = cloned.is_some();
+    let forked = match cloned {
+        Some(c) => c,
         // SAFETY: the create path is single-threaded, so the child may allocate.
-        (unsafe { fork() }.context("fork stage 1")?, false)
+        None => (unsafe { fork() }.context("fork stage 1")?, false),
     };
     match forked {
         (ForkResult::Child, _) => {
@@ -128,11 +130,14 @@ pub fn launch(req: &Launch, cgroup: Option<&mut Cgroup>) -> Result<i32> {
 /// and the init: joining namespaces (a joined pid namespace takes only the
 /// children of who joined it), a user namespace's id maps, a time
 /// namespace's offsets, and the rootless order of dumpability.
+/// A raw clone also needs this process to be single-threaded (see
+/// `kernel::clone_into`): a library caller's may not be.
 fn clones_init(ns: &namespaces::Plan) -> bool {
     !ns.new_user
         && ns.joins.is_empty()
         && !ns.new_flags.contains(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
-        && nix::unistd::geteuid().is_root()
+        && !stage1::is_rootless()
+        && kernel::single_threaded()
 }
 
 /// Who the parent forked: stage 1, which reports the init's pid, or the init.
@@ -199,7 +204,9 @@ impl Talk {
         self.init = Some(pid);
         hull_sys::fault::point("create:init-pid");
         let tasks = std::mem::replace(&mut self.placement, Ok(None));
-        place(req, ch, pid, in_cgroup2, cgroup, tasks)?;
+        // An init that failed on its own (cloned, it makes its namespaces
+        // meanwhile) may be why placing it failed: its reason comes first.
+        place(req, ch, pid, in_cgroup2, cgroup, tasks).map_err(|e| ch.sent_error().map_or(e, |m| anyhow!(m)))?;
         hull_sys::fault::point("create:placed");
         ch.send(&Msg::Placed)
     }

@@ -74,7 +74,7 @@ fn namespaces_and_fork(req: &Launch, h: &Handles, ch: &Channel) -> Result<Side> 
         super::kernel::time_offsets(&req.bundle.spec, &h.proc_fd)?;
     }
     // Stage 1 is single-threaded.
-    match super::kernel::fork_into(h.cgroup2.as_ref(), nix::sched::CloneFlags::empty()).context("fork the init")? {
+    match super::kernel::fork_into(h.cgroup2.as_ref()).context("fork the init")? {
         (ForkResult::Child, _) => Ok(Side::Init),
         (ForkResult::Parent { child }, in_cgroup2) => {
             ch.send(&Msg::InitPid {
@@ -87,7 +87,7 @@ fn namespaces_and_fork(req: &Launch, h: &Handles, ch: &Channel) -> Result<Side> 
     }
 }
 
-fn is_rootless() -> bool {
+pub(super) fn is_rootless() -> bool {
     !nix::unistd::geteuid().is_root()
 }
 

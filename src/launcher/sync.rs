@@ -120,6 +120,18 @@ impl Channel {
         }
     }
 
+    /// An Error the other side has already sent, without waiting for one.
+    pub fn sent_error(&self) -> Option<String> {
+        let fd = self.0.as_raw_fd();
+        let peek = MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT;
+        let mut buf = vec![0u8; recv(fd, &mut [], peek).ok()?];
+        let n = recv(fd, &mut buf, MsgFlags::MSG_DONTWAIT).ok()?;
+        match serde_json::from_slice(&buf[..n]).ok()? {
+            Msg::Error { msg } => Some(msg),
+            _ => None,
+        }
+    }
+
     pub fn take_fd(&self) -> Option<OwnedFd> {
         self.1.borrow_mut().take()
     }

@@ -297,3 +297,22 @@ pub fn containers_common_seccomp(caps: &[&str]) -> Option<Value> {
     }
     Some(out)
 }
+
+/// Makes `cmd` run under a seccomp filter that answers syscall `nr` with
+/// `errno`, as a confining parent's profile may.
+pub fn refuse_syscall(cmd: &mut Command, nr: i64, errno: i32) {
+    use std::os::unix::process::CommandExt;
+    let filter: seccompiler::BpfProgram = seccompiler::SeccompFilter::new(
+        [(nr, vec![])].into_iter().collect(),
+        seccompiler::SeccompAction::Allow,
+        seccompiler::SeccompAction::Errno(errno as u32),
+        std::env::consts::ARCH.try_into().unwrap(),
+    )
+    .unwrap()
+    .try_into()
+    .unwrap();
+    // SAFETY: between fork and exec only the filter is installed.
+    unsafe {
+        cmd.pre_exec(move || seccompiler::apply_filter(&filter).map_err(std::io::Error::other));
+    }
+}
