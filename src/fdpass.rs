@@ -20,35 +20,38 @@ pub fn send(sock: RawFd, payload: &[u8], fd: RawFd) -> Result<()> {
 pub fn recv(sock: RawFd, max: usize) -> Result<(Vec<u8>, Option<OwnedFd>)> {
     let mut buf = vec![0u8; max];
     let mut space = nix::cmsg_space!([RawFd; 1]);
-    let (n, fd) = {
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut reset = false;
-        let msg = loop {
-            match recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
-                Err(nix::Error::EINTR) => continue,
-                // A peer that closed with our message unread resets the
-                // connection; that is reported once, and what it sent before
-                // closing (often why it closed) is still there to read.
-                Err(nix::Error::ECONNRESET) if !reset => reset = true,
-                r => break r.context("recvmsg")?,
-            }
-        };
-        let mut fd = None;
-        for c in msg.cmsgs().context("control messages")? {
-            if let ControlMessageOwned::ScmRights(fds) = c {
-                for (i, f) in fds.into_iter().enumerate() {
-                    // SAFETY: the fd just arrived over SCM_RIGHTS and is ours.
-                    let owned = unsafe { OwnedFd::from_raw_fd(f) };
-                    if i == 0 && fd.is_none() {
-                        fd = Some(owned);
-                    }
-                }
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let (n, fds) = past_reset(|| {
+        let msg = recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)?;
+        let mut fds = Vec::new();
+        for c in msg.cmsgs()? {
+            if let ControlMessageOwned::ScmRights(more) = c {
+                fds.extend(more);
             }
         }
-        (msg.bytes, fd)
-    };
+        Ok((msg.bytes, fds))
+    })
+    .context("recvmsg")?;
+    // SAFETY: the fds just arrived over SCM_RIGHTS and are ours; the extra
+    // ones are closed here.
+    let owned: Vec<OwnedFd> = fds.into_iter().map(|f| unsafe { OwnedFd::from_raw_fd(f) }).collect();
+    let fd = owned.into_iter().next();
     buf.truncate(n);
     Ok((buf, fd))
+}
+
+/// Runs a receive again on EINTR, and once on ECONNRESET: a peer that closed
+/// with our message unread resets the connection; that is reported once, and
+/// what it sent before closing (often why it closed) is still there to read.
+pub fn past_reset<T>(mut receive: impl FnMut() -> nix::Result<T>) -> nix::Result<T> {
+    let mut reset = false;
+    loop {
+        match receive() {
+            Err(nix::Error::EINTR) => {}
+            Err(nix::Error::ECONNRESET) if !reset => reset = true,
+            r => return r,
+        }
+    }
 }
 
 /// Like recv, but an fd must come.

@@ -108,16 +108,8 @@ impl Channel {
     /// end is closed): a buffer of that size, not a zeroed 64 KiB one per
     /// message, whose page faults were a measurable part of a create.
     fn next_len(&self) -> Result<usize> {
-        let mut reset = false;
-        loop {
-            match recv(self.0.as_raw_fd(), &mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC) {
-                Ok(n) => return Ok(n),
-                Err(nix::Error::EINTR) => {}
-                // See fdpass::recv: reported once, what was sent is still there.
-                Err(nix::Error::ECONNRESET) if !reset => reset = true,
-                Err(e) => return Err(e).context("recv on the create channel"),
-            }
-        }
+        let peek = MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC;
+        crate::fdpass::past_reset(|| recv(self.0.as_raw_fd(), &mut [], peek)).context("recv on the create channel")
     }
 
     /// An Error the other side has already sent, without waiting for one.
