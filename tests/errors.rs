@@ -81,7 +81,7 @@ fn invalid_values() {
 #[test]
 fn exec_cpu_affinity_is_a_cpu_list() {
     let b = Bundle::new(&["true"]);
-    for bad in ["0-1,x", "\u{663}", "1,,2", "-1"] {
+    for bad in ["0-1,x", "\u{663}", "1,,2", "-1", "3-1"] {
         b.edit(|c| c["process"]["execCPUAffinity"] = json!({"initial": bad}));
         create_fails(&b, &["process.execCPUAffinity.initial", bad]);
     }

@@ -103,6 +103,7 @@ pub fn launch(req: &ExecRequest) -> Result<i32> {
     let proc = process::lsm::asked(req.process)
         .then(super::kernel::open_proc)
         .transpose()?;
+    let affinity = process::affinity::ExecAffinity::of(req.process)?;
     let (parent, child) = sync::pair()?;
     // SAFETY: exec is single-threaded up to here.
     match unsafe { fork() }.context("fork")? {
@@ -114,6 +115,7 @@ pub fn launch(req: &ExecRequest) -> Result<i32> {
                 chroot.as_ref(),
                 proc.as_ref(),
                 placement.as_ref(),
+                &affinity,
                 child,
             ) {
                 Ok(()) => 0,
@@ -152,6 +154,7 @@ fn join_and_fork(
     chroot: Option<&OwnedFd>,
     proc: Option<&OwnedFd>,
     placement: Option<&SelfPlacement>,
+    affinity: &process::affinity::ExecAffinity,
     ch: Channel,
 ) -> Result<()> {
     let result = (|| -> Result<bool> {
@@ -166,6 +169,7 @@ fn join_and_fork(
             .collect();
         process::exec::close_fds_except(3 + req.preserve_fds as i32, &keep)?;
         process::exec::not_dumpable()?;
+        affinity.apply_initial()?;
         // While the host's cgroupfs is in reach: the child inherits these.
         let joined_v1 = placement.is_some_and(|p| crate::cgroups::join_self(&p.tasks).is_ok());
         for (t, fd) in namespaces {
@@ -191,7 +195,7 @@ fn join_and_fork(
         }
     })();
     match result {
-        Ok(true) => run_process(req, proc, ch),
+        Ok(true) => run_process(req, proc, affinity, ch),
         Ok(false) => Ok(()),
         Err(e) => {
             let _ = ch.send(&Msg::Error { msg: format!("{e:#}") });
@@ -201,7 +205,12 @@ fn join_and_fork(
 }
 
 /// The exec'd process itself: waits to be placed, sets itself up, execs.
-fn run_process(req: &ExecRequest, proc: Option<&OwnedFd>, ch: Channel) -> ! {
+fn run_process(
+    req: &ExecRequest,
+    proc: Option<&OwnedFd>,
+    affinity: &process::affinity::ExecAffinity,
+    ch: Channel,
+) -> ! {
     let e = (|| -> Result<()> {
         // A session of its own, so a pty can become its controlling terminal.
         let _ = nix::unistd::setsid();
@@ -209,6 +218,7 @@ fn run_process(req: &ExecRequest, proc: Option<&OwnedFd>, ch: Channel) -> ! {
             Some(Msg::Placed) => {}
             other => anyhow::bail!("exec channel: expected Placed, got {other:?}"),
         }
+        affinity.apply_final()?;
         if let Some(sock) = req.console {
             let root = crate::rootfs::inroot::open_dir(std::path::Path::new("/"))?;
             let pty = crate::console::open_pty(&root)?;

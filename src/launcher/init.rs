@@ -49,6 +49,7 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<Option<process::Prog
             other => anyhow::bail!("create channel: expected Placed, got {other:?}"),
         }
     }
+    process::affinity::reset();
     // Read once for both: mounts are only made after both have looked.
     let host_mounts = hull_sys::mountinfo::entries().context("read /proc/self/mountinfo")?;
     // Before the cgroup namespace hides where they are on the host.

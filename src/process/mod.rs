@@ -1,6 +1,7 @@
 //! The container process's own settings: rlimits, credentials, capabilities,
 //! umask, cwd, no_new_privs, and finally exec.
 
+pub mod affinity;
 pub mod caps;
 pub mod env;
 pub mod exec;

@@ -69,6 +69,7 @@ fn process(spec: &Spec) -> Result<()> {
     if groups > NGROUPS_MAX {
         bail!("process.user.additionalGids: {groups} groups, more than the kernel's {NGROUPS_MAX}");
     }
+    crate::process::affinity::ExecAffinity::of(p)?;
     crate::process::sched::validate(p)
 }
 

@@ -1,0 +1,117 @@
+//! CPU affinity: what a process inherits from whoever ran hull is not the
+//! container's to keep. Once a process is in the container's cgroup its
+//! affinity is reset to every CPU, which the kernel narrows to the cgroup's
+//! cpuset (since 6.2 the kernel keeps an affinity asked for before a cpuset
+//! move, so a caller pinned by `taskset` would otherwise pin the container).
+//! An exec'd process may instead ask for process.execCPUAffinity: `initial`
+//! before it joins the cgroup, `final` after (runtime-spec 1.2).
+
+use anyhow::{bail, Context, Result};
+use nix::sched::{sched_setaffinity, CpuSet};
+use nix::unistd::Pid;
+use oci_spec::runtime::Process;
+
+/// process.execCPUAffinity, parsed.
+#[derive(Default)]
+pub struct ExecAffinity {
+    pub initial: Option<CpuSet>,
+    pub last: Option<CpuSet>,
+}
+
+impl ExecAffinity {
+    pub fn of(p: &Process) -> Result<Self> {
+        let Some(a) = p.exec_cpu_affinity() else {
+            return Ok(Self::default());
+        };
+        let field = |name: &str, v: &Option<String>| {
+            v.as_deref()
+                .filter(|s| !s.is_empty())
+                .map(|s| cpu_list(s).with_context(|| format!("process.execCPUAffinity.{name}: {s:?}")))
+                .transpose()
+        };
+        Ok(Self {
+            initial: field("initial", a.initial())?,
+            last: field("final", a.cpu_affinity_final())?,
+        })
+    }
+
+    /// Before the cgroup move: the transient affinity, if one is asked for.
+    pub fn apply_initial(&self) -> Result<()> {
+        match &self.initial {
+            Some(set) => set_own(set).context("process.execCPUAffinity.initial"),
+            None => Ok(()),
+        }
+    }
+
+    /// After the cgroup move: the final affinity, or the cgroup's own.
+    pub fn apply_final(&self) -> Result<()> {
+        match &self.last {
+            Some(set) => set_own(set).context("process.execCPUAffinity.final"),
+            None => {
+                reset();
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Every CPU, as far as the cgroup's cpuset allows. Best effort: a failure
+/// leaves the affinity the process had, as it was before this existed.
+pub fn reset() {
+    let mut all = CpuSet::new();
+    for cpu in 0..CpuSet::count() {
+        let _ = all.set(cpu);
+    }
+    if let Err(e) = set_own(&all) {
+        tracing::debug!("reset the CPU affinity: {e}");
+    }
+}
+
+fn set_own(set: &CpuSet) -> nix::Result<()> {
+    sched_setaffinity(Pid::from_raw(0), set)
+}
+
+/// A kernel cpu list: `0-3,7`.
+pub fn cpu_list(s: &str) -> Result<CpuSet> {
+    let mut set = CpuSet::new();
+    for part in s.split(',') {
+        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+        let (lo, hi) = (cpu_number(lo)?, cpu_number(hi)?);
+        if lo > hi {
+            bail!("the range {part} runs backwards");
+        }
+        for cpu in lo..=hi {
+            set.set(cpu)
+                .map_err(|_| anyhow::anyhow!("CPU {cpu} is beyond the {} an affinity can name", CpuSet::count()))?;
+        }
+    }
+    Ok(set)
+}
+
+fn cpu_number(s: &str) -> Result<usize> {
+    match s.parse::<usize>() {
+        Ok(n) if s.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        _ => bail!("{s:?} is not a CPU number"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_ranges_and_errors() {
+        let set = cpu_list("0-2,5").unwrap();
+        let on: Vec<usize> = (0..8).filter(|&c| set.is_set(c).unwrap()).collect();
+        assert_eq!(on, [0, 1, 2, 5]);
+        for (bad, why) in [
+            ("3-1", "backwards"),
+            ("1,,2", "not a CPU"),
+            ("+1", "not a CPU"),
+            ("5000", "beyond"),
+        ] {
+            let e = format!("{:#}", cpu_list(bad).unwrap_err());
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+}
