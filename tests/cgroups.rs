@@ -245,20 +245,33 @@ fn a_pre_existing_cgroup_is_kept() {
     for c in &hierarchies {
         std::fs::create_dir_all(cg_file(c, &path, "")).unwrap();
     }
+    // On a hybrid host hull mirrors the cgroup in the cgroup2 tree: that it
+    // made, and delete, or a failed create, removes it, parent too.
+    let unified = std::path::Path::new("/sys/fs/cgroup/unified");
+    let mirror = unified.join(&path);
+    let parent = unified.join(path.split('/').next().unwrap());
     let b = Bundle::new(&["true"]);
-    b.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{path}")));
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("/{path}"));
+        c["hooks"] = json!({"prestart": [{"path": "/bin/false"}]});
+    });
+    let o = b.create("kept-failed", &[]);
+    assert!(!o.status.success() && stderr(&o).contains("prestart"), "{}", stderr(&o));
+    let after_failure = mirror.exists();
+    b.edit(|c| c["hooks"] = json!({}));
     b.run_ok("kept");
     assert!(
         cg_file("pids", &path, "").exists(),
         "a cgroup hull did not make was removed"
     );
+    let left = [&mirror, &parent].map(|d| d.exists().then(|| d.display().to_string()));
+    let _ = std::fs::remove_dir(&mirror);
     for c in &hierarchies {
         let _ = std::fs::remove_dir(cg_file(c, &path, ""));
     }
-    // On a hybrid host hull mirrors the cgroup in the cgroup2 tree, and keeps
-    // that too, as the rest of a cgroup it did not make.
-    let _ = std::fs::remove_dir(std::path::Path::new("/sys/fs/cgroup/unified").join(&path));
     remove_parent(&path);
+    assert_eq!(left, [None, None], "left behind in the cgroup2 tree");
+    assert!(!after_failure, "a failed create left {}", mirror.display());
 }
 
 #[test]

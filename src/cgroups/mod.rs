@@ -33,6 +33,11 @@ pub struct CgroupRef {
     /// The systemd unit (`slice:prefix:name`) under --systemd-cgroup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub systemd: Option<String>,
+    /// A cgroup create did not make still gets a mirror in a hybrid host's
+    /// cgroup2 tree: where create started making that (see first_missing),
+    /// so delete removes what it made and only that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hybrid_made_from: Option<String>,
 }
 
 /// Whether `r` sets any limit (device rules alone are not limits: a rootless
@@ -523,38 +528,67 @@ impl Cgroup {
     /// hierarchy, or `path` itself, which the caller knows has none: where a
     /// create that makes `path` starts making directories.
     pub fn first_missing(path: &str) -> String {
-        let mut prefix = String::new();
-        for part in path.split('/') {
-            if !prefix.is_empty() {
-                prefix.push('/');
-            }
-            prefix.push_str(part);
-            if prefix.len() == path.len() || !dirs(&prefix).iter().any(|d| d.exists()) {
-                break;
-            }
-        }
-        prefix
+        first_missing_where(path, |p| dirs(p).iter().any(|d| d.exists()))
+    }
+
+    /// first_missing in the hybrid host's cgroup2 tree alone; None where it
+    /// is not one, or the mirror exists.
+    pub fn first_missing_hybrid(path: &str) -> Option<String> {
+        let exists = |p: &str| resources::hybrid_dir(p).is_some_and(|d| d.exists());
+        (resources::v2_root().is_some() && resources::hybrid_dir(path).is_some() && !exists(path))
+            .then(|| first_missing_where(path, exists))
     }
 
     /// Removes `path` and its parents up to `made_from` (see first_missing):
     /// what a failed create made. A parent someone has used since stays.
     pub fn remove_made(path: &str, made_from: &str) {
-        let mut p = path;
-        loop {
+        up_to(path, made_from, |p| {
             Cgroup::remove(p);
-            if p == made_from || !p.starts_with(made_from) {
-                return;
+        })
+    }
+
+    /// remove_made in the hybrid host's cgroup2 tree alone.
+    pub fn remove_made_hybrid(path: &str, made_from: &str) {
+        up_to(path, made_from, |p| {
+            if let Some(d) = resources::hybrid_dir(p) {
+                let _ = std::fs::remove_dir(d);
             }
-            match p.rsplit_once('/') {
-                Some((parent, _)) => p = parent,
-                None => return,
-            }
-        }
+        })
     }
 
     /// Whether any directory of this cgroup is left.
     pub fn any_left(path: &str) -> bool {
         dirs(path).iter().any(|d| d.exists())
+    }
+}
+
+/// The shallowest prefix of `path` that does not `exist`, or `path`.
+fn first_missing_where(path: &str, exists: impl Fn(&str) -> bool) -> String {
+    let mut prefix = String::new();
+    for part in path.split('/') {
+        if !prefix.is_empty() {
+            prefix.push('/');
+        }
+        prefix.push_str(part);
+        if prefix.len() == path.len() || !exists(&prefix) {
+            break;
+        }
+    }
+    prefix
+}
+
+/// Runs `f` on `path` and each parent up to `made_from`, deepest first.
+fn up_to(path: &str, made_from: &str, mut f: impl FnMut(&str)) {
+    let mut p = path;
+    loop {
+        f(p);
+        if p == made_from || !p.starts_with(made_from) {
+            return;
+        }
+        match p.rsplit_once('/') {
+            Some((parent, _)) => p = parent,
+            None => return,
+        }
     }
 }
 

@@ -28,6 +28,9 @@ struct CreateGuard {
     /// A cgroup this create made, and the first of it and its parents that
     /// did not exist before.
     cgroup: Option<(String, String)>,
+    /// The same for the hybrid host's cgroup2 mirror of a cgroup that
+    /// existed (CgroupRef::hybrid_made_from).
+    hybrid: Option<(String, String)>,
     /// A systemd unit this create may have started.
     unit: Option<String>,
 }
@@ -42,6 +45,9 @@ impl Drop for CreateGuard {
         }
         if let Some((path, made_from)) = self.cgroup.take() {
             Cgroup::remove_made(&path, &made_from);
+        }
+        if let Some((path, made_from)) = self.hybrid.take() {
+            Cgroup::remove_made_hybrid(&path, &made_from);
         }
         if let Some(dir) = self.dir.take() {
             let _ = dir.remove();
@@ -114,6 +120,7 @@ pub fn create(
         dir: Some(dir),
         pid: None,
         cgroup: None,
+        hybrid: None,
         unit: None,
     };
     let dir = guard.dir.as_ref().context("state dir")?;
@@ -140,8 +147,14 @@ pub fn create(
         path: cg.path.clone(),
         created: !existed,
         systemd: cg.systemd.clone(),
+        hybrid_made_from: (existed && cg.systemd.is_none())
+            .then(|| Cgroup::first_missing_hybrid(&cg.path))
+            .flatten(),
     });
 
+    if let Some(r) = cgroup_ref.as_ref() {
+        guard.hybrid = r.hybrid_made_from.clone().map(|from| (r.path.clone(), from));
+    }
     if let Some(r) = cgroup_ref.as_ref().filter(|r| r.created) {
         let from = Cgroup::first_missing(&r.path);
         guard.cgroup = Some((r.path.clone(), from.clone()));
@@ -181,6 +194,7 @@ pub fn create(
     }
     guard.pid = None;
     guard.cgroup = None;
+    guard.hybrid = None;
     guard.unit = None;
     let dir = guard.dir.take().context("state dir")?;
     let master = local.map(|l| crate::console::recv_master(l.as_raw_fd())).transpose()?;
@@ -460,6 +474,8 @@ pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
         if c.created {
             remove_cgroup(&c.path);
             fault::point("delete:cgroup-removed");
+        } else if let Some(from) = &c.hybrid_made_from {
+            Cgroup::remove_made_hybrid(&c.path, from);
         }
     }
     dir.remove()?;
