@@ -1380,11 +1380,21 @@ fn a_registry_killed_mid_blob_stores_nothing_half_written() {
     let mut first = Proc(pull(&reg));
     let pid = nix::unistd::Pid::from_raw(first.0.id() as i32);
     let started = std::time::Instant::now();
-    while part_bytes(&store) == 0 && started.elapsed() < Duration::from_secs(20) {
+    let mut ended = None;
+    while part_bytes(&store) == 0 && ended.is_none() && started.elapsed() < Duration::from_secs(20) {
         std::thread::sleep(Duration::from_millis(1));
+        ended = first.0.try_wait().unwrap();
     }
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
-    assert!(part_bytes(&store) > 0, "the pull never started the layer");
+    if ended.is_none() {
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    }
+    assert!(
+        ended.is_none() && part_bytes(&store) > 0,
+        "the pull never started the layer (after {:?}, the pull {}): {}",
+        started.elapsed(),
+        ended.map_or("still running".to_string(), |s| format!("ended with {s}")),
+        std::fs::read_to_string(&err).unwrap_or_default()
+    );
     let mut registry = reg._procs.pop().unwrap();
     registry.0.kill().unwrap();
     registry.0.wait().unwrap();
