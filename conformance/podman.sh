@@ -163,6 +163,8 @@ out=$(P run --rm --tmpfs /data:size=1m "$IMG" sh -c 'cat /data/marker; grep " /d
 grep -q hull-image <<<"$out" && grep -q size=1024k <<<"$out" && ok "run --tmpfs /data:size=1m keeps the image's files" || bad "--tmpfs: $out"
 out=$(P run --rm --mount type=tmpfs,destination=/scratch,tmpfs-size=2m "$IMG" sh -c 'echo x > /scratch/f && cat /scratch/f') || true
 [ "$out" = x ] && ok "run --mount type=tmpfs" || bad "--mount tmpfs: $out"
+out=$(P run --rm --personality LINUX32 "$IMG" sh -c 'uname -m; cat /proc/self/personality') || true
+[ "$out" = "$(printf 'i686\n00000008')" ] && ok "run --personality LINUX32" || bad "--personality: $out"
 
 # Both ways of configuring podman: with hull in runtime_supports_json podman
 # passes --log and --log-format json, and hull's errors still reach the user.

@@ -87,6 +87,19 @@ fn exec_cpu_affinity_is_a_cpu_list() {
     }
 }
 
+/// What hull cannot do yet is refused by field, not ignored.
+#[test]
+fn linux_fields_checked_before_the_kernel() {
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "2-1"}));
+    create_fails(&b, &["linux.memoryPolicy.nodes", "2-1"]);
+    b.edit(|c| {
+        c["linux"].as_object_mut().unwrap().remove("memoryPolicy");
+        c["linux"]["netDevices"] = json!({"dummy0": {"name": "eth1"}});
+    });
+    create_fails(&b, &["linux.netDevices", "dummy0"]);
+}
+
 #[test]
 fn bad_ids() {
     let b = Bundle::new(&["true"]);

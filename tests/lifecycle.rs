@@ -351,6 +351,9 @@ fn features_document() {
     assert!(v["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n == "time"));
     assert_eq!(v["linux"]["apparmor"]["enabled"], true);
     assert_eq!(v["linux"]["selinux"]["enabled"], true);
+    assert_eq!(v["linux"]["cgroup"]["systemd"], true);
+    assert_eq!(v["linux"]["memoryPolicy"]["modes"].as_array().unwrap().len(), 7);
+    assert_eq!(v["linux"]["netDevices"]["enabled"], false);
 }
 
 /// config.md: process is REQUIRED only when start is called. Without it

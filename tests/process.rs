@@ -222,3 +222,46 @@ fn socket_activation_passes_listen_fds() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "1 1\nfrom-the-activator");
 }
+
+/// linux.personality and linux.memoryPolicy reach the init and every exec'd
+/// process (`podman run --personality LINUX32` sets the first).
+#[test]
+fn personality_and_memory_policy_reach_init_and_exec() {
+    let b = Bundle::new(&["sleep", "60"]);
+    b.edit(|c| {
+        c["linux"]["personality"] = json!({"domain": "LINUX32"});
+        c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0"});
+    });
+    let o = b.run_detached("persona");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let exec = |script: &str| {
+        let o = b.out(&["exec", "persona", "sh", "-c", script]);
+        assert!(o.status.success(), "{script}: {}", stderr(&o));
+        stdout(&o)
+    };
+    // PER_LINUX32, include/uapi/linux/personality.h
+    assert_eq!(
+        exec("cat /proc/1/personality /proc/self/personality"),
+        "00000008\n00000008\n"
+    );
+    if cfg!(target_arch = "x86_64") {
+        assert_eq!(exec("uname -m"), "i686\n");
+    }
+    for who in ["1", "self"] {
+        let maps = exec(&format!("cat /proc/{who}/numa_maps"));
+        assert!(maps.contains(" bind:0 "), "/proc/{who}/numa_maps: {maps}");
+    }
+
+    // A node this machine lacks: the kernel refuses it, and create says
+    // which field and leaves nothing.
+    let bad = Bundle::new(&["true"]);
+    bad.edit(|c| c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "1023"}));
+    let o = bad.create("persona-bad", &[]);
+    assert!(!o.status.success(), "a policy on node 1023 was accepted");
+    assert!(
+        stderr(&o).contains("linux.memoryPolicy") && stderr(&o).contains("EINVAL"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(bad.leftovers().is_empty(), "{:?}", bad.leftovers());
+}

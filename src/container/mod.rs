@@ -612,6 +612,7 @@ pub fn exec(st: &State, process: &oci_spec::runtime::Process, bundle: &Bundle, o
         init_pid: st.pid,
         init_start: st.pid_start,
         process,
+        linux: bundle.spec.linux().as_ref(),
         cgroup: st.cgroup.as_ref().map(|c| c.path.as_str()),
         preserve_fds: o.preserve_fds,
         sigmask,

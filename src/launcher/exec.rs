@@ -23,6 +23,9 @@ pub struct ExecRequest<'a> {
     /// The init's start time, to tell it from a process that reused its pid.
     pub init_start: u64,
     pub process: &'a Process,
+    /// The container's linux section: personality and memoryPolicy apply
+    /// to exec'd processes too.
+    pub linux: Option<&'a oci_spec::runtime::Linux>,
     pub cgroup: Option<&'a str>,
     pub preserve_fds: u32,
     pub sigmask: SigSet,
@@ -235,6 +238,7 @@ fn run_process(
         if let Some(proc) = proc {
             process::lsm::apply(proc, req.process)?;
         }
+        process::apply_linux(req.linux)?;
         let prog = process::setup(req.process, req.seccomp, &|fd| ch.hand_up_listener(fd))?;
         process::seccomp::load_last(req.seccomp, Some(req.process))?;
         Err(process::exec::exec(&prog.path, &prog.args, &prog.env))

@@ -89,6 +89,7 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<Option<process::Prog
     if process::lsm::asked(p) {
         process::lsm::apply(&h.proc_fd, p)?;
     }
+    process::apply_linux(spec.linux().as_ref())?;
     process::setup(p, req.seccomp, &|fd| ch.hand_up_listener(fd)).map(Some)
 }
 

@@ -6,7 +6,7 @@
 //! An exec'd process may instead ask for process.execCPUAffinity: `initial`
 //! before it joins the cgroup, `final` after (runtime-spec 1.2).
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use nix::sched::{sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 use oci_spec::runtime::Process;
@@ -74,44 +74,8 @@ fn set_own(set: &CpuSet) -> nix::Result<()> {
 /// A kernel cpu list: `0-3,7`.
 pub fn cpu_list(s: &str) -> Result<CpuSet> {
     let mut set = CpuSet::new();
-    for part in s.split(',') {
-        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
-        let (lo, hi) = (cpu_number(lo)?, cpu_number(hi)?);
-        if lo > hi {
-            bail!("the range {part} runs backwards");
-        }
-        for cpu in lo..=hi {
-            set.set(cpu)
-                .map_err(|_| anyhow::anyhow!("CPU {cpu} is beyond the {} an affinity can name", CpuSet::count()))?;
-        }
+    for cpu in super::bitlist::parse(s, CpuSet::count(), "CPU")? {
+        set.set(cpu)?;
     }
     Ok(set)
-}
-
-fn cpu_number(s: &str) -> Result<usize> {
-    match s.parse::<usize>() {
-        Ok(n) if s.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
-        _ => bail!("{s:?} is not a CPU number"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lists_ranges_and_errors() {
-        let set = cpu_list("0-2,5").unwrap();
-        let on: Vec<usize> = (0..8).filter(|&c| set.is_set(c).unwrap()).collect();
-        assert_eq!(on, [0, 1, 2, 5]);
-        for (bad, why) in [
-            ("3-1", "backwards"),
-            ("1,,2", "not a CPU"),
-            ("+1", "not a CPU"),
-            ("5000", "beyond"),
-        ] {
-            let e = format!("{:#}", cpu_list(bad).unwrap_err());
-            assert!(e.contains(why), "{bad}: {e}");
-        }
-    }
 }

@@ -2,10 +2,13 @@
 //! umask, cwd, no_new_privs, and finally exec.
 
 pub mod affinity;
+mod bitlist;
 pub mod caps;
 pub mod env;
 pub mod exec;
 pub mod lsm;
+pub mod mempolicy;
+pub mod personality;
 mod rlimits;
 pub mod sched;
 pub mod seccomp;
@@ -59,6 +62,13 @@ pub fn setup(p: &Process, seccomp: Option<&seccomp::Seccomp>, handover: seccomp:
         args: p.args().clone().unwrap_or_default(),
         env,
     })
+}
+
+/// What the linux section sets on each of the container's processes, the
+/// init and every exec'd one: before the seccomp filter, which may deny it.
+pub fn apply_linux(linux: Option<&oci_spec::runtime::Linux>) -> Result<()> {
+    personality::apply(linux.and_then(|l| l.personality().as_ref()))?;
+    mempolicy::apply(linux.and_then(|l| l.memory_policy().as_ref()))
 }
 
 /// chdir to process.cwd as root, as runc does: whether it got there. A

@@ -337,6 +337,16 @@ fn devices(spec: &Spec) -> Result<()> {
 /// so that the error names the field.
 fn resources(spec: &Spec) -> Result<()> {
     let Some(linux) = spec.linux() else { return Ok(()) };
+    crate::process::mempolicy::validate(linux.memory_policy().as_ref())?;
+    if let Some(devs) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) {
+        let mut names: Vec<&String> = devs.keys().collect();
+        names.sort();
+        bail!(
+            "linux.netDevices: {names:?}: moving host network devices into the container is not supported by hull \
+             (`hull features` says netDevices.enabled false); a CNI plugin or a createRuntime hook can move them"
+        );
+    }
+    crate::process::personality::warn_flags(linux.personality().as_ref());
     if linux.intel_rdt().is_some() && !std::path::Path::new("/sys/fs/resctrl/info").exists() {
         bail!("linux.intelRdt: this host has no resctrl filesystem at /sys/fs/resctrl");
     }
