@@ -98,6 +98,24 @@ fn linux_fields_checked_before_the_kernel() {
         c["linux"]["netDevices"] = json!({"dummy0": {"name": "eth1"}});
     });
     create_fails(&b, &["linux.netDevices", "dummy0"]);
+    b.edit(|c| {
+        c["linux"].as_object_mut().unwrap().remove("netDevices");
+        c["linux"]["intelRdt"] = json!({"closID": "hull-test"});
+    });
+    create_fails(&b, &["linux.intelRdt"]);
+
+    // Clock offsets without a time namespace of the container's own would
+    // leave it the host's clocks.
+    b.edit(|c| {
+        c["linux"].as_object_mut().unwrap().remove("intelRdt");
+        c["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 3600}});
+    });
+    create_fails(&b, &["linux.timeOffsets", "time namespace"]);
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.push(json!({"type": "time", "path": "/proc/self/ns/time"}));
+    });
+    create_fails(&b, &["linux.timeOffsets", "by path"]);
 }
 
 #[test]

@@ -99,6 +99,26 @@ fn no_new_privileges_and_oom_score_adj() {
     assert!(out.ends_with("123\n"), "{out}");
 }
 
+/// An exec'd process gets the container's oomScoreAdj (or its own from
+/// --process), not the caller's: a shim's is often far below the
+/// container's, which would make `kubectl exec` processes the last the OOM
+/// killer picks.
+#[test]
+fn exec_gets_the_containers_oom_score_adj() {
+    let b = Bundle::new(&["sleep", "60"]);
+    b.edit(|c| c["process"]["oomScoreAdj"] = json!(300));
+    let o = b.run_detached("oom-exec");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = b.out(&["exec", "oom-exec", "cat", "/proc/self/oom_score_adj"]);
+    assert_eq!(stdout(&o), "300\n", "{}", stderr(&o));
+    let f = b.tmp.path().join("process.json");
+    let p = json!({"args": ["cat", "/proc/self/oom_score_adj"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+                   "oomScoreAdj": 500});
+    std::fs::write(&f, serde_json::to_vec(&p).unwrap()).unwrap();
+    let o = b.out(&["exec", "--process", f.to_str().unwrap(), "oom-exec"]);
+    assert_eq!(stdout(&o), "500\n", "{}", stderr(&o));
+}
+
 #[test]
 fn rlimits() {
     let b = Bundle::new(&["cat", "/proc/self/limits"]);

@@ -613,6 +613,9 @@ pub fn exec(st: &State, process: &oci_spec::runtime::Process, bundle: &Bundle, o
         init_start: st.pid_start,
         process,
         linux: bundle.spec.linux().as_ref(),
+        oom_score_adj: process
+            .oom_score_adj()
+            .or_else(|| bundle.spec.process().as_ref().and_then(|p| p.oom_score_adj())),
         cgroup: st.cgroup.as_ref().map(|c| c.path.as_str()),
         preserve_fds: o.preserve_fds,
         sigmask,

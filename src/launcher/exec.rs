@@ -26,6 +26,9 @@ pub struct ExecRequest<'a> {
     /// The container's linux section: personality and memoryPolicy apply
     /// to exec'd processes too.
     pub linux: Option<&'a oci_spec::runtime::Linux>,
+    /// The process's oomScoreAdj, or the container's: not the caller's
+    /// (a shim's is often far below the container's).
+    pub oom_score_adj: Option<i32>,
     pub cgroup: Option<&'a str>,
     pub preserve_fds: u32,
     pub sigmask: SigSet,
@@ -102,8 +105,9 @@ pub fn launch(req: &ExecRequest) -> Result<i32> {
     let namespaces = container_namespaces(req.init_pid, req.init_start)?;
     let placement = self_placement(req, &namespaces)?;
     let chroot = chroot_of(req.init_pid, &namespaces)?;
-    // The host's procfs, for the LSM attributes: the container's /proc is theirs.
-    let proc = process::lsm::asked(req.process)
+    // The host's procfs, for the LSM attributes and oom_score_adj: the
+    // container's /proc is theirs.
+    let proc = (process::lsm::asked(req.process) || req.oom_score_adj.is_some())
         .then(super::kernel::open_proc)
         .transpose()?;
     let affinity = process::affinity::ExecAffinity::of(req.process)?;
@@ -173,6 +177,9 @@ fn join_and_fork(
         process::exec::close_fds_except(3 + req.preserve_fds as i32, &keep)?;
         process::exec::not_dumpable()?;
         affinity.apply_initial()?;
+        if let Some(proc) = proc {
+            super::kernel::oom_score_adj(proc, req.oom_score_adj)?;
+        }
         // While the host's cgroupfs is in reach: the child inherits these.
         let joined_v1 = placement.is_some_and(|p| crate::cgroups::join_self(&p.tasks).is_ok());
         for (t, fd) in namespaces {

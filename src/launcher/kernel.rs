@@ -54,11 +54,14 @@ pub fn apply(spec: &Spec, proc_fd: &OwnedFd) -> Result<()> {
             write_proc(proc_fd, &rel, &map[k]).with_context(|| format!("linux.sysctl: {k:?}"))?;
         }
     }
-    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
-        write_proc(proc_fd, "self/oom_score_adj", &adj.to_string())
-            .with_context(|| format!("process.oomScoreAdj: {adj} (lowering it needs CAP_SYS_RESOURCE)"))?;
-    }
-    Ok(())
+    oom_score_adj(proc_fd, spec.process().as_ref().and_then(|p| p.oom_score_adj()))
+}
+
+/// process.oomScoreAdj, for this process and what it forks.
+pub fn oom_score_adj(proc_fd: &OwnedFd, adj: Option<i32>) -> Result<()> {
+    let Some(adj) = adj else { return Ok(()) };
+    write_proc(proc_fd, "self/oom_score_adj", &adj.to_string())
+        .with_context(|| format!("process.oomScoreAdj: {adj} (lowering it needs CAP_SYS_RESOURCE)"))
 }
 
 /// A fresh, anonymous session keyring, so the container does not share the

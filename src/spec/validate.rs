@@ -19,6 +19,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
     ids(spec)?;
     without_mount_ns(spec)?;
     uts(spec)?;
+    time_offsets(spec)?;
     paths(spec)?;
     devices(spec)?;
     sysctls(spec)?;
@@ -295,6 +296,29 @@ fn uts(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// Offsets are for a time namespace create makes: runc refuses them
+/// otherwise, and ignoring them would hand the container the host's clocks.
+fn time_offsets(spec: &Spec) -> Result<()> {
+    let Some(offs) = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref()) else {
+        return Ok(());
+    };
+    if offs.is_empty() {
+        return Ok(());
+    }
+    match namespaces(spec)
+        .iter()
+        .position(|n| n.typ() == LinuxNamespaceType::Time)
+    {
+        None => bail!("linux.timeOffsets: needs a time namespace in linux.namespaces"),
+        Some(i) if namespaces(spec)[i].path().is_some() => {
+            bail!(
+                "linux.timeOffsets: linux.namespaces[{i}] joins a time namespace by path, whose clocks are set already"
+            )
+        }
+        Some(_) => Ok(()),
+    }
+}
+
 fn paths(spec: &Spec) -> Result<()> {
     let Some(linux) = spec.linux() else { return Ok(()) };
     for (field, list) in [
@@ -347,8 +371,8 @@ fn resources(spec: &Spec) -> Result<()> {
         );
     }
     crate::process::personality::warn_flags(linux.personality().as_ref());
-    if linux.intel_rdt().is_some() && !std::path::Path::new("/sys/fs/resctrl/info").exists() {
-        bail!("linux.intelRdt: this host has no resctrl filesystem at /sys/fs/resctrl");
+    if linux.intel_rdt().is_some() {
+        bail!("linux.intelRdt: resctrl groups are not supported by hull (`hull features` says intelRdt.enabled false)");
     }
     let Some(r) = linux.resources() else { return Ok(()) };
     for (i, d) in r.devices().iter().flatten().enumerate() {
