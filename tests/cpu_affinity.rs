@@ -21,7 +21,15 @@ fn cpus() -> Option<(Vec<usize>, String)> {
         eprintln!("one CPU: no affinity to tell apart; skipped");
         return None;
     }
-    Some((on, allowed(&std::fs::read_to_string("/proc/self/status").unwrap())))
+    // hull resets to every CPU the cgroup allows: that is the test's own
+    // set only when nothing (taskset, isolcpus, a cpuset) narrowed it.
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    let mine = allowed(&std::fs::read_to_string("/proc/self/status").unwrap());
+    if online.trim() != mine {
+        eprintln!("this test runs on CPUs {mine} of {}: skipped", online.trim());
+        return None;
+    }
+    Some((on, mine))
 }
 
 /// The Cpus_allowed_list line of a /proc/<pid>/status.

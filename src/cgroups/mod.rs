@@ -547,13 +547,15 @@ impl Cgroup {
         })
     }
 
-    /// remove_made in the hybrid host's cgroup2 tree alone.
-    pub fn remove_made_hybrid(path: &str, made_from: &str) {
+    /// remove_made in the hybrid host's cgroup2 tree alone; whether the
+    /// mirror of `path` is gone.
+    pub fn remove_made_hybrid(path: &str, made_from: &str) -> bool {
         up_to(path, made_from, |p| {
             if let Some(d) = resources::hybrid_dir(p) {
                 let _ = std::fs::remove_dir(d);
             }
-        })
+        });
+        !resources::hybrid_dir(path).is_some_and(|d| d.exists())
     }
 
     /// Whether any directory of this cgroup is left.

@@ -47,7 +47,7 @@ impl Drop for CreateGuard {
             Cgroup::remove_made(&path, &made_from);
         }
         if let Some((path, made_from)) = self.hybrid.take() {
-            Cgroup::remove_made_hybrid(&path, &made_from);
+            until_removed(|| Cgroup::remove_made_hybrid(&path, &made_from));
         }
         if let Some(dir) = self.dir.take() {
             let _ = dir.remove();
@@ -154,11 +154,18 @@ pub fn create(
 
     if let Some(r) = cgroup_ref.as_ref() {
         guard.hybrid = r.hybrid_made_from.clone().map(|from| (r.path.clone(), from));
-    }
-    if let Some(r) = cgroup_ref.as_ref().filter(|r| r.created) {
-        let from = Cgroup::first_missing(&r.path);
-        guard.cgroup = Some((r.path.clone(), from.clone()));
-        state::save_creating(dir, &serde_json::json!({"cgroup": r.path, "made_from": from}))?;
+        if r.created {
+            guard.cgroup = Some((r.path.clone(), Cgroup::first_missing(&r.path)));
+        }
+        // What a delete --force of a create killed midway removes.
+        let creating = match (&guard.cgroup, &r.hybrid_made_from) {
+            (Some((path, from)), _) => Some(serde_json::json!({"cgroup": path, "made_from": from})),
+            (None, Some(from)) => Some(serde_json::json!({"cgroup": r.path, "hybrid_made_from": from})),
+            (None, None) => None,
+        };
+        if let Some(c) = creating {
+            state::save_creating(dir, &c)?;
+        }
     }
     let launched = launcher::launch(&req, cgroup.as_mut());
     // Only a unit this create started is its to stop (a unit of that name
@@ -472,10 +479,10 @@ pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
             }
         }
         if c.created {
-            remove_cgroup(&c.path);
+            until_removed(|| Cgroup::remove(&c.path));
             fault::point("delete:cgroup-removed");
         } else if let Some(from) = &c.hybrid_made_from {
-            Cgroup::remove_made_hybrid(&c.path, from);
+            until_removed(|| Cgroup::remove_made_hybrid(&c.path, from));
         }
     }
     dir.remove()?;
@@ -492,6 +499,9 @@ pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
 pub fn clear_leftover(root: &Path, id: &str) -> Result<()> {
     state::remove_leftover(root, id, |creating| {
         let c = creating.unwrap_or_default();
+        if let (Some(path), Some(from)) = (c["cgroup"].as_str(), c["hybrid_made_from"].as_str()) {
+            until_removed(|| Cgroup::remove_made_hybrid(path, from));
+        }
         let (Some(path), Some(from)) = (c["cgroup"].as_str(), c["made_from"].as_str()) else {
             return;
         };
@@ -507,10 +517,11 @@ pub fn clear_leftover(root: &Path, id: &str) -> Result<()> {
 }
 
 /// Removes a cgroup once its last process is gone (a killed process leaves it
-/// a moment later); one still in use by someone else stays.
-fn remove_cgroup(path: &str) {
+/// a moment later); one still in use by someone else stays. `remove`
+/// answers whether it is gone.
+fn until_removed(remove: impl Fn() -> bool) {
     for _ in 0..200 {
-        if Cgroup::remove(path) {
+        if remove() {
             return;
         }
         std::thread::sleep(Duration::from_millis(5));

@@ -175,11 +175,13 @@ fn join_and_fork(
             .chain(placement.and_then(|p| p.cgroup2.as_ref()).map(|c| c.as_raw_fd()))
             .collect();
         process::exec::close_fds_except(3 + req.preserve_fds as i32, &keep)?;
-        process::exec::not_dumpable()?;
-        affinity.apply_initial()?;
+        // While still dumpable: a non-dumpable process's /proc files are
+        // root's, out of an unprivileged caller's reach.
         if let Some(proc) = proc {
             super::kernel::oom_score_adj(proc, req.oom_score_adj)?;
         }
+        affinity.apply_initial()?;
+        process::exec::not_dumpable()?;
         // While the host's cgroupfs is in reach: the child inherits these.
         let joined_v1 = placement.is_some_and(|p| crate::cgroups::join_self(&p.tasks).is_ok());
         for (t, fd) in namespaces {

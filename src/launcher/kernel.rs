@@ -2,7 +2,7 @@
 //! domainname, sysctls, oom_score_adj, time offsets. /proc is reached only
 //! through a handle checked to be procfs.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
@@ -24,16 +24,28 @@ pub fn open_proc() -> Result<OwnedFd> {
 /// Writes a file under /proc. `self` is procfs's own symlink to our pid as the
 /// host's procfs counts it, so paths under it are followed (in-root, no magic links).
 fn write_proc(proc_fd: &OwnedFd, rel: &str, value: &str) -> Result<()> {
+    let mut f = open_under_proc(proc_fd, rel, libc::O_WRONLY)?;
+    f.write_all(value.as_bytes())
+        .with_context(|| format!("write {value:?} to /proc/{rel}"))
+}
+
+fn read_proc(proc_fd: &OwnedFd, rel: &str) -> Result<String> {
+    let mut s = String::new();
+    open_under_proc(proc_fd, rel, libc::O_RDONLY)?
+        .read_to_string(&mut s)
+        .with_context(|| format!("read /proc/{rel}"))?;
+    Ok(s)
+}
+
+fn open_under_proc(proc_fd: &OwnedFd, rel: &str, flags: libc::c_int) -> Result<std::fs::File> {
     let follow = if rel.starts_with("self/") {
         Follow::InRoot
     } else {
         Follow::NoSymlinks
     };
-    let fd = openat2(proc_fd.as_raw_fd(), Path::new(rel), libc::O_WRONLY, follow)
-        .with_context(|| format!("open /proc/{rel}"))?;
-    let mut f = std::fs::File::from(fd);
-    f.write_all(value.as_bytes())
-        .with_context(|| format!("write {value:?} to /proc/{rel}"))
+    let fd =
+        openat2(proc_fd.as_raw_fd(), Path::new(rel), flags, follow).with_context(|| format!("open /proc/{rel}"))?;
+    Ok(std::fs::File::from(fd))
 }
 
 pub fn apply(spec: &Spec, proc_fd: &OwnedFd) -> Result<()> {
@@ -60,6 +72,11 @@ pub fn apply(spec: &Spec, proc_fd: &OwnedFd) -> Result<()> {
 /// process.oomScoreAdj, for this process and what it forks.
 pub fn oom_score_adj(proc_fd: &OwnedFd, adj: Option<i32>) -> Result<()> {
     let Some(adj) = adj else { return Ok(()) };
+    // The value it has already needs no write, nor the right to lower it
+    // (rootless podman asks for the one it runs with).
+    if read_proc(proc_fd, "self/oom_score_adj").is_ok_and(|v| v.trim() == adj.to_string()) {
+        return Ok(());
+    }
     write_proc(proc_fd, "self/oom_score_adj", &adj.to_string())
         .with_context(|| format!("process.oomScoreAdj: {adj} (lowering it needs CAP_SYS_RESOURCE)"))
 }

@@ -14,8 +14,9 @@ use oci_spec::runtime::Process;
 /// process.execCPUAffinity, parsed.
 #[derive(Default)]
 pub struct ExecAffinity {
-    pub initial: Option<CpuSet>,
-    pub last: Option<CpuSet>,
+    /// The list as written, for errors, and the set.
+    pub initial: Option<(String, CpuSet)>,
+    pub last: Option<(String, CpuSet)>,
 }
 
 impl ExecAffinity {
@@ -26,7 +27,10 @@ impl ExecAffinity {
         let field = |name: &str, v: &Option<String>| {
             v.as_deref()
                 .filter(|s| !s.is_empty())
-                .map(|s| cpu_list(s).with_context(|| format!("process.execCPUAffinity.{name}: {s:?}")))
+                .map(|s| {
+                    let set = cpu_list(s).with_context(|| format!("process.execCPUAffinity.{name}: {s:?}"))?;
+                    Ok::<_, anyhow::Error>((s.to_string(), set))
+                })
                 .transpose()
         };
         Ok(Self {
@@ -38,7 +42,7 @@ impl ExecAffinity {
     /// Before the cgroup move: the transient affinity, if one is asked for.
     pub fn apply_initial(&self) -> Result<()> {
         match &self.initial {
-            Some(set) => set_own(set).context("process.execCPUAffinity.initial"),
+            Some((list, set)) => set_own(set).with_context(|| format!("process.execCPUAffinity.initial: {list:?}")),
             None => Ok(()),
         }
     }
@@ -46,7 +50,7 @@ impl ExecAffinity {
     /// After the cgroup move: the final affinity, or the cgroup's own.
     pub fn apply_final(&self) -> Result<()> {
         match &self.last {
-            Some(set) => set_own(set).context("process.execCPUAffinity.final"),
+            Some((list, set)) => set_own(set).with_context(|| format!("process.execCPUAffinity.final: {list:?}")),
             None => {
                 reset();
                 Ok(())

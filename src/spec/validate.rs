@@ -24,6 +24,8 @@ pub fn validate(spec: &Spec) -> Result<()> {
     devices(spec)?;
     sysctls(spec)?;
     hooks(spec)?;
+    process_linux(spec)?;
+    unsupported(spec)?;
     resources(spec)?;
     Ok(())
 }
@@ -307,10 +309,11 @@ fn time_offsets(spec: &Spec) -> Result<()> {
     }
     match namespaces(spec)
         .iter()
-        .position(|n| n.typ() == LinuxNamespaceType::Time)
+        .enumerate()
+        .find(|(_, n)| n.typ() == LinuxNamespaceType::Time)
     {
         None => bail!("linux.timeOffsets: needs a time namespace in linux.namespaces"),
-        Some(i) if namespaces(spec)[i].path().is_some() => {
+        Some((i, n)) if n.path().is_some() => {
             bail!(
                 "linux.timeOffsets: linux.namespaces[{i}] joins a time namespace by path, whose clocks are set already"
             )
@@ -357,11 +360,16 @@ fn devices(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// What the cgroup files would refuse with no more than EINVAL, checked here
-/// so that the error names the field.
-fn resources(spec: &Spec) -> Result<()> {
+/// What the linux section sets on each process, checked before any is made.
+fn process_linux(spec: &Spec) -> Result<()> {
     let Some(linux) = spec.linux() else { return Ok(()) };
-    crate::process::mempolicy::validate(linux.memory_policy().as_ref())?;
+    crate::process::personality::warn_flags(linux.personality().as_ref());
+    crate::process::mempolicy::validate(linux.memory_policy().as_ref())
+}
+
+/// Sections hull does not implement: refused by name, never ignored.
+fn unsupported(spec: &Spec) -> Result<()> {
+    let Some(linux) = spec.linux() else { return Ok(()) };
     if let Some(devs) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) {
         let mut names: Vec<&String> = devs.keys().collect();
         names.sort();
@@ -370,11 +378,18 @@ fn resources(spec: &Spec) -> Result<()> {
              (`hull features` says netDevices.enabled false); a CNI plugin or a createRuntime hook can move them"
         );
     }
-    crate::process::personality::warn_flags(linux.personality().as_ref());
     if linux.intel_rdt().is_some() {
         bail!("linux.intelRdt: resctrl groups are not supported by hull (`hull features` says intelRdt.enabled false)");
     }
-    let Some(r) = linux.resources() else { return Ok(()) };
+    Ok(())
+}
+
+/// What the cgroup files would refuse with no more than EINVAL, checked here
+/// so that the error names the field.
+fn resources(spec: &Spec) -> Result<()> {
+    let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) else {
+        return Ok(());
+    };
     for (i, d) in r.devices().iter().flatten().enumerate() {
         for (name, n) in [("major", d.major()), ("minor", d.minor())] {
             if n.is_some_and(|n| n < -1) {
