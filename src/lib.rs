@@ -13,6 +13,7 @@ pub mod fdpass;
 pub mod hooks;
 pub mod launcher;
 pub mod logging;
+pub mod netlink;
 pub mod passwd;
 pub mod privilege;
 pub mod process;

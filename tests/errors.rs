@@ -87,17 +87,20 @@ fn exec_cpu_affinity_is_a_cpu_list() {
     }
 }
 
-/// What hull cannot do yet is refused by field, not ignored.
+/// What hull cannot do, or cannot do with these values, is refused by
+/// field, not ignored.
 #[test]
-fn linux_fields_checked_before_the_kernel() {
+fn linux_fields_refused_by_name() {
     let b = Bundle::new(&["true"]);
     b.edit(|c| c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "2-1"}));
     create_fails(&b, &["linux.memoryPolicy.nodes", "2-1"]);
     b.edit(|c| {
         c["linux"].as_object_mut().unwrap().remove("memoryPolicy");
-        c["linux"]["netDevices"] = json!({"dummy0": {"name": "eth1"}});
+        c["linux"]["netDevices"] = json!({"hullnodev0": {"name": "eth1"}});
     });
-    create_fails(&b, &["linux.netDevices", "dummy0"]);
+    create_fails(&b, &["linux.netDevices.hullnodev0", "no network device"]);
+    b.edit(|c| c["linux"]["netDevices"] = json!({"lo": {"name": "a/b"}}));
+    create_fails(&b, &["linux.netDevices.lo.name", "a/b"]);
     b.edit(|c| {
         c["linux"].as_object_mut().unwrap().remove("netDevices");
         c["linux"]["intelRdt"] = json!({"closID": "hull-test"});

@@ -353,7 +353,7 @@ fn features_document() {
     assert_eq!(v["linux"]["selinux"]["enabled"], true);
     assert_eq!(v["linux"]["cgroup"]["systemd"], true);
     assert_eq!(v["linux"]["memoryPolicy"]["modes"].as_array().unwrap().len(), 7);
-    assert_eq!(v["linux"]["netDevices"]["enabled"], false);
+    assert_eq!(v["linux"]["netDevices"]["enabled"], true);
 }
 
 /// config.md: process is REQUIRED only when start is called. Without it

@@ -198,3 +198,70 @@ fn without_a_mount_namespace_the_container_shares_the_callers() {
         stderr(&o)
     );
 }
+
+/// A host ifb device (this kernel has no dummy driver), deleted on drop if
+/// it is still on the host (a virtual device dies with the namespace it was
+/// moved to).
+struct Dummy(String);
+
+impl Dummy {
+    fn new(name: &str, addrs: &[&str]) -> Dummy {
+        let ip = |args: &[&str]| {
+            let o = std::process::Command::new("ip").args(args).output().unwrap();
+            assert!(
+                o.status.success(),
+                "ip {args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        };
+        let _ = std::process::Command::new("ip").args(["link", "del", name]).output();
+        ip(&["link", "add", name, "type", "ifb"]);
+        let d = Dummy(name.to_string());
+        for a in addrs {
+            let mut args = vec!["addr", "add", a, "dev", name];
+            if a.contains(':') {
+                args.push("nodad");
+            }
+            ip(&args);
+        }
+        d
+    }
+
+    fn on_host(&self) -> bool {
+        std::path::Path::new("/sys/class/net").join(&self.0).exists()
+    }
+}
+
+impl Drop for Dummy {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip").args(["link", "del", &self.0]).output();
+    }
+}
+
+/// linux.netDevices: the device moves in under its new name, with its
+/// addresses, and up; a name taken inside fails create and leaves the
+/// device on the host.
+#[test]
+fn net_devices_move_in_with_their_addresses() {
+    let name = format!("hnd{}", std::process::id() % 1_000_000);
+    let dev = Dummy::new(&name, &["10.213.7.1/24", "fd00:213::7/64"]);
+    let b = Bundle::new(&["sh", "-c", "ip -o addr show dev eth7; ip -o link show eth7"]);
+    b.edit(|c| c["linux"]["netDevices"] = json!({ &name: {"name": "eth7"} }));
+    let out = b.run_ok("netdev");
+    assert!(out.contains("inet 10.213.7.1/24"), "{out}");
+    assert!(out.contains("inet6 fd00:213::7/64"), "{out}");
+    assert!(out.lines().any(|l| l.contains("eth7:") && l.contains(",UP")), "{out}");
+    drop(dev);
+
+    let dev = Dummy::new(&name, &["10.213.7.1/24"]);
+    b.edit(|c| c["linux"]["netDevices"] = json!({ &name: {"name": "lo"} }));
+    let o = b.create("netdev-taken", &[]);
+    assert!(!o.status.success(), "a device renamed to lo was accepted");
+    assert!(
+        stderr(&o).contains(&format!("linux.netDevices.{name}")) && stderr(&o).contains("\"lo\" is taken"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+    assert!(dev.on_host(), "the device left the host although create failed");
+}

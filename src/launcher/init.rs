@@ -138,9 +138,10 @@ fn host_pid(h: &Handles) -> i32 {
 /// in the container's namespaces, all before pivot_root.
 fn container_hooks(req: &Launch, h: &Handles, ch: &Channel) -> Result<()> {
     let spec = &req.bundle.spec;
-    if has_hooks(spec, &[Phase::Prestart, Phase::CreateRuntime]) {
+    if has_hooks(spec, &[Phase::Prestart, Phase::CreateRuntime]) || super::netdevices::asked(spec) {
         ch.send(&Msg::CreateHooks)?;
-        ch.expect_ack().context("prestart/createRuntime hooks")?;
+        ch.expect_ack()
+            .context("linux.netDevices, prestart/createRuntime hooks")?;
     }
     run_hooks_here(req, h, Phase::CreateContainer, "creating")
 }

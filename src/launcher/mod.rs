@@ -19,6 +19,7 @@ mod init;
 pub mod kernel;
 pub(crate) mod listener;
 mod namespaces;
+pub(crate) mod netdevices;
 pub mod sealed_exe;
 mod stage1;
 mod sync;
@@ -236,10 +237,13 @@ impl Talk {
                     Ok(())
                 }
                 Msg::SeccompListener => self.hand_over_listener(req, ch).and_then(|()| ch.send(&Msg::Ack)),
-                Msg::CreateHooks => runtime_hooks(req, self.init).and_then(|()| {
-                    hull_sys::fault::point("create:hooks");
-                    ch.send(&Msg::Ack)
-                }),
+                Msg::CreateHooks => self
+                    .net_devices(req)
+                    .and_then(|()| runtime_hooks(req, self.init))
+                    .and_then(|()| {
+                        hull_sys::fault::point("create:hooks");
+                        ch.send(&Msg::Ack)
+                    }),
                 Msg::Ack | Msg::Placed | Msg::JoinCgroups { .. } | Msg::NotJoined { .. } => Ok(()),
             };
             if let Err(e) = answered {
@@ -247,6 +251,13 @@ impl Talk {
             }
         }
         failure
+    }
+
+    fn net_devices(&self, req: &Launch) -> Result<()> {
+        match self.init {
+            Some(pid) => netdevices::move_all(&req.bundle.spec, pid),
+            None => bail!("create channel: CreateHooks before the init's pid"),
+        }
     }
 
     fn hand_over_listener(&self, req: &Launch, ch: &sync::Channel) -> Result<()> {

@@ -25,8 +25,8 @@ pub enum Msg {
         #[serde(default)]
         joined_v1: bool,
     },
-    /// The init's environment is ready: the parent runs the prestart and
-    /// createRuntime hooks, then answers Ack.
+    /// The init's environment is ready: the parent moves linux.netDevices
+    /// in and runs the prestart and createRuntime hooks, then answers Ack.
     CreateHooks,
     /// The init moves itself into these v1 `tasks` files and answers Ack, or
     /// NotJoined (then the parent places it as before).

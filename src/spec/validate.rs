@@ -25,6 +25,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
     sysctls(spec)?;
     hooks(spec)?;
     process_linux(spec)?;
+    crate::launcher::netdevices::validate(spec)?;
     unsupported(spec)?;
     resources(spec)?;
     Ok(())
@@ -370,14 +371,6 @@ fn process_linux(spec: &Spec) -> Result<()> {
 /// Sections hull does not implement: refused by name, never ignored.
 fn unsupported(spec: &Spec) -> Result<()> {
     let Some(linux) = spec.linux() else { return Ok(()) };
-    if let Some(devs) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) {
-        let mut names: Vec<&String> = devs.keys().collect();
-        names.sort();
-        bail!(
-            "linux.netDevices: {names:?}: moving host network devices into the container is not supported by hull \
-             (`hull features` says netDevices.enabled false); a CNI plugin or a createRuntime hook can move them"
-        );
-    }
     if linux.intel_rdt().is_some() {
         bail!("linux.intelRdt: resctrl groups are not supported by hull (`hull features` says intelRdt.enabled false)");
     }
