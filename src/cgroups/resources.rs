@@ -76,6 +76,11 @@ pub fn split(r: &LinuxResources) -> Result<(LinuxResources, Extras)> {
     rest.set_devices(None);
     if is_v2() {
         // cgroups-rs drives v2 itself; only `unified` is ours.
+        for field in unwritten_on_v2(r) {
+            tracing::warn!(
+                "linux.resources.{field}: not written on this cgroup v2 host (not supported by hull there yet)"
+            );
+        }
         rest.set_unified(None);
         unified(r, &mut extras)?;
         return Ok((rest, extras));
@@ -279,6 +284,32 @@ fn unified(r: &LinuxResources, extras: &mut Extras) -> Result<()> {
     Ok(())
 }
 
+/// Fields cgroups-rs leaves unwritten on a cgroup v2 host, where hull writes
+/// them itself on v1: named in a warning rather than dropped in silence.
+fn unwritten_on_v2(r: &LinuxResources) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if let Some(c) = r.cpu() {
+        out.extend(c.burst().map(|_| "cpu.burst"));
+        out.extend(c.idle().map(|_| "cpu.idle"));
+    }
+    if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
+        out.push("rdma");
+    }
+    if let Some(m) = r.memory() {
+        out.extend(m.kernel().map(|_| "memory.kernel"));
+        out.extend(m.kernel_tcp().map(|_| "memory.kernelTCP"));
+        out.extend(m.swappiness().map(|_| "memory.swappiness"));
+        if m.disable_oom_killer() == Some(true) {
+            out.push("memory.disableOOMKiller");
+        }
+        // cgroups-rs writes nothing of memory without a limit or swap limit.
+        if m.reservation().is_some() && m.limit().unwrap_or(0) <= 0 && m.swap().unwrap_or(0) <= 0 {
+            out.push("memory.reservation");
+        }
+    }
+    out
+}
+
 /// Applies the extras to a cgroup `path` that holds `pid`.
 pub fn apply(path: &str, pid: Option<i32>, extras: &Extras) -> Result<()> {
     for w in &extras.v1 {
@@ -372,4 +403,33 @@ pub fn explain(path: &str, err: &str) -> anyhow::Error {
     let value = between("value ", " caused by").unwrap_or_default();
     let why = between("message: \"", "\"").unwrap_or_else(|| err.to_string());
     anyhow::anyhow!("linux.resources.{field}: cgroup {path}: {file}: the kernel refused {value}: {why}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_cgroups_rs_drops_on_v2_are_named() {
+        let r: LinuxResources = serde_json::from_value(serde_json::json!({
+            "cpu": {"burst": 1000, "idle": 1, "shares": 512},
+            "rdma": {"mlx5_0": {"hcaHandles": 3}},
+            "memory": {"reservation": 1000000, "swappiness": 10, "disableOOMKiller": false, "kernel": 1}
+        }))
+        .unwrap();
+        assert_eq!(
+            unwritten_on_v2(&r),
+            [
+                "cpu.burst",
+                "cpu.idle",
+                "rdma",
+                "memory.kernel",
+                "memory.swappiness",
+                "memory.reservation"
+            ]
+        );
+        let r: LinuxResources =
+            serde_json::from_value(serde_json::json!({"memory": {"limit": 1000000, "reservation": 10000}})).unwrap();
+        assert!(unwritten_on_v2(&r).is_empty());
+    }
 }
