@@ -78,7 +78,9 @@ fn move_one(host: &mut Socket, inside: &mut Socket, netns: &std::fs::File, index
     let before: Vec<i32> = links(inside)?.iter().map(|l| l.index).collect();
     let mut body = link_message(index, 0);
     attr(&mut body, IFLA_NET_NS_FD, &(netns.as_raw_fd() as u32).to_ne_bytes());
-    attr(&mut body, IFLA_IFNAME, &nul_terminated(to));
+    // validate() refused a NUL in any name.
+    let name = std::ffi::CString::new(to).context("name")?;
+    attr(&mut body, IFLA_IFNAME, name.as_bytes_with_nul());
     host.request(netlink::RTM_NEWLINK, 0, &body)
         .map_err(|e| anyhow!("move it into the container's network namespace as {to:?}: {e}"))?;
     // The kernel may give it another index there: it is the one that is new.
@@ -99,12 +101,6 @@ fn move_one(host: &mut Socket, inside: &mut Socket, netns: &std::fs::File, index
         .request(netlink::RTM_NEWLINK, 0, &link_message(moved.index, libc::IFF_UP as u32))
         .map_err(|e| anyhow!("bring {:?} up: {e}", moved.name))?;
     Ok(())
-}
-
-fn nul_terminated(s: &str) -> Vec<u8> {
-    let mut v = s.as_bytes().to_vec();
-    v.push(0);
-    v
 }
 
 /// struct ifinfomsg: family, type, index, flags and the flags to change.

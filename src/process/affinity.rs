@@ -15,8 +15,8 @@ use oci_spec::runtime::Process;
 #[derive(Default)]
 pub struct ExecAffinity {
     /// The list as written, for errors, and the set.
-    pub initial: Option<(String, CpuSet)>,
-    pub last: Option<(String, CpuSet)>,
+    initial: Option<(String, CpuSet)>,
+    last: Option<(String, CpuSet)>,
 }
 
 impl ExecAffinity {
@@ -76,7 +76,7 @@ fn set_own(set: &CpuSet) -> nix::Result<()> {
 }
 
 /// A kernel cpu list: `0-3,7`.
-pub fn cpu_list(s: &str) -> Result<CpuSet> {
+fn cpu_list(s: &str) -> Result<CpuSet> {
     let mut set = CpuSet::new();
     for cpu in super::bitlist::parse(s, CpuSet::count(), "CPU")? {
         set.set(cpu)?;
