@@ -274,6 +274,68 @@ fn a_pre_existing_cgroup_is_kept() {
     assert!(!after_failure, "a failed create left {}", mirror.display());
 }
 
+/// Every hierarchy's directory for `path` (v1 ones and the cgroup2 tree)
+/// that exists.
+fn existing(path: &str) -> Vec<String> {
+    std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .map(|h| h.path().join(path))
+        .filter(|d| d.is_dir())
+        .map(|d| d.display().to_string())
+        .collect()
+}
+
+/// A cgroup that exists in one hierarchy only (as `cgcreate -g cpu:/x`
+/// leaves it) is made in the others, and a failed create, or delete,
+/// removes what it made there, parents too, and keeps the one it found.
+#[test]
+fn a_cgroup_found_in_one_hierarchy_keeps_it_and_loses_the_rest() {
+    let found = PathBuf::from("/sys/fs/cgroup/cpu");
+    if !found.join("cgroup.procs").exists() {
+        eprintln!("no v1 cpu hierarchy: nothing to check");
+        return;
+    }
+    let path = unique("found-in-cpu");
+    let parent = path.split('/').next().unwrap().to_string();
+    std::fs::create_dir_all(found.join(&path)).unwrap();
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("/{path}"));
+        c["linux"]["resources"]["pids"] = json!({"limit": 5});
+        c["hooks"] = json!({"prestart": [{"path": "/bin/false"}]});
+    });
+    let o = b.create("found-failed", &[]);
+    assert!(!o.status.success() && stderr(&o).contains("prestart"), "{}", stderr(&o));
+    let after_failure = existing(&parent);
+    b.edit(|c| c["hooks"] = json!({}));
+    b.run_ok("found");
+    let after_delete = existing(&parent);
+    let _ = std::fs::remove_dir(found.join(&path));
+    remove_parent(&path);
+    let only_found = vec![found.join(&parent).display().to_string()];
+    assert_eq!(after_failure, only_found, "a failed create left these");
+    assert_eq!(after_delete, only_found, "delete left these");
+}
+
+/// A relative cgroupsPath goes under hull's own parent: delete removes the
+/// parents create made below it, and keeps that one.
+#[test]
+fn delete_removes_the_parents_create_made() {
+    let below = format!("hull-test-{}-parents", std::process::id());
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("{below}/a/c")));
+    b.run_ok("parents");
+    let left = existing(&format!("hull/{below}"));
+    for d in &left {
+        let _ = std::fs::remove_dir(PathBuf::from(d).join("a/c"));
+        let _ = std::fs::remove_dir(PathBuf::from(d).join("a"));
+        let _ = std::fs::remove_dir(d);
+    }
+    assert!(left.is_empty(), "delete left {left:?}");
+    assert!(cg_file("pids", "hull", "").is_dir(), "hull's own parent was removed");
+}
+
 #[test]
 fn a_cgroup_in_use_is_refused() {
     let path = unique("in-use");
@@ -692,13 +754,7 @@ fn every_failure_after_the_cgroup_is_made_leaves_no_directory() {
         });
         let o = b.create(&format!("fails-{name}"), &[]);
         assert!(!o.status.success(), "{name}: create succeeded");
-        let left: Vec<String> = std::fs::read_dir("/sys/fs/cgroup")
-            .unwrap()
-            .flatten()
-            .map(|h| h.path().join(&parent))
-            .filter(|d| d.exists())
-            .map(|d| d.display().to_string())
-            .collect();
+        let left = existing(&parent);
         remove_parent(&path);
         assert!(left.is_empty(), "{name}: {left:?} left behind ({})", stderr(&o));
         assert!(b.leftovers().is_empty(), "{name}: state left");

@@ -21,23 +21,67 @@ use serde::{Deserialize, Serialize};
 
 const ROOT: &str = "/sys/fs/cgroup";
 /// Where containers without an absolute linux.cgroupsPath go.
-const DEFAULT_PARENT: &str = "hull";
+pub const DEFAULT_PARENT: &str = "hull";
 
 /// What the state records about a container's cgroup.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CgroupRef {
     /// Path below each hierarchy's root, without a leading slash.
     pub path: String,
-    /// Whether create made it (only then does delete remove it).
+    /// Whether none of its directories existed before create. `made` says
+    /// more; this stays for an older hull, which removes the cgroup only
+    /// when it is true.
     pub created: bool,
     /// The systemd unit (`slice:prefix:name`) under --systemd-cgroup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub systemd: Option<String>,
-    /// A cgroup create did not make still gets a mirror in a hybrid host's
-    /// cgroup2 tree: where create started making that (see first_missing),
-    /// so delete removes what it made and only that.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// What create made, hierarchy by hierarchy (see `to_make`): delete
+    /// removes that and only that.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub made: Vec<Made>,
+    /// An older hull's record of the hybrid host's cgroup2 mirror it made
+    /// for a cgroup that existed: read, never written (see `made_by_create`).
+    #[serde(default, skip_serializing)]
     pub hybrid_made_from: Option<String>,
+}
+
+impl CgroupRef {
+    /// What create made, from `made`, or from what an older hull recorded.
+    pub fn made_by_create(&self) -> Vec<Made> {
+        if !self.made.is_empty() {
+            return self.made.clone();
+        }
+        let made_from = self.created.then_some(self.path.as_str());
+        legacy_made(made_from, self.hybrid_made_from.as_deref())
+    }
+}
+
+/// Where a create began making a cgroup in one hierarchy: `from` is the
+/// shallowest part of the cgroup's path that did not exist there.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Made {
+    /// The hierarchy's mount point.
+    pub root: PathBuf,
+    pub from: String,
+}
+
+/// An older hull's record as `Made`s: `made_from` in every hierarchy (it
+/// recorded one only when the cgroup existed in none), `hybrid_made_from`
+/// in the hybrid host's cgroup2 tree alone.
+pub fn legacy_made(made_from: Option<&str>, hybrid_made_from: Option<&str>) -> Vec<Made> {
+    let made = |root: PathBuf, from: &str| Made {
+        root,
+        from: from.to_string(),
+    };
+    match (made_from, hybrid_made_from) {
+        (Some(from), _) => hierarchy_roots().into_iter().map(|r| made(r, from)).collect(),
+        (None, Some(from)) => resources::v2_root()
+            .filter(|_| !is_v2())
+            .map(|r| made(r, from))
+            .into_iter()
+            .collect(),
+        (None, None) => vec![],
+    }
 }
 
 /// Whether `r` sets any limit (device rules alone are not limits: a rootless
@@ -176,6 +220,17 @@ fn dirs(path: &str) -> Vec<PathBuf> {
         return vec![Path::new(ROOT).join(path)];
     }
     v1_hierarchies().iter().map(|h| h.join(path)).collect()
+}
+
+/// Every hierarchy a container's cgroup has a directory in: the v1 ones and
+/// a hybrid host's cgroup2 tree (the mirror), or the one v2 tree.
+fn hierarchy_roots() -> Vec<PathBuf> {
+    if is_v2() {
+        return vec![PathBuf::from(ROOT)];
+    }
+    let mut roots = v1_hierarchies().to_vec();
+    roots.extend(resources::v2_root());
+    roots
 }
 
 fn hierarchy_dir(path: &str, controller: &str) -> PathBuf {
@@ -507,55 +562,39 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Removes the cgroup's directories; one still holding processes (shared
-    /// with a live container) is left alone.
-    /// Whether none of its directories is left now (as `any_left` asks;
-    /// the hybrid host's cgroup2 one goes too, as far as it can).
-    pub fn remove(path: &str) -> bool {
+    /// What a create of `path` makes, hierarchy by hierarchy: each
+    /// hierarchy where `path` has no directory, with the shallowest of its
+    /// parents that has none there either. Looked at before anything is
+    /// made; a cgroup that exists in some hierarchies only is made in the
+    /// others, and only those are removed again.
+    pub fn to_make(path: &str) -> Vec<Made> {
+        hierarchy_roots()
+            .into_iter()
+            .filter(|r| !r.join(path).exists())
+            .map(|r| Made {
+                from: first_missing_where(path, |p| r.join(p).exists()),
+                root: r,
+            })
+            .collect()
+    }
+
+    /// Removes what a create made (see `to_make`), deepest first; `keep`,
+    /// a parent, stays with its own parents even where create made it. A
+    /// directory still in use (processes, a neighbour's cgroup) stays.
+    /// Whether the cgroup itself is gone from every hierarchy it was made in.
+    pub fn remove_made(path: &str, made: &[Made], keep: Option<&str>) -> bool {
         let mut gone = true;
-        for d in dirs(path) {
-            if let Err(e) = std::fs::remove_dir(&d) {
-                gone &= e.kind() == std::io::ErrorKind::NotFound;
-            }
-        }
-        if let Some(d) = resources::hybrid_dir(path) {
-            let _ = std::fs::remove_dir(&d);
+        for m in made {
+            let mut kept = false;
+            up_to(path, &m.from, |p| {
+                kept |= Some(p) == keep && p != path;
+                if !kept {
+                    let _ = std::fs::remove_dir(m.root.join(p));
+                }
+            });
+            gone &= !m.root.join(path).exists();
         }
         gone
-    }
-
-    /// The shallowest of `path`'s parents that has no directory in any
-    /// hierarchy, or `path` itself, which the caller knows has none: where a
-    /// create that makes `path` starts making directories.
-    pub fn first_missing(path: &str) -> String {
-        first_missing_where(path, |p| dirs(p).iter().any(|d| d.exists()))
-    }
-
-    /// first_missing in the hybrid host's cgroup2 tree alone; None where it
-    /// is not one, or the mirror exists.
-    pub fn first_missing_hybrid(path: &str) -> Option<String> {
-        let exists = |p: &str| resources::hybrid_dir(p).is_some_and(|d| d.exists());
-        (resources::v2_root().is_some() && resources::hybrid_dir(path).is_some() && !exists(path))
-            .then(|| first_missing_where(path, exists))
-    }
-
-    /// Removes `path` and its parents up to `made_from` (see first_missing):
-    /// what a failed create made. A parent someone has used since stays.
-    pub fn remove_made(path: &str, made_from: &str) {
-        up_to(path, made_from, |p| {
-            Cgroup::remove(p);
-        })
-    }
-
-    /// remove_made in the hybrid host's cgroup2 tree alone; whether the
-    /// mirror of `path` is gone.
-    pub fn remove_made_hybrid(path: &str, made_from: &str) -> bool {
-        up_to(path, made_from, |p| {
-            if let Some(d) = resources::hybrid_dir(p) {
-                let _ = std::fs::remove_dir(d);
-            }
-        });
-        !resources::hybrid_dir(path).is_some_and(|d| d.exists())
     }
 
     /// Whether any directory of this cgroup is left.
@@ -564,7 +603,8 @@ impl Cgroup {
     }
 }
 
-/// The shallowest prefix of `path` that does not `exist`, or `path`.
+/// The shallowest prefix of `path` that does not `exist`, or `path`, which
+/// the caller knows does not.
 fn first_missing_where(path: &str, exists: impl Fn(&str) -> bool) -> String {
     let mut prefix = String::new();
     for part in path.split('/') {

@@ -356,11 +356,6 @@ fn enter_v2(root: &Path, path: &str, files: &[(String, String)], pid: Option<i32
     Ok(dir.0)
 }
 
-/// The cgroup's directory in a hybrid host's cgroup2 tree, if there is one.
-pub fn hybrid_dir(path: &str) -> Option<PathBuf> {
-    (!is_v2()).then(|| Path::new(HYBRID_V2).join(path))
-}
-
 /// The linux.resources field each cgroup file is written from, v1 and v2.
 const FIELDS: &[(&str, &str)] = &[
     ("memory.limit_in_bytes", "memory.limit"),

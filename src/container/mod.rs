@@ -25,12 +25,8 @@ pub use signals::parse_signal;
 struct CreateGuard {
     dir: Option<ContainerDir>,
     pid: Option<i32>,
-    /// A cgroup this create made, and the first of it and its parents that
-    /// did not exist before.
-    cgroup: Option<(String, String)>,
-    /// The same for the hybrid host's cgroup2 mirror of a cgroup that
-    /// existed (CgroupRef::hybrid_made_from).
-    hybrid: Option<(String, String)>,
+    /// A cgroup this create is making, and what of it (Cgroup::to_make).
+    cgroup: Option<(String, Vec<crate::cgroups::Made>)>,
     /// A systemd unit this create may have started.
     unit: Option<String>,
 }
@@ -43,11 +39,8 @@ impl Drop for CreateGuard {
         if let Some(unit) = self.unit.take() {
             let _ = crate::cgroups::systemd::stop(&unit);
         }
-        if let Some((path, made_from)) = self.cgroup.take() {
-            Cgroup::remove_made(&path, &made_from);
-        }
-        if let Some((path, made_from)) = self.hybrid.take() {
-            until_removed(|| Cgroup::remove_made_hybrid(&path, &made_from));
+        if let Some((path, made)) = self.cgroup.take() {
+            until_removed(|| Cgroup::remove_made(&path, &made, None));
         }
         if let Some(dir) = self.dir.take() {
             let _ = dir.remove();
@@ -120,7 +113,6 @@ pub fn create(
         dir: Some(dir),
         pid: None,
         cgroup: None,
-        hybrid: None,
         unit: None,
     };
     let dir = guard.dir.as_ref().context("state dir")?;
@@ -147,25 +139,13 @@ pub fn create(
         path: cg.path.clone(),
         created: !existed,
         systemd: cg.systemd.clone(),
-        hybrid_made_from: (existed && cg.systemd.is_none())
-            .then(|| Cgroup::first_missing_hybrid(&cg.path))
-            .flatten(),
+        made: Cgroup::to_make(&cg.path),
+        hybrid_made_from: None,
     });
-
-    if let Some(r) = cgroup_ref.as_ref() {
-        guard.hybrid = r.hybrid_made_from.clone().map(|from| (r.path.clone(), from));
-        if r.created {
-            guard.cgroup = Some((r.path.clone(), Cgroup::first_missing(&r.path)));
-        }
+    if let Some(r) = cgroup_ref.as_ref().filter(|r| !r.made.is_empty()) {
+        guard.cgroup = Some((r.path.clone(), r.made.clone()));
         // What a delete --force of a create killed midway removes.
-        let creating = match (&guard.cgroup, &r.hybrid_made_from) {
-            (Some((path, from)), _) => Some(serde_json::json!({"cgroup": path, "made_from": from})),
-            (None, Some(from)) => Some(serde_json::json!({"cgroup": r.path, "hybrid_made_from": from})),
-            (None, None) => None,
-        };
-        if let Some(c) = creating {
-            state::save_creating(dir, &c)?;
-        }
+        state::save_creating(dir, &serde_json::json!({"cgroup": r.path, "made": r.made}))?;
     }
     let launched = launcher::launch(&req, cgroup.as_mut());
     // Only a unit this create started is its to stop (a unit of that name
@@ -201,7 +181,6 @@ pub fn create(
     }
     guard.pid = None;
     guard.cgroup = None;
-    guard.hybrid = None;
     guard.unit = None;
     let dir = guard.dir.take().context("state dir")?;
     let master = local.map(|l| crate::console::recv_master(l.as_raw_fd())).transpose()?;
@@ -478,12 +457,14 @@ pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
                 tracing::warn!("{e:#}");
             }
         }
-        if c.created {
-            until_removed(|| Cgroup::remove(&c.path));
-            fault::point("delete:cgroup-removed");
-        } else if let Some(from) = &c.hybrid_made_from {
-            until_removed(|| Cgroup::remove_made_hybrid(&c.path, from));
-        }
+        // The parents create made go too, but for hull's own (made again
+        // by the next create, at a cost) and a systemd slice (systemd's).
+        let keep = match &c.systemd {
+            Some(_) => c.path.rsplit_once('/').map(|(parent, _)| parent),
+            None => Some(crate::cgroups::DEFAULT_PARENT),
+        };
+        until_removed(|| Cgroup::remove_made(&c.path, &c.made_by_create(), keep));
+        fault::point("delete:cgroup-removed");
     }
     dir.remove()?;
     fault::point("delete:state-removed");
@@ -499,20 +480,19 @@ pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
 pub fn clear_leftover(root: &Path, id: &str) -> Result<()> {
     state::remove_leftover(root, id, |creating| {
         let c = creating.unwrap_or_default();
-        if let (Some(path), Some(from)) = (c["cgroup"].as_str(), c["hybrid_made_from"].as_str()) {
-            until_removed(|| Cgroup::remove_made_hybrid(path, from));
-        }
-        let (Some(path), Some(from)) = (c["cgroup"].as_str(), c["made_from"].as_str()) else {
+        let Some(path) = c["cgroup"].as_str() else {
             return;
         };
-        let _ = Cgroup::open(path).and_then(|cg| cg.signal_all(libc::SIGKILL));
-        for _ in 0..200 {
-            Cgroup::remove_made(path, from);
-            if !Cgroup::any_left(path) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(5));
+        let made = serde_json::from_value(c["made"].clone()).unwrap_or_else(|_| {
+            // An older hull's creating.json.
+            crate::cgroups::legacy_made(c["made_from"].as_str(), c["hybrid_made_from"].as_str())
+        });
+        if made.is_empty() {
+            // Not its cgroup: whoever is in it now is not its to kill.
+            return;
         }
+        let _ = Cgroup::open(path).and_then(|cg| cg.signal_all(libc::SIGKILL));
+        until_removed(|| Cgroup::remove_made(path, &made, None));
     })
 }
 
