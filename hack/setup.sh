@@ -4,7 +4,7 @@
 # release link (libc.a) and the tests' C probes.
 set -euo pipefail
 
-PKGS=(busybox-static runc jq util-linux iproute2 procps containerd bsdutils golang-github-containers-common podman conmon catatonit netavark containernetworking-plugins docker-registry skopeo apache2-utils curl debootstrap umoci openssl python3 uidmap passwd gcc libc6-dev tinyproxy python3-grpcio python3-grpc-tools docker.io tini iptables)
+PKGS=(busybox-static runc jq util-linux iproute2 procps containerd bsdutils golang-github-containers-common podman conmon catatonit netavark containernetworking-plugins docker-registry skopeo apache2-utils curl debootstrap umoci openssl python3 uidmap passwd gcc libc6-dev tinyproxy python3-grpcio python3-grpc-tools docker.io tini iptables qemu-system-x86 cpio)
 
 missing=()
 for p in "${PKGS[@]}"; do

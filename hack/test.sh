@@ -35,3 +35,4 @@ fi
 ./conformance/cri.sh target/release/hull
 ./conformance/apps.sh target/release/hull
 ./conformance/systemd.sh target/release/hull
+./conformance/cgroup-v2.sh target/release/hull

@@ -75,11 +75,9 @@ pub fn split(r: &LinuxResources) -> Result<(LinuxResources, Extras)> {
     let mut extras = Extras::default();
     rest.set_devices(None);
     if is_v2() {
-        // cgroups-rs drives v2 itself; only `unified` is ours.
-        for field in unwritten_on_v2(r) {
-            tracing::warn!(
-                "linux.resources.{field}: not written on this cgroup v2 host (not supported by hull there yet)"
-            );
+        // cgroups-rs drives v2 itself; `unified` and what it leaves are ours.
+        for field in v2_leftovers(r, &mut rest, &mut extras) {
+            tracing::warn!("linux.resources.{field}: ignored (cgroup v2 has no such setting)");
         }
         rest.set_unified(None);
         unified(r, &mut extras)?;
@@ -176,17 +174,9 @@ pub fn split(r: &LinuxResources) -> Result<(LinuxResources, Extras)> {
             need(&have, "net_prio", "network.priorities")?;
         }
     }
-    if let Some(map) = r.rdma().as_ref().filter(|m| !m.is_empty()) {
+    if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
         need(&have, "rdma", "rdma")?;
-        // cgroups-rs has no rdma setter: one "device hca_handle=N hca_object=M" line per device.
-        for (dev, l) in map {
-            let mut v = dev.clone();
-            if let Some(h) = l.hca_handles() {
-                v.push_str(&format!(" hca_handle={h}"));
-            }
-            if let Some(o) = l.hca_objects() {
-                v.push_str(&format!(" hca_object={o}"));
-            }
+        for v in rdma_lines(r) {
             extras.v1.push(V1Write {
                 controller: "rdma",
                 files: vec!["rdma.max"],
@@ -284,30 +274,79 @@ fn unified(r: &LinuxResources, extras: &mut Extras) -> Result<()> {
     Ok(())
 }
 
-/// Fields cgroups-rs leaves unwritten on a cgroup v2 host, where hull writes
-/// them itself on v1: named in a warning rather than dropped in silence.
-fn unwritten_on_v2(r: &LinuxResources) -> Vec<&'static str> {
-    let mut out = Vec::new();
+/// rdma.max's lines, one "device hca_handle=N hca_object=M" per device (the
+/// same in v1 and v2; cgroups-rs has no rdma setter).
+fn rdma_lines(r: &LinuxResources) -> Vec<String> {
+    let mut lines: Vec<String> = r
+        .rdma()
+        .iter()
+        .flatten()
+        .map(|(dev, l)| {
+            let mut v = dev.clone();
+            if let Some(h) = l.hca_handles() {
+                v.push_str(&format!(" hca_handle={h}"));
+            }
+            if let Some(o) = l.hca_objects() {
+                v.push_str(&format!(" hca_object={o}"));
+            }
+            v
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// A cgroup v2 byte value: -1 is "max".
+fn v2_bytes(v: i64) -> String {
+    if v == -1 {
+        "max".into()
+    } else {
+        v.to_string()
+    }
+}
+
+/// What cgroups-rs leaves unwritten on a cgroup v2 host: hull writes what
+/// has a v2 file (cpu.max.burst, cpu.idle, rdma.max, and memory when no
+/// positive limit is given: a reservation alone, or -1 for no limit, of
+/// which cgroups-rs writes nothing) and returns the fields that have none.
+fn v2_leftovers(r: &LinuxResources, rest: &mut LinuxResources, extras: &mut Extras) -> Vec<&'static str> {
+    let mut push = |file: &str, value: String| extras.v2.push((file.to_string(), value));
     if let Some(c) = r.cpu() {
-        out.extend(c.burst().map(|_| "cpu.burst"));
-        out.extend(c.idle().map(|_| "cpu.idle"));
-    }
-    if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
-        out.push("rdma");
-    }
-    if let Some(m) = r.memory() {
-        out.extend(m.kernel().map(|_| "memory.kernel"));
-        out.extend(m.kernel_tcp().map(|_| "memory.kernelTCP"));
-        out.extend(m.swappiness().map(|_| "memory.swappiness"));
-        if m.disable_oom_killer() == Some(true) {
-            out.push("memory.disableOOMKiller");
+        if let Some(b) = c.burst() {
+            push("cpu.max.burst", b.to_string());
         }
-        // cgroups-rs writes nothing of memory without a limit or swap limit.
-        if m.reservation().is_some() && m.limit().unwrap_or(0) <= 0 && m.swap().unwrap_or(0) <= 0 {
-            out.push("memory.reservation");
+        if let Some(i) = c.idle() {
+            push("cpu.idle", i.to_string());
         }
     }
-    out
+    for line in rdma_lines(r) {
+        push("rdma.max", line);
+    }
+    let mut no_file = Vec::new();
+    let Some(m) = r.memory() else {
+        return no_file;
+    };
+    no_file.extend(m.kernel().map(|_| "memory.kernel"));
+    no_file.extend(m.kernel_tcp().map(|_| "memory.kernelTCP"));
+    no_file.extend(m.swappiness().map(|_| "memory.swappiness"));
+    if m.disable_oom_killer() == Some(true) {
+        no_file.push("memory.disableOOMKiller");
+    }
+    let (limit, swap) = (m.limit().unwrap_or(0), m.swap().unwrap_or(0));
+    if limit <= 0 && swap <= 0 {
+        if limit == -1 {
+            push("memory.max", "max".into());
+        }
+        // No limit and no swap limit given: both unlimited, as in v1.
+        if swap == -1 || (limit == -1 && swap == 0) {
+            push("memory.swap.max", "max".into());
+        }
+        if let Some(low) = m.reservation() {
+            push("memory.low", v2_bytes(low));
+        }
+        rest.set_memory(None);
+    }
+    no_file
 }
 
 /// Applies the extras to a cgroup `path` that holds `pid`.
@@ -332,7 +371,8 @@ pub fn apply(path: &str, pid: Option<i32>, extras: &Extras) -> Result<()> {
     let dir = enter_v2(&root, path, &extras.v2, pid)?;
     for (file, value) in &extras.v2 {
         let f = dir.join(file);
-        std::fs::write(&f, value).with_context(|| format!("linux.resources: write {value:?} to {}", f.display()))?;
+        std::fs::write(&f, value)
+            .with_context(|| format!("linux.resources.{}: write {value:?} to {}", field_of(file), f.display()))?;
     }
     Ok(())
 }
@@ -375,6 +415,8 @@ const FIELDS: &[(&str, &str)] = &[
     ("cpu.rt_runtime_us", "cpu.realtimeRuntime"),
     ("cpu.rt_period_us", "cpu.realtimePeriod"),
     ("cpu.idle", "cpu.idle"),
+    ("cpu.max.burst", "cpu.burst"),
+    ("rdma.max", "rdma"),
     ("cpuset.cpus", "cpu.cpus"),
     ("cpuset.mems", "cpu.mems"),
     ("pids.max", "pids.limit"),
@@ -382,6 +424,15 @@ const FIELDS: &[(&str, &str)] = &[
     ("blkio.leaf_weight", "blockIO.leafWeight"),
     ("io.weight", "blockIO.weight"),
 ];
+
+/// The linux.resources field a cgroup2 file hull writes comes from.
+fn field_of(file: &str) -> String {
+    match FIELDS.iter().find(|(f, _)| *f == file) {
+        Some((_, field)) => field.to_string(),
+        None if file.starts_with("hugetlb.") => "hugepageLimits".into(),
+        None => format!("unified.{file}"),
+    }
+}
 
 /// cgroups-rs's "unable to write to a control group file F, value V caused
 /// by: Os { .. message: M }" as "linux.resources.<field>: cgroup P: F: the
@@ -404,27 +455,49 @@ pub fn explain(path: &str, err: &str) -> anyhow::Error {
 mod tests {
     use super::*;
 
+    /// The files themselves are checked on a real cgroup v2 kernel by
+    /// conformance/cgroup-v2.sh; this pins which field goes where.
     #[test]
-    fn fields_cgroups_rs_drops_on_v2_are_named() {
+    fn what_cgroups_rs_leaves_on_v2_is_written_or_named() {
         let r: LinuxResources = serde_json::from_value(serde_json::json!({
             "cpu": {"burst": 1000, "idle": 1, "shares": 512},
             "rdma": {"mlx5_0": {"hcaHandles": 3}},
             "memory": {"reservation": 1000000, "swappiness": 10, "disableOOMKiller": false, "kernel": 1}
         }))
         .unwrap();
+        let (mut rest, mut extras) = (r.clone(), Extras::default());
+        let no_file = v2_leftovers(&r, &mut rest, &mut extras);
+        assert_eq!(no_file, ["memory.kernel", "memory.swappiness"]);
+        let files: Vec<String> = extras.v2.iter().map(|(f, v)| format!("{f}={v}")).collect();
         assert_eq!(
-            unwritten_on_v2(&r),
+            files,
             [
-                "cpu.burst",
-                "cpu.idle",
-                "rdma",
-                "memory.kernel",
-                "memory.swappiness",
-                "memory.reservation"
+                "cpu.max.burst=1000",
+                "cpu.idle=1",
+                "rdma.max=mlx5_0 hca_handle=3",
+                "memory.low=1000000"
             ]
         );
+        assert!(rest.memory().is_none(), "cgroups-rs would write part of it");
+
+        let r: LinuxResources = serde_json::from_value(serde_json::json!({"memory": {"limit": -1}})).unwrap();
+        let (mut rest, mut extras) = (r.clone(), Extras::default());
+        v2_leftovers(&r, &mut rest, &mut extras);
+        assert_eq!(
+            extras.v2,
+            [
+                ("memory.max".into(), "max".into()),
+                ("memory.swap.max".into(), "max".into())
+            ]
+        );
+
         let r: LinuxResources =
             serde_json::from_value(serde_json::json!({"memory": {"limit": 1000000, "reservation": 10000}})).unwrap();
-        assert!(unwritten_on_v2(&r).is_empty());
+        let (mut rest, mut extras) = (r.clone(), Extras::default());
+        assert!(v2_leftovers(&r, &mut rest, &mut extras).is_empty());
+        assert!(
+            extras.v2.is_empty() && rest.memory().is_some(),
+            "cgroups-rs writes these"
+        );
     }
 }

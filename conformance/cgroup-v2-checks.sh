@@ -1,0 +1,132 @@
+#!/bin/sh
+# Run as pid 1 of conformance/cgroup-v2.sh's VM (busybox sh): hull on a
+# host with cgroup v2 alone. Prints V2OK / V2FAIL lines, then V2DONE.
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+CG=/sys/fs/cgroup
+H="/hull --root /run/hull"
+
+ok() { echo "V2OK $*"; }
+bad() { echo "V2FAIL $*"; }
+# expect NAME FILE WANT: the file's contents are WANT.
+expect() {
+    got=$(cat "$2" 2>&1)
+    if [ "$got" = "$3" ]; then ok "$1"; else bad "$1: $2 is '$got', want '$3'"; fi
+}
+# start NAME: a detached container of case NAME; its output in /tmp/NAME.out.
+start() {
+    if $H run -d --bundle "/cases/$1" "$1" > "/tmp/$1.out" 2>&1 < /dev/null; then
+        ok "$1: run -d"
+    else
+        bad "$1: run -d failed: $(cat "/tmp/$1.out")"
+        return 1
+    fi
+}
+status() { $H state "$1" 2>/dev/null | sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p'; }
+pid_of() { $H state "$1" 2>/dev/null | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p'; }
+gone() {
+    $H delete -f "$1" > /tmp/delete.out 2>&1 || bad "$1: delete -f: $(cat /tmp/delete.out)"
+    if [ -d "$CG/hull/$1" ]; then bad "$1: delete left $CG/hull/$1"; else ok "$1: delete removes its cgroup"; fi
+}
+
+echo "controllers: $(cat $CG/cgroup.controllers)"
+
+# Every limit of the config in its cgroup2 file; the init in the cgroup.
+if start limits; then
+    D=$CG/hull/limits
+    grep -qx "$(pid_of limits)" "$D/cgroup.procs" && ok "limits: the init is in hull/limits" \
+        || bad "limits: init $(pid_of limits) not in $D/cgroup.procs ($(cat "$D/cgroup.procs"))"
+    expect "limits: memory.limit" "$D/memory.max" 67108864
+    expect "limits: memory.swap (swap.max is swap less the limit)" "$D/memory.swap.max" 67108864
+    expect "limits: memory.reservation" "$D/memory.low" 33554432
+    expect "limits: cpu.quota and period" "$D/cpu.max" "50000 100000"
+    expect "limits: cpu.burst" "$D/cpu.max.burst" 20000
+    expect "limits: cpu.shares as a weight" "$D/cpu.weight" 20
+    expect "limits: cpu.cpus" "$D/cpuset.cpus" 0
+    expect "limits: cpu.mems" "$D/cpuset.mems" 0
+    expect "limits: pids.limit" "$D/pids.max" 42
+    expect "limits: hugepageLimits" "$D/hugetlb.2MB.max" 4194304
+    expect "limits: unified memory.high" "$D/memory.high" 62914560
+
+    $H update --memory 100m --cpu-quota 20000 --pids-limit 50 limits > /tmp/u.out 2>&1 || bad "update: $(cat /tmp/u.out)"
+    expect "update: --memory" "$D/memory.max" 104857600
+    expect "update: --cpu-quota" "$D/cpu.max" "20000 100000"
+    expect "update: --pids-limit" "$D/pids.max" 50
+    $H update --memory -1 --memory-swap -1 limits > /tmp/u.out 2>&1 || bad "update -1: $(cat /tmp/u.out)"
+    expect "update: --memory -1 lifts the limit" "$D/memory.max" max
+
+    $H pause limits && [ "$(status limits)" = paused ] && ok "pause: paused" || bad "pause: $(status limits)"
+    expect "pause: cgroup.freeze" "$D/cgroup.freeze" 1
+    $H resume limits && [ "$(status limits)" = running ] && ok "resume: running" || bad "resume: $(status limits)"
+    expect "resume: cgroup.freeze" "$D/cgroup.freeze" 0
+
+    $H events --stats limits > /tmp/ev.out 2>&1
+    grep -q '"pids": *{[^}]*"current": *1' /tmp/ev.out && ok "events --stats: pids.current 1" \
+        || bad "events --stats: $(head -c 300 /tmp/ev.out)"
+    $H ps limits | grep -q sleep && ok "ps lists the init" || bad "ps: $($H ps limits 2>&1)"
+    gone limits
+fi
+
+if start idle; then
+    expect "idle: cpu.idle" "$CG/hull/idle/cpu.idle" 1
+    gone idle
+fi
+if start low; then
+    expect "low: a reservation without a limit" "$CG/hull/low/memory.low" 33554432
+    expect "low: no limit" "$CG/hull/low/memory.max" max
+    gone low
+fi
+# rdma.max is written: the kernel refuses a device it does not have, and
+# create fails naming the field, leaving nothing.
+if $H run --bundle /cases/rdma rdma > /tmp/rdma.out 2>&1 < /dev/null; then
+    bad "rdma: a device the host lacks was accepted"
+else
+    grep -q 'linux.resources.rdma: write "no-such-hca hca_handle=3 hca_object=100"' /tmp/rdma.out \
+        && ok "rdma: refused naming the field: $(cat /tmp/rdma.out)" || bad "rdma: $(cat /tmp/rdma.out)"
+fi
+[ -d "$CG/hull/rdma" ] && bad "rdma: the failed create left its cgroup" || ok "rdma: no cgroup left"
+# Fields with no cgroup v2 file are named in a warning, and the rest runs.
+if start nolimit; then
+    for f in memory.swappiness memory.kernel; do
+        grep -q "$f" /tmp/nolimit.out && ok "nolimit: $f named in a warning" || bad "nolimit: no warning for $f: $(cat /tmp/nolimit.out)"
+    done
+    gone nolimit
+fi
+
+# kill --all reaches every process (no pid namespace: they outlive the init).
+if start family; then
+    i=0; while [ ! -e /ctr/tmp/up ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    n=$(wc -l < "$CG/hull/family/cgroup.procs")
+    [ "$n" -ge 3 ] && ok "family: $n processes" || bad "family: $n processes in the cgroup"
+    $H kill --all family KILL
+    i=0; while [ -s "$CG/hull/family/cgroup.procs" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    [ -s "$CG/hull/family/cgroup.procs" ] && bad "kill --all: left $(cat "$CG/hull/family/cgroup.procs")" || ok "kill --all: none left"
+    rm -f /ctr/tmp/up
+    gone family
+fi
+
+# The OOM killer ends a memory hog at its limit.
+$H run --bundle /cases/oom oom > /tmp/oom.out 2>&1 < /dev/null
+rc=$?
+[ $rc = 137 ] && ok "oom: killed (137)" || bad "oom: exit $rc: $(tail -c 300 /tmp/oom.out)"
+[ -d "$CG/hull/oom" ] && bad "oom: run left its cgroup" || ok "oom: run removes its cgroup"
+
+# The BPF device program: /dev/port (1:4) is not allowed, /dev/zero is.
+out=$($H run --bundle /cases/devices devices 2>&1 < /dev/null)
+case $out in
+*"Operation not permitted"*" 00"*) ok "devices: a node not allowed cannot be opened; /dev/zero can" ;;
+*) bad "devices: $out" ;;
+esac
+
+# The container's own cgroup view (cgroup namespace), its limit inside.
+out=$($H run --bundle /cases/own-view own-view 2>&1 < /dev/null)
+[ "$out" = "$(printf '0::/\n7')" ] && ok "own-view: 0::/ and its own pids.max" || bad "own-view: $out"
+
+[ -z "$(ls /run/hull 2>/dev/null)" ] && ok "no state left" || bad "state left: $(ls /run/hull)"
+[ -z "$(ls -d $CG/hull/*/ 2>/dev/null)" ] && ok "no cgroup left" || bad "cgroups left: $(ls -d $CG/hull/*/)"
+echo V2DONE
+poweroff -f
