@@ -15,7 +15,8 @@ HULL=$(readlink -f "${1:-target/release/hull}")
 CACHE=${HULL_CACHE:-/var/cache/hull}/kernel
 W=$(mktemp -d /tmp/hull-conformance-cgroup-v2.XXXXXX)
 say() { echo "[cgroup-v2] $*" >&2; }
-trap 'rm -rf "$W"' EXIT
+# HULL_V2_KEEP=1 keeps the VM's files and console log, and says where.
+trap '[ "${HULL_V2_KEEP:-}" = 1 ] && say "kept $W" || rm -rf "$W"' EXIT
 for b in qemu-system-x86_64 cpio jq apt-get dpkg-deb; do
     command -v "$b" >/dev/null || { say "missing $b: run hack/setup.sh"; exit 1; }
 done
@@ -51,6 +52,13 @@ mkdir -p "$R"/{proc,sys,dev,run,tmp,newroot,cases}
 cp -a "$W/bundle/rootfs/bin" "$R/"
 cp -a "$W/bundle/rootfs" "$R/ctr"
 cp "$HULL" "$R/hull"
+# The engine (dynamic: it resolves registry names) with its libraries.
+ENGINE=$(dirname "$HULL")/hull-engine
+[ -x "$ENGINE" ] || { say "no hull-engine beside $HULL"; exit 1; }
+cp "$ENGINE" "$R/hull-engine"
+for lib in $(ldd "$ENGINE" | grep -o '/[^ ]*'); do
+    mkdir -p "$R$(dirname "$lib")" && cp -L "$lib" "$R$lib"
+done
 cp conformance/cgroup-v2-checks.sh "$R/checks.sh"
 # Each case is the bundle's config.json with an edit, its rootfs /ctr.
 case_of() {
@@ -64,6 +72,7 @@ case_of limits ".process.args = [\"sleep\", \"1000\"] | .linux.resources += {
     pids: {limit: 42},
     hugepageLimits: [{pageSize: \"2MB\", limit: $((4 * M))}],
     unified: {\"memory.high\": \"$((60 * M))\"}}"
+case_of burn '.process.args = ["sh", "-c", "while :; do :; done"] | .linux.resources += {cpu: {quota: 10000, period: 100000}}'
 case_of idle '.process.args = ["sleep", "1000"] | .linux.resources += {cpu: {idle: 1}}'
 case_of low ".process.args = [\"sleep\", \"1000\"] | .linux.resources += {memory: {reservation: $((32 * M))}}"
 case_of nolimit '.process.args = ["sleep", "1000"] | .linux.resources += {memory: {swappiness: 10, kernel: 1000000}}'
@@ -98,6 +107,26 @@ rc=$?
 PASSED=$(grep -c '^V2OK ' "$W/console.log")
 FAILED=$(grep -c '^V2FAIL ' "$W/console.log")
 grep -E '^V2(OK|FAIL) ' "$W/console.log" | sed 's/^V2OK /ok: /; s/^V2FAIL /FAILED: /' | while read -r l; do say "$l"; done
+# jsoncheck NAME WHAT JQ: the V2JSON document NAME passes the jq test.
+jsoncheck() {
+    local doc
+    doc=$(sed -n "s/^V2JSON $1 //p" "$W/console.log" | tr -d '\r')
+    if jq -e "$3" <<<"$doc" >/dev/null 2>&1; then
+        PASSED=$((PASSED + 1)); say "ok: $2"
+    else
+        FAILED=$((FAILED + 1)); say "FAILED: $2: $3 on ${doc:0:600}"
+    fi
+}
+jsoncheck stats "events --stats: memory usage, limit and memory.stat, pids" \
+    ".data.memory.usage.usage > 0 and .data.memory.usage.limit == $((64 * M)) and .data.memory.raw.anon > 0
+     and .data.memory.swap.limit == $((128 * M)) and .data.pids.current == 1 and .data.pids.limit == 42"
+jsoncheck burn "events --stats: CPU time and throttling at a 10% quota" \
+    ".data.cpu.usage.total > 0 and .data.cpu.usage.user > 0 and .data.cpu.throttling.periods > 0
+     and .data.cpu.throttling.throttledPeriods > 0 and .data.cpu.throttling.throttledTime > 0"
+jsoncheck usage "engine usage: limits, memory, processes" \
+    ".mem_limit_bytes == $((32 * M)) and .mem_total_bytes > 0 and .mem_rss_bytes > 0 and .processes == 1
+     and .cpus_limit == 0.5 and .pids_limit == 20"
+jsoncheck inspect-oom "engine: a memory hog ends with reason oom" '.status == "exited" and .reason == "oom"'
 if ! grep -q '^V2DONE' "$W/console.log"; then
     say "the checks did not finish (qemu exit $rc); console:"
     tail -n 30 "$W/console.log" | tr -d '\r' >&2

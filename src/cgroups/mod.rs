@@ -488,6 +488,9 @@ impl Cgroup {
 
     /// runc's `events` stats document for this cgroup.
     pub fn stats_json(&self) -> Result<serde_json::Value> {
+        if is_v2() {
+            return Ok(stats::from_v2(&Path::new(ROOT).join(&self.path)));
+        }
         Ok(stats::to_json(&self.mgr()?.stats()))
     }
 

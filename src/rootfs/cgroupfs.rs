@@ -129,7 +129,12 @@ fn cgroup2(ctx: &MountContext, target: &std::os::fd::OwnedFd, dest: &Path, flags
     }
     match nix::mount::mount(Some("cgroup2"), &fd_path(target), Some("cgroup2"), flags, None::<&str>) {
         Ok(()) => Ok(()),
-        Err(nix::Error::EPERM | nix::Error::EBUSY) if ctx.in_userns => {
+        // EPERM: a user namespace without the cgroup namespace's owner.
+        // EBUSY: the kernel mounts no superblock on a mount of itself, as
+        // when the rootfs is the host's root and /sys the host's (`hull
+        // launch --no-image` without a network namespace of its own). runc
+        // binds the container's own directory in both cases too.
+        Err(e @ (nix::Error::EPERM | nix::Error::EBUSY)) if ctx.in_userns || e == nix::Error::EBUSY => {
             let own = ctx
                 .cgroups
                 .v2

@@ -85,8 +85,9 @@ impl Isolator for Cgroups {
                 json!(ns(&s["cpu"]["throttling"]["throttledTime"])),
             ),
             ("mem_total_bytes", s["memory"]["usage"]["usage"].clone()),
-            ("mem_rss_bytes", raw["rss"].clone()),
-            ("mem_cache_bytes", raw["cache"].clone()),
+            // v1's memory.stat names, or v2's.
+            ("mem_rss_bytes", raw.get("rss").unwrap_or(&raw["anon"]).clone()),
+            ("mem_cache_bytes", s["memory"]["cache"].clone()),
             ("mem_limit_bytes", json!(rec.limits.memory)),
             ("mem_max_bytes", s["memory"]["usage"]["max"].clone()),
             ("processes", s["pids"]["current"].clone()),
