@@ -76,6 +76,41 @@ if start limits; then
     gone limits
 fi
 
+# blockIO's weight goes to io.bfq.weight, or io.weight scaled to 1-10000, or
+# is skipped with a warning where the kernel has neither (no BFQ, no iocost).
+if start blkio; then
+    D=$CG/hull/blkio
+    if [ -e "$D/io.bfq.weight" ]; then
+        expect "blkio: weight in io.bfq.weight" "$D/io.bfq.weight" "default 500"
+    elif [ -e "$D/io.weight" ]; then
+        expect "blkio: weight in io.weight" "$D/io.weight" "default 4950"
+    else
+        grep -q "blockIO.weight: io.bfq.weight / io.weight does not exist in this kernel" /tmp/blkio.out \
+            && ok "blkio: no weight file in this kernel, and a warning says so" || bad "blkio: no warning: $(cat /tmp/blkio.out)"
+    fi
+    gone blkio
+fi
+# A throttle goes to io.max: the kernel refuses one for 1:3, not a disk.
+out=$($H run --bundle /cases/throttle throttle 2>&1 < /dev/null)
+case $out in
+*'linux.resources.blockIO: write "1:3 rbps=1000" to /sys/fs/cgroup/hull/throttle/io.max: No such device'*) ok "throttle: written to io.max (refused for a non-disk)" ;;
+*) bad "throttle: $out" ;;
+esac
+[ -d "$CG/hull/throttle" ] && bad "throttle: the refused create left its cgroup" || ok "throttle: no cgroup left"
+# cgroup v2 has no real-time budget: refused by field, nothing left.
+out=$($H run --bundle /cases/rt rt 2>&1 < /dev/null)
+case $out in
+*"linux.resources.cpu.realtimeRuntime: 10000: cgroup v2 has no real-time CPU budget"*) ok "rt: refused by field" ;;
+*) bad "rt: $out" ;;
+esac
+[ -d "$CG/hull/rt" ] && bad "rt: the refused create left its cgroup" || ok "rt: no cgroup left"
+# An absolute cgroupsPath: its parents made with the controllers enabled
+# down to it, and removed with it.
+if start nested; then
+    expect "nested: the limit under parents create made" "$CG/outer/inner/c/pids.max" 9
+    $H delete -f nested
+    [ -d "$CG/outer" ] && bad "nested: delete left $CG/outer" || ok "nested: delete removes the parents create made"
+fi
 if start idle; then
     expect "idle: cpu.idle" "$CG/hull/idle/cpu.idle" 1
     gone idle
@@ -120,11 +155,18 @@ rc=$?
 [ $rc = 137 ] && ok "oom: killed (137)" || bad "oom: exit $rc: $(tail -c 300 /tmp/oom.out)"
 [ -d "$CG/hull/oom" ] && bad "oom: run left its cgroup" || ok "oom: run removes its cgroup"
 
-# The BPF device program: /dev/port (1:4) is not allowed, /dev/zero is.
+# The BPF device program: 240:0 is not allowed, /dev/zero is; then 240:0
+# allowed by a rule.
 out=$($H run --bundle /cases/devices devices 2>&1 < /dev/null)
 case $out in
 *"Operation not permitted"*" 00"*) ok "devices: a node not allowed cannot be opened; /dev/zero can" ;;
 *) bad "devices: $out" ;;
+esac
+
+out=$($H run --bundle /cases/allow allow 2>&1 < /dev/null)
+case $out in
+*"No such device or address"*) ok "devices: a node allowed by a rule opens (and finds no driver)" ;;
+*) bad "devices: allowed by a rule: $out" ;;
 esac
 
 # The container's own cgroup view (cgroup namespace), its limit inside.

@@ -73,12 +73,21 @@ case_of limits ".process.args = [\"sleep\", \"1000\"] | .linux.resources += {
     hugepageLimits: [{pageSize: \"2MB\", limit: $((4 * M))}],
     unified: {\"memory.high\": \"$((60 * M))\"}}"
 case_of burn '.process.args = ["sh", "-c", "while :; do :; done"] | .linux.resources += {cpu: {quota: 10000, period: 100000}}'
+case_of blkio '.process.args = ["sleep", "1000"] | .linux.resources += {blockIO: {weight: 500}}'
+case_of throttle '.linux.resources += {blockIO: {throttleReadBpsDevice: [{major: 1, minor: 3, rate: 1000}]}}'
+case_of rt '.process.args = ["true"] | .linux.resources += {cpu: {realtimeRuntime: 10000, realtimePeriod: 100000}}'
+case_of nested '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "/outer/inner/c" | .linux.resources += {pids: {limit: 9}}'
+case_of allow '.process.args = ["sh", "-c", "mknod /tmp/dev c 240 0; head -c 1 /tmp/dev"]
+    | .process.capabilities |= with_entries(.value += ["CAP_MKNOD"])
+    | .linux.resources.devices += [{allow: true, type: "c", major: 240, minor: 0, access: "rw"}]'
 case_of idle '.process.args = ["sleep", "1000"] | .linux.resources += {cpu: {idle: 1}}'
 case_of low ".process.args = [\"sleep\", \"1000\"] | .linux.resources += {memory: {reservation: $((32 * M))}}"
 case_of nolimit '.process.args = ["sleep", "1000"] | .linux.resources += {memory: {swappiness: 10, kernel: 1000000}}'
 case_of family '.process.args = ["sh", "-c", "sleep 1000 & sleep 1000 & echo up > /tmp/up; wait"] | del(.linux.namespaces[] | select(.type == "pid"))'
 case_of oom ".process.args = [\"tail\", \"/dev/zero\"] | .linux.resources += {memory: {limit: $((16 * M)), swap: $((16 * M))}}"
-case_of devices '.process.args = ["sh", "-c", "mknod /tmp/port c 1 4; head -c 1 /tmp/port 2>&1; head -c 1 /dev/zero | od -An -tx1"]
+# 240:0 has no driver: the device program refuses its open (EPERM) or lets
+# it reach the kernel, which finds no device (ENXIO).
+case_of devices '.process.args = ["sh", "-c", "mknod /tmp/dev c 240 0; head -c 1 /tmp/dev 2>&1; head -c 1 /dev/zero | od -An -tx1"]
     | .process.capabilities |= with_entries(.value += ["CAP_MKNOD"])'
 case_of rdma '.linux.resources += {rdma: {"no-such-hca": {hcaHandles: 3, hcaObjects: 100}}}'
 case_of own-view '.process.args = ["sh", "-c", "cat /proc/self/cgroup; cat /sys/fs/cgroup/pids.max"] | .linux.resources += {pids: {limit: 7}}'

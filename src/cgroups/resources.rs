@@ -29,6 +29,16 @@ pub struct Extras {
     pub v1: Vec<V1Write>,
     /// (file, value) in the cgroup2 tree: hugetlb limits and `unified` keys.
     pub v2: Vec<(String, String)>,
+    /// cgroup2 writes to whichever file this kernel has (block-IO weights).
+    pub v2_first: Vec<V2First>,
+}
+
+/// One cgroup2 write: to the first of the (file, value) choices that
+/// exists; none: a warning, as for v1's.
+#[derive(Debug)]
+pub struct V2First {
+    pub choices: Vec<(&'static str, String)>,
+    pub field: &'static str,
 }
 
 /// v1 controllers mounted on this host (a "cpu,cpuacct" mount counts for both).
@@ -76,7 +86,7 @@ pub fn split(r: &LinuxResources) -> Result<(LinuxResources, Extras)> {
     rest.set_devices(None);
     if is_v2() {
         // cgroups-rs drives v2 itself; `unified` and what it leaves are ours.
-        for field in v2_leftovers(r, &mut rest, &mut extras) {
+        for field in v2_leftovers(r, &mut rest, &mut extras)? {
             tracing::warn!("linux.resources.{field}: ignored (cgroup v2 has no such setting)");
         }
         rest.set_unified(None);
@@ -309,7 +319,12 @@ fn v2_bytes(v: i64) -> String {
 /// has a v2 file (cpu.max.burst, cpu.idle, rdma.max, and memory when no
 /// positive limit is given: a reservation alone, or -1 for no limit, of
 /// which cgroups-rs writes nothing) and returns the fields that have none.
-fn v2_leftovers(r: &LinuxResources, rest: &mut LinuxResources, extras: &mut Extras) -> Vec<&'static str> {
+fn v2_leftovers(r: &LinuxResources, rest: &mut LinuxResources, extras: &mut Extras) -> Result<Vec<&'static str>> {
+    let mut no_file = Vec::new();
+    if let Some(b) = r.block_io() {
+        no_file.extend(v2_block_io(b, extras));
+        rest.set_block_io(None);
+    }
     let mut push = |file: &str, value: String| extras.v2.push((file.to_string(), value));
     if let Some(c) = r.cpu() {
         if let Some(b) = c.burst() {
@@ -318,13 +333,23 @@ fn v2_leftovers(r: &LinuxResources, rest: &mut LinuxResources, extras: &mut Extr
         if let Some(i) = c.idle() {
             push("cpu.idle", i.to_string());
         }
+        let rt = [
+            ("cpu.realtimeRuntime", c.realtime_runtime().unwrap_or(0)),
+            ("cpu.realtimePeriod", c.realtime_period().map_or(0, |p| p as i64)),
+        ];
+        if let Some((field, v)) = rt.iter().find(|(_, v)| *v != 0) {
+            bail!("linux.resources.{field}: {v}: cgroup v2 has no real-time CPU budget (cpu.rt_runtime_us is v1's)");
+        }
+        let mut cpu = c.clone();
+        cpu.set_realtime_runtime(None);
+        cpu.set_realtime_period(None);
+        rest.set_cpu(Some(cpu));
     }
     for line in rdma_lines(r) {
         push("rdma.max", line);
     }
-    let mut no_file = Vec::new();
     let Some(m) = r.memory() else {
-        return no_file;
+        return Ok(no_file);
     };
     no_file.extend(m.kernel().map(|_| "memory.kernel"));
     no_file.extend(m.kernel_tcp().map(|_| "memory.kernelTCP"));
@@ -346,7 +371,46 @@ fn v2_leftovers(r: &LinuxResources, rest: &mut LinuxResources, extras: &mut Extr
         }
         rest.set_memory(None);
     }
-    no_file
+    Ok(no_file)
+}
+
+/// blockIO on cgroup v2, as runc writes it: a weight to BFQ's
+/// io.bfq.weight, or else to io.weight on its 1-10000 scale; the throttles
+/// to io.max. Returns the fields v2 has no file for.
+fn v2_block_io(b: &oci_spec::runtime::LinuxBlockIo, extras: &mut Extras) -> Vec<&'static str> {
+    // blkio's 10-1000 onto io.weight's 1-10000.
+    let scaled = |w: u16| 1 + (u64::from(w).saturating_sub(10)) * 9999 / 990;
+    let mut weight = |dev: String, w: u16, field: &'static str| {
+        extras.v2_first.push(V2First {
+            choices: vec![
+                ("io.bfq.weight", format!("{dev}{w}")),
+                ("io.weight", format!("{dev}{}", scaled(w))),
+            ],
+            field,
+        })
+    };
+    if let Some(w) = b.weight() {
+        weight(String::new(), w, "blockIO.weight");
+    }
+    for d in b.weight_device().iter().flatten() {
+        if let Some(w) = d.weight() {
+            weight(format!("{}:{} ", d.major(), d.minor()), w, "blockIO.weightDevice");
+        }
+    }
+    let throttles = [
+        (b.throttle_read_bps_device(), "rbps"),
+        (b.throttle_write_bps_device(), "wbps"),
+        (b.throttle_read_iops_device(), "riops"),
+        (b.throttle_write_iops_device(), "wiops"),
+    ];
+    for (list, key) in throttles {
+        for d in list.iter().flatten() {
+            let line = format!("{}:{} {key}={}", d.major(), d.minor(), d.rate());
+            extras.v2.push(("io.max".into(), line));
+        }
+    }
+    let leaf = b.leaf_weight().is_some() || b.weight_device().iter().flatten().any(|d| d.leaf_weight().is_some());
+    leaf.then_some("blockIO.leafWeight").into_iter().collect()
 }
 
 /// Applies the extras to a cgroup `path` that holds `pid`.
@@ -364,15 +428,33 @@ pub fn apply(path: &str, pid: Option<i32>, extras: &Extras) -> Result<()> {
             ),
         }
     }
-    if extras.v2.is_empty() {
+    if extras.v2.is_empty() && extras.v2_first.is_empty() {
         return Ok(());
     }
     let root = v2_root().context("no cgroup2 tree")?;
-    let dir = enter_v2(&root, path, &extras.v2, pid)?;
-    for (file, value) in &extras.v2 {
+    let files = extras.v2.iter().map(|(f, _)| f.as_str());
+    let choices = extras.v2_first.iter().flat_map(|w| w.choices.iter().map(|(f, _)| *f));
+    let dir = enter_v2(&root, path, files.chain(choices), pid)?;
+    let write = |file: &str, value: &str, field: &str| {
         let f = dir.join(file);
         std::fs::write(&f, value)
-            .with_context(|| format!("linux.resources.{}: write {value:?} to {}", field_of(file), f.display()))?;
+            .with_context(|| format!("linux.resources.{field}: write {value:?} to {}", f.display()))
+    };
+    for (file, value) in &extras.v2 {
+        write(file, value, &field_of(file))?;
+    }
+    for w in &extras.v2_first {
+        match w.choices.iter().find(|(f, _)| dir.join(f).exists()) {
+            Some((file, value)) => write(file, value, w.field)?,
+            None => {
+                let files: Vec<&str> = w.choices.iter().map(|(f, _)| *f).collect();
+                tracing::warn!(
+                    "linux.resources.{}: {} does not exist in this kernel; skipped",
+                    w.field,
+                    files.join(" / ")
+                )
+            }
+        }
     }
     Ok(())
 }
@@ -380,10 +462,9 @@ pub fn apply(path: &str, pid: Option<i32>, extras: &Extras) -> Result<()> {
 /// Makes `path` in the cgroup2 tree with the controllers the files need
 /// enabled all the way down, and moves `pid` into it (on a hybrid host; on v2
 /// cgroups-rs already did).
-fn enter_v2(root: &Path, path: &str, files: &[(String, String)], pid: Option<i32>) -> Result<PathBuf> {
+fn enter_v2<'a>(root: &Path, path: &str, files: impl Iterator<Item = &'a str>, pid: Option<i32>) -> Result<PathBuf> {
     let mut controllers: Vec<&str> = files
-        .iter()
-        .filter_map(|(f, _)| f.split('.').next())
+        .filter_map(|f| f.split('.').next())
         .filter(|c| *c != "cgroup")
         .collect();
     controllers.sort_unstable();
@@ -423,6 +504,7 @@ const FIELDS: &[(&str, &str)] = &[
     ("blkio.weight", "blockIO.weight"),
     ("blkio.leaf_weight", "blockIO.leafWeight"),
     ("io.weight", "blockIO.weight"),
+    ("io.max", "blockIO"),
 ];
 
 /// The linux.resources field a cgroup2 file hull writes comes from.
@@ -445,7 +527,9 @@ pub fn explain(path: &str, err: &str) -> anyhow::Error {
     let Some(file) = between("control group file ", ",") else {
         return anyhow::anyhow!("linux.resources: cgroup {path}: {err}");
     };
-    let field = FIELDS.iter().find(|(f, _)| *f == file).map_or("", |(_, field)| field);
+    // The file comes as a name or as a whole path.
+    let name = file.rsplit('/').next().unwrap_or(&file);
+    let field = FIELDS.iter().find(|(f, _)| *f == name).map_or("", |(_, field)| field);
     let value = between("value ", " caused by").unwrap_or_default();
     let why = between("message: \"", "\"").unwrap_or_else(|| err.to_string());
     anyhow::anyhow!("linux.resources.{field}: cgroup {path}: {file}: the kernel refused {value}: {why}")
@@ -466,7 +550,7 @@ mod tests {
         }))
         .unwrap();
         let (mut rest, mut extras) = (r.clone(), Extras::default());
-        let no_file = v2_leftovers(&r, &mut rest, &mut extras);
+        let no_file = v2_leftovers(&r, &mut rest, &mut extras).unwrap();
         assert_eq!(no_file, ["memory.kernel", "memory.swappiness"]);
         let files: Vec<String> = extras.v2.iter().map(|(f, v)| format!("{f}={v}")).collect();
         assert_eq!(
@@ -482,7 +566,7 @@ mod tests {
 
         let r: LinuxResources = serde_json::from_value(serde_json::json!({"memory": {"limit": -1}})).unwrap();
         let (mut rest, mut extras) = (r.clone(), Extras::default());
-        v2_leftovers(&r, &mut rest, &mut extras);
+        v2_leftovers(&r, &mut rest, &mut extras).unwrap();
         assert_eq!(
             extras.v2,
             [
@@ -494,10 +578,46 @@ mod tests {
         let r: LinuxResources =
             serde_json::from_value(serde_json::json!({"memory": {"limit": 1000000, "reservation": 10000}})).unwrap();
         let (mut rest, mut extras) = (r.clone(), Extras::default());
-        assert!(v2_leftovers(&r, &mut rest, &mut extras).is_empty());
+        assert!(v2_leftovers(&r, &mut rest, &mut extras).unwrap().is_empty());
         assert!(
             extras.v2.is_empty() && rest.memory().is_some(),
             "cgroups-rs writes these"
+        );
+    }
+
+    /// Weights and throttles as runc writes them on v2 (the VM of
+    /// conformance/cgroup-v2.sh has no block device for the throttles).
+    #[test]
+    fn block_io_on_v2() {
+        let b: oci_spec::runtime::LinuxBlockIo = serde_json::from_value(serde_json::json!({
+            "weight": 500, "leafWeight": 300,
+            "weightDevice": [{"major": 8, "minor": 0, "weight": 1000}],
+            "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}],
+            "throttleWriteIOPSDevice": [{"major": 8, "minor": 16, "rate": 100}]
+        }))
+        .unwrap();
+        let mut extras = Extras::default();
+        assert_eq!(v2_block_io(&b, &mut extras), ["blockIO.leafWeight"]);
+        let choices: Vec<_> = extras.v2_first.iter().map(|w| (w.field, w.choices.clone())).collect();
+        assert_eq!(
+            choices,
+            [
+                (
+                    "blockIO.weight",
+                    vec![("io.bfq.weight", "500".into()), ("io.weight", "4950".into())]
+                ),
+                (
+                    "blockIO.weightDevice",
+                    vec![("io.bfq.weight", "8:0 1000".into()), ("io.weight", "8:0 10000".into())]
+                )
+            ]
+        );
+        assert_eq!(
+            extras.v2,
+            [
+                ("io.max".into(), "8:0 rbps=1048576".into()),
+                ("io.max".into(), "8:16 wiops=100".into())
+            ]
         );
     }
 }
