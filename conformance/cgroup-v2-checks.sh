@@ -64,6 +64,8 @@ if start limits; then
     expect "update: --memory" "$D/memory.max" 104857600
     expect "update: --cpu-quota" "$D/cpu.max" "20000 100000"
     expect "update: --pids-limit" "$D/pids.max" 50
+    $H update --pids-limit 0 limits > /tmp/u.out 2>&1 || bad "update: $(cat /tmp/u.out)"
+    expect "update: --pids-limit 0 is a limit" "$D/pids.max" 0
     $H update --memory -1 --memory-swap -1 limits > /tmp/u.out 2>&1 || bad "update -1: $(cat /tmp/u.out)"
     expect "update: --memory -1 lifts the limit" "$D/memory.max" max
 

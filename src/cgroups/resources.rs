@@ -316,7 +316,8 @@ fn v2_bytes(v: i64) -> String {
 }
 
 /// What cgroups-rs leaves unwritten on a cgroup v2 host: hull writes what
-/// has a v2 file (cpu.max.burst, cpu.idle, rdma.max, and memory when no
+/// has a v2 file (cpu.max.burst, cpu.idle, rdma.max, a pids limit of 0,
+/// blockIO, and memory when no
 /// positive limit is given: a reservation alone, or -1 for no limit, of
 /// which cgroups-rs writes nothing) and returns the fields that have none.
 fn v2_leftovers(r: &LinuxResources, rest: &mut LinuxResources, extras: &mut Extras) -> Result<Vec<&'static str>> {
@@ -347,6 +348,10 @@ fn v2_leftovers(r: &LinuxResources, rest: &mut LinuxResources, extras: &mut Extr
     }
     for line in rdma_lines(r) {
         push("rdma.max", line);
+    }
+    // cgroups-rs writes "max" for 0, which the spec makes a real limit.
+    if r.pids().is_some_and(|p| p.limit() == 0) {
+        push("pids.max", "0".into());
     }
     let Some(m) = r.memory() else {
         return Ok(no_file);
