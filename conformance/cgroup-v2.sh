@@ -35,10 +35,10 @@ kernel() {
     [ -n "$pkg" ] || { say "apt knows no linux-image-amd64 (apt-get update?)"; return 1; }
     vmlinuz=$CACHE/vmlinuz-${pkg#linux-image-}
     if [ ! -s "$vmlinuz" ]; then
-        mkdir -p "$CACHE"
+        mkdir -p "$CACHE" || return 1
         (cd "$W" && apt-get download -q "$pkg" >/dev/null 2>"$W/apt.log") || { cat "$W/apt.log" >&2; return 1; }
         dpkg-deb --fsys-tarfile "$W"/"$pkg"_*.deb | tar -x -C "$W" ./boot || return 1
-        mv "$W"/boot/vmlinuz-* "$vmlinuz.tmp" && mv "$vmlinuz.tmp" "$vmlinuz"
+        mv "$W"/boot/vmlinuz-* "$vmlinuz.tmp" && mv "$vmlinuz.tmp" "$vmlinuz" || return 1
         rm -rf "$W/boot" "$W"/*.deb
     fi
     echo "$vmlinuz"
@@ -103,14 +103,14 @@ mkdir -p /newroot/proc /newroot/sys /newroot/dev
 exec switch_root /newroot /bin/sh /checks.sh
 EOF
 chmod +x "$R/init"
-(cd "$R" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$W/initrd.gz"
+(cd "$R" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$W/initrd.gz" || { say "cannot pack the initramfs"; exit 1; }
 
 say "booting $(basename "$VMLINUZ") with cgroup v2 alone"
 # TCG, not KVM: this kind of machine has a /dev/kvm whose guests hang (no
 # VMX underneath), and TCG boots in about 10 s.
 timeout -k 5 400 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot \
     -nic none -kernel "$VMLINUZ" -initrd "$W/initrd.gz" \
-    -append "console=ttyS0 quiet panic=-1 cgroup_no_v1=all hugepages=4" \
+    -append "console=ttyS0 quiet loglevel=1 panic=-1 cgroup_no_v1=all hugepages=4" \
     </dev/null > "$W/console.log" 2>&1
 rc=$?
 PASSED=$(grep -c '^V2OK ' "$W/console.log")

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 const ROOT: &str = "/sys/fs/cgroup";
 /// Where containers without an absolute linux.cgroupsPath go.
-pub const DEFAULT_PARENT: &str = "hull";
+const DEFAULT_PARENT: &str = "hull";
 
 /// What the state records about a container's cgroup.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -512,11 +512,8 @@ impl Cgroup {
     pub fn oom_kills(&self) -> u64 {
         let dir = hierarchy_dir(&self.path, "memory");
         let file = if is_v2() { "memory.events" } else { "memory.oom_control" };
-        std::fs::read_to_string(dir.join(file))
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix("oom_kill ").and_then(|n| n.trim().parse().ok()))
-            .unwrap_or(0)
+        let text = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+        stats::keyed(&text).get("oom_kill").copied().unwrap_or(0)
     }
 
     /// Pids of every process in the cgroup.
@@ -581,19 +578,17 @@ impl Cgroup {
             .collect()
     }
 
-    /// Removes what a create made (see `to_make`), deepest first; `keep`,
-    /// a parent, stays with its own parents even where create made it. A
-    /// directory still in use (processes, a neighbour's cgroup) stays.
-    /// Whether the cgroup itself is gone from every hierarchy it was made in.
-    pub fn remove_made(path: &str, made: &[Made], keep: Option<&str>) -> bool {
+    /// Removes what a create made (see `to_make`): the cgroup in each
+    /// hierarchy it was made in, and with `parents` the parents it made
+    /// there too, deepest first. A directory still in use (processes, a
+    /// neighbour's cgroup) stays. Whether the cgroup itself is gone from
+    /// every hierarchy it was made in.
+    pub fn remove_made(path: &str, made: &[Made], parents: bool) -> bool {
         let mut gone = true;
         for m in made {
-            let mut kept = false;
-            up_to(path, &m.from, |p| {
-                kept |= Some(p) == keep && p != path;
-                if !kept {
-                    let _ = std::fs::remove_dir(m.root.join(p));
-                }
+            let from = if parents { m.from.as_str() } else { path };
+            up_to(path, from, |p| {
+                let _ = std::fs::remove_dir(m.root.join(p));
             });
             gone &= !m.root.join(path).exists();
         }

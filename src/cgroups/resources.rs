@@ -27,10 +27,29 @@ pub struct V1Write {
 #[derive(Debug, Default)]
 pub struct Extras {
     pub v1: Vec<V1Write>,
-    /// (file, value) in the cgroup2 tree: hugetlb limits and `unified` keys.
-    pub v2: Vec<(String, String)>,
+    /// Writes in the cgroup2 tree: hugetlb limits, `unified` keys, and on
+    /// v2 what cgroups-rs leaves.
+    pub v2: Vec<V2Write>,
     /// cgroup2 writes to whichever file this kernel has (block-IO weights).
     pub v2_first: Vec<V2First>,
+}
+
+/// One cgroup2 file write, and the linux.resources field it comes from.
+#[derive(Debug, PartialEq, Eq)]
+pub struct V2Write {
+    pub file: String,
+    pub value: String,
+    pub field: String,
+}
+
+impl V2Write {
+    fn new(file: impl Into<String>, value: impl Into<String>, field: impl Into<String>) -> V2Write {
+        V2Write {
+            file: file.into(),
+            value: value.into(),
+            field: field.into(),
+        }
+    }
 }
 
 /// One cgroup2 write: to the first of the (file, value) choices that
@@ -86,6 +105,9 @@ pub fn split(r: &LinuxResources) -> Result<(LinuxResources, Extras)> {
     rest.set_devices(None);
     if is_v2() {
         // cgroups-rs drives v2 itself; `unified` and what it leaves are ours.
+        if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
+            need(&v2_controllers(), "rdma", "rdma")?;
+        }
         for field in v2_leftovers(r, &mut rest, &mut extras)? {
             tracing::warn!("linux.resources.{field}: ignored (cgroup v2 has no such setting)");
         }
@@ -169,9 +191,10 @@ pub fn split(r: &LinuxResources) -> Result<(LinuxResources, Extras)> {
         if !have.contains("hugetlb") {
             need(&v2_controllers(), "hugetlb", "hugepageLimits")?;
             for l in h {
+                let file = format!("hugetlb.{}.max", l.page_size());
                 extras
                     .v2
-                    .push((format!("hugetlb.{}.max", l.page_size()), l.limit().to_string()));
+                    .push(V2Write::new(file, l.limit().to_string(), "hugepageLimits"));
             }
             rest.set_hugepage_limits(None);
         }
@@ -279,7 +302,9 @@ fn unified(r: &LinuxResources, extras: &mut Extras) -> Result<()> {
         if controller != "cgroup" && !have.contains(controller) {
             bail!("linux.resources.unified.{k}: the {controller} controller is not available in the cgroup2 tree");
         }
-        extras.v2.push((k.clone(), map[k].clone()));
+        extras
+            .v2
+            .push(V2Write::new(k.clone(), map[k].clone(), format!("unified.{k}")));
     }
     Ok(())
 }
@@ -317,22 +342,22 @@ fn v2_bytes(v: i64) -> String {
 
 /// What cgroups-rs leaves unwritten on a cgroup v2 host: hull writes what
 /// has a v2 file (cpu.max.burst, cpu.idle, rdma.max, a pids limit of 0,
-/// blockIO, and memory when no
-/// positive limit is given: a reservation alone, or -1 for no limit, of
-/// which cgroups-rs writes nothing) and returns the fields that have none.
+/// blockIO, and memory when no positive limit is given: a reservation
+/// alone, or -1 for no limit, of which cgroups-rs writes nothing), refuses
+/// a real-time budget, and returns the fields that have no file.
 fn v2_leftovers(r: &LinuxResources, rest: &mut LinuxResources, extras: &mut Extras) -> Result<Vec<&'static str>> {
     let mut no_file = Vec::new();
     if let Some(b) = r.block_io() {
         no_file.extend(v2_block_io(b, extras));
         rest.set_block_io(None);
     }
-    let mut push = |file: &str, value: String| extras.v2.push((file.to_string(), value));
+    let mut push = |file: &str, value: String, field: &str| extras.v2.push(V2Write::new(file, value, field));
     if let Some(c) = r.cpu() {
         if let Some(b) = c.burst() {
-            push("cpu.max.burst", b.to_string());
+            push("cpu.max.burst", b.to_string(), "cpu.burst");
         }
         if let Some(i) = c.idle() {
-            push("cpu.idle", i.to_string());
+            push("cpu.idle", i.to_string(), "cpu.idle");
         }
         let rt = [
             ("cpu.realtimeRuntime", c.realtime_runtime().unwrap_or(0)),
@@ -347,11 +372,11 @@ fn v2_leftovers(r: &LinuxResources, rest: &mut LinuxResources, extras: &mut Extr
         rest.set_cpu(Some(cpu));
     }
     for line in rdma_lines(r) {
-        push("rdma.max", line);
+        push("rdma.max", line, "rdma");
     }
     // cgroups-rs writes "max" for 0, which the spec makes a real limit.
     if r.pids().is_some_and(|p| p.limit() == 0) {
-        push("pids.max", "0".into());
+        push("pids.max", "0".into(), "pids.limit");
     }
     let Some(m) = r.memory() else {
         return Ok(no_file);
@@ -365,14 +390,18 @@ fn v2_leftovers(r: &LinuxResources, rest: &mut LinuxResources, extras: &mut Extr
     let (limit, swap) = (m.limit().unwrap_or(0), m.swap().unwrap_or(0));
     if limit <= 0 && swap <= 0 {
         if limit == -1 {
-            push("memory.max", "max".into());
-        }
-        // No limit and no swap limit given: both unlimited, as in v1.
-        if swap == -1 || (limit == -1 && swap == 0) {
-            push("memory.swap.max", "max".into());
+            push("memory.max", "max".into(), "memory.limit");
         }
         if let Some(low) = m.reservation() {
-            push("memory.low", v2_bytes(low));
+            push("memory.low", v2_bytes(low), "memory.reservation");
+        }
+        // No limit and no swap limit given: both unlimited, as in v1; a
+        // kernel without swap accounting has no file, and nothing to lift.
+        if swap == -1 || (limit == -1 && swap == 0) {
+            extras.v2_first.push(V2First {
+                choices: vec![("memory.swap.max", "max".into())],
+                field: "memory.swap",
+            });
         }
         rest.set_memory(None);
     }
@@ -394,7 +423,8 @@ fn v2_block_io(b: &oci_spec::runtime::LinuxBlockIo, extras: &mut Extras) -> Vec<
             field,
         })
     };
-    if let Some(w) = b.weight() {
+    // 0 is "not set", as runc reads it.
+    if let Some(w) = b.weight().filter(|w| *w != 0) {
         weight(String::new(), w, "blockIO.weight");
     }
     for d in b.weight_device().iter().flatten() {
@@ -403,15 +433,19 @@ fn v2_block_io(b: &oci_spec::runtime::LinuxBlockIo, extras: &mut Extras) -> Vec<
         }
     }
     let throttles = [
-        (b.throttle_read_bps_device(), "rbps"),
-        (b.throttle_write_bps_device(), "wbps"),
-        (b.throttle_read_iops_device(), "riops"),
-        (b.throttle_write_iops_device(), "wiops"),
+        (b.throttle_read_bps_device(), "rbps", "blockIO.throttleReadBpsDevice"),
+        (b.throttle_write_bps_device(), "wbps", "blockIO.throttleWriteBpsDevice"),
+        (b.throttle_read_iops_device(), "riops", "blockIO.throttleReadIOPSDevice"),
+        (
+            b.throttle_write_iops_device(),
+            "wiops",
+            "blockIO.throttleWriteIOPSDevice",
+        ),
     ];
-    for (list, key) in throttles {
+    for (list, key, field) in throttles {
         for d in list.iter().flatten() {
             let line = format!("{}:{} {key}={}", d.major(), d.minor(), d.rate());
-            extras.v2.push(("io.max".into(), line));
+            extras.v2.push(V2Write::new("io.max", line, field));
         }
     }
     let leaf = b.leaf_weight().is_some() || b.weight_device().iter().flatten().any(|d| d.leaf_weight().is_some());
@@ -437,7 +471,7 @@ pub fn apply(path: &str, pid: Option<i32>, extras: &Extras) -> Result<()> {
         return Ok(());
     }
     let root = v2_root().context("no cgroup2 tree")?;
-    let files = extras.v2.iter().map(|(f, _)| f.as_str());
+    let files = extras.v2.iter().map(|w| w.file.as_str());
     let choices = extras.v2_first.iter().flat_map(|w| w.choices.iter().map(|(f, _)| *f));
     let dir = enter_v2(&root, path, files.chain(choices), pid)?;
     let write = |file: &str, value: &str, field: &str| {
@@ -445,8 +479,8 @@ pub fn apply(path: &str, pid: Option<i32>, extras: &Extras) -> Result<()> {
         std::fs::write(&f, value)
             .with_context(|| format!("linux.resources.{field}: write {value:?} to {}", f.display()))
     };
-    for (file, value) in &extras.v2 {
-        write(file, value, &field_of(file))?;
+    for w in &extras.v2 {
+        write(&w.file, &w.value, &w.field)?;
     }
     for w in &extras.v2_first {
         match w.choices.iter().find(|(f, _)| dir.join(f).exists()) {
@@ -501,25 +535,13 @@ const FIELDS: &[(&str, &str)] = &[
     ("cpu.rt_runtime_us", "cpu.realtimeRuntime"),
     ("cpu.rt_period_us", "cpu.realtimePeriod"),
     ("cpu.idle", "cpu.idle"),
-    ("cpu.max.burst", "cpu.burst"),
-    ("rdma.max", "rdma"),
     ("cpuset.cpus", "cpu.cpus"),
     ("cpuset.mems", "cpu.mems"),
     ("pids.max", "pids.limit"),
     ("blkio.weight", "blockIO.weight"),
     ("blkio.leaf_weight", "blockIO.leafWeight"),
     ("io.weight", "blockIO.weight"),
-    ("io.max", "blockIO"),
 ];
-
-/// The linux.resources field a cgroup2 file hull writes comes from.
-fn field_of(file: &str) -> String {
-    match FIELDS.iter().find(|(f, _)| *f == file) {
-        Some((_, field)) => field.to_string(),
-        None if file.starts_with("hugetlb.") => "hugepageLimits".into(),
-        None => format!("unified.{file}"),
-    }
-}
 
 /// cgroups-rs's "unable to write to a control group file F, value V caused
 /// by: Os { .. message: M }" as "linux.resources.<field>: cgroup P: F: the
@@ -557,14 +579,18 @@ mod tests {
         let (mut rest, mut extras) = (r.clone(), Extras::default());
         let no_file = v2_leftovers(&r, &mut rest, &mut extras).unwrap();
         assert_eq!(no_file, ["memory.kernel", "memory.swappiness"]);
-        let files: Vec<String> = extras.v2.iter().map(|(f, v)| format!("{f}={v}")).collect();
+        let files: Vec<String> = extras
+            .v2
+            .iter()
+            .map(|w| format!("{}={} ({})", w.file, w.value, w.field))
+            .collect();
         assert_eq!(
             files,
             [
-                "cpu.max.burst=1000",
-                "cpu.idle=1",
-                "rdma.max=mlx5_0 hca_handle=3",
-                "memory.low=1000000"
+                "cpu.max.burst=1000 (cpu.burst)",
+                "cpu.idle=1 (cpu.idle)",
+                "rdma.max=mlx5_0 hca_handle=3 (rdma)",
+                "memory.low=1000000 (memory.reservation)"
             ]
         );
         assert!(rest.memory().is_none(), "cgroups-rs would write part of it");
@@ -572,13 +598,8 @@ mod tests {
         let r: LinuxResources = serde_json::from_value(serde_json::json!({"memory": {"limit": -1}})).unwrap();
         let (mut rest, mut extras) = (r.clone(), Extras::default());
         v2_leftovers(&r, &mut rest, &mut extras).unwrap();
-        assert_eq!(
-            extras.v2,
-            [
-                ("memory.max".into(), "max".into()),
-                ("memory.swap.max".into(), "max".into())
-            ]
-        );
+        assert_eq!(extras.v2, [V2Write::new("memory.max", "max", "memory.limit")]);
+        assert_eq!(extras.v2_first[0].choices, [("memory.swap.max", "max".to_string())]);
 
         let r: LinuxResources =
             serde_json::from_value(serde_json::json!({"memory": {"limit": 1000000, "reservation": 10000}})).unwrap();
@@ -620,8 +641,8 @@ mod tests {
         assert_eq!(
             extras.v2,
             [
-                ("io.max".into(), "8:0 rbps=1048576".into()),
-                ("io.max".into(), "8:16 wiops=100".into())
+                V2Write::new("io.max", "8:0 rbps=1048576", "blockIO.throttleReadBpsDevice"),
+                V2Write::new("io.max", "8:16 wiops=100", "blockIO.throttleWriteIOPSDevice")
             ]
         );
     }

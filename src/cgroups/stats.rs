@@ -116,8 +116,8 @@ pub fn from_v2(dir: &std::path::Path) -> Value {
     })
 }
 
-/// "key value" lines (cpu.stat, memory.stat, memory.events).
-fn keyed(text: &str) -> std::collections::BTreeMap<String, u64> {
+/// "key value" lines (cpu.stat, memory.stat, memory.events, memory.oom_control).
+pub(super) fn keyed(text: &str) -> std::collections::BTreeMap<String, u64> {
     text.lines()
         .filter_map(|l| {
             let (k, v) = l.split_once(' ')?;

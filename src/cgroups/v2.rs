@@ -30,8 +30,14 @@ impl Dir {
         let rel = self.0.strip_prefix(root).unwrap_or(&self.0);
         let mut dir = root.to_path_buf();
         for comp in rel.components() {
-            for c in controllers {
-                let ctl = dir.join("cgroup.subtree_control");
+            let ctl = dir.join("cgroup.subtree_control");
+            // Only what is missing: a delegated (rootless) cgroup's parents
+            // are not the caller's to write, and have them enabled already.
+            let enabled = std::fs::read_to_string(&ctl).unwrap_or_default();
+            for c in controllers
+                .iter()
+                .filter(|c| !enabled.split_whitespace().any(|e| e == **c))
+            {
                 std::fs::write(&ctl, format!("+{c}")).with_context(|| format!("enable {c} in {}", ctl.display()))?;
             }
             dir.push(comp);

@@ -40,7 +40,7 @@ impl Drop for CreateGuard {
             let _ = crate::cgroups::systemd::stop(&unit);
         }
         if let Some((path, made)) = self.cgroup.take() {
-            until_removed(|| Cgroup::remove_made(&path, &made, None));
+            until_removed(|| Cgroup::remove_made(&path, &made, true));
         }
         if let Some(dir) = self.dir.take() {
             let _ = dir.remove();
@@ -145,7 +145,10 @@ pub fn create(
     if let Some(r) = cgroup_ref.as_ref().filter(|r| !r.made.is_empty()) {
         guard.cgroup = Some((r.path.clone(), r.made.clone()));
         // What a delete --force of a create killed midway removes.
-        state::save_creating(dir, &serde_json::json!({"cgroup": r.path, "made": r.made}))?;
+        state::save_creating(
+            dir,
+            &serde_json::json!({"cgroup": r.path, "created": r.created, "made": r.made}),
+        )?;
     }
     let launched = launcher::launch(&req, cgroup.as_mut());
     // Only a unit this create started is its to stop (a unit of that name
@@ -457,13 +460,9 @@ pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
                 tracing::warn!("{e:#}");
             }
         }
-        // The parents create made go too, but for hull's own (made again
-        // by the next create, at a cost) and a systemd slice (systemd's).
-        let keep = match &c.systemd {
-            Some(_) => c.path.rsplit_once('/').map(|(parent, _)| parent),
-            None => Some(crate::cgroups::DEFAULT_PARENT),
-        };
-        until_removed(|| Cgroup::remove_made(&c.path, &c.made_by_create(), keep));
+        // The parents stay, as in runc: a create under them may be on its
+        // way, having found them there.
+        until_removed(|| Cgroup::remove_made(&c.path, &c.made_by_create(), false));
         fault::point("delete:cgroup-removed");
     }
     dir.remove()?;
@@ -487,12 +486,13 @@ pub fn clear_leftover(root: &Path, id: &str) -> Result<()> {
             // An older hull's creating.json.
             crate::cgroups::legacy_made(c["made_from"].as_str(), c["hybrid_made_from"].as_str())
         });
-        if made.is_empty() {
-            // Not its cgroup: whoever is in it now is not its to kill.
-            return;
+        // Only a cgroup that did not exist before was its own: whoever is
+        // in one it found is not its to kill.
+        let created = c["created"].as_bool().unwrap_or(c["made_from"].is_string());
+        if created {
+            let _ = Cgroup::open(path).and_then(|cg| cg.signal_all(libc::SIGKILL));
         }
-        let _ = Cgroup::open(path).and_then(|cg| cg.signal_all(libc::SIGKILL));
-        until_removed(|| Cgroup::remove_made(path, &made, None));
+        until_removed(|| Cgroup::remove_made(path, &made, true));
     })
 }
 
