@@ -205,6 +205,25 @@ else
     bad "engine: launch of a memory hog: $(cat /tmp/e2.out)"
 fi
 
+# Rootless in a delegated cgroup: the parents' controllers were enabled by
+# whoever delegated it (root here), and are not the user's to write.
+echo "+pids +memory" > $CG/cgroup.subtree_control
+mkdir -p $CG/deleg/shell /tmp/u1000 && chown -R 1000:1000 $CG/deleg /tmp/u1000
+# asuser CMD...: as uid 1000, from a cgroup inside the delegated one.
+asuser() {
+    sh -c 'echo $$ > /sys/fs/cgroup/deleg/shell/cgroup.procs && exec su -s /bin/sh -c "$0" user' \
+        "XDG_RUNTIME_DIR=/tmp/u1000 HOME=/tmp/u1000 $*"
+}
+if asuser /hull run -d --bundle /cases/rootless rl > /tmp/rl.out 2>&1 < /dev/null; then
+    ok "rootless: run -d in a delegated cgroup"
+    expect "rootless: pids.limit" "$CG/deleg/c/pids.max" 10
+    expect "rootless: memory.reservation" "$CG/deleg/c/memory.low" 33554432
+    asuser /hull delete -f rl > /tmp/rl.out 2>&1 || bad "rootless: delete: $(cat /tmp/rl.out)"
+    [ -d "$CG/deleg/c" ] && bad "rootless: delete left its cgroup" || ok "rootless: delete removes its cgroup"
+else
+    bad "rootless: run -d: $(cat /tmp/rl.out)"
+fi
+
 [ -z "$(ls /run/hull 2>/dev/null)" ] && ok "no state left" || bad "state left: $(ls /run/hull)"
 [ -z "$(ls -d $CG/hull/*/ 2>/dev/null)" ] && ok "no cgroup left" || bad "cgroups left: $(ls -d $CG/hull/*/)"
 echo V2DONE

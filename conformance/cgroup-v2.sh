@@ -48,7 +48,9 @@ VMLINUZ=$(kernel) || { say "no kernel"; echo "cgroup-v2: 0 passed, 1 failed"; ex
 # The VM's root: busybox, hull, the checks, and the container's rootfs.
 R=$W/root
 ./hack/mkbundle.sh "$W/bundle" true >/dev/null
-mkdir -p "$R"/{proc,sys,dev,run,tmp,newroot,cases}
+mkdir -p "$R"/{proc,sys,dev,run,tmp,newroot,cases,etc}
+printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp/u1000:/bin/sh\n' > "$R/etc/passwd"
+printf 'root:x:0:\nuser:x:1000:\n' > "$R/etc/group"
 cp -a "$W/bundle/rootfs/bin" "$R/"
 cp -a "$W/bundle/rootfs" "$R/ctr"
 cp "$HULL" "$R/hull"
@@ -90,6 +92,15 @@ case_of oom ".process.args = [\"tail\", \"/dev/zero\"] | .linux.resources += {me
 case_of devices '.process.args = ["sh", "-c", "mknod /tmp/dev c 240 0; head -c 1 /tmp/dev 2>&1; head -c 1 /dev/zero | od -An -tx1"]
     | .process.capabilities |= with_entries(.value += ["CAP_MKNOD"])'
 case_of rdma '.linux.resources += {rdma: {"no-such-hca": {hcaHandles: 3, hcaObjects: 100}}}'
+# Rootless (uid 1000, its own id mapped) in a cgroup delegated to it, as
+# systemd delegates a user's: the rootless spec's namespaces and mounts.
+"$HULL" spec --rootless --bundle "$W" && mkdir -p "$R/cases/rootless" \
+    && jq --argjson m $((32 * M)) '.root.path = "/ctr" | .process.terminal = false | .process.args = ["sleep", "1000"]
+        | .linux.uidMappings = [{containerID: 0, hostID: 1000, size: 1}]
+        | .linux.gidMappings = [{containerID: 0, hostID: 1000, size: 1}]
+        | .linux.cgroupsPath = "/deleg/c"
+        | .linux.resources = {pids: {limit: 10}, memory: {reservation: $m}}' "$W/config.json" > "$R/cases/rootless/config.json" \
+    || { say "cannot make the rootless case"; exit 1; }
 case_of own-view '.process.args = ["sh", "-c", "cat /proc/self/cgroup; cat /sys/fs/cgroup/pids.max"] | .linux.resources += {pids: {limit: 7}}'
 
 cat > "$R/init" <<'EOF'

@@ -295,6 +295,9 @@ pub struct Cgroup {
     pub systemd: Option<String>,
     /// Whether this process started that unit (only then may a failed create stop it).
     pub started_unit: bool,
+    /// A rootless container's (an unprivileged caller's, in a cgroup
+    /// delegated to it): device rules are not the caller's to set.
+    pub rootless: bool,
     /// cgroups-rs's view, made on first use: making it reads /proc/self/cgroup,
     /// mountinfo twice and each hierarchy, which a create that places its
     /// init itself and sets no limits through it never needs.
@@ -313,6 +316,7 @@ impl Cgroup {
             path: path.to_string(),
             systemd: None,
             started_unit: false,
+            rootless: false,
             mgr: std::cell::OnceCell::new(),
             pid: None,
         })
@@ -439,7 +443,16 @@ impl Cgroup {
         } else {
             hierarchy_dir(&self.path, "devices")
         };
-        devices::apply(&dir, &devices::rules(spec_rules, devices), is_v2())
+        match devices::apply(&dir, &devices::rules(spec_rules, devices), is_v2()) {
+            // As runc: an unprivileged caller can load no device program
+            // (v2) nor write devices.deny (v1), and its container can open
+            // no device the caller could not open anyway.
+            Err(e) if self.rootless => {
+                tracing::debug!("rootless: device rules not applied: {e:#}");
+                Ok(())
+            }
+            applied => applied,
+        }
     }
 
     /// Applies what the resources name, devices aside (an update never changes them).

@@ -261,6 +261,7 @@ fn open_cgroup(bundle: &Bundle, id: &str) -> Result<Option<(Cgroup, bool)>> {
     }
     let (mut cg, existed) = own_cgroup(&path)?;
     cg.systemd = crate::cgroups::systemd_spec(&bundle.spec, id);
+    cg.rootless = rootless;
     Ok(Some((cg, existed)))
 }
 
