@@ -113,6 +113,7 @@ if start nested; then
     $H delete -f nested
     # As runc: the container's own cgroup goes, the parents stay.
     [ -d "$CG/outer/inner/c" ] && bad "nested: delete left $CG/outer/inner/c" || ok "nested: delete removes its cgroup"
+    [ -d "$CG/outer/inner" ] && ok "nested: delete keeps the parents" || bad "nested: delete removed $CG/outer/inner"
     rmdir "$CG/outer/inner" "$CG/outer"
 fi
 if start idle; then

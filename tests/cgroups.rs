@@ -320,6 +320,7 @@ fn a_cgroup_found_in_one_hierarchy_keeps_it_and_loses_the_rest() {
     b.edit(|c| c["hooks"] = json!({}));
     b.run_ok("found");
     let after_delete = existing(&path);
+    let parent_kept = cg_file("pids", &parent, "").is_dir();
     let _ = std::fs::remove_dir(found.join(&path));
     remove_parent(&path);
     assert_eq!(
@@ -333,6 +334,7 @@ fn a_cgroup_found_in_one_hierarchy_keeps_it_and_loses_the_rest() {
         [found.join(&path).display().to_string()],
         "delete left these"
     );
+    assert!(parent_kept, "delete removed the parent create made");
 }
 
 #[test]

@@ -447,7 +447,7 @@ impl Cgroup {
             // As runc: an unprivileged caller can load no device program
             // (v2) nor write devices.deny (v1), and its container can open
             // no device the caller could not open anyway.
-            Err(e) if self.rootless => {
+            Err(e) if self.rootless && !crate::privilege::is_host_root() => {
                 tracing::debug!("rootless: device rules not applied: {e:#}");
                 Ok(())
             }
@@ -606,6 +606,13 @@ impl Cgroup {
             gone &= !m.root.join(path).exists();
         }
         gone
+    }
+
+    /// Whether create made the directory whose processes `procs` and
+    /// `signal_all` see (pids on v1, the one tree on v2).
+    pub fn made_where_procs_are(made: &[Made]) -> bool {
+        let procs_root = hierarchy_dir("", "pids");
+        made.iter().any(|m| m.root == procs_root)
     }
 
     /// Whether any directory of this cgroup is left.

@@ -58,6 +58,9 @@ impl V2Write {
 pub struct V2First {
     pub choices: Vec<(&'static str, String)>,
     pub field: &'static str,
+    /// Whether no such file is worth a warning (not for lifting a limit
+    /// the kernel does not have).
+    pub warn: bool,
 }
 
 /// v1 controllers mounted on this host (a "cpu,cpuacct" mount counts for both).
@@ -245,7 +248,7 @@ fn blkio(b: &oci_spec::runtime::LinuxBlockIo, extras: &mut Extras) {
         push(vec!["blkio.leaf_weight"], w.to_string(), "blockIO.leafWeight");
     }
     for d in b.weight_device().iter().flatten() {
-        if let Some(w) = d.weight() {
+        if let Some(w) = d.weight().filter(|w| *w != 0) {
             let v = format!("{}:{} {w}", d.major(), d.minor());
             push(
                 vec!["blkio.weight_device", "blkio.bfq.weight_device"],
@@ -401,6 +404,7 @@ fn v2_leftovers(r: &LinuxResources, rest: &mut LinuxResources, extras: &mut Extr
             extras.v2_first.push(V2First {
                 choices: vec![("memory.swap.max", "max".into())],
                 field: "memory.swap",
+                warn: false,
             });
         }
         rest.set_memory(None);
@@ -421,6 +425,7 @@ fn v2_block_io(b: &oci_spec::runtime::LinuxBlockIo, extras: &mut Extras) -> Vec<
                 ("io.weight", format!("{dev}{}", scaled(w))),
             ],
             field,
+            warn: true,
         })
     };
     // 0 is "not set", as runc reads it.
@@ -428,7 +433,7 @@ fn v2_block_io(b: &oci_spec::runtime::LinuxBlockIo, extras: &mut Extras) -> Vec<
         weight(String::new(), w, "blockIO.weight");
     }
     for d in b.weight_device().iter().flatten() {
-        if let Some(w) = d.weight() {
+        if let Some(w) = d.weight().filter(|w| *w != 0) {
             weight(format!("{}:{} ", d.major(), d.minor()), w, "blockIO.weightDevice");
         }
     }
@@ -485,6 +490,7 @@ pub fn apply(path: &str, pid: Option<i32>, extras: &Extras) -> Result<()> {
     for w in &extras.v2_first {
         match w.choices.iter().find(|(f, _)| dir.join(f).exists()) {
             Some((file, value)) => write(file, value, w.field)?,
+            None if !w.warn => {}
             None => {
                 let files: Vec<&str> = w.choices.iter().map(|(f, _)| *f).collect();
                 tracing::warn!(

@@ -145,10 +145,7 @@ pub fn create(
     if let Some(r) = cgroup_ref.as_ref().filter(|r| !r.made.is_empty()) {
         guard.cgroup = Some((r.path.clone(), r.made.clone()));
         // What a delete --force of a create killed midway removes.
-        state::save_creating(
-            dir,
-            &serde_json::json!({"cgroup": r.path, "created": r.created, "made": r.made}),
-        )?;
+        state::save_creating(dir, &serde_json::json!({"cgroup": r.path, "made": r.made}))?;
     }
     let launched = launcher::launch(&req, cgroup.as_mut());
     // Only a unit this create started is its to stop (a unit of that name
@@ -487,10 +484,10 @@ pub fn clear_leftover(root: &Path, id: &str) -> Result<()> {
             // An older hull's creating.json.
             crate::cgroups::legacy_made(c["made_from"].as_str(), c["hybrid_made_from"].as_str())
         });
-        // Only a cgroup that did not exist before was its own: whoever is
-        // in one it found is not its to kill.
-        let created = c["created"].as_bool().unwrap_or(c["made_from"].is_string());
-        if created {
+        // Whoever is in a cgroup it found is not its to kill; one it made
+        // where the processes are counted (found empty, or made) holds
+        // only the half-made container's.
+        if Cgroup::made_where_procs_are(&made) {
             let _ = Cgroup::open(path).and_then(|cg| cg.signal_all(libc::SIGKILL));
         }
         until_removed(|| Cgroup::remove_made(path, &made, true));
