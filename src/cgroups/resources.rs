@@ -334,15 +334,6 @@ fn rdma_lines(r: &LinuxResources) -> Vec<String> {
     lines
 }
 
-/// A cgroup v2 byte value: -1 is "max".
-fn v2_bytes(v: i64) -> String {
-    if v == -1 {
-        "max".into()
-    } else {
-        v.to_string()
-    }
-}
-
 /// What cgroups-rs leaves unwritten on a cgroup v2 host: hull writes what
 /// has a v2 file (cpu.max.burst, cpu.idle, rdma.max, a pids limit of 0,
 /// blockIO, and memory when no positive limit is given: a reservation
@@ -354,36 +345,50 @@ fn v2_leftovers(r: &LinuxResources, rest: &mut LinuxResources, extras: &mut Extr
         no_file.extend(v2_block_io(b, extras));
         rest.set_block_io(None);
     }
-    let mut push = |file: &str, value: String, field: &str| extras.v2.push(V2Write::new(file, value, field));
     if let Some(c) = r.cpu() {
-        if let Some(b) = c.burst() {
-            push("cpu.max.burst", b.to_string(), "cpu.burst");
-        }
-        if let Some(i) = c.idle() {
-            push("cpu.idle", i.to_string(), "cpu.idle");
-        }
-        let rt = [
-            ("cpu.realtimeRuntime", c.realtime_runtime().unwrap_or(0)),
-            ("cpu.realtimePeriod", c.realtime_period().map_or(0, |p| p as i64)),
-        ];
-        if let Some((field, v)) = rt.iter().find(|(_, v)| *v != 0) {
-            bail!("linux.resources.{field}: {v}: cgroup v2 has no real-time CPU budget (cpu.rt_runtime_us is v1's)");
-        }
-        let mut cpu = c.clone();
-        cpu.set_realtime_runtime(None);
-        cpu.set_realtime_period(None);
-        rest.set_cpu(Some(cpu));
+        rest.set_cpu(Some(v2_cpu(c, extras)?));
     }
     for line in rdma_lines(r) {
-        push("rdma.max", line, "rdma");
+        extras.v2.push(V2Write::new("rdma.max", line, "rdma"));
     }
     // cgroups-rs writes "max" for 0, which the spec makes a real limit.
     if r.pids().is_some_and(|p| p.limit() == 0) {
-        push("pids.max", "0".into(), "pids.limit");
+        extras.v2.push(V2Write::new("pids.max", "0", "pids.limit"));
     }
-    let Some(m) = r.memory() else {
-        return Ok(no_file);
-    };
+    if let Some(m) = r.memory() {
+        no_file.extend(v2_memory(m, rest, extras));
+    }
+    Ok(no_file)
+}
+
+/// cpu.max.burst and cpu.idle; a real-time budget refused. Returns the cpu
+/// settings left for cgroups-rs.
+fn v2_cpu(c: &oci_spec::runtime::LinuxCpu, extras: &mut Extras) -> Result<oci_spec::runtime::LinuxCpu> {
+    if let Some(b) = c.burst() {
+        extras
+            .v2
+            .push(V2Write::new("cpu.max.burst", b.to_string(), "cpu.burst"));
+    }
+    if let Some(i) = c.idle() {
+        extras.v2.push(V2Write::new("cpu.idle", i.to_string(), "cpu.idle"));
+    }
+    let rt = [
+        ("cpu.realtimeRuntime", c.realtime_runtime().unwrap_or(0)),
+        ("cpu.realtimePeriod", c.realtime_period().map_or(0, |p| p as i64)),
+    ];
+    if let Some((field, v)) = rt.iter().find(|(_, v)| *v != 0) {
+        bail!("linux.resources.{field}: {v}: cgroup v2 has no real-time CPU budget (cpu.rt_runtime_us is v1's)");
+    }
+    let mut cpu = c.clone();
+    cpu.set_realtime_runtime(None);
+    cpu.set_realtime_period(None);
+    Ok(cpu)
+}
+
+/// Memory without a positive limit (which cgroups-rs leaves alone); returns
+/// the fields v2 has no file for.
+fn v2_memory(m: &oci_spec::runtime::LinuxMemory, rest: &mut LinuxResources, extras: &mut Extras) -> Vec<&'static str> {
+    let mut no_file = Vec::new();
     no_file.extend(m.kernel().map(|_| "memory.kernel"));
     no_file.extend(m.kernel_tcp().map(|_| "memory.kernelTCP"));
     no_file.extend(m.swappiness().map(|_| "memory.swappiness"));
@@ -391,25 +396,28 @@ fn v2_leftovers(r: &LinuxResources, rest: &mut LinuxResources, extras: &mut Extr
         no_file.push("memory.disableOOMKiller");
     }
     let (limit, swap) = (m.limit().unwrap_or(0), m.swap().unwrap_or(0));
-    if limit <= 0 && swap <= 0 {
-        if limit == -1 {
-            push("memory.max", "max".into(), "memory.limit");
-        }
-        if let Some(low) = m.reservation() {
-            push("memory.low", v2_bytes(low), "memory.reservation");
-        }
-        // No limit and no swap limit given: both unlimited, as in v1; a
-        // kernel without swap accounting has no file, and nothing to lift.
-        if swap == -1 || (limit == -1 && swap == 0) {
-            extras.v2_first.push(V2First {
-                choices: vec![("memory.swap.max", "max".into())],
-                field: "memory.swap",
-                warn: false,
-            });
-        }
-        rest.set_memory(None);
+    if limit > 0 || swap > 0 {
+        return no_file;
     }
-    Ok(no_file)
+    if limit == -1 {
+        extras.v2.push(V2Write::new("memory.max", "max", "memory.limit"));
+    }
+    if let Some(low) = m.reservation() {
+        // -1 is "max".
+        let low = if low == -1 { "max".to_string() } else { low.to_string() };
+        extras.v2.push(V2Write::new("memory.low", low, "memory.reservation"));
+    }
+    // No limit and no swap limit given: both unlimited, as in v1; a kernel
+    // without swap accounting has no file, and nothing to lift.
+    if swap == -1 || (limit == -1 && swap == 0) {
+        extras.v2_first.push(V2First {
+            choices: vec![("memory.swap.max", "max".into())],
+            field: "memory.swap",
+            warn: false,
+        });
+    }
+    rest.set_memory(None);
+    no_file
 }
 
 /// blockIO on cgroup v2, as runc writes it: a weight to BFQ's
