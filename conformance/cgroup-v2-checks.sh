@@ -10,13 +10,7 @@ mount -t tmpfs tmpfs /tmp
 CG=/sys/fs/cgroup
 H="/hull --root /run/hull"
 
-ok() { echo "V2OK $*"; }
-bad() { echo "V2FAIL $*"; }
-# expect NAME FILE WANT: the file's contents are WANT.
-expect() {
-    got=$(cat "$2" 2>&1)
-    if [ "$got" = "$3" ]; then ok "$1"; else bad "$1: $2 is '$got', want '$3'"; fi
-}
+. /checks-lib.sh
 # start NAME: a detached container of case NAME; its output in /tmp/NAME.out.
 start() {
     if $H run -d --bundle "/cases/$1" "$1" > "/tmp/$1.out" 2>&1 < /dev/null; then
@@ -64,6 +58,14 @@ if start limits; then
     expect "update: --memory" "$D/memory.max" 104857600
     expect "update: --cpu-quota" "$D/cpu.max" "20000 100000"
     expect "update: --pids-limit" "$D/pids.max" 50
+    # The kernel refuses a quota below the burst and a burst above the quota.
+    echo '{"cpu": {"quota": 10000, "burst": 5000}}' > /tmp/cpu.json
+    $H update -r /tmp/cpu.json limits > /tmp/u.out 2>&1 || bad "update: lower quota and burst: $(cat /tmp/u.out)"
+    expect "update: the quota goes below the old burst" "$D/cpu.max" "10000 100000"
+    expect "update: and the burst with it" "$D/cpu.max.burst" 5000
+    echo '{"cpu": {"quota": 100000, "burst": 80000}}' > /tmp/cpu.json
+    $H update -r /tmp/cpu.json limits > /tmp/u.out 2>&1 || bad "update: raise quota and burst: $(cat /tmp/u.out)"
+    expect "update: the burst goes above the old quota" "$D/cpu.max.burst" 80000
     $H update --pids-limit 0 limits > /tmp/u.out 2>&1 || bad "update: $(cat /tmp/u.out)"
     expect "update: --pids-limit 0 is a limit" "$D/pids.max" 0
     $H update --memory -1 --memory-swap -1 limits > /tmp/u.out 2>&1 || bad "update -1: $(cat /tmp/u.out)"

@@ -12,9 +12,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 HULL=$(readlink -f "${1:-target/release/hull}")
-CACHE=${HULL_CACHE:-/var/cache/hull}/kernel
 W=$(mktemp -d /tmp/hull-conformance-cgroup-v2.XXXXXX)
 say() { echo "[cgroup-v2] $*" >&2; }
+. conformance/vm.sh
 # HULL_V2_KEEP=1 keeps the VM's files and console log, and says where.
 trap '[ "${HULL_V2_KEEP:-}" = 1 ] && say "kept $W" || rm -rf "$W"' EXIT
 for b in qemu-system-x86_64 cpio jq apt-get dpkg-deb; do
@@ -24,26 +24,7 @@ done
 # The VM has no libc: the binary as it ships (hack/build.sh), static.
 ldd "$HULL" 2>&1 | grep -qE 'not a dynamic|statically linked' || { say "$HULL is not static: build it with hack/build.sh"; exit 1; }
 
-# The newest kernel package linux-image-amd64 points at, unpacked once.
-kernel() {
-    local pkg vmlinuz
-    pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-    if [ -z "$pkg" ]; then
-        apt-get update -qq >/dev/null 2>&1
-        pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-    fi
-    [ -n "$pkg" ] || { say "apt knows no linux-image-amd64 (apt-get update?)"; return 1; }
-    vmlinuz=$CACHE/vmlinuz-${pkg#linux-image-}
-    if [ ! -s "$vmlinuz" ]; then
-        mkdir -p "$CACHE" || return 1
-        (cd "$W" && apt-get download -q "$pkg" >/dev/null 2>"$W/apt.log") || { cat "$W/apt.log" >&2; return 1; }
-        dpkg-deb --fsys-tarfile "$W"/"$pkg"_*.deb | tar -x -C "$W" ./boot || return 1
-        mv "$W"/boot/vmlinuz-* "$vmlinuz.tmp" && mv "$vmlinuz.tmp" "$vmlinuz" || return 1
-        rm -rf "$W/boot" "$W"/*.deb
-    fi
-    echo "$vmlinuz"
-}
-VMLINUZ=$(kernel) || { say "no kernel"; echo "cgroup-v2: 0 passed, 1 failed"; exit 1; }
+VMLINUZ=$(vm_kernel) || { say "no kernel"; echo "cgroup-v2: 0 passed, 1 failed"; exit 1; }
 
 # The VM's root: busybox, hull, the checks, and the container's rootfs.
 R=$W/root
@@ -62,6 +43,7 @@ for lib in $(ldd "$ENGINE" | grep -o '/[^ ]*'); do
     mkdir -p "$R$(dirname "$lib")" && cp -L "$lib" "$R$lib"
 done
 cp conformance/cgroup-v2-checks.sh "$R/checks.sh"
+cp conformance/vm-checks-lib.sh "$R/checks-lib.sh"
 # Each case is the bundle's config.json with an edit, its rootfs /ctr.
 case_of() {
     mkdir -p "$R/cases/$1"
@@ -103,54 +85,21 @@ case_of rdma '.linux.resources += {rdma: {"no-such-hca": {hcaHandles: 3, hcaObje
     || { say "cannot make the rootless case"; exit 1; }
 case_of own-view '.process.args = ["sh", "-c", "cat /proc/self/cgroup; cat /sys/fs/cgroup/pids.max"] | .linux.resources += {pids: {limit: 7}}'
 
-cat > "$R/init" <<'EOF'
-#!/bin/sh
-# pivot_root cannot leave the initramfs itself: the root moves to a tmpfs.
-mount -t tmpfs -o mode=755 root /newroot
-for d in /*; do
-    case $d in /newroot|/proc|/sys|/dev|/init) ;; *) cp -a "$d" /newroot/ ;; esac
-done
-mkdir -p /newroot/proc /newroot/sys /newroot/dev
-exec switch_root /newroot /bin/sh /checks.sh
-EOF
-chmod +x "$R/init"
-(cd "$R" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$W/initrd.gz" || { say "cannot pack the initramfs"; exit 1; }
+vm_initramfs "$R" "$W/initrd.gz" /bin/sh /checks.sh || { say "cannot pack the initramfs"; exit 1; }
 
-say "booting $(basename "$VMLINUZ") with cgroup v2 alone"
-# TCG, not KVM: this kind of machine has a /dev/kvm whose guests hang (no
-# VMX underneath), and TCG boots in about 10 s.
-timeout -k 5 400 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot \
-    -nic none -kernel "$VMLINUZ" -initrd "$W/initrd.gz" \
-    -append "console=ttyS0 quiet loglevel=1 panic=-1 cgroup_no_v1=all hugepages=4" \
-    </dev/null > "$W/console.log" 2>&1
+vm_boot "$VMLINUZ" "$W/initrd.gz" "$W/console.log" 1024 400 hugepages=4
 rc=$?
-PASSED=$(grep -c '^V2OK ' "$W/console.log")
-FAILED=$(grep -c '^V2FAIL ' "$W/console.log")
-grep -E '^V2(OK|FAIL) ' "$W/console.log" | sed 's/^V2OK /ok: /; s/^V2FAIL /FAILED: /' | while read -r l; do say "$l"; done
-# jsoncheck NAME WHAT JQ: the V2JSON document NAME passes the jq test.
-jsoncheck() {
-    local doc
-    doc=$(sed -n "s/^V2JSON $1 //p" "$W/console.log" | tr -d '\r')
-    if jq -e "$3" <<<"$doc" >/dev/null 2>&1; then
-        PASSED=$((PASSED + 1)); say "ok: $2"
-    else
-        FAILED=$((FAILED + 1)); say "FAILED: $2: $3 on ${doc:0:600}"
-    fi
-}
-jsoncheck stats "events --stats: memory usage, limit and memory.stat, pids" \
+vm_results "$W/console.log"
+vm_jsoncheck "$W/console.log" stats "events --stats: memory usage, limit and memory.stat, pids" \
     ".data.memory.usage.usage > 0 and .data.memory.usage.limit == $((64 * M)) and .data.memory.raw.anon > 0
      and .data.memory.swap.limit == $((128 * M)) and .data.pids.current == 1 and .data.pids.limit == 42"
-jsoncheck burn "events --stats: CPU time and throttling at a 10% quota" \
+vm_jsoncheck "$W/console.log" burn "events --stats: CPU time and throttling at a 10% quota" \
     ".data.cpu.usage.total > 0 and .data.cpu.usage.user > 0 and .data.cpu.throttling.periods > 0
      and .data.cpu.throttling.throttledPeriods > 0 and .data.cpu.throttling.throttledTime > 0"
-jsoncheck usage "engine usage: limits, memory, processes" \
+vm_jsoncheck "$W/console.log" usage "engine usage: limits, memory, processes" \
     ".mem_limit_bytes == $((32 * M)) and .mem_total_bytes > 0 and .mem_rss_bytes > 0 and .processes == 1
      and .cpus_limit == 0.5 and .pids_limit == 20"
-jsoncheck inspect-oom "engine: a memory hog ends with reason oom" '.status == "exited" and .reason == "oom"'
-if ! grep -q '^V2DONE' "$W/console.log"; then
-    say "the checks did not finish (qemu exit $rc); console:"
-    tail -n 30 "$W/console.log" | tr -d '\r' >&2
-    FAILED=$((FAILED + 1))
-fi
+vm_jsoncheck "$W/console.log" inspect-oom "engine: a memory hog ends with reason oom" '.status == "exited" and .reason == "oom"'
+vm_done "$W/console.log" $rc
 echo "cgroup-v2: $PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ] && [ "$PASSED" -gt 0 ]

@@ -6,8 +6,9 @@
 # cgroup mount; inside it, `hull --systemd-cgroup run -d` starts a busybox
 # container whose cgroupsPath is system.slice:hulltest:ct1. Checked: the
 # scope unit is active with the limits as its properties, the limits are in
-# the cgroup files and hold, the init is in the scope in every hierarchy, and
-# delete stops the unit and leaves no cgroup.
+# the cgroup files and hold, the init is in the scope in every hierarchy, the
+# device rules hold after a daemon-reload, and delete stops the unit and
+# leaves no cgroup.
 #   conformance/systemd.sh [HULL_BINARY]     Prints "systemd: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -66,7 +67,7 @@ ln -sf /dev/null "$ROOTFS/etc/systemd/system/console-getty.service"
 IB=$ROOTFS/var/lib/hulltest/ct1
 mkdir -p "$IB/rootfs/bin"
 cp /bin/busybox "$IB/rootfs/bin/busybox"
-for a in sh sleep dd; do ln -sf busybox "$IB/rootfs/bin/$a"; done
+for a in sh sleep dd mknod head od; do ln -sf busybox "$IB/rootfs/bin/$a"; done
 "$HULL" spec --bundle "$IB"
 jq --argjson mem $MEM --argjson pids $PIDS '.process.terminal = false | .process.args = ["sleep", "3600"]
     | .linux.cgroupsPath = "system.slice:hulltest:ct1"
@@ -131,6 +132,15 @@ S=system.slice/$SCOPE
 missing=""
 for h in systemd memory pids freezer devices; do IN grep -qx "$pid" /sys/fs/cgroup/$h/$S/cgroup.procs || missing+=" $h"; done
 [ -z "$missing" ] && ok "the init is in the scope in every hierarchy" || bad "init $pid not in:$missing"
+# systemd writes a unit's device rules again on every reload: with none as
+# the unit's properties, "a *:* rwm", every device. 240:0 has no driver: a
+# refused open is EPERM, an allowed one reaches the kernel (ENXIO).
+IN systemctl daemon-reload
+out=$(IN hull exec --cap CAP_MKNOD ct1 sh -c 'mknod /dev/t240 c 240 0; head -c 1 /dev/t240; head -c 1 /dev/zero | od -An -tx1' 2>&1)
+case "$out" in
+    *"Operation not permitted"*00*) ok "after systemctl daemon-reload the device rules hold" ;;
+    *) bad "after daemon-reload, a denied device: $out ($(IN cat /sys/fs/cgroup/devices/$S/devices.list | tr '\n' ' '))" ;;
+esac
 rc=0; err=$(IN hull exec ct1 dd if=/dev/zero of=/dev/null bs=100M count=1 2>&1 >/dev/null) || rc=$?
 [ $rc = 137 ] && ok "the memory limit holds (a 100 MiB buffer is OOM-killed)" || bad "dd exited $rc: $err"
 IN hull delete -f ct1 && ok "delete -f" || bad "delete -f"

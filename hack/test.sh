@@ -36,3 +36,4 @@ fi
 ./conformance/apps.sh target/release/hull
 ./conformance/systemd.sh target/release/hull
 ./conformance/cgroup-v2.sh target/release/hull
+./conformance/systemd-v2.sh target/release/hull

@@ -608,6 +608,35 @@ fn memory_cpu_pids_and_blkio_details_are_written() {
 }
 
 #[test]
+fn update_moves_the_cpu_quota_and_burst_past_each_other() {
+    let path = unique("burst");
+    let b = Bundle::new(&["sleep", "60"]);
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("/{path}"));
+        c["linux"]["resources"]["cpu"] = json!({"quota": 50000, "period": 100000, "burst": 20000});
+    });
+    assert!(b.run_detached("burst").status.success());
+    let burst = cg_file("cpu", &path, "cpu.cfs_burst_us");
+    if !burst.exists() {
+        eprintln!("skipped: no CFS burst in this kernel");
+        assert!(b.out(&["delete", "--force", "burst"]).status.success());
+        return remove_parent(&path);
+    }
+    // The kernel refuses a quota below the burst, and a burst above the quota.
+    for (quota, new_burst) in [(10000, 5000), (100000, 80000)] {
+        let res = b.tmp.path().join("cpu.json");
+        std::fs::write(&res, json!({"cpu": {"quota": quota, "burst": new_burst}}).to_string()).unwrap();
+        let o = b.out(&["update", "--resources", res.to_str().unwrap(), "burst"]);
+        assert!(o.status.success(), "quota {quota} burst {new_burst}: {}", stderr(&o));
+        assert_eq!(read(&cg_file("cpu", &path, "cpu.cfs_quota_us")), quota.to_string());
+        assert_eq!(read(&burst), new_burst.to_string());
+    }
+    assert!(b.out(&["delete", "--force", "burst"]).status.success());
+    no_cgroup_left(&path);
+    remove_parent(&path);
+}
+
+#[test]
 fn update_checks_usage_before_lowering_and_ps_prints_a_table() {
     let b = Bundle::new(&["sh", "-c", "x=$(head -c 4000000 /dev/zero | tr '\\0' a); sleep 60"]);
     b.edit(|c| c["linux"]["resources"]["memory"] = json!({"limit": 134217728}));

@@ -346,7 +346,7 @@ impl Cgroup {
         if let Some(unit) = &self.systemd {
             // systemd makes the scope with the process in it; the cgroupfs
             // placement below covers the hierarchies systemd leaves alone.
-            systemd::start(unit, pid, None, is_v2())?;
+            systemd::start(unit, pid)?;
             self.started_unit = true;
         }
         if self.exists() && !is_v2() {
@@ -431,12 +431,28 @@ impl Cgroup {
 
     /// Applies linux.resources.
     pub fn apply(&mut self, r: Option<&LinuxResources>, devices: &[oci_spec::runtime::LinuxDevice]) -> Result<()> {
-        if let Some(r) = r {
+        if let (Some(r), None) = (r, &self.systemd) {
             self.update(r)?;
-            if let Some(unit) = &self.systemd {
-                systemd::set(unit, r, is_v2())?;
-            }
         }
+        self.apply_devices(r, devices)?;
+        let Some(unit) = self.systemd.clone() else {
+            return Ok(());
+        };
+        // systemd has a v1 unit's device rules written again at each
+        // reload (v2's program is hull's own, beside systemd's).
+        let rules = if is_v2() {
+            vec![]
+        } else {
+            let list = hierarchy_dir(&self.path, "devices").join("devices.list");
+            let list = std::fs::read_to_string(&list).with_context(|| format!("read {}", list.display()))?;
+            systemd::device_properties(&list)
+        };
+        systemd::set(&unit, r, is_v2(), rules)?;
+        // After systemd's writes: the limits it has no property for.
+        r.map_or(Ok(()), |r| self.update(r))
+    }
+
+    fn apply_devices(&self, r: Option<&LinuxResources>, devices: &[oci_spec::runtime::LinuxDevice]) -> Result<()> {
         let spec_rules = r.and_then(|r| r.devices().as_deref()).unwrap_or(&[]);
         let dir = if is_v2() {
             Path::new(ROOT).join(&self.path)
@@ -459,6 +475,7 @@ impl Cgroup {
     pub fn update(&mut self, r: &LinuxResources) -> Result<()> {
         let (rest, extras) = resources::split(r)?;
         if rest != LinuxResources::default() {
+            resources::burst_first(&self.path, &extras);
             let path = self.path.clone();
             self.mgr_mut()?
                 .set(&rest)

@@ -423,14 +423,17 @@ fn v2_memory(m: &oci_spec::runtime::LinuxMemory, rest: &mut LinuxResources, extr
 /// blockIO on cgroup v2, as runc writes it: a weight to BFQ's
 /// io.bfq.weight, or else to io.weight on its 1-10000 scale; the throttles
 /// to io.max. Returns the fields v2 has no file for.
+/// blkio's weight (10-1000) on io.weight's scale (1-10000).
+pub(super) fn io_weight(w: u16) -> u64 {
+    1 + (u64::from(w).saturating_sub(10)) * 9999 / 990
+}
+
 fn v2_block_io(b: &oci_spec::runtime::LinuxBlockIo, extras: &mut Extras) -> Vec<&'static str> {
-    // blkio's 10-1000 onto io.weight's 1-10000.
-    let scaled = |w: u16| 1 + (u64::from(w).saturating_sub(10)) * 9999 / 990;
     let mut weight = |dev: String, w: u16, field: &'static str| {
         extras.v2_first.push(V2First {
             choices: vec![
                 ("io.bfq.weight", format!("{dev}{w}")),
-                ("io.weight", format!("{dev}{}", scaled(w))),
+                ("io.weight", format!("{dev}{}", io_weight(w))),
             ],
             field,
             warn: true,
@@ -466,6 +469,22 @@ fn v2_block_io(b: &oci_spec::runtime::LinuxBlockIo, extras: &mut Extras) -> Vec<
 }
 
 /// Applies the extras to a cgroup `path` that holds `pid`.
+/// The kernel refuses a CFS quota below the burst and a burst above the
+/// quota, so when both change one order fails whichever way they move: the
+/// burst is also tried before cgroups-rs writes the quota (as runc does),
+/// its refusal then left to the write after.
+pub fn burst_first(path: &str, extras: &Extras) {
+    let v1 = extras.v1.iter().filter(|w| w.field == "cpu.burst").map(|w| {
+        let f = Path::new(ROOT).join(w.controller).join(path).join(w.files[0]);
+        (f, &w.value)
+    });
+    let v2 = extras.v2.iter().filter(|w| w.field == "cpu.burst");
+    let v2 = v2.filter_map(|w| Some((v2_root()?.join(path).join(&w.file), &w.value)));
+    for (file, value) in v1.chain(v2) {
+        let _ = std::fs::write(file, value);
+    }
+}
+
 pub fn apply(path: &str, pid: Option<i32>, extras: &Extras) -> Result<()> {
     for w in &extras.v1 {
         let dir = Path::new(ROOT).join(w.controller).join(path);

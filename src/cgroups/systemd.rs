@@ -132,74 +132,170 @@ fn call(method: &str, signature: &str, args: &[String]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// (name, busctl type, value) of each unit property the limits map to.
-fn properties(r: &LinuxResources, v2: bool) -> Vec<(&'static str, &'static str, String)> {
+/// A unit property: its name, busctl type, and value as busctl's arguments
+/// (an array is its length, then its elements).
+type Property = (&'static str, &'static str, Vec<String>);
+
+fn prop(name: &'static str, typ: &'static str, value: impl ToString) -> Property {
+    (name, typ, vec![value.to_string()])
+}
+
+/// The unit properties the limits map to. systemd writes a unit's
+/// properties to its cgroup again on every reload, and defaults for the
+/// ones not set: every limit systemd has a property for is one.
+fn properties(r: &LinuxResources, v2: bool) -> Vec<Property> {
     let mut out = vec![];
     // -1 is "no limit": systemd's infinity, so a limit removed stays removed.
     let amount = |v: i64| if v < 0 { u64::MAX } else { v as u64 };
-    if let Some(limit) = r.memory().as_ref().and_then(|m| m.limit()).filter(|l| *l != 0) {
-        out.push((
-            if v2 { "MemoryMax" } else { "MemoryLimit" },
-            "t",
-            amount(limit).to_string(),
-        ));
+    if let Some(m) = r.memory() {
+        if let Some(limit) = m.limit().filter(|l| *l != 0) {
+            out.push(prop(if v2 { "MemoryMax" } else { "MemoryLimit" }, "t", amount(limit)));
+        }
+        if v2 {
+            out.extend(
+                m.reservation()
+                    .filter(|l| *l != 0)
+                    .map(|l| prop("MemoryLow", "t", amount(l))),
+            );
+            // v2 counts swap alone: the spec's memory+swap less the limit.
+            match (m.limit().unwrap_or(0), m.swap().unwrap_or(0)) {
+                (_, -1) => out.push(prop("MemorySwapMax", "t", u64::MAX)),
+                (l, s) if l > 0 && s >= l => out.push(prop("MemorySwapMax", "t", s - l)),
+                _ => {}
+            }
+        }
     }
     if let Some(p) = r.pids().as_ref().filter(|p| p.limit() != 0) {
-        let max = if p.limit() < 0 { u64::MAX } else { p.limit() as u64 };
-        out.push(("TasksMax", "t", max.to_string()));
+        out.push(prop("TasksMax", "t", amount(p.limit())));
     }
     if let Some(cpu) = r.cpu() {
         if let Some(shares) = cpu.shares().filter(|s| *s > 0) {
             if v2 {
                 // runc's conversion of shares [2, 262144] to weight [1, 10000].
                 let weight = 1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142;
-                out.push(("CPUWeight", "t", weight.to_string()));
+                out.push(prop("CPUWeight", "t", weight));
             } else {
-                out.push(("CPUShares", "t", shares.to_string()));
+                out.push(prop("CPUShares", "t", shares));
             }
         }
         if cpu.quota().is_some_and(|q| q < 0) {
-            out.push(("CPUQuotaPerSecUSec", "t", u64::MAX.to_string()));
+            out.push(prop("CPUQuotaPerSecUSec", "t", u64::MAX));
         }
         if let Some(quota) = cpu.quota().filter(|q| *q > 0) {
             let period = cpu.period().filter(|p| *p > 0).unwrap_or(100_000);
             // systemd keeps the quota as a percentage: round up to 10 ms per second.
             let per_sec = (quota as u64 * 1_000_000).div_ceil(period).div_ceil(10_000) * 10_000;
-            out.push(("CPUQuotaPerSecUSec", "t", per_sec.to_string()));
-            out.push(("CPUQuotaPeriodUSec", "t", period.to_string()));
+            out.push(prop("CPUQuotaPerSecUSec", "t", per_sec));
+            out.push(prop("CPUQuotaPeriodUSec", "t", period));
         }
+    }
+    if v2 {
+        let weight = r.block_io().as_ref().and_then(|b| b.weight()).filter(|w| *w != 0);
+        out.extend(weight.map(|w| prop("IOWeight", "t", super::resources::io_weight(w))));
+        out.extend(unified_properties(r));
     }
     out
 }
 
-fn flatten(props: &[(&str, &str, String)]) -> Vec<String> {
+/// The `unified` keys systemd has a property for, written last as hull
+/// writes them.
+fn unified_properties(r: &LinuxResources) -> Vec<Property> {
+    let keys = [
+        ("memory.min", "MemoryMin"),
+        ("memory.low", "MemoryLow"),
+        ("memory.high", "MemoryHigh"),
+        ("memory.max", "MemoryMax"),
+        ("memory.swap.max", "MemorySwapMax"),
+        ("pids.max", "TasksMax"),
+        ("cpu.weight", "CPUWeight"),
+    ];
+    let Some(unified) = r.unified() else {
+        return vec![];
+    };
+    let value = |v: &str| {
+        if v == "max" {
+            Some(u64::MAX)
+        } else {
+            v.trim().parse().ok()
+        }
+    };
+    keys.iter()
+        .filter_map(|(key, name)| Some(prop(name, "t", value(unified.get(*key)?)?)))
+        .collect()
+}
+
+/// v1's device list as the kernel has it (devices.list, an allow list
+/// under a deny-all) as DevicePolicy and DeviceAllow: with neither,
+/// systemd's next reload would allow every device.
+pub fn device_properties(list: &str) -> Vec<Property> {
+    if list.lines().any(|l| l.starts_with("a ")) {
+        return vec![];
+    }
+    let drivers = std::fs::read_to_string("/proc/devices").unwrap_or_default();
+    let mut allow = vec![];
+    for line in list.lines() {
+        let [t, number, access] = line.split_whitespace().collect::<Vec<_>>()[..] else {
+            continue;
+        };
+        let kind = if t == "b" { "block" } else { "char" };
+        let entry = match number.split_once(':') {
+            Some(("*", "*")) => Some(format!("{kind}-*")),
+            Some(("*", _)) | None => None,
+            Some((major, "*")) => driver(&drivers, kind, major).map(|name| format!("{kind}-{name}")),
+            Some(_) => Some(format!("/dev/{kind}/{number}")),
+        };
+        match entry {
+            Some(e) => allow.extend([e, access.to_string()]),
+            None => tracing::warn!(
+                "devices: {line:?} has no systemd DeviceAllow form (no driver of that major in /proc/devices): systemd denies it after a reload"
+            ),
+        }
+    }
+    let mut array = vec![(allow.len() / 2).to_string()];
+    array.extend(allow);
+    vec![prop("DevicePolicy", "s", "strict"), ("DeviceAllow", "a(ss)", array)]
+}
+
+/// The driver /proc/devices names for a major number ("136" -> "pts").
+fn driver<'a>(proc_devices: &'a str, kind: &str, major: &str) -> Option<&'a str> {
+    let heading = if kind == "block" { "Block" } else { "Character" };
+    let section = proc_devices
+        .split("\n\n")
+        .find(|s| s.trim_start().starts_with(heading))?;
+    section
+        .lines()
+        .find_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+            [m, name] if m == major => Some(name),
+            _ => None,
+        })
+}
+
+fn flatten(props: &[Property]) -> Vec<String> {
     let mut args = vec![props.len().to_string()];
     for (name, typ, value) in props {
-        args.extend([name.to_string(), typ.to_string(), value.clone()]);
+        args.extend([name.to_string(), typ.to_string()]);
+        args.extend(value.iter().cloned());
     }
     args
 }
 
 /// Starts the transient unit with `pid` in it and waits until systemd has
 /// moved it there.
-pub fn start(spec: &str, pid: i32, r: Option<&LinuxResources>, v2: bool) -> Result<()> {
+pub fn start(spec: &str, pid: i32) -> Result<()> {
     let unit = parse(spec)?;
-    let mut props = vec![
-        ("Description", "s", format!("hull container {}", unit.name)),
-        ("Slice", "s", unit.slice.clone()),
-        ("Delegate", "b", "true".to_string()),
-        ("DefaultDependencies", "b", "false".to_string()),
-        ("MemoryAccounting", "b", "true".to_string()),
-        ("CPUAccounting", "b", "true".to_string()),
-        ("TasksAccounting", "b", "true".to_string()),
+    let props = [
+        prop("Description", "s", format!("hull container {}", unit.name)),
+        prop("Slice", "s", &unit.slice),
+        prop("Delegate", "b", true),
+        prop("DefaultDependencies", "b", false),
+        prop("MemoryAccounting", "b", true),
+        prop("CPUAccounting", "b", true),
+        prop("TasksAccounting", "b", true),
+        ("PIDs", "au", vec!["1".into(), pid.to_string()]),
     ];
-    props.extend(r.map(|r| properties(r, v2)).unwrap_or_default());
     let mut args = vec![unit.name.clone(), "replace".to_string()];
     args.extend(flatten(&props));
-    // PIDs is an array: its own shape on busctl's command line.
-    let n: usize = args[2].parse().unwrap_or(0);
-    args[2] = (n + 1).to_string();
-    args.extend(["PIDs".into(), "au".into(), "1".into(), pid.to_string(), "0".into()]);
+    args.push("0".into());
     call("StartTransientUnit", "ssa(sv)a(sa(sv))", &args)
         .with_context(|| format!("start the systemd unit {}", unit.name))?;
     wait_placed(pid, &unit)
@@ -225,18 +321,22 @@ fn wait_placed(pid: i32, unit: &Unit) -> Result<()> {
     }
 }
 
-/// The limits as the unit's properties (update).
-pub fn set(spec: &str, r: &LinuxResources, v2: bool) -> Result<()> {
+/// Sets the limits (and `extra`, the device rules) as the unit's
+/// properties, and returns once systemd has written them, with its
+/// defaults for the rest, to the cgroup: the caller's own writes go after.
+pub fn set(spec: &str, r: Option<&LinuxResources>, v2: bool, extra: Vec<Property>) -> Result<()> {
     let unit = parse(spec)?;
-    let props = properties(r, v2);
+    let mut props = r.map(|r| properties(r, v2)).unwrap_or_default();
+    props.extend(extra);
     if props.is_empty() {
         return Ok(());
     }
     let mut args = vec![unit.name.clone(), "true".to_string()];
     args.extend(flatten(&props));
-    call("SetUnitProperties", "sba(sv)", &args)
-        .map(|_| ())
-        .with_context(|| format!("set the properties of {}", unit.name))
+    call("SetUnitProperties", "sba(sv)", &args).with_context(|| format!("set the properties of {}", unit.name))?;
+    // systemd writes them from its cgroup queue, which runs before it
+    // reads its next message: one more call waits for that.
+    call("GetUnit", "s", std::slice::from_ref(&unit.name)).map(|_| ())
 }
 
 /// Stops the unit (systemd removes its cgroups); one already gone is fine.
@@ -275,19 +375,69 @@ mod tests {
     #[test]
     fn limits_become_properties() {
         let r: LinuxResources = serde_json::from_value(serde_json::json!({
-            "memory": {"limit": 67108864}, "pids": {"limit": 50},
-            "cpu": {"shares": 512, "quota": 50000, "period": 100000}
+            "memory": {"limit": 67108864, "swap": 100663296, "reservation": 33554432},
+            "pids": {"limit": 50},
+            "cpu": {"shares": 512, "quota": 50000, "period": 100000},
+            "blockIO": {"weight": 500},
+            "unified": {"memory.high": "62914560", "memory.min": "max", "io.max": "8:0 rbps=1"}
         }))
         .unwrap();
-        let p = properties(&r, false);
-        assert!(p.contains(&("MemoryLimit", "t", "67108864".into())));
-        assert!(p.contains(&("TasksMax", "t", "50".into())));
-        assert!(p.contains(&("CPUShares", "t", "512".into())));
-        assert!(p.contains(&("CPUQuotaPerSecUSec", "t", "500000".into())));
-        assert!(properties(&r, true).contains(&("MemoryMax", "t", "67108864".into())));
+        let v1 = properties(&r, false);
+        for p in [
+            prop("MemoryLimit", "t", 67108864),
+            prop("TasksMax", "t", 50),
+            prop("CPUShares", "t", 512),
+            prop("CPUQuotaPerSecUSec", "t", 500000),
+        ] {
+            assert!(v1.contains(&p), "{p:?} not in {v1:?}");
+        }
+        assert_eq!(v1.len(), 5, "v1 has none of v2's: {v1:?}");
+        let v2 = properties(&r, true);
+        for p in [
+            prop("MemoryMax", "t", 67108864),
+            prop("MemorySwapMax", "t", 33554432),
+            prop("MemoryLow", "t", 33554432),
+            prop("CPUWeight", "t", 20),
+            prop("IOWeight", "t", 4950),
+            prop("MemoryHigh", "t", 62914560),
+            prop("MemoryMin", "t", u64::MAX),
+        ] {
+            assert!(v2.contains(&p), "{p:?} not in {v2:?}");
+        }
         assert_eq!(
-            flatten(&[("TasksMax", "t", "5".into())]),
+            flatten(&[prop("TasksMax", "t", 5)]),
             ["1", "TasksMax", "t", "5"].map(String::from)
         );
+    }
+
+    #[test]
+    fn a_v1_device_list_becomes_a_strict_allow_list() {
+        let list = "c *:* m\nb *:* m\nc 1:3 rwm\nc 136:* rwm\nb 8:0 r\nc 4095:* rwm\n";
+        let props = device_properties(list);
+        assert_eq!(props[0], prop("DevicePolicy", "s", "strict"));
+        let (name, typ, allow) = &props[1];
+        assert_eq!((*name, *typ), ("DeviceAllow", "a(ss)"));
+        // 4095 has no driver: left out, so denied.
+        let want = [
+            "5",
+            "char-*",
+            "m",
+            "block-*",
+            "m",
+            "/dev/char/1:3",
+            "rwm",
+            "char-pts",
+            "rwm",
+            "/dev/block/8:0",
+            "r",
+        ];
+        assert_eq!(allow, &want.map(String::from));
+        assert!(
+            device_properties("a *:* rwm\n").is_empty(),
+            "all allowed: systemd's default"
+        );
+        let proc_devices = "Character devices:\n  1 mem\n136 pts\n\nBlock devices:\n  8 sd\n";
+        assert_eq!(driver(proc_devices, "block", "8"), Some("sd"));
+        assert_eq!(driver(proc_devices, "char", "8"), None);
     }
 }

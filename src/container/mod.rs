@@ -566,11 +566,11 @@ pub fn update(dir: &ContainerDir, st: &State, r: &oci_spec::runtime::LinuxResour
             }
         }
     }
-    cg.update(r)?;
-    match st.cgroup.as_ref().and_then(|c| c.systemd.as_deref()) {
-        Some(unit) => crate::cgroups::systemd::set(unit, r, crate::cgroups::is_v2()),
-        None => Ok(()),
+    // systemd writes its properties, and defaults for the rest: first.
+    if let Some(unit) = st.cgroup.as_ref().and_then(|c| c.systemd.as_deref()) {
+        crate::cgroups::systemd::set(unit, Some(r), crate::cgroups::is_v2(), vec![])?;
     }
+    cg.update(r)
 }
 
 /// How `exec` runs its process.

@@ -1,0 +1,147 @@
+#!/bin/sh
+# Run by a unit of systemd, pid 1 of conformance/systemd-v2.sh's VM:
+# hull's systemd cgroup driver on cgroup v2 alone. Prints V2OK / V2FAIL
+# lines, then V2DONE, and powers the VM off.
+CG=/sys/fs/cgroup
+T=/var/lib/hulltest
+H="hull --systemd-cgroup"
+
+. /checks-lib.sh
+# props NAME UNIT WANT PROPERTY...: systemctl show's values, one line, sorted.
+props() {
+    name=$1 unit=$2 want=$3
+    shift 3
+    got=$(for p in "$@"; do systemctl show -p "$p" "$unit"; done | sort | tr '\n' ' ')
+    if [ "$got" = "$want " ]; then ok "$name"; else bad "$name: '$got', want '$want '"; fi
+}
+active() { systemctl is-active "$1" 2>/dev/null; }
+start() {
+    if $H run -d --bundle "$T/$1" "$1" > "/tmp/$1.out" 2>&1 < /dev/null; then
+        ok "$1: run -d"
+    else
+        bad "$1: run -d failed: $(cat "/tmp/$1.out")"
+        return 1
+    fi
+}
+pid_of() { hull state "$1" 2>/dev/null | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p'; }
+# gone ID UNIT DIR: delete -f stops the unit and its cgroup goes.
+gone() {
+    $H delete -f "$1" > /tmp/delete.out 2>&1 || bad "$1: delete -f: $(cat /tmp/delete.out)"
+    a=$(active "$2")
+    if [ "$a" = active ] || [ -d "$3" ]; then
+        bad "$1: delete left $2 ($a) or $3"
+    else
+        ok "$1: delete stops $2 and its cgroup goes"
+    fi
+}
+
+st=$(timeout 120 systemctl is-system-running --wait 2>&1)
+case "$st" in
+    running) ok "systemd booted on cgroup v2 ($(stat -fc %T $CG))" ;;
+    *) bad "systemd is '$st': $(systemctl --failed --no-legend --plain | tr '\n' ' ')" ;;
+esac
+
+# A scope in system.slice with every limit as a property and in its files.
+U=hulltest-ct1.scope
+D=$CG/system.slice/$U
+if start ct1; then
+    a=$(active $U)
+    [ "$a" = active ] && ok "ct1: $U is active" || bad "ct1: $U is '$a'"
+    grep -qx "$(pid_of ct1)" "$D/cgroup.procs" && ok "ct1: the init is in $D" \
+        || bad "ct1: init $(pid_of ct1) not in $D/cgroup.procs: $(cat /proc/"$(pid_of ct1)"/cgroup)"
+    props "ct1: the limits are the unit's properties" $U \
+        "CPUQuotaPerSecUSec=500ms CPUWeight=20 ControlGroup=/system.slice/$U Delegate=yes MemoryMax=67108864 Slice=system.slice TasksMax=50" \
+        Slice ControlGroup Delegate MemoryMax TasksMax CPUWeight CPUQuotaPerSecUSec
+    expect "ct1: memory.max" "$D/memory.max" 67108864
+    expect "ct1: pids.max" "$D/pids.max" 50
+    expect "ct1: cpu.max" "$D/cpu.max" "50000 100000"
+    expect "ct1: cpu.weight" "$D/cpu.weight" 20
+    expect "ct1: cpuset.cpus" "$D/cpuset.cpus" 0
+    expect "ct1: cpuset.mems" "$D/cpuset.mems" 0
+    expect "ct1: memory.swap.max (swap less the limit)" "$D/memory.swap.max" 33554432
+    expect "ct1: memory.low" "$D/memory.low" 33554432
+    expect "ct1: unified memory.high" "$D/memory.high" 62914560
+    expect "ct1: blockIO.weight as io.weight" "$D/io.weight" "default 4950"
+    expect "ct1: cpu.max.burst" "$D/cpu.max.burst" 10000
+    rc=0
+    hull exec ct1 dd if=/dev/zero of=/dev/null bs=100M count=1 > /tmp/dd.out 2>&1 || rc=$?
+    [ $rc = 137 ] && ok "ct1: the memory limit holds (a 100 MiB buffer is OOM-killed)" || bad "ct1: dd exited $rc: $(cat /tmp/dd.out)"
+
+    $H update --memory 128m --pids-limit 60 --cpu-quota 20000 ct1 > /tmp/u.out 2>&1 || bad "ct1: update: $(cat /tmp/u.out)"
+    props "ct1: update changes the properties" $U "CPUQuotaPerSecUSec=200ms MemoryMax=134217728 TasksMax=60" \
+        MemoryMax TasksMax CPUQuotaPerSecUSec
+    expect "ct1: update: memory.max" "$D/memory.max" 134217728
+    expect "ct1: update: pids.max" "$D/pids.max" 60
+    expect "ct1: update: cpu.max" "$D/cpu.max" "20000 100000"
+    # systemd writes a unit's properties to its cgroup again on a reload:
+    # they must be the container's limits, not older ones.
+    systemctl daemon-reload
+    expect "ct1: after daemon-reload: memory.max" "$D/memory.max" 134217728
+    expect "ct1: after daemon-reload: pids.max" "$D/pids.max" 60
+    expect "ct1: after daemon-reload: cpu.max" "$D/cpu.max" "20000 100000"
+    expect "ct1: after daemon-reload: cpuset.cpus" "$D/cpuset.cpus" 0
+    expect "ct1: after daemon-reload: memory.swap.max" "$D/memory.swap.max" 33554432
+    expect "ct1: after daemon-reload: memory.low" "$D/memory.low" 33554432
+    expect "ct1: after daemon-reload: memory.high" "$D/memory.high" 62914560
+    expect "ct1: after daemon-reload: io.weight" "$D/io.weight" "default 4950"
+    expect "ct1: after daemon-reload: cpu.max.burst" "$D/cpu.max.burst" 10000
+    # 240:0 has no driver: the device program refuses its open (EPERM), or
+    # lets it reach the kernel, which finds no device (ENXIO).
+    out=$(hull exec --cap CAP_MKNOD ct1 sh -c 'mknod /tmp/dev c 240 0; head -c 1 /tmp/dev; head -c 1 /dev/zero | od -An -tx1' 2>&1)
+    case "$out" in
+        *"Operation not permitted"*00*) ok "ct1: after daemon-reload: the device rules hold" ;;
+        *) bad "ct1: after daemon-reload: a denied device: $out" ;;
+    esac
+    echo "V2JSON stats $($H events --stats ct1 2>&1 | tr -d '\n')"
+
+    $H pause ct1 > /tmp/p.out 2>&1 || bad "ct1: pause: $(cat /tmp/p.out)"
+    grep -qx 'frozen 1' "$D/cgroup.events" && ok "ct1: pause freezes the scope" || bad "ct1: pause: $(cat "$D/cgroup.events")"
+    $H resume ct1 > /tmp/p.out 2>&1 || bad "ct1: resume: $(cat /tmp/p.out)"
+    grep -qx 'frozen 0' "$D/cgroup.events" && ok "ct1: resume thaws it" || bad "ct1: resume: $(cat "$D/cgroup.events")"
+    gone ct1 $U "$D"
+fi
+
+# The device program on a scope: 240:0 is refused (EPERM), /dev/zero read.
+if start devices; then
+    sleep 1
+    out=$(hull delete -f devices 2>&1; tr -d '\r' < /tmp/devices.out)
+    case "$out" in
+        *"Operation not permitted"*00*) ok "devices: the default rules hold in a scope" ;;
+        *) bad "devices: $out" ;;
+    esac
+fi
+
+# Kubernetes' shape: a scope in a nested slice systemd makes on demand.
+K=$CG/kubepods.slice/kubepods-besteffort.slice/cri-containerd-abc.scope
+if start kube; then
+    grep -qx "$(pid_of kube)" "$K/cgroup.procs" && ok "kube: the init is in $K" || bad "kube: not in $K: $(cat /proc/"$(pid_of kube)"/cgroup)"
+    expect "kube: pids.max" "$K/pids.max" 20
+    gone kube cri-containerd-abc.scope "$K"
+fi
+
+# No cgroupsPath: runc's default unit, hull-ID.scope in system.slice.
+if start plain; then
+    grep -qx "$(pid_of plain)" "$CG/system.slice/hull-plain.scope/cgroup.procs" && ok "plain: the init is in system.slice/hull-plain.scope" \
+        || bad "plain: $(cat /proc/"$(pid_of plain)"/cgroup)"
+    gone plain hull-plain.scope "$CG/system.slice/hull-plain.scope"
+fi
+
+# A failed create leaves no unit, cgroup or state.
+if $H run -d --bundle $T/bad bad > /tmp/bad.out 2>&1 < /dev/null; then
+    bad "bad: cpus 99 was accepted"
+    $H delete -f bad
+else
+    grep -q cpus /tmp/bad.out && ok "bad: the error names the field" || bad "bad: $(cat /tmp/bad.out)"
+    a=$(active hulltest-bad.scope)
+    if [ "$a" = active ] || [ -d $CG/system.slice/hulltest-bad.scope ] || [ -e /run/hull/bad ]; then
+        bad "bad: a failed create left $a, $(ls -d $CG/system.slice/hulltest-bad.scope /run/hull/bad 2>&1)"
+    else
+        ok "bad: a failed create leaves no unit, cgroup or state"
+    fi
+fi
+
+[ -z "$(ls /run/hull 2>/dev/null)" ] && ok "no state left" || bad "state left: $(ls /run/hull)"
+left=$(systemctl list-units --all --no-legend --plain 'hulltest-*' 'hull-*' 'cri-containerd-*' | grep -v hull-checks)
+[ -z "$left" ] && ok "no unit left" || bad "units left: $left"
+echo V2DONE
+systemctl poweroff --force --force
