@@ -96,6 +96,9 @@ if start ct1; then
 
     $H pause ct1 > /tmp/p.out 2>&1 || bad "ct1: pause: $(cat /tmp/p.out)"
     grep -qx 'frozen 1' "$D/cgroup.events" && ok "ct1: pause freezes the scope" || bad "ct1: pause: $(cat "$D/cgroup.events")"
+    systemctl daemon-reload
+    grep -qx 'frozen 1' "$D/cgroup.events" && [ "$(hull state ct1 | grep -c '"paused"')" = 1 ] \
+        && ok "ct1: paused across a daemon-reload" || bad "ct1: a reload thawed it: $(cat "$D/cgroup.events")"
     $H resume ct1 > /tmp/p.out 2>&1 || bad "ct1: resume: $(cat /tmp/p.out)"
     grep -qx 'frozen 0' "$D/cgroup.events" && ok "ct1: resume thaws it" || bad "ct1: resume: $(cat "$D/cgroup.events")"
     gone ct1 $U "$D"
@@ -124,6 +127,14 @@ if start plain; then
     grep -qx "$(pid_of plain)" "$CG/system.slice/hull-plain.scope/cgroup.procs" && ok "plain: the init is in system.slice/hull-plain.scope" \
         || bad "plain: $(cat /proc/"$(pid_of plain)"/cgroup)"
     gone plain hull-plain.scope "$CG/system.slice/hull-plain.scope"
+fi
+
+# A container that ends by itself: systemd removes the emptied scope, and
+# state, delete and events still answer as for any stopped container.
+if start short; then
+    for _ in $(seq 50); do [ "$(active hulltest-short.scope)" = active ] || break; sleep 0.2; done
+    hull state short 2>&1 | grep -q '"stopped"' && ok "short: stopped once its program ended" || bad "short: $(hull state short 2>&1)"
+    gone short hulltest-short.scope $CG/system.slice/hulltest-short.scope
 fi
 
 # A failed create leaves no unit, cgroup or state.

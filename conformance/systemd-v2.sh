@@ -65,6 +65,7 @@ case_of ct1 ".process.args = [\"sleep\", \"1000\"] | .linux.cgroupsPath = \"syst
         blockIO: {weight: 500}, unified: {\"memory.high\": \"$((60 * M))\"}}"
 case_of kube '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "kubepods-besteffort.slice:cri-containerd:abc"
     | .linux.resources += {pids: {limit: 20}}'
+case_of short '.process.args = ["sleep", "1"] | .linux.cgroupsPath = "system.slice:hulltest:short" | .linux.resources += {pids: {limit: 5}}'
 case_of plain '.process.args = ["sleep", "1000"] | del(.linux.cgroupsPath)'
 case_of bad '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.slice:hulltest:bad"
     | .linux.resources += {cpu: {cpus: "99"}}'
