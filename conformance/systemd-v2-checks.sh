@@ -137,6 +137,33 @@ if start short; then
     gone short hulltest-short.scope $CG/system.slice/hulltest-short.scope
 fi
 
+# Rootless: uid 1000 asks its own systemd (user@1000.service) for the scope.
+systemctl start user@1000.service || bad "rootless: user@1000.service did not start: $(journalctl -b --no-pager -u user@1000.service -u user-runtime-dir@1000.service | tail -n 8 | tr "\n" " ")"
+# asuser CMD...: as uid 1000, with its session bus.
+asuser() {
+    setpriv --reuid=1000 --regid=1000 --init-groups env HOME=/home/user XDG_RUNTIME_DIR=/run/user/1000 \
+        DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus "$@"
+}
+UM=$CG/user.slice/user-1000.slice/user@1000.service
+RL=$UM/user.slice/hulltest-rl.scope
+if asuser $H run -d --bundle $T/rootless rl > /tmp/rl.out 2>&1 < /dev/null; then
+    ok "rootless: run -d"
+    rlpid=$(asuser hull state rl | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+    grep -qx "$rlpid" "$RL/cgroup.procs" && ok "rootless: the init is in the user's scope $RL" \
+        || bad "rootless: init $rlpid: $(cat /proc/$rlpid/cgroup)"
+    a=$(asuser systemctl --user is-active hulltest-rl.scope)
+    [ "$a" = active ] && ok "rootless: the user's systemd has the scope" || bad "rootless: hulltest-rl.scope is '$a'"
+    expect "rootless: pids.max" "$RL/pids.max" 10
+    expect "rootless: memory.max" "$RL/memory.max" 33554432
+    asuser $H update --pids-limit 12 rl > /tmp/rl.out 2>&1 || bad "rootless: update: $(cat /tmp/rl.out)"
+    expect "rootless: update" "$RL/pids.max" 12
+    asuser $H delete -f rl > /tmp/rl.out 2>&1 || bad "rootless: delete: $(cat /tmp/rl.out)"
+    a=$(asuser systemctl --user is-active hulltest-rl.scope)
+    [ "$a" != active ] && [ ! -d "$RL" ] && ok "rootless: delete stops the scope" || bad "rootless: delete left $a $RL"
+else
+    bad "rootless: run -d: $(cat /tmp/rl.out)"
+fi
+
 # A failed create leaves no unit, cgroup or state.
 if $H run -d --bundle $T/bad bad > /tmp/bad.out 2>&1 < /dev/null; then
     bad "bad: cpus 99 was accepted"

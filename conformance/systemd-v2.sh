@@ -8,12 +8,15 @@
 # the static hull and busybox bundles. systemd is pid 1; a unit of its own
 # runs conformance/systemd-v2-checks.sh once the boot is done, which starts
 # containers with `hull --systemd-cgroup` and checks the scopes, their
-# properties and the cgroup2 files, then powers the VM off.
+# properties and the cgroup2 files (also after a daemon-reload), and a
+# rootless container (uid 1000) whose scope its own systemd makes
+# (user@1000.service; dbus-user-session is in the image for its session
+# bus), then powers the VM off.
 #   conformance/systemd-v2.sh [HULL_BINARY]  Prints "systemd-v2: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 HULL=$(readlink -f "${1:-target/release/hull}")
-IMAGE=${HULL_CACHE:-/var/cache/hull}/systemd
+IMAGE=${HULL_CACHE:-/var/cache/hull}/systemd-user
 W=$(mktemp -d /tmp/hull-conformance-systemd-v2.XXXXXX)
 say() { echo "[systemd-v2] $*" >&2; }
 . conformance/vm.sh
@@ -26,7 +29,7 @@ done
 ldd "$HULL" 2>&1 | grep -qE 'not a dynamic|statically linked' || { say "$HULL is not static: build it with hack/build.sh"; exit 1; }
 
 VMLINUZ=$(vm_kernel) || { say "no kernel"; echo "systemd-v2: 0 passed, 1 failed"; exit 1; }
-./hack/debian-image.sh "$IMAGE" systemd systemd-sysv dbus || { say "no systemd image"; echo "systemd-v2: 0 passed, 1 failed"; exit 1; }
+./hack/debian-image.sh "$IMAGE" systemd systemd-sysv dbus dbus-user-session || { say "no systemd image"; echo "systemd-v2: 0 passed, 1 failed"; exit 1; }
 umoci unpack --image "$IMAGE/oci:bookworm" "$W/image" >/dev/null || { say "cannot unpack $IMAGE"; exit 1; }
 R=$W/image/rootfs
 tr -d '-' < /proc/sys/kernel/random/uuid > "$R/etc/machine-id"
@@ -66,6 +69,19 @@ case_of ct1 ".process.args = [\"sleep\", \"1000\"] | .linux.cgroupsPath = \"syst
 case_of kube '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "kubepods-besteffort.slice:cri-containerd:abc"
     | .linux.resources += {pids: {limit: 20}}'
 case_of short '.process.args = ["sleep", "1"] | .linux.cgroupsPath = "system.slice:hulltest:short" | .linux.resources += {pids: {limit: 5}}'
+# Rootless (uid 1000, its own id mapped), its scope made by the user's own
+# systemd (user@1000.service), as rootless podman runs on a systemd host.
+"$HULL" spec --rootless --bundle "$W" && mkdir -p "$T/rootless" \
+    && jq --argjson m $((32 * M)) '.root.path = "/var/lib/hulltest/rootfs" | .process.terminal = false | .process.args = ["sleep", "1000"]
+        | .linux.uidMappings = [{containerID: 0, hostID: 1000, size: 1}]
+        | .linux.gidMappings = [{containerID: 0, hostID: 1000, size: 1}]
+        | .linux.cgroupsPath = "user.slice:hulltest:rl"
+        | .linux.resources = {pids: {limit: 10}, memory: {limit: $m}}' "$W/config.json" > "$T/rootless/config.json" \
+    || { say "cannot make the rootless case"; exit 1; }
+echo 'user:x:1000:1000:user:/home/user:/bin/sh' >> "$R/etc/passwd"
+echo 'user:x:1000:' >> "$R/etc/group"
+echo 'user:*:19000:0:99999:7:::' >> "$R/etc/shadow"
+mkdir -p "$R/home/user" && chown 1000:1000 "$R/home/user"
 case_of plain '.process.args = ["sleep", "1000"] | del(.linux.cgroupsPath)'
 case_of bad '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.slice:hulltest:bad"
     | .linux.resources += {cpu: {cpus: "99"}}'

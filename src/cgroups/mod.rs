@@ -153,7 +153,7 @@ pub fn hugepage_sizes() -> Vec<String> {
 
 pub fn path_for(spec: &Spec, id: &str) -> Result<String> {
     if let Some(unit) = systemd_spec(spec, id) {
-        return systemd::fs_path(&unit);
+        return systemd::cgroup_dir(&unit);
     }
     let given = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
     let path = match given {
@@ -440,7 +440,7 @@ impl Cgroup {
         };
         // systemd has a v1 unit's device rules written again at each
         // reload (v2's program is hull's own, beside systemd's).
-        let rules = if is_v2() {
+        let rules = if is_v2() || self.rootless {
             vec![]
         } else {
             let list = hierarchy_dir(&self.path, "devices").join("devices.list");

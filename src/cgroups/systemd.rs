@@ -63,7 +63,11 @@ fn parse(spec: &str) -> Result<Unit> {
             field()
         );
     }
-    let slice = if slice.is_empty() { "system.slice" } else { slice };
+    let slice = match slice {
+        "" if user_manager() => "user.slice",
+        "" => "system.slice",
+        s => s,
+    };
     let base = expand_slice(slice).with_context(field)?;
     let name = match prefix {
         "" => format!("{name}.scope"),
@@ -109,27 +113,54 @@ fn expand_slice(slice: &str) -> Result<String> {
 }
 
 /// The cgroup directory (below each hierarchy's root) of the unit `spec` names.
-pub fn fs_path(spec: &str) -> Result<String> {
+fn fs_path(spec: &str) -> Result<String> {
     parse(spec).map(|u| u.dir)
 }
 
-/// `busctl call` on systemd's manager object; its answer.
-fn call(method: &str, signature: &str, args: &[String]) -> Result<String> {
+/// Which systemd: the host's for its root, the caller's own (its user
+/// manager, on its session bus) for anyone else, as rootless podman and
+/// runc use it.
+fn user_manager() -> bool {
+    !crate::privilege::is_host_root()
+}
+
+/// busctl `verb` on systemd's manager object; its answer.
+fn busctl(verb: &str, what: &str, args: &[String]) -> Result<String> {
     let out = Command::new("busctl")
         .args([
-            "call",
-            "--system",
+            verb,
+            if user_manager() { "--user" } else { "--system" },
             "org.freedesktop.systemd1",
             "/org/freedesktop/systemd1",
+            "org.freedesktop.systemd1.Manager",
         ])
-        .args(["org.freedesktop.systemd1.Manager", method, signature])
         .args(args)
         .output()
         .context("run busctl (systemd's D-Bus tool) to reach systemd")?;
     if !out.status.success() {
-        bail!("systemd {method}: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!("systemd {what}: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn call(method: &str, signature: &str, args: &[String]) -> Result<String> {
+    let mut all = vec![method.to_string(), signature.to_string()];
+    all.extend_from_slice(args);
+    busctl("call", method, &all)
+}
+
+/// The unit's cgroup directory below the hierarchy's root: a user's
+/// systemd keeps its units below its own cgroup (user@UID.service).
+pub fn cgroup_dir(spec: &str) -> Result<String> {
+    let dir = fs_path(spec)?;
+    if !user_manager() {
+        return Ok(dir);
+    }
+    // Its answer: s "/user.slice/user-1000.slice/user@1000.service"
+    let answer = busctl("get-property", "ControlGroup", &["ControlGroup".to_string()])
+        .context("--systemd-cgroup as an unprivileged user: ask the user's own systemd (is its session bus up?)")?;
+    let base = answer.trim().trim_start_matches("s ").trim_matches('"').trim_matches('/');
+    Ok(if base.is_empty() { dir } else { format!("{base}/{dir}") })
 }
 
 /// A unit property: its name, busctl type, and value as busctl's arguments

@@ -241,7 +241,8 @@ fn rootless() -> bool {
 /// writable by it) will do. The bool: whether any of its directories existed.
 fn open_cgroup(bundle: &Bundle, id: &str) -> Result<Option<(Cgroup, bool)>> {
     let rootless = rootless();
-    if rootless {
+    // Under --systemd-cgroup the caller's own systemd makes the scope.
+    if rootless && !crate::cgroups::systemd::enabled() {
         let limits = bundle.spec.linux().as_ref().and_then(|l| l.resources().clone());
         if !limits.as_ref().is_some_and(crate::cgroups::asks_for_limits) {
             tracing::debug!("rootless: no limits asked for, no cgroup");
