@@ -164,6 +164,17 @@ else
     bad "rootless: run -d: $(cat /tmp/rl.out)"
 fi
 
+# As under rootless podman: root of the user's own user namespace.
+NS=$UM/user.slice/hulltest-rlns.scope
+if asuser unshare --user --map-root-user $H run -d --bundle $T/userns rlns > /tmp/rlns.out 2>&1 < /dev/null; then
+    ok "userns: run -d as root of the user's namespace"
+    expect "userns: pids.max in the user's scope" "$NS/pids.max" 10
+    asuser unshare --user --map-root-user $H delete -f rlns > /tmp/rlns.out 2>&1 || bad "userns: delete: $(cat /tmp/rlns.out)"
+    [ ! -d "$NS" ] && ok "userns: delete stops the scope" || bad "userns: delete left $NS"
+else
+    bad "userns: run -d: $(cat /tmp/rlns.out)"
+fi
+
 # A failed create leaves no unit, cgroup or state.
 if $H run -d --bundle $T/bad bad > /tmp/bad.out 2>&1 < /dev/null; then
     bad "bad: cpus 99 was accepted"

@@ -78,6 +78,11 @@ case_of short '.process.args = ["sleep", "1"] | .linux.cgroupsPath = "system.sli
         | .linux.cgroupsPath = "user.slice:hulltest:rl"
         | .linux.resources = {pids: {limit: 10}, memory: {limit: $m}}' "$W/config.json" > "$T/rootless/config.json" \
     || { say "cannot make the rootless case"; exit 1; }
+# Rootless podman's way: its runtime runs as root of the user's own user
+# namespace; the container shares it.
+mkdir -p "$T/userns" && jq '.linux.cgroupsPath = "user.slice:hulltest:rlns" | del(.linux.uidMappings, .linux.gidMappings)
+    | .linux.namespaces |= map(select(.type != "user"))' "$T/rootless/config.json" > "$T/userns/config.json" \
+    || { say "cannot make the userns case"; exit 1; }
 echo 'user:x:1000:1000:user:/home/user:/bin/sh' >> "$R/etc/passwd"
 echo 'user:x:1000:' >> "$R/etc/group"
 echo 'user:*:19000:0:99999:7:::' >> "$R/etc/shadow"

@@ -20,3 +20,18 @@ pub fn in_initial_user_namespace() -> bool {
             .unwrap_or(true)
     })
 }
+
+/// `--rootless`: Some(true) or Some(false) as given, None for auto (by euid).
+static ROOTLESS: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
+
+/// Sets `--rootless` for this command (once, from the command line).
+pub fn set_rootless_mode(mode: Option<bool>) {
+    let _ = ROOTLESS.set(mode);
+}
+
+/// Whether the container's cgroups are the caller's own (`--rootless`, or
+/// by default anyone but the host's root): no cgroup without limits, and
+/// under --systemd-cgroup the caller's own systemd.
+pub fn rootless() -> bool {
+    ROOTLESS.get().copied().flatten().unwrap_or_else(|| !is_host_root())
+}

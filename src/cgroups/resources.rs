@@ -420,14 +420,14 @@ fn v2_memory(m: &oci_spec::runtime::LinuxMemory, rest: &mut LinuxResources, extr
     no_file
 }
 
-/// blockIO on cgroup v2, as runc writes it: a weight to BFQ's
-/// io.bfq.weight, or else to io.weight on its 1-10000 scale; the throttles
-/// to io.max. Returns the fields v2 has no file for.
 /// blkio's weight (10-1000) on io.weight's scale (1-10000).
 pub(super) fn io_weight(w: u16) -> u64 {
     1 + (u64::from(w).saturating_sub(10)) * 9999 / 990
 }
 
+/// blockIO on cgroup v2, as runc writes it: a weight to BFQ's
+/// io.bfq.weight, or else to io.weight on its 1-10000 scale; the throttles
+/// to io.max. Returns the fields v2 has no file for.
 fn v2_block_io(b: &oci_spec::runtime::LinuxBlockIo, extras: &mut Extras) -> Vec<&'static str> {
     let mut weight = |dev: String, w: u16, field: &'static str| {
         extras.v2_first.push(V2First {
@@ -468,7 +468,6 @@ fn v2_block_io(b: &oci_spec::runtime::LinuxBlockIo, extras: &mut Extras) -> Vec<
     leaf.then_some("blockIO.leafWeight").into_iter().collect()
 }
 
-/// Applies the extras to a cgroup `path` that holds `pid`.
 /// The kernel refuses a CFS quota below the burst and a burst above the
 /// quota, so when both change one order fails whichever way they move: the
 /// burst is also tried before cgroups-rs writes the quota (as runc does),
@@ -485,6 +484,7 @@ pub fn burst_first(path: &str, extras: &Extras) {
     }
 }
 
+/// Applies the extras to a cgroup `path` that holds `pid`.
 pub fn apply(path: &str, pid: Option<i32>, extras: &Extras) -> Result<()> {
     for w in &extras.v1 {
         let dir = Path::new(ROOT).join(w.controller).join(path);

@@ -117,11 +117,11 @@ fn fs_path(spec: &str) -> Result<String> {
     parse(spec).map(|u| u.dir)
 }
 
-/// Which systemd: the host's for its root, the caller's own (its user
-/// manager, on its session bus) for anyone else, as rootless podman and
-/// runc use it.
+/// Which systemd: the host's, or in rootless mode (anyone but the host's
+/// root, unless `--rootless false`) the caller's own (its user manager, on
+/// its session bus), as rootless podman and runc use it.
 fn user_manager() -> bool {
-    !crate::privilege::is_host_root()
+    crate::privilege::rootless()
 }
 
 /// busctl `verb` on systemd's manager object; its answer.
@@ -159,7 +159,11 @@ pub fn cgroup_dir(spec: &str) -> Result<String> {
     // Its answer: s "/user.slice/user-1000.slice/user@1000.service"
     let answer = busctl("get-property", "ControlGroup", &["ControlGroup".to_string()])
         .context("--systemd-cgroup as an unprivileged user: ask the user's own systemd (is its session bus up?)")?;
-    let base = answer.trim().trim_start_matches("s ").trim_matches('"').trim_matches('/');
+    let base = answer
+        .trim()
+        .trim_start_matches("s ")
+        .trim_matches('"')
+        .trim_matches('/');
     Ok(if base.is_empty() { dir } else { format!("{base}/{dir}") })
 }
 

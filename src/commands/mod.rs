@@ -76,7 +76,7 @@ fn check_host_flags(g: &GlobalOpts) -> Result<()> {
             "auto" => None,
             _ => bail!("--rootless: {r:?} is not true, false or auto"),
         };
-        crate::container::set_rootless_mode(mode);
+        crate::privilege::set_rootless_mode(mode);
     }
     Ok(())
 }

@@ -219,28 +219,12 @@ pub fn compile_seccomp(bundle: &Bundle) -> Result<Option<crate::process::seccomp
         .with_context(|| file.display().to_string())
 }
 
-/// `--rootless`: Some(true) or Some(false) as given, None for auto (by euid).
-static ROOTLESS: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
-
-/// Sets `--rootless` for this command (once, from the command line).
-pub fn set_rootless_mode(mode: Option<bool>) {
-    let _ = ROOTLESS.set(mode);
-}
-
-fn rootless() -> bool {
-    ROOTLESS
-        .get()
-        .copied()
-        .flatten()
-        .unwrap_or_else(|| !crate::privilege::is_host_root())
-}
-
 /// The container's cgroup. In rootless mode (an unprivileged caller, root of
 /// a user namespace as under rootless podman, or `--rootless true`) there is none, as in runc, unless the config asks for
 /// limits: then only a cgroup delegated to the caller (its directories
 /// writable by it) will do. The bool: whether any of its directories existed.
 fn open_cgroup(bundle: &Bundle, id: &str) -> Result<Option<(Cgroup, bool)>> {
-    let rootless = rootless();
+    let rootless = crate::privilege::rootless();
     // Under --systemd-cgroup the caller's own systemd makes the scope.
     if rootless && !crate::cgroups::systemd::enabled() {
         let limits = bundle.spec.linux().as_ref().and_then(|l| l.resources().clone());
