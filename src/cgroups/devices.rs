@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType as T};
 
-use super::bpf::Rule;
+pub use super::bpf::Rule;
 
 /// (type, major, minor, access) that stay usable whatever the spec denies:
 /// mknod of any node, the default devices, ptys.
@@ -70,17 +70,67 @@ pub fn rules(spec_rules: &[LinuxDeviceCgroup], devices: &[LinuxDevice]) -> Vec<R
     } else {
         spec_rules.iter().filter_map(from_spec).collect()
     };
-    out.extend(DEFAULT_ALLOW.iter().map(|(typ, major, minor, access)| Rule {
-        typ: *typ,
-        major: *major,
-        minor: *minor,
-        access: access.to_string(),
-        allow: true,
-    }));
+    out.extend(default_allowed());
     out
 }
 
-fn line(r: &Rule) -> String {
+/// What a list of rules leaves, as v1's devices cgroup keeps it: a
+/// default and the exceptions to it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Effective {
+    AllowAll,
+    /// Every device but some: systemd has no form for it.
+    DenyList,
+    /// Only these, the default denied.
+    Allow(Vec<Rule>),
+}
+
+/// The rules played in order as the v1 kernel plays them: an "a" rule sets
+/// the default and clears the exceptions; a rule against the default adds
+/// its access to the exception of the same type and numbers, one with it
+/// takes its access away from that exception.
+pub fn effective(rules: &[Rule]) -> Effective {
+    let (mut default_allow, mut exceptions) = (true, Vec::<Rule>::new());
+    for r in rules {
+        if r.typ == 'a' {
+            (default_allow, exceptions) = (r.allow, vec![]);
+            continue;
+        }
+        let same = |e: &Rule| (e.typ, e.major, e.minor) == (r.typ, r.major, r.minor);
+        if r.allow == default_allow {
+            for e in exceptions.iter_mut().filter(|e| same(e)) {
+                e.access.retain(|c| !r.access.contains(c));
+            }
+            exceptions.retain(|e| !e.access.is_empty());
+        } else if let Some(e) = exceptions.iter_mut().find(|e| same(e)) {
+            let more: String = r.access.chars().filter(|c| !e.access.contains(*c)).collect();
+            e.access.push_str(&more);
+        } else {
+            exceptions.push(r.clone());
+        }
+    }
+    match (default_allow, exceptions.is_empty()) {
+        (true, true) => Effective::AllowAll,
+        (true, false) => Effective::DenyList,
+        (false, _) => Effective::Allow(exceptions),
+    }
+}
+
+/// The devices every container keeps, as rules.
+pub fn default_allowed() -> Vec<Rule> {
+    DEFAULT_ALLOW
+        .iter()
+        .map(|(typ, major, minor, access)| Rule {
+            typ: *typ,
+            major: *major,
+            minor: *minor,
+            access: access.to_string(),
+            allow: true,
+        })
+        .collect()
+}
+
+pub(super) fn line(r: &Rule) -> String {
     if r.typ == 'a' {
         return "a".into();
     }
@@ -128,6 +178,32 @@ mod tests {
         assert!(!r[0].allow);
         assert_eq!(line(&r[1]), "c 10:229 rwm");
         assert_eq!(line(r.last().unwrap()), "c 136:* rwm");
+    }
+
+    #[test]
+    fn rules_leave_what_the_v1_kernel_keeps() {
+        let spec = |v: serde_json::Value| -> Vec<LinuxDeviceCgroup> { serde_json::from_value(v).unwrap() };
+        let Effective::Allow(list) = effective(&rules(&[], &[])) else {
+            panic!("the default is an allow list");
+        };
+        assert_eq!(list, default_allowed());
+        let all = spec(serde_json::json!([{"allow": true, "access": "rwm"}]));
+        assert_eq!(effective(&rules(&all, &[])), Effective::AllowAll);
+        let but = spec(serde_json::json!([{"allow": true}, {"allow": false, "type": "b", "major": 8, "minor": 0}]));
+        assert_eq!(effective(&rules(&but, &[])), Effective::DenyList);
+        // An allow narrowed by a later deny of some of its access.
+        let narrowed = spec(serde_json::json!([
+            {"allow": false},
+            {"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rwm"},
+            {"allow": false, "type": "c", "major": 10, "minor": 200, "access": "w"},
+            {"allow": true, "type": "b", "major": 7, "minor": 0, "access": "r"},
+            {"allow": false, "type": "b", "major": 7, "minor": 0, "access": "r"}
+        ]));
+        let Effective::Allow(list) = effective(&rules(&narrowed, &[])) else {
+            panic!("an allow list");
+        };
+        assert_eq!(line(&list[0]), "c 10:200 rm");
+        assert!(!list.iter().any(|r| r.major == Some(7)), "{list:?}");
     }
 
     #[test]

@@ -115,6 +115,12 @@ pub fn writable_by_caller(path: &str) -> bool {
 
 /// The cgroup path for a container: linux.cgroupsPath if absolute, under
 /// hull's parent if relative, `hull/<id>` if absent.
+/// Refuses resources this host cannot apply, as an update would, before
+/// anything is written.
+pub fn check(r: &LinuxResources) -> Result<()> {
+    resources::split(r).map(|_| ())
+}
+
 /// The systemd unit a container's cgroup is under --systemd-cgroup.
 pub fn systemd_spec(spec: &Spec, id: &str) -> Option<String> {
     systemd::enabled().then(|| {
@@ -346,8 +352,10 @@ impl Cgroup {
         if let Some(unit) = &self.systemd {
             // systemd makes the scope with the process in it; the cgroupfs
             // placement below covers the hierarchies systemd leaves alone.
-            systemd::start(unit, pid)?;
+            // Before the start: a unit started but not yet seen holding the
+            // pid (the wait timed out) is stopped as well on a failure.
             self.started_unit = true;
+            systemd::start(unit, pid)?;
         }
         if self.exists() && !is_v2() {
             // Made elsewhere (systemd makes a scope only in the hierarchies
@@ -434,32 +442,32 @@ impl Cgroup {
         if let (Some(r), None) = (r, &self.systemd) {
             self.update(r)?;
         }
-        self.apply_devices(r, devices)?;
+        let spec_rules = r.and_then(|r| r.devices().as_deref()).unwrap_or(&[]);
+        let rules = devices::rules(spec_rules, devices);
+        self.apply_devices(&rules)?;
         let Some(unit) = self.systemd.clone() else {
             return Ok(());
         };
-        // systemd has a v1 unit's device rules written again at each
-        // reload (v2's program is hull's own, beside systemd's).
-        let rules = if is_v2() || self.rootless {
+        // systemd writes a v1 unit's device rules again at each reload
+        // (v2's program is hull's own, beside systemd's).
+        let device_props = if is_v2() || self.rootless {
             vec![]
         } else {
-            let list = hierarchy_dir(&self.path, "devices").join("devices.list");
-            let list = std::fs::read_to_string(&list).with_context(|| format!("read {}", list.display()))?;
-            systemd::device_properties(&list)
+            systemd::device_properties(&rules, &std::fs::read_to_string("/proc/devices").unwrap_or_default())
         };
-        systemd::set(&unit, r, is_v2(), rules)?;
-        // After systemd's writes: the limits it has no property for.
+        systemd::set(&unit, r, is_v2(), device_props)?;
+        // The files last: hull's exact values over systemd's rounding
+        // (the quota in 10 ms steps) and defaults.
         r.map_or(Ok(()), |r| self.update(r))
     }
 
-    fn apply_devices(&self, r: Option<&LinuxResources>, devices: &[oci_spec::runtime::LinuxDevice]) -> Result<()> {
-        let spec_rules = r.and_then(|r| r.devices().as_deref()).unwrap_or(&[]);
+    fn apply_devices(&self, rules: &[devices::Rule]) -> Result<()> {
         let dir = if is_v2() {
             Path::new(ROOT).join(&self.path)
         } else {
             hierarchy_dir(&self.path, "devices")
         };
-        match devices::apply(&dir, &devices::rules(spec_rules, devices), is_v2()) {
+        match devices::apply(&dir, rules, is_v2()) {
             // As runc: an unprivileged caller can load no device program
             // (v2) nor write devices.deny (v1), and its container can open
             // no device the caller could not open anyway.

@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
 
+use super::bpf::Rule;
+use super::devices::{self, Effective};
+
 static ENABLED: OnceLock<bool> = OnceLock::new();
 
 /// Turns the driver on for this command (from `--systemd-cgroup`).
@@ -130,6 +133,8 @@ fn busctl(verb: &str, what: &str, args: &[String]) -> Result<String> {
         .args([
             verb,
             if user_manager() { "--user" } else { "--system" },
+            // Values such as the slice "-.slice" are no options.
+            "--",
             "org.freedesktop.systemd1",
             "/org/freedesktop/systemd1",
             "org.freedesktop.systemd1.Manager",
@@ -192,9 +197,10 @@ fn properties(r: &LinuxResources, v2: bool) -> Vec<Property> {
                     .filter(|l| *l != 0)
                     .map(|l| prop("MemoryLow", "t", amount(l))),
             );
-            // v2 counts swap alone: the spec's memory+swap less the limit.
+            // v2 counts swap alone: the spec's memory+swap less the limit;
+            // no memory limit and no swap limit given lifts both, as in v1.
             match (m.limit().unwrap_or(0), m.swap().unwrap_or(0)) {
-                (_, -1) => out.push(prop("MemorySwapMax", "t", u64::MAX)),
+                (_, -1) | (-1, 0) => out.push(prop("MemorySwapMax", "t", u64::MAX)),
                 (l, s) if l > 0 && s >= l => out.push(prop("MemorySwapMax", "t", s - l)),
                 _ => {}
             }
@@ -213,22 +219,33 @@ fn properties(r: &LinuxResources, v2: bool) -> Vec<Property> {
                 out.push(prop("CPUShares", "t", shares));
             }
         }
-        if cpu.quota().is_some_and(|q| q < 0) {
-            out.push(prop("CPUQuotaPerSecUSec", "t", u64::MAX));
-        }
-        if let Some(quota) = cpu.quota().filter(|q| *q > 0) {
-            let period = cpu.period().filter(|p| *p > 0).unwrap_or(100_000);
-            // systemd keeps the quota as a percentage: round up to 10 ms per second.
-            let per_sec = (quota as u64 * 1_000_000).div_ceil(period).div_ceil(10_000) * 10_000;
-            out.push(prop("CPUQuotaPerSecUSec", "t", per_sec));
-            out.push(prop("CPUQuotaPeriodUSec", "t", period));
-        }
+        out.extend(quota_properties(cpu.quota(), cpu.period()));
     }
+    let weight = r.block_io().as_ref().and_then(|b| b.weight()).filter(|w| *w != 0);
     if v2 {
-        let weight = r.block_io().as_ref().and_then(|b| b.weight()).filter(|w| *w != 0);
         out.extend(weight.map(|w| prop("IOWeight", "t", super::resources::io_weight(w))));
         out.extend(unified_properties(r));
+    } else {
+        out.extend(weight.map(|w| prop("BlockIOWeight", "t", w)));
     }
+    out
+}
+
+/// The CFS quota as systemd keeps it: per second, and the period only when
+/// given (an update of the quota alone keeps the cgroup's period).
+fn quota_properties(quota: Option<i64>, period: Option<u64>) -> Vec<Property> {
+    let mut out = vec![];
+    match quota {
+        Some(q) if q < 0 => out.push(prop("CPUQuotaPerSecUSec", "t", u64::MAX)),
+        Some(q) if q > 0 => {
+            let per = period.filter(|p| *p > 0).unwrap_or(100_000);
+            // A percentage to systemd: rounded up to 10 ms per second.
+            let per_sec = (q as u64).saturating_mul(1_000_000).div_ceil(per).div_ceil(10_000);
+            out.push(prop("CPUQuotaPerSecUSec", "t", per_sec.saturating_mul(10_000)));
+        }
+        _ => {}
+    }
+    out.extend(period.filter(|p| *p > 0).map(|p| prop("CPUQuotaPeriodUSec", "t", p)));
     out
 }
 
@@ -247,42 +264,54 @@ fn unified_properties(r: &LinuxResources) -> Vec<Property> {
     let Some(unified) = r.unified() else {
         return vec![];
     };
-    let value = |v: &str| {
-        if v == "max" {
-            Some(u64::MAX)
-        } else {
-            v.trim().parse().ok()
-        }
+    let value = |v: &str| match v.trim() {
+        "max" => Some(u64::MAX),
+        v => v.parse().ok(),
     };
-    keys.iter()
+    let mut out: Vec<Property> = keys
+        .iter()
         .filter_map(|(key, name)| Some(prop(name, "t", value(unified.get(*key)?)?)))
-        .collect()
+        .collect();
+    // cpu.max: "QUOTA|max [PERIOD]".
+    if let Some(max) = unified.get("cpu.max") {
+        let mut f = max.split_whitespace();
+        let quota = f
+            .next()
+            .and_then(|q| if q == "max" { Some(-1) } else { q.parse().ok() });
+        out.extend(quota_properties(quota, f.next().and_then(|p| p.parse().ok())));
+    }
+    out
 }
 
-/// v1's device list as the kernel has it (devices.list, an allow list
-/// under a deny-all) as DevicePolicy and DeviceAllow: with neither,
-/// systemd's next reload would allow every device.
-pub fn device_properties(list: &str) -> Vec<Property> {
-    if list.lines().any(|l| l.starts_with("a ")) {
-        return vec![];
-    }
-    let drivers = std::fs::read_to_string("/proc/devices").unwrap_or_default();
+/// A v1 unit's device rules as DevicePolicy and DeviceAllow, made from the
+/// rules themselves (the kernel's list says "a *:* rwm" for a deny list,
+/// and for any rules a reload has just cleared): without them systemd's
+/// next reload would allow every device.
+pub fn device_properties(rules: &[Rule], proc_devices: &str) -> Vec<Property> {
+    let allowed = match devices::effective(rules) {
+        Effective::AllowAll => return vec![],
+        Effective::Allow(list) => list,
+        Effective::DenyList => {
+            tracing::warn!(
+                "linux.resources.devices: systemd has no form for a deny list (every device but some): after a systemd reload only the default devices stay allowed"
+            );
+            devices::default_allowed()
+        }
+    };
     let mut allow = vec![];
-    for line in list.lines() {
-        let [t, number, access] = line.split_whitespace().collect::<Vec<_>>()[..] else {
-            continue;
-        };
-        let kind = if t == "b" { "block" } else { "char" };
-        let entry = match number.split_once(':') {
-            Some(("*", "*")) => Some(format!("{kind}-*")),
-            Some(("*", _)) | None => None,
-            Some((major, "*")) => driver(&drivers, kind, major).map(|name| format!("{kind}-{name}")),
-            Some(_) => Some(format!("/dev/{kind}/{number}")),
+    for r in &allowed {
+        let kind = if r.typ == 'b' { "block" } else { "char" };
+        let entry = match (r.major, r.minor) {
+            (None, None) => Some(format!("{kind}-*")),
+            (None, Some(_)) => None,
+            (Some(major), None) => driver(proc_devices, kind, major).map(|name| format!("{kind}-{name}")),
+            (Some(major), Some(minor)) => Some(format!("/dev/{kind}/{major}:{minor}")),
         };
         match entry {
-            Some(e) => allow.extend([e, access.to_string()]),
+            Some(e) => allow.extend([e, r.access.clone()]),
             None => tracing::warn!(
-                "devices: {line:?} has no systemd DeviceAllow form (no driver of that major in /proc/devices): systemd denies it after a reload"
+                "linux.resources.devices: {:?} has no systemd DeviceAllow form (no driver of that major in /proc/devices): denied after a systemd reload",
+                devices::line(r)
             ),
         }
     }
@@ -291,8 +320,8 @@ pub fn device_properties(list: &str) -> Vec<Property> {
     vec![prop("DevicePolicy", "s", "strict"), ("DeviceAllow", "a(ss)", array)]
 }
 
-/// The driver /proc/devices names for a major number ("136" -> "pts").
-fn driver<'a>(proc_devices: &'a str, kind: &str, major: &str) -> Option<&'a str> {
+/// The driver /proc/devices names for a major number (136: "pts").
+fn driver<'a>(proc_devices: &'a str, kind: &str, major: u32) -> Option<&'a str> {
     let heading = if kind == "block" { "Block" } else { "Character" };
     let section = proc_devices
         .split("\n\n")
@@ -300,7 +329,7 @@ fn driver<'a>(proc_devices: &'a str, kind: &str, major: &str) -> Option<&'a str>
     section
         .lines()
         .find_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
-            [m, name] if m == major => Some(name),
+            [m, name] if m.parse() == Ok(major) => Some(name),
             _ => None,
         })
 }
@@ -369,8 +398,9 @@ pub fn set(spec: &str, r: Option<&LinuxResources>, v2: bool, extra: Vec<Property
     let mut args = vec![unit.name.clone(), "true".to_string()];
     args.extend(flatten(&props));
     call("SetUnitProperties", "sba(sv)", &args).with_context(|| format!("set the properties of {}", unit.name))?;
-    // systemd writes them from its cgroup queue, which runs before it
-    // reads its next message: one more call waits for that.
+    // systemd writes them from its cgroup realize queue, which its main
+    // loop empties before it reads the next message (systemd 252, as in
+    // Debian 12): one more call waits for that.
     call("GetUnit", "s", std::slice::from_ref(&unit.name)).map(|_| ())
 }
 
@@ -423,10 +453,11 @@ mod tests {
             prop("TasksMax", "t", 50),
             prop("CPUShares", "t", 512),
             prop("CPUQuotaPerSecUSec", "t", 500000),
+            prop("BlockIOWeight", "t", 500),
         ] {
             assert!(v1.contains(&p), "{p:?} not in {v1:?}");
         }
-        assert_eq!(v1.len(), 5, "v1 has none of v2's: {v1:?}");
+        assert_eq!(v1.len(), 6, "v1 has none of v2's: {v1:?}");
         let v2 = properties(&r, true);
         for p in [
             prop("MemoryMax", "t", 67108864),
@@ -443,21 +474,58 @@ mod tests {
             flatten(&[prop("TasksMax", "t", 5)]),
             ["1", "TasksMax", "t", "5"].map(String::from)
         );
+        // A quota alone keeps the cgroup's period; no limits lift swap too.
+        let r: LinuxResources = serde_json::from_value(serde_json::json!({
+            "memory": {"limit": -1}, "cpu": {"quota": 25000},
+            "unified": {"cpu.max": "max 50000"}
+        }))
+        .unwrap();
+        let p = properties(&r, true);
+        assert!(p.contains(&prop("MemorySwapMax", "t", u64::MAX)), "{p:?}");
+        assert_eq!(
+            p.iter().filter(|p| p.0 == "CPUQuotaPeriodUSec").count(),
+            1,
+            "only cpu.max's: {p:?}"
+        );
+        assert_eq!(p.last(), Some(&prop("CPUQuotaPeriodUSec", "t", 50000)));
+        assert!(p.contains(&prop("CPUQuotaPerSecUSec", "t", 250000)), "{p:?}");
+        assert_eq!(
+            quota_properties(Some(i64::MAX), None),
+            [prop("CPUQuotaPerSecUSec", "t", 184467440740000u64)],
+            "saturates, no overflow"
+        );
     }
 
     #[test]
-    fn a_v1_device_list_becomes_a_strict_allow_list() {
-        let list = "c *:* m\nb *:* m\nc 1:3 rwm\nc 136:* rwm\nb 8:0 r\nc 4095:* rwm\n";
-        let props = device_properties(list);
+    fn v1_device_rules_become_a_strict_allow_list() {
+        let rule = |typ, major, minor, access: &str| Rule {
+            typ,
+            major,
+            minor,
+            access: access.into(),
+            allow: true,
+        };
+        let deny_all = Rule {
+            allow: false,
+            ..rule('a', None, None, "rwm")
+        };
+        let rules = [
+            deny_all,
+            rule('c', None, None, "m"),
+            rule('c', Some(1), Some(3), "rwm"),
+            rule('c', Some(136), None, "rwm"),
+            rule('b', Some(8), Some(0), "r"),
+            rule('c', Some(4095), None, "rwm"),
+        ];
+        let proc_devices = "Character devices:\n  1 mem\n136 pts\n\nBlock devices:\n  8 sd\n";
+        let props = device_properties(&rules, proc_devices);
         assert_eq!(props[0], prop("DevicePolicy", "s", "strict"));
         let (name, typ, allow) = &props[1];
         assert_eq!((*name, *typ), ("DeviceAllow", "a(ss)"));
         // 4095 has no driver: left out, so denied.
         let want = [
-            "5",
+            "4",
             "char-*",
-            "m",
-            "block-*",
             "m",
             "/dev/char/1:3",
             "rwm",
@@ -468,11 +536,21 @@ mod tests {
         ];
         assert_eq!(allow, &want.map(String::from));
         assert!(
-            device_properties("a *:* rwm\n").is_empty(),
+            device_properties(&[rule('a', None, None, "rwm")], proc_devices).is_empty(),
             "all allowed: systemd's default"
         );
-        let proc_devices = "Character devices:\n  1 mem\n136 pts\n\nBlock devices:\n  8 sd\n";
-        assert_eq!(driver(proc_devices, "block", "8"), Some("sd"));
-        assert_eq!(driver(proc_devices, "char", "8"), None);
+        let deny_list = [
+            rule('a', None, None, "rwm"),
+            Rule {
+                allow: false,
+                ..rule('b', Some(8), Some(0), "rwm")
+            },
+        ];
+        assert_eq!(
+            device_properties(&deny_list, proc_devices)[0],
+            prop("DevicePolicy", "s", "strict")
+        );
+        assert_eq!(driver(proc_devices, "block", 8), Some("sd"));
+        assert_eq!(driver(proc_devices, "char", 8), None);
     }
 }

@@ -225,8 +225,9 @@ pub fn compile_seccomp(bundle: &Bundle) -> Result<Option<crate::process::seccomp
 /// writable by it) will do. The bool: whether any of its directories existed.
 fn open_cgroup(bundle: &Bundle, id: &str) -> Result<Option<(Cgroup, bool)>> {
     let rootless = crate::privilege::rootless();
-    // Under --systemd-cgroup the caller's own systemd makes the scope.
-    if rootless && !crate::cgroups::systemd::enabled() {
+    // Under --systemd-cgroup on cgroup v2 the caller's own systemd makes
+    // the scope (on v1 it has no hierarchy to delegate).
+    if rootless && !(crate::cgroups::systemd::enabled() && crate::cgroups::is_v2()) {
         let limits = bundle.spec.linux().as_ref().and_then(|l| l.resources().clone());
         if !limits.as_ref().is_some_and(crate::cgroups::asks_for_limits) {
             tracing::debug!("rootless: no limits asked for, no cgroup");
@@ -551,8 +552,10 @@ pub fn update(dir: &ContainerDir, st: &State, r: &oci_spec::runtime::LinuxResour
             }
         }
     }
-    // systemd writes its properties, and defaults for the rest: first.
+    // systemd writes its properties, and defaults for the rest: first, once
+    // the resources are known to be good.
     if let Some(unit) = st.cgroup.as_ref().and_then(|c| c.systemd.as_deref()) {
+        crate::cgroups::check(r)?;
         crate::cgroups::systemd::set(unit, Some(r), crate::cgroups::is_v2(), vec![])?;
     }
     cg.update(r)
