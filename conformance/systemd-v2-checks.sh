@@ -50,8 +50,8 @@ if start ct1; then
     grep -qx "$(pid_of ct1)" "$D/cgroup.procs" && ok "ct1: the init is in $D" \
         || bad "ct1: init $(pid_of ct1) not in $D/cgroup.procs: $(cat /proc/"$(pid_of ct1)"/cgroup)"
     props "ct1: the limits are the unit's properties" $U \
-        "CPUQuotaPerSecUSec=500ms CPUWeight=20 ControlGroup=/system.slice/$U Delegate=yes MemoryMax=67108864 Slice=system.slice TasksMax=50" \
-        Slice ControlGroup Delegate MemoryMax TasksMax CPUWeight CPUQuotaPerSecUSec
+        "CPUQuotaPerSecUSec=500ms CPUQuotaPeriodUSec=100ms CPUWeight=20 ControlGroup=/system.slice/$U Delegate=yes IOWeight=4950 MemoryHigh=62914560 MemoryLow=33554432 MemoryMax=67108864 MemorySwapMax=33554432 Slice=system.slice TasksMax=50" \
+        Slice ControlGroup Delegate MemoryMax MemorySwapMax MemoryLow MemoryHigh TasksMax CPUWeight CPUQuotaPerSecUSec CPUQuotaPeriodUSec IOWeight
     expect "ct1: memory.max" "$D/memory.max" 67108864
     expect "ct1: pids.max" "$D/pids.max" 50
     expect "ct1: cpu.max" "$D/cpu.max" "50000 100000"

@@ -392,6 +392,12 @@ pub fn set(spec: &str, r: Option<&LinuxResources>, v2: bool, extra: Vec<Property
     let unit = parse(spec)?;
     let mut props = r.map(|r| properties(r, v2)).unwrap_or_default();
     props.extend(extra);
+    if props.iter().any(|(name, ..)| newer_than(name) > 0) {
+        // One unknown property fails the whole call: those this systemd
+        // lacks are left to hull's own file writes, as runc does.
+        let version = version().unwrap_or(u32::MAX);
+        props.retain(|(name, ..)| newer_than(name) <= version);
+    }
     if props.is_empty() {
         return Ok(());
     }
@@ -402,6 +408,32 @@ pub fn set(spec: &str, r: Option<&LinuxResources>, v2: bool, extra: Vec<Property
     // loop empties before it reads the next message (systemd 252, as in
     // Debian 12): one more call waits for that.
     call("GetUnit", "s", std::slice::from_ref(&unit.name)).map(|_| ())
+}
+
+/// The systemd version a property first came in, of those younger than
+/// the systemd of RHEL 8 and Ubuntu 18.04 (239, 237); 0 for the rest.
+fn newer_than(property: &str) -> u32 {
+    match property {
+        "CPUQuotaPeriodUSec" => 242,
+        "MemoryMin" => 240,
+        _ => 0,
+    }
+}
+
+/// systemd's version, from its Version property.
+fn version() -> Option<u32> {
+    parse_version(&busctl("get-property", "Version", &["Version".to_string()]).ok()?)
+}
+
+/// `s "252.22-1~deb12u1"`: 252.
+fn parse_version(answer: &str) -> Option<u32> {
+    let digits: String = answer
+        .trim()
+        .trim_start_matches("s \"")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
 }
 
 /// Stops the unit (systemd removes its cgroups); one already gone is fine.
@@ -494,6 +526,14 @@ mod tests {
             [prop("CPUQuotaPerSecUSec", "t", 184467440740000u64)],
             "saturates, no overflow"
         );
+    }
+
+    #[test]
+    fn versions_as_busctl_gives_them() {
+        assert_eq!(parse_version("s \"252.22-1~deb12u1\"\n"), Some(252));
+        assert_eq!(parse_version("s \"239 (239-58.el8)\""), Some(239));
+        assert_eq!(parse_version("garbage"), None);
+        assert!(newer_than("CPUQuotaPeriodUSec") > 239 && newer_than("MemoryMax") == 0);
     }
 
     #[test]
