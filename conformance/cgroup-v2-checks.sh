@@ -56,6 +56,7 @@ if start limits; then
     fi
     $H update --memory 100m --cpu-quota 20000 --pids-limit 50 limits > /tmp/u.out 2>&1 || bad "update: $(cat /tmp/u.out)"
     expect "update: --memory" "$D/memory.max" 104857600
+    expect "update: --memory alone keeps the swap limit" "$D/memory.swap.max" 67108864
     expect "update: --cpu-quota" "$D/cpu.max" "20000 100000"
     expect "update: --pids-limit" "$D/pids.max" 50
     # The kernel refuses a quota below the burst and a burst above the quota.
@@ -126,6 +127,13 @@ if start low; then
     expect "low: a reservation without a limit" "$CG/hull/low/memory.low" 33554432
     expect "low: no limit" "$CG/hull/low/memory.max" max
     gone low
+fi
+# A limit without swap leaves swap as the kernel has it, as runc does.
+if start limitonly; then
+    expect "limitonly: memory.max" "$CG/hull/limitonly/memory.max" 50331648
+    expect "limitonly: swap untouched" "$CG/hull/limitonly/memory.swap.max" max
+    expect "limitonly: memory.reservation" "$CG/hull/limitonly/memory.low" 16777216
+    gone limitonly
 fi
 # rdma.max is written: the kernel refuses a device it does not have, and
 # create fails naming the field, leaving nothing.

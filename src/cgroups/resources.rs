@@ -385,8 +385,9 @@ fn v2_cpu(c: &oci_spec::runtime::LinuxCpu, extras: &mut Extras) -> Result<oci_sp
     Ok(cpu)
 }
 
-/// Memory without a positive limit (which cgroups-rs leaves alone); returns
-/// the fields v2 has no file for.
+/// Memory without a swap limit (cgroups-rs writes swap.max 0 for a limit
+/// alone, no swap at all, and nothing for the rest); returns the fields v2
+/// has no file for.
 fn v2_memory(m: &oci_spec::runtime::LinuxMemory, rest: &mut LinuxResources, extras: &mut Extras) -> Vec<&'static str> {
     let mut no_file = Vec::new();
     no_file.extend(m.kernel().map(|_| "memory.kernel"));
@@ -396,11 +397,16 @@ fn v2_memory(m: &oci_spec::runtime::LinuxMemory, rest: &mut LinuxResources, extr
         no_file.push("memory.disableOOMKiller");
     }
     let (limit, swap) = (m.limit().unwrap_or(0), m.swap().unwrap_or(0));
-    if limit > 0 || swap > 0 {
+    if swap > 0 {
         return no_file;
     }
-    if limit == -1 {
-        extras.v2.push(V2Write::new("memory.max", "max", "memory.limit"));
+    // A limit alone leaves swap as it is, as runc does (and as v1 does).
+    match limit {
+        -1 => extras.v2.push(V2Write::new("memory.max", "max", "memory.limit")),
+        l if l > 0 => extras
+            .v2
+            .push(V2Write::new("memory.max", l.to_string(), "memory.limit")),
+        _ => {}
     }
     if let Some(low) = m.reservation() {
         // -1 is "max".
@@ -634,13 +640,21 @@ mod tests {
         assert_eq!(extras.v2, [V2Write::new("memory.max", "max", "memory.limit")]);
         assert_eq!(extras.v2_first[0].choices, [("memory.swap.max", "max".to_string())]);
 
+        // A limit alone: swap stays as it is (cgroups-rs would write 0).
         let r: LinuxResources =
             serde_json::from_value(serde_json::json!({"memory": {"limit": 1000000, "reservation": 10000}})).unwrap();
         let (mut rest, mut extras) = (r.clone(), Extras::default());
         assert!(v2_leftovers(&r, &mut rest, &mut extras).unwrap().is_empty());
+        assert!(rest.memory().is_none() && extras.v2_first.is_empty());
+        assert_eq!(extras.v2[0], V2Write::new("memory.max", "1000000", "memory.limit"));
+
+        let r: LinuxResources =
+            serde_json::from_value(serde_json::json!({"memory": {"limit": 1000000, "swap": 2000000}})).unwrap();
+        let (mut rest, mut extras) = (r.clone(), Extras::default());
+        v2_leftovers(&r, &mut rest, &mut extras).unwrap();
         assert!(
             extras.v2.is_empty() && rest.memory().is_some(),
-            "cgroups-rs writes these"
+            "cgroups-rs writes a limit with swap"
         );
     }
 
