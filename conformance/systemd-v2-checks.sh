@@ -174,6 +174,16 @@ if asuser unshare --user --map-root-user $H run -d --bundle $T/userns rlns > /tm
 else
     bad "userns: run -d: $(cat /tmp/rlns.out)"
 fi
+# Without limits too (podman's default): the scope is what podman's stats,
+# top and pause work on.
+FREE=$UM/user.slice/hulltest-free.scope
+if asuser unshare --user --map-root-user $H run -d --bundle $T/userns-free free > /tmp/free.out 2>&1 < /dev/null; then
+    grep -q . "$FREE/cgroup.procs" 2>/dev/null && ok "userns: a container without limits has its scope too" || bad "userns: no $FREE"
+    asuser unshare --user --map-root-user $H delete -f free > /tmp/free.out 2>&1 || bad "userns: delete free: $(cat /tmp/free.out)"
+    [ ! -d "$FREE" ] && ok "userns: delete stops that scope" || bad "userns: delete left $FREE"
+else
+    bad "userns: run -d without limits: $(cat /tmp/free.out)"
+fi
 
 # A failed create leaves no unit, cgroup or state.
 if $H run -d --bundle $T/bad bad > /tmp/bad.out 2>&1 < /dev/null; then

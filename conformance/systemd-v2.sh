@@ -82,6 +82,8 @@ case_of short '.process.args = ["sleep", "1"] | .linux.cgroupsPath = "system.sli
 # namespace; the container shares it.
 mkdir -p "$T/userns" && jq '.linux.cgroupsPath = "user.slice:hulltest:rlns" | del(.linux.uidMappings, .linux.gidMappings)
     | .linux.namespaces |= map(select(.type != "user"))' "$T/rootless/config.json" > "$T/userns/config.json" \
+    && mkdir -p "$T/userns-free" && jq '.linux.cgroupsPath = "user.slice:hulltest:free" | del(.linux.resources)' \
+        "$T/userns/config.json" > "$T/userns-free/config.json" \
     || { say "cannot make the userns case"; exit 1; }
 echo 'user:x:1000:1000:user:/home/user:/bin/sh' >> "$R/etc/passwd"
 echo 'user:x:1000:' >> "$R/etc/group"
