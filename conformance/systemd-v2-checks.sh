@@ -73,12 +73,16 @@ if start ct1; then
     expect "ct1: update: memory.max" "$D/memory.max" 134217728
     expect "ct1: update: pids.max" "$D/pids.max" 60
     expect "ct1: update: cpu.max" "$D/cpu.max" "20000 100000"
+    # The period alone: systemd's per-second quota follows the cgroup's.
+    $H update --cpu-period 50000 ct1 > /tmp/u.out 2>&1 || bad "ct1: update --cpu-period: $(cat /tmp/u.out)"
+    props "ct1: update --cpu-period keeps the quota per period" $U "CPUQuotaPerSecUSec=400ms CPUQuotaPeriodUSec=50ms" \
+        CPUQuotaPerSecUSec CPUQuotaPeriodUSec
     # systemd writes a unit's properties to its cgroup again on a reload:
     # they must be the container's limits, not older ones.
     systemctl daemon-reload
     expect "ct1: after daemon-reload: memory.max" "$D/memory.max" 134217728
     expect "ct1: after daemon-reload: pids.max" "$D/pids.max" 60
-    expect "ct1: after daemon-reload: cpu.max" "$D/cpu.max" "20000 100000"
+    expect "ct1: after daemon-reload: cpu.max" "$D/cpu.max" "20000 50000"
     expect "ct1: after daemon-reload: cpuset.cpus" "$D/cpuset.cpus" 0
     expect "ct1: after daemon-reload: memory.swap.max" "$D/memory.swap.max" 33554432
     expect "ct1: after daemon-reload: memory.low" "$D/memory.low" 33554432

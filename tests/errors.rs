@@ -73,6 +73,11 @@ fn invalid_values() {
 
     b.edit(|c| c["root"]["path"] = json!("no-such-rootfs"));
     create_fails(&b, &["root.path", "no-such-rootfs"]);
+    b.edit(|c| c["root"]["path"] = json!("rootfs"));
+
+    // Not a device number: taken as "any" before, an allow of every device.
+    b.edit(|c| c["linux"]["resources"]["devices"] = json!([{"allow": true, "type": "c", "major": 4294967296_u64}]));
+    create_fails(&b, &["linux.resources.devices[0].major", "4294967296"]);
 }
 
 /// oci-spec checks execCPUAffinity with its one regular expression, which

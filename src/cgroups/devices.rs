@@ -28,8 +28,9 @@ const DEFAULT_ALLOW: [(char, Option<u32>, Option<u32>, &str); 11] = [
     ('c', Some(136), None, "rwm"),
 ];
 
+/// A major or minor; None is any (absent, -1, or the kernel's own ~0).
 fn number(n: Option<i64>) -> Option<u32> {
-    n.filter(|n| *n >= 0).and_then(|n| u32::try_from(n).ok())
+    n.and_then(|n| u32::try_from(n).ok()).filter(|n| *n != u32::MAX)
 }
 
 /// One spec rule; FIFOs are not devices the cgroup controls.
@@ -40,11 +41,21 @@ fn from_spec(d: &LinuxDeviceCgroup) -> Option<Rule> {
         T::C | T::U => 'c',
         T::P => return None,
     };
-    Some(Rule {
+    // Each of r, w, m once: the v1 kernel reads no more than three letters,
+    // and systemd takes an empty access for all three. Empty, the rule
+    // grants and denies nothing.
+    let given = d.access().clone().unwrap_or_else(|| "rwm".into());
+    let mut access = String::new();
+    for c in given.chars() {
+        if !access.contains(c) {
+            access.push(c);
+        }
+    }
+    (!access.is_empty()).then_some(Rule {
         typ,
         major: number(d.major()),
         minor: number(d.minor()),
-        access: d.access().clone().unwrap_or_else(|| "rwm".into()),
+        access,
         allow: d.allow(),
     })
 }
@@ -216,5 +227,16 @@ mod tests {
         let r = rules(&spec, &[]);
         assert_eq!(line(&r[0]), "c 4:1 r");
         assert_eq!(r.len(), 1 + DEFAULT_ALLOW.len());
+        // Access letters once each; none at all is no rule; ~0 is any.
+        let spec: Vec<LinuxDeviceCgroup> = serde_json::from_value(serde_json::json!([
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rrrw"},
+            {"allow": true, "type": "c", "major": 1, "minor": 5, "access": ""},
+            {"allow": true, "type": "b", "major": 4294967295_u64, "access": "m"}
+        ]))
+        .unwrap();
+        let r = rules(&spec, &[]);
+        assert_eq!(line(&r[0]), "c 1:3 rw");
+        assert_eq!(line(&r[1]), "b *:* m");
+        assert_eq!(r.len(), 2 + DEFAULT_ALLOW.len());
     }
 }

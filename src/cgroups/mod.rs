@@ -113,8 +113,6 @@ pub fn writable_by_caller(path: &str) -> bool {
     nix::unistd::access(&p, nix::unistd::AccessFlags::W_OK).is_ok()
 }
 
-/// The cgroup path for a container: linux.cgroupsPath if absolute, under
-/// hull's parent if relative, `hull/<id>` if absent.
 /// Refuses resources this host cannot apply, as an update would, before
 /// anything is written.
 pub fn check(r: &LinuxResources) -> Result<()> {
@@ -157,6 +155,8 @@ pub fn hugepage_sizes() -> Vec<String> {
         .collect()
 }
 
+/// The cgroup path for a container: linux.cgroupsPath if absolute, under
+/// hull's parent if relative, `hull/<id>` if absent.
 pub fn path_for(spec: &Spec, id: &str) -> Result<String> {
     if let Some(unit) = systemd_spec(spec, id) {
         return systemd::cgroup_dir(&unit);
@@ -444,9 +444,8 @@ impl Cgroup {
         }
         let spec_rules = r.and_then(|r| r.devices().as_deref()).unwrap_or(&[]);
         let rules = devices::rules(spec_rules, devices);
-        self.apply_devices(&rules)?;
         let Some(unit) = self.systemd.clone() else {
-            return Ok(());
+            return self.apply_devices(&rules);
         };
         // systemd writes a v1 unit's device rules again at each reload
         // (v2's program is hull's own, beside systemd's).
@@ -456,8 +455,10 @@ impl Cgroup {
             systemd::device_properties(&rules, &std::fs::read_to_string("/proc/devices").unwrap_or_default())
         };
         systemd::set(&unit, r, is_v2(), device_props)?;
-        // The files last: hull's exact values over systemd's rounding
-        // (the quota in 10 ms steps) and defaults.
+        // The files last: hull's exact values over systemd's rounding (the
+        // quota in 10 ms steps), defaults, and device list (which has no
+        // form for some rules) until its next reload.
+        self.apply_devices(&rules)?;
         r.map_or(Ok(()), |r| self.update(r))
     }
 
@@ -490,6 +491,36 @@ impl Cgroup {
                 .map_err(|e| resources::explain(&path, &e.to_string()))?;
         }
         resources::apply(&self.path, self.pid, &extras)
+    }
+
+    /// `r` with a CFS quota or period it leaves out taken from the cgroup:
+    /// systemd keeps the quota per second, which needs both.
+    pub fn with_cfs(&self, r: &LinuxResources) -> LinuxResources {
+        let mut r = r.clone();
+        let Some(mut cpu) = r.cpu().clone().filter(|c| c.quota().is_some() != c.period().is_some()) else {
+            return r;
+        };
+        let read = |f: &str| std::fs::read_to_string(hierarchy_dir(&self.path, "cpu").join(f)).unwrap_or_default();
+        let (quota, period) = if is_v2() {
+            let max = read("cpu.max");
+            let mut f = max.split_whitespace();
+            (
+                f.next().map(|q| q.parse().unwrap_or(-1)),
+                f.next().and_then(|p| p.parse().ok()),
+            )
+        } else {
+            (
+                read("cpu.cfs_quota_us").trim().parse().ok(),
+                read("cpu.cfs_period_us").trim().parse().ok(),
+            )
+        };
+        if cpu.quota().is_none() {
+            cpu.set_quota(quota);
+        } else {
+            cpu.set_period(period);
+        }
+        r.set_cpu(Some(cpu));
+        r
     }
 
     pub fn freeze(&self) -> Result<()> {

@@ -397,7 +397,17 @@ fn v2_memory(m: &oci_spec::runtime::LinuxMemory, rest: &mut LinuxResources, extr
         no_file.push("memory.disableOOMKiller");
     }
     let (limit, swap) = (m.limit().unwrap_or(0), m.swap().unwrap_or(0));
+    if let Some(low) = m.reservation() {
+        // -1 is "max" (cgroups-rs would write "-1").
+        let low = if low == -1 { "max".to_string() } else { low.to_string() };
+        extras.v2.push(V2Write::new("memory.low", low, "memory.reservation"));
+    }
     if swap > 0 {
+        // cgroups-rs subtracts the limit from the swap limit.
+        if let Some(mut left) = *rest.memory() {
+            left.set_reservation(None);
+            rest.set_memory(Some(left));
+        }
         return no_file;
     }
     // A limit alone leaves swap as it is, as runc does (and as v1 does).
@@ -407,11 +417,6 @@ fn v2_memory(m: &oci_spec::runtime::LinuxMemory, rest: &mut LinuxResources, extr
             .v2
             .push(V2Write::new("memory.max", l.to_string(), "memory.limit")),
         _ => {}
-    }
-    if let Some(low) = m.reservation() {
-        // -1 is "max".
-        let low = if low == -1 { "max".to_string() } else { low.to_string() };
-        extras.v2.push(V2Write::new("memory.low", low, "memory.reservation"));
     }
     // No limit and no swap limit given: both unlimited, as in v1; a kernel
     // without swap accounting has no file, and nothing to lift.
@@ -646,15 +651,19 @@ mod tests {
         let (mut rest, mut extras) = (r.clone(), Extras::default());
         assert!(v2_leftovers(&r, &mut rest, &mut extras).unwrap().is_empty());
         assert!(rest.memory().is_none() && extras.v2_first.is_empty());
-        assert_eq!(extras.v2[0], V2Write::new("memory.max", "1000000", "memory.limit"));
+        assert_eq!(extras.v2[1], V2Write::new("memory.max", "1000000", "memory.limit"));
 
-        let r: LinuxResources =
-            serde_json::from_value(serde_json::json!({"memory": {"limit": 1000000, "swap": 2000000}})).unwrap();
+        let r: LinuxResources = serde_json::from_value(
+            serde_json::json!({"memory": {"limit": 1000000, "swap": 2000000, "reservation": -1}}),
+        )
+        .unwrap();
         let (mut rest, mut extras) = (r.clone(), Extras::default());
         v2_leftovers(&r, &mut rest, &mut extras).unwrap();
-        assert!(
-            extras.v2.is_empty() && rest.memory().is_some(),
-            "cgroups-rs writes a limit with swap"
+        assert_eq!(extras.v2, [V2Write::new("memory.low", "max", "memory.reservation")]);
+        let left = rest.memory().expect("cgroups-rs writes a limit with swap");
+        assert_eq!(
+            (left.limit(), left.swap(), left.reservation()),
+            (Some(1000000), Some(2000000), None)
         );
     }
 

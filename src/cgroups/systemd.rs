@@ -320,18 +320,16 @@ pub fn device_properties(rules: &[Rule], proc_devices: &str) -> Vec<Property> {
     vec![prop("DevicePolicy", "s", "strict"), ("DeviceAllow", "a(ss)", array)]
 }
 
-/// The driver /proc/devices names for a major number (136: "pts").
+/// The driver /proc/devices names for a major number (136: "pts"), if no
+/// other major has that name: systemd allows every major of the name.
 fn driver<'a>(proc_devices: &'a str, kind: &str, major: u32) -> Option<&'a str> {
     let heading = if kind == "block" { "Block" } else { "Character" };
     let section = proc_devices
         .split("\n\n")
         .find(|s| s.trim_start().starts_with(heading))?;
-    section
-        .lines()
-        .find_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
-            [m, name] if m.parse() == Ok(major) => Some(name),
-            _ => None,
-        })
+    let entries: Vec<(&str, &str)> = section.lines().filter_map(|l| l.trim().split_once(' ')).collect();
+    let name = entries.iter().find(|(m, _)| m.parse() == Ok(major))?.1;
+    (entries.iter().filter(|(_, n)| *n == name).count() == 1).then_some(name)
 }
 
 fn flatten(props: &[Property]) -> Vec<String> {
@@ -557,7 +555,7 @@ mod tests {
             rule('b', Some(8), Some(0), "r"),
             rule('c', Some(4095), None, "rwm"),
         ];
-        let proc_devices = "Character devices:\n  1 mem\n136 pts\n\nBlock devices:\n  8 sd\n";
+        let proc_devices = "Character devices:\n  1 mem\n136 pts\n\nBlock devices:\n  8 sd\n 65 sd\n  7 loop\n";
         let props = device_properties(&rules, proc_devices);
         assert_eq!(props[0], prop("DevicePolicy", "s", "strict"));
         let (name, typ, allow) = &props[1];
@@ -590,7 +588,8 @@ mod tests {
             device_properties(&deny_list, proc_devices)[0],
             prop("DevicePolicy", "s", "strict")
         );
-        assert_eq!(driver(proc_devices, "block", 8), Some("sd"));
-        assert_eq!(driver(proc_devices, "char", 8), None);
+        assert_eq!(driver(proc_devices, "block", 7), Some("loop"));
+        assert_eq!(driver(proc_devices, "block", 8), None, "sd names 65 too");
+        assert_eq!(driver(proc_devices, "char", 7), None);
     }
 }

@@ -556,7 +556,7 @@ pub fn update(dir: &ContainerDir, st: &State, r: &oci_spec::runtime::LinuxResour
     // the resources are known to be good.
     if let Some(unit) = st.cgroup.as_ref().and_then(|c| c.systemd.as_deref()) {
         crate::cgroups::check(r)?;
-        crate::cgroups::systemd::set(unit, Some(r), crate::cgroups::is_v2(), vec![])?;
+        crate::cgroups::systemd::set(unit, Some(&cg.with_cfs(r)), crate::cgroups::is_v2(), vec![])?;
     }
     cg.update(r)
 }

@@ -385,10 +385,11 @@ fn resources(spec: &Spec) -> Result<()> {
     };
     for (i, d) in r.devices().iter().flatten().enumerate() {
         for (name, n) in [("major", d.major()), ("minor", d.minor())] {
-            if n.is_some_and(|n| n < -1) {
+            if n.is_some_and(|n| n < -1 || n > i64::from(u32::MAX)) {
                 bail!(
-                    "linux.resources.devices[{i}].{name}: {} (only -1, any, may be negative)",
-                    n.unwrap_or(0)
+                    "linux.resources.devices[{i}].{name}: {} (only -1, any, may be negative; at most {})",
+                    n.unwrap_or(0),
+                    u32::MAX
                 );
             }
         }
