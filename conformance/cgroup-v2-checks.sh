@@ -10,18 +10,9 @@ mount -t tmpfs tmpfs /tmp
 CG=/sys/fs/cgroup
 H="/hull --root /run/hull"
 
+CASES=/cases
 . /checks-lib.sh
-# start NAME: a detached container of case NAME; its output in /tmp/NAME.out.
-start() {
-    if $H run -d --bundle "/cases/$1" "$1" > "/tmp/$1.out" 2>&1 < /dev/null; then
-        ok "$1: run -d"
-    else
-        bad "$1: run -d failed: $(cat "/tmp/$1.out")"
-        return 1
-    fi
-}
 status() { $H state "$1" 2>/dev/null | sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p'; }
-pid_of() { $H state "$1" 2>/dev/null | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p'; }
 gone() {
     $H delete -f "$1" > /tmp/delete.out 2>&1 || bad "$1: delete -f: $(cat /tmp/delete.out)"
     if [ -d "$CG/hull/$1" ]; then bad "$1: delete left $CG/hull/$1"; else ok "$1: delete removes its cgroup"; fi

@@ -77,12 +77,7 @@ case_of devices '.process.args = ["sh", "-c", "mknod /tmp/dev c 240 0; head -c 1
 case_of rdma '.linux.resources += {rdma: {"no-such-hca": {hcaHandles: 3, hcaObjects: 100}}}'
 # Rootless (uid 1000, its own id mapped) in a cgroup delegated to it, as
 # systemd delegates a user's: the rootless spec's namespaces and mounts.
-"$HULL" spec --rootless --bundle "$W" && mkdir -p "$R/cases/rootless" \
-    && jq --argjson m $((32 * M)) '.root.path = "/ctr" | .process.terminal = false | .process.args = ["sleep", "1000"]
-        | .linux.uidMappings = [{containerID: 0, hostID: 1000, size: 1}]
-        | .linux.gidMappings = [{containerID: 0, hostID: 1000, size: 1}]
-        | .linux.cgroupsPath = "/deleg/c"
-        | .linux.resources = {pids: {limit: 10}, memory: {reservation: $m}}' "$W/config.json" > "$R/cases/rootless/config.json" \
+vm_rootless_case "$HULL" "$R/cases/rootless" /ctr /deleg/c "{\"pids\": {\"limit\": 10}, \"memory\": {\"reservation\": $((32 * M))}}" \
     || { say "cannot make the rootless case"; exit 1; }
 case_of own-view '.process.args = ["sh", "-c", "cat /proc/self/cgroup; cat /sys/fs/cgroup/pids.max"] | .linux.resources += {pids: {limit: 7}}'
 

@@ -6,6 +6,7 @@ CG=/sys/fs/cgroup
 T=/var/lib/hulltest
 H="hull --systemd-cgroup"
 
+CASES=$T
 . /checks-lib.sh
 # props NAME UNIT WANT PROPERTY...: systemctl show's values, one line, sorted.
 props() {
@@ -15,15 +16,6 @@ props() {
     if [ "$got" = "$want " ]; then ok "$name"; else bad "$name: '$got', want '$want '"; fi
 }
 active() { systemctl is-active "$1" 2>/dev/null; }
-start() {
-    if $H run -d --bundle "$T/$1" "$1" > "/tmp/$1.out" 2>&1 < /dev/null; then
-        ok "$1: run -d"
-    else
-        bad "$1: run -d failed: $(cat "/tmp/$1.out")"
-        return 1
-    fi
-}
-pid_of() { hull state "$1" 2>/dev/null | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p'; }
 # gone ID UNIT DIR: delete -f stops the unit and its cgroup goes.
 gone() {
     $H delete -f "$1" > /tmp/delete.out 2>&1 || bad "$1: delete -f: $(cat /tmp/delete.out)"

@@ -71,12 +71,8 @@ case_of kube '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "kubepods
 case_of short '.process.args = ["sleep", "1"] | .linux.cgroupsPath = "system.slice:hulltest:short" | .linux.resources += {pids: {limit: 5}}'
 # Rootless (uid 1000, its own id mapped), its scope made by the user's own
 # systemd (user@1000.service), as rootless podman runs on a systemd host.
-"$HULL" spec --rootless --bundle "$W" && mkdir -p "$T/rootless" \
-    && jq --argjson m $((32 * M)) '.root.path = "/var/lib/hulltest/rootfs" | .process.terminal = false | .process.args = ["sleep", "1000"]
-        | .linux.uidMappings = [{containerID: 0, hostID: 1000, size: 1}]
-        | .linux.gidMappings = [{containerID: 0, hostID: 1000, size: 1}]
-        | .linux.cgroupsPath = "user.slice:hulltest:rl"
-        | .linux.resources = {pids: {limit: 10}, memory: {limit: $m}}' "$W/config.json" > "$T/rootless/config.json" \
+vm_rootless_case "$HULL" "$T/rootless" /var/lib/hulltest/rootfs user.slice:hulltest:rl \
+    "{\"pids\": {\"limit\": 10}, \"memory\": {\"limit\": $((32 * M))}}" \
     || { say "cannot make the rootless case"; exit 1; }
 # Rootless podman's way: its runtime runs as root of the user's own user
 # namespace; the container shares it.

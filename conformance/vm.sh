@@ -46,6 +46,18 @@ EOF
     (cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$out"
 }
 
+# vm_rootless_case HULL DIR ROOT CGROUPS_PATH RESOURCES: DIR/config.json, a
+# rootless bundle's config (hull spec --rootless) for uid 1000, its own id
+# mapped, running sleep with ROOT as its rootfs and the JSON RESOURCES.
+vm_rootless_case() {
+    "$1" spec --rootless --bundle "$W" && mkdir -p "$2" \
+        && jq --arg root "$3" --arg cg "$4" --argjson res "$5" '.root.path = $root | .process.terminal = false
+            | .process.args = ["sleep", "1000"]
+            | .linux.uidMappings = [{containerID: 0, hostID: 1000, size: 1}]
+            | .linux.gidMappings = [{containerID: 0, hostID: 1000, size: 1}]
+            | .linux.cgroupsPath = $cg | .linux.resources = $res' "$W/config.json" > "$2/config.json"
+}
+
 # vm_boot VMLINUZ INITRD LOG MEM_MB TIMEOUT [KERNEL ARGS...]: runs the VM
 # until it powers off, its console in LOG. TCG, not KVM: this kind of
 # machine has a /dev/kvm whose guests hang (no VMX underneath). The

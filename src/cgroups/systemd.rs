@@ -164,11 +164,7 @@ pub fn cgroup_dir(spec: &str) -> Result<String> {
     // Its answer: s "/user.slice/user-1000.slice/user@1000.service"
     let answer = busctl("get-property", "ControlGroup", &["ControlGroup".to_string()])
         .context("--systemd-cgroup as an unprivileged user: ask the user's own systemd (is its session bus up?)")?;
-    let base = answer
-        .trim()
-        .trim_start_matches("s ")
-        .trim_matches('"')
-        .trim_matches('/');
+    let base = unquote(&answer).trim_matches('/');
     Ok(if base.is_empty() { dir } else { format!("{base}/{dir}") })
 }
 
@@ -425,13 +421,13 @@ fn version() -> Option<u32> {
 
 /// `s "252.22-1~deb12u1"`: 252.
 fn parse_version(answer: &str) -> Option<u32> {
-    let digits: String = answer
-        .trim()
-        .trim_start_matches("s \"")
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
+    let digits: String = unquote(answer).chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
+}
+
+/// The value of busctl's answer for a string property: `s "VALUE"`.
+fn unquote(answer: &str) -> &str {
+    answer.trim().trim_start_matches("s ").trim_matches('"')
 }
 
 /// Stops the unit (systemd removes its cgroups); one already gone is fine.
