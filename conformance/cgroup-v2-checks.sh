@@ -175,6 +175,13 @@ case $out in
 *) bad "devices: allowed by a rule: $out" ;;
 esac
 
+# A deny inside a wider allow (which v1 refuses): the program plays it.
+out=$($H run --bundle /cases/hole hole 2>&1 < /dev/null)
+case $out in
+*"head: /tmp/dev: Operation not permitted"*) ok "devices: a deny of one node inside an allowed major holds" ;;
+*) bad "devices: a deny inside an allowed major: $out" ;;
+esac
+
 # The container's own cgroup view (cgroup namespace), its limit inside.
 out=$($H run --bundle /cases/own-view own-view 2>&1 < /dev/null)
 [ "$out" = "$(printf '0::/\n7')" ] && ok "own-view: 0::/ and its own pids.max" || bad "own-view: $out"

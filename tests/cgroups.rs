@@ -153,6 +153,47 @@ fn devices_are_denied_unless_allowed() {
     assert!(out.contains("null-ok"), "{out}");
 }
 
+/// A deny of one device after an allow of its whole major (or the other
+/// way round): v1's kernel changes only an exception with the same numbers,
+/// so the device would stay open there. v1 refuses the config by field; v2's
+/// program denies the device.
+#[test]
+fn a_deny_inside_a_wider_allow_is_kept_or_refused() {
+    let v2 = PathBuf::from("/sys/fs/cgroup/cgroup.controllers").exists();
+    let tun = json!({"allow": false, "type": "c", "major": 10, "minor": 200, "access": "rwm"});
+    let major = |allow: bool| json!({"allow": allow, "type": "c", "major": 10, "access": "rwm"});
+    let one = |allow: bool| json!({"allow": allow, "type": "c", "major": 10, "minor": 200, "access": "rwm"});
+    for (rules, hole, wide) in [
+        (json!([{"allow": false}, major(true), tun]), "[2]", "[1]"),
+        (json!([{"allow": false}, one(true), major(false)]), "[2]", "[1]"),
+    ] {
+        let b = Bundle::new(&[
+            "sh",
+            "-c",
+            "(exec 3</dev/net/tun) 2>/dev/null && echo tun-open || echo tun-denied",
+        ]);
+        b.edit(|c| {
+            c["linux"]["devices"] =
+                json!([{"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200, "fileMode": 438}]);
+            c["linux"]["resources"]["devices"] = rules.clone();
+        });
+        if v2 {
+            assert_eq!(b.run_ok("hole"), "tun-denied\n", "{rules}");
+            continue;
+        }
+        let o = b.create("hole", &[]);
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{rules}: create should fail");
+        for needle in [
+            format!("linux.resources.devices{hole}"),
+            format!("linux.resources.devices{wide}"),
+        ] {
+            assert!(err.contains(&needle), "{needle} in: {err}");
+        }
+        assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+    }
+}
+
 #[test]
 fn pause_freezes_and_resume_continues() {
     let b = Bundle::new(&["sh", "-c", "while :; do echo x >> /tmp/ticks; sleep 0.01; done"]);

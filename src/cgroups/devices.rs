@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType as T};
 
 pub use super::bpf::Rule;
@@ -101,30 +101,98 @@ pub enum Effective {
 /// its access to the exception of the same type and numbers, one with it
 /// takes its access away from that exception.
 pub fn effective(rules: &[Rule]) -> Effective {
-    let (mut default_allow, mut exceptions) = (true, Vec::<Rule>::new());
-    for r in rules {
+    let played = play(rules);
+    match (played.default_allow, played.exceptions.is_empty()) {
+        (true, true) => Effective::AllowAll,
+        (true, false) => Effective::DenyList,
+        (false, _) => Effective::Allow(played.exceptions.into_iter().map(|(e, _)| e).collect()),
+    }
+}
+
+struct Played {
+    default_allow: bool,
+    /// Each exception with the index of the rule that made it.
+    exceptions: Vec<(Rule, usize)>,
+    /// The first rule that took access from only part of an exception
+    /// (which the kernel ignores), and the rule that made the exception.
+    hole: Option<(usize, usize)>,
+}
+
+fn play(rules: &[Rule]) -> Played {
+    let mut p = Played {
+        default_allow: true,
+        exceptions: vec![],
+        hole: None,
+    };
+    for (i, r) in rules.iter().enumerate() {
         if r.typ == 'a' {
-            (default_allow, exceptions) = (r.allow, vec![]);
+            (p.default_allow, p.exceptions) = (r.allow, vec![]);
             continue;
         }
         let same = |e: &Rule| (e.typ, e.major, e.minor) == (r.typ, r.major, r.minor);
-        if r.allow == default_allow {
-            for e in exceptions.iter_mut().filter(|e| same(e)) {
+        if r.allow == p.default_allow {
+            // Only an allow list fails open: a deny list that keeps an
+            // exception is stricter than asked.
+            if p.hole.is_none() && !p.default_allow {
+                p.hole = p
+                    .exceptions
+                    .iter()
+                    .find(|(e, _)| overlaps_partly(e, r))
+                    .map(|(_, made)| (i, *made));
+            }
+            for (e, _) in p.exceptions.iter_mut().filter(|(e, _)| same(e)) {
                 e.access.retain(|c| !r.access.contains(c));
             }
-            exceptions.retain(|e| !e.access.is_empty());
-        } else if let Some(e) = exceptions.iter_mut().find(|e| same(e)) {
+            p.exceptions.retain(|(e, _)| !e.access.is_empty());
+        } else if let Some((e, _)) = p.exceptions.iter_mut().find(|(e, _)| same(e)) {
             let more: String = r.access.chars().filter(|c| !e.access.contains(*c)).collect();
             e.access.push_str(&more);
         } else {
-            exceptions.push(r.clone());
+            p.exceptions.push((r.clone(), i));
         }
     }
-    match (default_allow, exceptions.is_empty()) {
-        (true, true) => Effective::AllowAll,
-        (true, false) => Effective::DenyList,
-        (false, _) => Effective::Allow(exceptions),
-    }
+    p
+}
+
+/// Whether `e` and `r` share a device and some access without naming the
+/// same devices: taking `r` from `e` then changes nothing in the kernel.
+fn overlaps_partly(e: &Rule, r: &Rule) -> bool {
+    let meet = |a: Option<u32>, b: Option<u32>| a.is_none() || b.is_none() || a == b;
+    e.typ == r.typ
+        && meet(e.major, r.major)
+        && meet(e.minor, r.minor)
+        && (e.major, e.minor) != (r.major, r.minor)
+        && e.access.chars().any(|c| r.access.contains(c))
+}
+
+/// On cgroup v1, refuses spec rules the kernel would not honour: a deny
+/// that takes access away from part of an earlier allow (a device of an
+/// allowed major, or a major with one device allowed) is silently ignored,
+/// so a device the config denies would stay open. runc refuses the first
+/// kind too; v2's program plays either as written.
+pub fn check_v1(spec_rules: &[LinuxDeviceCgroup]) -> Result<()> {
+    let given: Vec<(usize, Rule)> = spec_rules
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| from_spec(d).map(|r| (i, r)))
+        .collect();
+    let list: Vec<Rule> = given.iter().map(|(_, r)| r.clone()).collect();
+    let Some((hole, made)) = play(&list).hole else {
+        return Ok(());
+    };
+    let name = |k: usize| {
+        let (i, r) = &given[k];
+        format!(
+            "linux.resources.devices[{i}] ({} {})",
+            if r.allow { "allow" } else { "deny" },
+            line(r)
+        )
+    };
+    bail!(
+        "{}: cgroup v1 cannot deny part of {}, as the kernel changes only a rule with the same type and numbers; allow the devices one by one",
+        name(hole),
+        name(made)
+    )
 }
 
 /// The devices every container keeps, as rules.
@@ -215,6 +283,34 @@ mod tests {
         };
         assert_eq!(line(&list[0]), "c 10:200 rm");
         assert!(!list.iter().any(|r| r.major == Some(7)), "{list:?}");
+    }
+
+    #[test]
+    fn v1_refuses_a_rule_that_changes_part_of_an_exception() {
+        let spec = |v: serde_json::Value| -> Vec<LinuxDeviceCgroup> { serde_json::from_value(v).unwrap() };
+        let err = |v| check_v1(&spec(v)).unwrap_err().to_string();
+        // Different access, another device, or an exact match: the kernel keeps these.
+        for fine in [
+            serde_json::json!([{"allow": false}, {"allow": true, "type": "c", "major": 10, "access": "r"},
+                {"allow": false, "type": "c", "major": 10, "minor": 200, "access": "w"}]),
+            serde_json::json!([{"allow": false}, {"allow": true, "type": "c", "major": 10},
+                {"allow": false, "type": "b", "major": 10, "minor": 200}, {"allow": false, "type": "c", "major": 10}]),
+            // A deny list the kernel keeps stricter than asked: 1:3 stays denied.
+            serde_json::json!([{"allow": true}, {"allow": false, "type": "c", "major": 1},
+                {"allow": true, "type": "c", "major": 1, "minor": 3}]),
+        ] {
+            assert!(check_v1(&spec(fine.clone())).is_ok(), "{fine}");
+        }
+        let e = err(serde_json::json!([{"allow": false}, {"allow": true, "type": "p"},
+            {"allow": true, "type": "c", "minor": 3}, {"allow": false, "type": "c", "major": 1, "minor": 3, "access": "w"}]));
+        assert!(e.starts_with("linux.resources.devices[3] (deny c 1:3 w)"), "{e}");
+        assert!(e.contains("linux.resources.devices[2] (allow c *:3 rwm)"), "{e}");
+        let e = err(
+            serde_json::json!([{"allow": false}, {"allow": true, "type": "c", "major": 10, "minor": 200},
+            {"allow": false, "type": "c", "major": 10, "access": "m"}]),
+        );
+        assert!(e.starts_with("linux.resources.devices[2] (deny c 10:* m)"), "{e}");
+        assert!(e.contains("linux.resources.devices[1] (allow c 10:200 rwm)"), "{e}");
     }
 
     #[test]

@@ -119,6 +119,15 @@ pub fn check(r: &LinuxResources) -> Result<()> {
     resources::split(r).map(|_| ())
 }
 
+/// Refuses device rules this host's devices cgroup would not keep as
+/// written (v1 only: v2's program plays any list).
+pub fn check_devices(spec_rules: &[oci_spec::runtime::LinuxDeviceCgroup]) -> Result<()> {
+    if is_v2() {
+        return Ok(());
+    }
+    devices::check_v1(spec_rules)
+}
+
 /// The systemd unit a container's cgroup is under --systemd-cgroup.
 pub fn systemd_spec(spec: &Spec, id: &str) -> Option<String> {
     systemd::enabled().then(|| {

@@ -397,6 +397,7 @@ fn resources(spec: &Spec) -> Result<()> {
             bail!("linux.resources.devices[{i}].access: {a:?} is not made of r, w and m");
         }
     }
+    crate::cgroups::check_devices(r.devices().as_deref().unwrap_or(&[]))?;
     if let Some(s) = r.memory().as_ref().and_then(|m| m.swappiness()).filter(|s| *s > 100) {
         bail!("linux.resources.memory.swappiness: {s} is above 100");
     }
