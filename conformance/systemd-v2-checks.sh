@@ -110,6 +110,15 @@ if start devices; then
     esac
 fi
 
+# cpu.idle (SCHED_IDLE for the whole cgroup), also after a reload.
+I=$CG/system.slice/hulltest-idle.scope
+if start idle; then
+    expect "idle: cpu.idle" "$I/cpu.idle" 1
+    systemctl daemon-reload
+    expect "idle: after daemon-reload: cpu.idle" "$I/cpu.idle" 1
+    gone idle hulltest-idle.scope "$I"
+fi
+
 # Kubernetes' shape: a scope in a nested slice systemd makes on demand.
 K=$CG/kubepods.slice/kubepods-besteffort.slice/cri-containerd-abc.scope
 if start kube; then

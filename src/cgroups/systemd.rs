@@ -206,7 +206,11 @@ fn properties(r: &LinuxResources, v2: bool) -> Vec<Property> {
         out.push(prop("TasksMax", "t", amount(p.limit())));
     }
     if let Some(cpu) = r.cpu() {
-        if let Some(shares) = cpu.shares().filter(|s| *s > 0) {
+        if v2 && cpu.idle() == Some(1) {
+            // CPUWeight's "idle": systemd writes cpu.idle 0 for any other
+            // weight, and the kernel takes no weight for an idle cgroup.
+            out.push(prop("CPUWeight", "t", 0));
+        } else if let Some(shares) = cpu.shares().filter(|s| *s > 0) {
             if v2 {
                 // runc's conversion of shares [2, 262144] to weight [1, 10000].
                 let weight = 1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142;
@@ -275,6 +279,9 @@ fn unified_properties(r: &LinuxResources) -> Vec<Property> {
             .next()
             .and_then(|q| if q == "max" { Some(-1) } else { q.parse().ok() });
         out.extend(quota_properties(quota, f.next().and_then(|p| p.parse().ok())));
+    }
+    if unified.get("cpu.idle").is_some_and(|v| v.trim() == "1") {
+        out.push(prop("CPUWeight", "t", 0));
     }
     out
 }
@@ -386,11 +393,11 @@ pub fn set(spec: &str, r: Option<&LinuxResources>, v2: bool, extra: Vec<Property
     let unit = parse(spec)?;
     let mut props = r.map(|r| properties(r, v2)).unwrap_or_default();
     props.extend(extra);
-    if props.iter().any(|(name, ..)| newer_than(name) > 0) {
-        // One unknown property fails the whole call: those this systemd
-        // lacks are left to hull's own file writes, as runc does.
+    if props.iter().any(|p| newer_than(p) > 0) {
+        // One unknown property or value fails the whole call: those this
+        // systemd lacks are left to hull's own file writes, as runc does.
         let version = version().unwrap_or(u32::MAX);
-        props.retain(|(name, ..)| newer_than(name) <= version);
+        props.retain(|p| newer_than(p) <= version);
     }
     if props.is_empty() {
         return Ok(());
@@ -404,12 +411,14 @@ pub fn set(spec: &str, r: Option<&LinuxResources>, v2: bool, extra: Vec<Property
     call("GetUnit", "s", std::slice::from_ref(&unit.name)).map(|_| ())
 }
 
-/// The systemd version a property first came in, of those younger than
-/// the systemd of RHEL 8 and Ubuntu 18.04 (239, 237); 0 for the rest.
-fn newer_than(property: &str) -> u32 {
-    match property {
-        "CPUQuotaPeriodUSec" => 242,
-        "MemoryMin" => 240,
+/// The systemd version a property (or value) first came in, of those
+/// younger than the systemd of RHEL 8 and Ubuntu 18.04 (239, 237); 0 for
+/// the rest.
+fn newer_than((name, _, value): &Property) -> u32 {
+    match (*name, value.as_slice()) {
+        ("CPUQuotaPeriodUSec", _) => 242,
+        ("MemoryMin", _) => 240,
+        ("CPUWeight", [idle]) if idle == "0" => 252,
         _ => 0,
     }
 }
@@ -520,6 +529,14 @@ mod tests {
             [prop("CPUQuotaPerSecUSec", "t", 184467440740000u64)],
             "saturates, no overflow"
         );
+        // An idle cgroup is CPUWeight's "idle", whatever the shares say.
+        for r in [
+            serde_json::json!({"cpu": {"shares": 512, "idle": 1}}),
+            serde_json::json!({"unified": {"cpu.idle": "1"}}),
+        ] {
+            let r: LinuxResources = serde_json::from_value(r).unwrap();
+            assert_eq!(properties(&r, true), [prop("CPUWeight", "t", 0)]);
+        }
     }
 
     #[test]
@@ -527,7 +544,9 @@ mod tests {
         assert_eq!(parse_version("s \"252.22-1~deb12u1\"\n"), Some(252));
         assert_eq!(parse_version("s \"239 (239-58.el8)\""), Some(239));
         assert_eq!(parse_version("garbage"), None);
-        assert!(newer_than("CPUQuotaPeriodUSec") > 239 && newer_than("MemoryMax") == 0);
+        assert!(newer_than(&prop("CPUQuotaPeriodUSec", "t", 1)) > 239 && newer_than(&prop("MemoryMax", "t", 1)) == 0);
+        assert_eq!(newer_than(&prop("CPUWeight", "t", 0)), 252);
+        assert_eq!(newer_than(&prop("CPUWeight", "t", 100)), 0);
     }
 
     #[test]
