@@ -142,6 +142,52 @@ if start short; then
     gone short hulltest-short.scope $CG/system.slice/hulltest-short.scope
 fi
 
+# containerd's runc shim with SystemdCgroup (kubeadm's node): the shim runs
+# hull --systemd-cgroup; its task's scope, limit, metrics, exec, kill and
+# delete.
+containerd --config /etc/hull-containerd.toml > /tmp/containerd.log 2>&1 &
+CTRD=$!
+for _ in $(seq 100); do ctr version > /dev/null 2>&1 && break; sleep 0.2; done
+KS=$CG/system.slice/ctr-k1.scope
+if ctr images import --base-name localhost/hull-busybox /busybox-oci.tar > /tmp/ctr.out 2>&1 \
+    && ctr run -d --snapshotter native --runtime io.containerd.runc.v2 --runc-binary /usr/local/bin/hull \
+        --runc-systemd-cgroup --cgroup system.slice:ctr:k1 --memory-limit 67108864 \
+        localhost/hull-busybox:latest k1 sleep 1000 > /tmp/ctr.out 2>&1; then
+    ok "containerd: ctr run -d through the runc shim"
+    kpid=$(ctr task ls | awk '$1 == "k1" {print $2}')
+    grep -qx "$kpid" "$KS/cgroup.procs" 2>/dev/null && [ "$(active ctr-k1.scope)" = active ] \
+        && ok "containerd: the task is in the scope ctr-k1.scope" || bad "containerd: task $kpid: $(cat /proc/$kpid/cgroup 2>&1)"
+    expect "containerd: memory.max" "$KS/memory.max" 67108864
+    ctr task metrics k1 > /tmp/ctr.out 2>&1
+    grep -q "67108864" /tmp/ctr.out && ok "containerd: task metrics read the scope" || bad "containerd: metrics: $(cat /tmp/ctr.out)"
+    out=$(ctr task exec --exec-id x1 k1 sh -c 'cat /proc/self/cgroup' 2>&1)
+    [ "$out" = "0::/system.slice/ctr-k1.scope" ] && ok "containerd: exec runs in the task's scope" || bad "containerd: exec: $out"
+    ctr task kill -s KILL k1 > /tmp/ctr.out 2>&1
+    for _ in $(seq 50); do ctr task ls | grep -q "k1.*STOPPED" && break; sleep 0.2; done
+    ctr task delete k1 > /tmp/ctr.out 2>&1 && ctr container delete k1 >> /tmp/ctr.out 2>&1 \
+        || bad "containerd: delete: $(cat /tmp/ctr.out)"
+    a=$(active ctr-k1.scope)
+    if [ "$a" = active ] || [ -d "$KS" ] || [ -n "$(ls /run/containerd/runc/default 2>/dev/null)" ]; then
+        bad "containerd: delete left $a $(ls -d "$KS" /run/containerd/runc/default/* 2>&1)"
+    else
+        ok "containerd: delete stops the scope and leaves no state"
+    fi
+    # The shim watches the scope's memory.events for the OOM killer.
+    ctr events > /tmp/events.out 2>&1 &
+    EV=$!
+    ctr run --rm --snapshotter native --runtime io.containerd.runc.v2 --runc-binary /usr/local/bin/hull \
+        --runc-systemd-cgroup --cgroup system.slice:ctr:k2 --memory-limit 16777216 \
+        localhost/hull-busybox:latest k2 tail /dev/zero > /tmp/ctr.out 2>&1
+    rc=$?
+    sleep 1
+    kill $EV
+    [ $rc = 137 ] && grep -q "/tasks/oom" /tmp/events.out && [ ! -d $CG/system.slice/ctr-k2.scope ] && ok "containerd: the OOM killer in a scope is a /tasks/oom event" \
+        || bad "containerd: oom: exit $rc: $(grep -o '/tasks/[a-z]*' /tmp/events.out | tr '\n' ' ') $(ls -d $CG/system.slice/ctr-k2.scope 2>&1)"
+else
+    bad "containerd: ctr run: $(cat /tmp/ctr.out; tail -n 5 /tmp/containerd.log)"
+fi
+kill $CTRD 2>/dev/null
+
 # Rootless: uid 1000 asks its own systemd (user@1000.service) for the scope.
 systemctl start user@1000.service || bad "rootless: user@1000.service did not start: $(journalctl -b --no-pager -u user@1000.service -u user-runtime-dir@1000.service | tail -n 8 | tr "\n" " ")"
 # asuser CMD...: as uid 1000, with its session bus.

@@ -11,7 +11,8 @@
 # properties and the cgroup2 files (also after a daemon-reload), and a
 # rootless container (uid 1000) whose scope its own systemd makes
 # (user@1000.service; dbus-user-session is in the image for its session
-# bus), then powers the VM off.
+# bus), and containerd's runc shim with SystemdCgroup running hull (the
+# host's containerd, shim and ctr copied in), then powers the VM off.
 #   conformance/systemd-v2.sh [HULL_BINARY]  Prints "systemd-v2: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +51,20 @@ ExecStart=/bin/sh -c 'exec /usr/local/sbin/hull-checks >/dev/console 2>&1'
 EOF
 mkdir -p "$R/etc/systemd/system/multi-user.target.wants"
 ln -sf ../hull-checks.service "$R/etc/systemd/system/multi-user.target.wants/hull-checks.service"
+
+# containerd, its runc shim and ctr (Debian's: libc alone, as the image's),
+# run as kubeadm sets a node up: SystemdCgroup, hull as the shim's runc.
+for b in containerd containerd-shim-runc-v2 ctr; do
+    install -m 755 "$(command -v $b)" "$R/usr/local/bin/$b" || { say "no $b: run hack/setup.sh"; exit 1; }
+done
+./hack/images.sh "$W/images" && cp "$W/images/busybox-oci.tar" "$R/busybox-oci.tar" || { say "cannot build the busybox image"; exit 1; }
+cat > "$R/etc/hull-containerd.toml" <<'EOF'
+version = 2
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.internal.v1.tracing"]
+EOF
 
 # The containers: busybox bundles, each config a jq edit of hull's default.
 ./hack/mkbundle.sh "$W/bundle" true >/dev/null
