@@ -69,6 +69,11 @@ if start ct1; then
     $H update --cpu-period 50000 ct1 > /tmp/u.out 2>&1 || bad "ct1: update --cpu-period: $(cat /tmp/u.out)"
     props "ct1: update --cpu-period keeps the quota per period" $U "CPUQuotaPerSecUSec=400ms CPUQuotaPeriodUSec=50ms" \
         CPUQuotaPerSecUSec CPUQuotaPeriodUSec
+    # A malformed unified cpu.max is refused and tells systemd nothing.
+    echo '{"unified": {"cpu.max": "abc 20000"}}' > /tmp/bad.json
+    $H update -r /tmp/bad.json ct1 > /tmp/u.out 2>&1 && bad "ct1: update took cpu.max 'abc 20000'"
+    props "ct1: a refused cpu.max leaves the properties" $U "CPUQuotaPerSecUSec=400ms CPUQuotaPeriodUSec=50ms" \
+        CPUQuotaPerSecUSec CPUQuotaPeriodUSec
     # systemd writes a unit's properties to its cgroup again on a reload:
     # they must be the container's limits, not older ones.
     systemctl daemon-reload

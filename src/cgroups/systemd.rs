@@ -272,18 +272,28 @@ fn unified_properties(r: &LinuxResources) -> Vec<Property> {
         .iter()
         .filter_map(|(key, name)| Some(prop(name, "t", value(unified.get(*key)?)?)))
         .collect();
-    // cpu.max: "QUOTA|max [PERIOD]".
-    if let Some(max) = unified.get("cpu.max") {
-        let mut f = max.split_whitespace();
-        let quota = f
-            .next()
-            .and_then(|q| if q == "max" { Some(-1) } else { q.parse().ok() });
-        out.extend(quota_properties(quota, f.next().and_then(|p| p.parse().ok())));
+    if let Some((quota, period)) = unified.get("cpu.max").and_then(|m| cpu_max(m)) {
+        out.extend(quota_properties(Some(quota), period));
     }
     if unified.get("cpu.idle").is_some_and(|v| v.trim() == "1") {
         out.push(prop("CPUWeight", "t", 0));
     }
     out
+}
+
+/// cpu.max's "QUOTA|max [PERIOD]", whole or not at all: a malformed value
+/// goes to no property, and the file write refuses it.
+fn cpu_max(value: &str) -> Option<(i64, Option<u64>)> {
+    let f: Vec<&str> = value.split_whitespace().collect();
+    let quota = match *f.first()? {
+        "max" => -1,
+        q => q.parse().ok().filter(|q| *q > 0)?,
+    };
+    let period = match f.get(1) {
+        Some(p) => Some(p.parse().ok()?),
+        None => None,
+    };
+    (f.len() <= 2).then_some((quota, period))
 }
 
 /// A v1 unit's device rules as DevicePolicy and DeviceAllow, made from the
@@ -529,6 +539,10 @@ mod tests {
             [prop("CPUQuotaPerSecUSec", "t", 184467440740000u64)],
             "saturates, no overflow"
         );
+        for bad in ["abc 50000", "max x", "10000 50000 1", "", "-5"] {
+            let r: LinuxResources = serde_json::from_value(serde_json::json!({"unified": {"cpu.max": bad}})).unwrap();
+            assert_eq!(properties(&r, true), [], "{bad:?}");
+        }
         // An idle cgroup is CPUWeight's "idle", whatever the shares say.
         for r in [
             serde_json::json!({"cpu": {"shares": 512, "idle": 1}}),
