@@ -115,10 +115,15 @@ if start devices; then
     esac
 fi
 
-# cpu.idle (SCHED_IDLE for the whole cgroup), also after a reload.
+# cpu.idle (SCHED_IDLE for the whole cgroup), also after a reload; a pids
+# limit of 0.
 I=$CG/system.slice/hulltest-idle.scope
 if start idle; then
     expect "idle: cpu.idle" "$I/cpu.idle" 1
+    # A pids limit of 0 is the file's alone: systemd has no TasksMax 0.
+    expect "idle: pids.max 0" "$I/pids.max" 0
+    grep -q "pids.limit: 0 has no systemd property" /tmp/idle.out && ok "idle: a warning says a reload loses pids 0" \
+        || bad "idle: no warning for pids 0: $(cat /tmp/idle.out)"
     systemctl daemon-reload
     expect "idle: after daemon-reload: cpu.idle" "$I/cpu.idle" 1
     gone idle hulltest-idle.scope "$I"
@@ -177,16 +182,18 @@ if ctr images import --base-name localhost/hull-busybox /busybox-oci.tar > /tmp/
     else
         ok "containerd: delete stops the scope and leaves no state"
     fi
-    # The shim watches the scope's memory.events for the OOM killer.
+    # The shim watches the scope's memory.events for the OOM killer. sh
+    # outlives the killed tail a moment: systemd removes a scope as soon
+    # as it is empty, which can be before the shim reads the file.
     ctr events > /tmp/events.out 2>&1 &
     EV=$!
     ctr run --rm --snapshotter native --runtime io.containerd.runc.v2 --runc-binary /usr/local/bin/hull \
         --runc-systemd-cgroup --cgroup system.slice:ctr:k2 --memory-limit 16777216 \
-        localhost/hull-busybox:latest k2 tail /dev/zero > /tmp/ctr.out 2>&1
+        localhost/hull-busybox:latest k2 sh -c 'tail /dev/zero; sleep 2; exit 7' > /tmp/ctr.out 2>&1
     rc=$?
     sleep 1
     kill $EV
-    [ $rc = 137 ] && grep -q "/tasks/oom" /tmp/events.out && [ ! -d $CG/system.slice/ctr-k2.scope ] && ok "containerd: the OOM killer in a scope is a /tasks/oom event" \
+    [ $rc = 7 ] && grep -q "/tasks/oom" /tmp/events.out && [ ! -d $CG/system.slice/ctr-k2.scope ] && ok "containerd: the OOM killer in a scope is a /tasks/oom event" \
         || bad "containerd: oom: exit $rc: $(grep -o '/tasks/[a-z]*' /tmp/events.out | tr '\n' ' ') $(ls -d $CG/system.slice/ctr-k2.scope 2>&1)"
 else
     bad "containerd: ctr run: $(cat /tmp/ctr.out; tail -n 5 /tmp/containerd.log)"

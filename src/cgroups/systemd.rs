@@ -202,8 +202,13 @@ fn properties(r: &LinuxResources, v2: bool) -> Vec<Property> {
             }
         }
     }
-    if let Some(p) = r.pids().as_ref().filter(|p| p.limit() != 0) {
-        out.push(prop("TasksMax", "t", amount(p.limit())));
+    match r.pids().map(|p| p.limit()) {
+        // hull writes pids.max 0 itself; systemd refuses a TasksMax of 0.
+        Some(0) => tracing::warn!(
+            "linux.resources.pids.limit: 0 has no systemd property (TasksMax must be at least 1): a systemd reload gives the unit its default TasksMax"
+        ),
+        Some(limit) => out.push(prop("TasksMax", "t", amount(limit))),
+        None => {}
     }
     if let Some(cpu) = r.cpu() {
         if v2 && cpu.idle() == Some(1) {
