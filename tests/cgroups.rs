@@ -596,6 +596,31 @@ fn events_report_the_oom_killer() {
     assert!(found, "no oom event; saw {seen:?}");
 }
 
+/// The init itself OOM-killed: events ends with the container and still
+/// reports the kill (it stopped at the death it saw first, before).
+#[test]
+fn events_report_an_oom_kill_of_the_init() {
+    let b = Bundle::new(&["tail", "/dev/zero"]);
+    b.edit(|c| c["linux"]["resources"]["memory"] = json!({"limit": 33554432, "swap": 33554432}));
+    assert!(b.create("oominit", &[]).status.success());
+    let child = b
+        .cmd(&["events", "--interval", "30s", "oominit"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // events has read the counter before the program starts.
+    std::thread::sleep(Duration::from_millis(300));
+    let started = b.out(&["start", "oominit"]);
+    assert!(started.status.success(), "{}", stderr(&started));
+    let out = child.wait_with_output().unwrap();
+    let types: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].to_string())
+        .collect();
+    assert!(types.iter().any(|t| t == "\"oom\""), "no oom event: {types:?}");
+    assert!(b.out(&["delete", "--force", "oominit"]).status.success());
+}
+
 #[test]
 fn memory_cpu_pids_and_blkio_details_are_written() {
     let path = unique("details");

@@ -68,20 +68,25 @@ pub fn run(g: &GlobalOpts, a: &EventsArgs) -> Result<()> {
         return line(&stats()?);
     }
     let mut ooms = cg.oom_kills();
-    let mut next = Instant::now();
-    while state::is_alive(st.pid, st.pid_start) {
-        let now_ooms = cg.oom_kills();
-        if now_ooms > ooms {
-            ooms = now_ooms;
+    let mut oom = || -> Result<()> {
+        let now = cg.oom_kills();
+        if now > ooms {
+            ooms = now;
             line(&json!({"type": "oom", "id": a.id}))?;
         }
+        Ok(())
+    };
+    let mut next = Instant::now();
+    while state::is_alive(st.pid, st.pid_start) {
+        oom()?;
         if Instant::now() >= next {
             line(&stats()?)?;
             next = Instant::now() + interval;
         }
         std::thread::sleep(interval.min(Duration::from_millis(100)));
     }
-    Ok(())
+    // A kill of the init itself is seen as its death first.
+    oom()
 }
 
 #[cfg(test)]
