@@ -112,6 +112,11 @@ if start nested; then
 fi
 if start idle; then
     expect "idle: cpu.idle" "$CG/hull/idle/cpu.idle" 1
+    # An idle cgroup takes no weight: leaving idle, the weight comes after.
+    echo '{"cpu": {"idle": 0, "shares": 1024}}' > /tmp/idle.json
+    $H update -r /tmp/idle.json idle > /tmp/idle.out 2>&1 || bad "idle: update to a weight: $(cat /tmp/idle.out)"
+    expect "idle: update: cpu.idle" "$CG/hull/idle/cpu.idle" 0
+    expect "idle: update: cpu.weight" "$CG/hull/idle/cpu.weight" 39
     gone idle
 fi
 if start low; then

@@ -68,7 +68,7 @@ case_of hole '.process.args = ["sh", "-c", "mknod /tmp/dev c 240 0; head -c 1 /t
     | .process.capabilities |= with_entries(.value += ["CAP_MKNOD"])
     | .linux.resources.devices += [{allow: true, type: "c", major: 240, access: "rw"},
         {allow: false, type: "c", major: 240, minor: 0, access: "rw"}]'
-case_of idle '.process.args = ["sleep", "1000"] | .linux.resources += {cpu: {idle: 1}}'
+case_of idle '.process.args = ["sleep", "1000"] | .linux.resources += {cpu: {idle: 1, shares: 512}}'
 case_of limitonly ".process.args = [\"sleep\", \"1000\"] | .linux.resources += {memory: {limit: $((48 * M)), reservation: $((16 * M))}}"
 case_of low ".process.args = [\"sleep\", \"1000\"] | .linux.resources += {memory: {reservation: $((32 * M))}}"
 case_of nolimit '.process.args = ["sleep", "1000"] | .linux.resources += {memory: {swappiness: 10, kernel: 1000000}}'

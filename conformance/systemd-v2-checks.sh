@@ -115,8 +115,8 @@ if start devices; then
     esac
 fi
 
-# cpu.idle (SCHED_IDLE for the whole cgroup), also after a reload; a pids
-# limit of 0.
+# cpu.idle (SCHED_IDLE for the whole cgroup; the shares go unwritten), also
+# after a reload; a pids limit of 0.
 I=$CG/system.slice/hulltest-idle.scope
 if start idle; then
     expect "idle: cpu.idle" "$I/cpu.idle" 1
@@ -187,6 +187,7 @@ if ctr images import --base-name localhost/hull-busybox /busybox-oci.tar > /tmp/
     # as it is empty, which can be before the shim reads the file.
     ctr events > /tmp/events.out 2>&1 &
     EV=$!
+    sleep 0.5
     ctr run --rm --snapshotter native --runtime io.containerd.runc.v2 --runc-binary /usr/local/bin/hull \
         --runc-systemd-cgroup --cgroup system.slice:ctr:k2 --memory-limit 16777216 \
         localhost/hull-busybox:latest k2 sh -c 'tail /dev/zero; sleep 2; exit 7' > /tmp/ctr.out 2>&1
@@ -198,7 +199,7 @@ if ctr images import --base-name localhost/hull-busybox /busybox-oci.tar > /tmp/
 else
     bad "containerd: ctr run: $(cat /tmp/ctr.out; tail -n 5 /tmp/containerd.log)"
 fi
-kill $CTRD 2>/dev/null
+kill $CTRD 2>/dev/null && wait $CTRD
 
 # Rootless: uid 1000 asks its own systemd (user@1000.service) for the scope.
 systemctl start user@1000.service || bad "rootless: user@1000.service did not start: $(journalctl -b --no-pager -u user@1000.service -u user-runtime-dir@1000.service | tail -n 8 | tr "\n" " ")"

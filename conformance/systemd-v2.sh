@@ -101,7 +101,7 @@ echo 'user:x:1000:' >> "$R/etc/group"
 echo 'user:*:19000:0:99999:7:::' >> "$R/etc/shadow"
 mkdir -p "$R/home/user" && chown 1000:1000 "$R/home/user"
 case_of idle '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.slice:hulltest:idle"
-    | .linux.resources += {cpu: {idle: 1}, pids: {limit: 0}}'
+    | .linux.resources += {cpu: {idle: 1, shares: 512}, pids: {limit: 0}}'
 case_of plain '.process.args = ["sleep", "1000"] | del(.linux.cgroupsPath)'
 case_of bad '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.slice:hulltest:bad"
     | .linux.resources += {cpu: {cpus: "99"}}'

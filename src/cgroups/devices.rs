@@ -126,7 +126,7 @@ fn play(rules: &[Rule]) -> Played {
     };
     for (i, r) in rules.iter().enumerate() {
         if r.typ == 'a' {
-            (p.default_allow, p.exceptions) = (r.allow, vec![]);
+            (p.default_allow, p.exceptions, p.hole) = (r.allow, vec![], None);
             continue;
         }
         let same = |e: &Rule| (e.typ, e.major, e.minor) == (r.typ, r.major, r.minor);
@@ -154,15 +154,16 @@ fn play(rules: &[Rule]) -> Played {
     p
 }
 
-/// Whether `e` and `r` share a device and some access without naming the
-/// same devices: taking `r` from `e` then changes nothing in the kernel.
+/// Whether `e` and `r` share a device and read or write access without
+/// naming the same devices: taking `r` from `e` then changes nothing in the
+/// kernel. (mknod stays allowed for every node anyway: `DEFAULT_ALLOW`.)
 fn overlaps_partly(e: &Rule, r: &Rule) -> bool {
     let meet = |a: Option<u32>, b: Option<u32>| a.is_none() || b.is_none() || a == b;
     e.typ == r.typ
         && meet(e.major, r.major)
         && meet(e.minor, r.minor)
         && (e.major, e.minor) != (r.major, r.minor)
-        && e.access.chars().any(|c| r.access.contains(c))
+        && e.access.chars().any(|c| c != 'm' && r.access.contains(c))
 }
 
 /// On cgroup v1, refuses spec rules the kernel would not honour: a deny
@@ -188,8 +189,17 @@ pub fn check_v1(spec_rules: &[LinuxDeviceCgroup]) -> Result<()> {
             line(r)
         )
     };
+    // The deny names every device of the allow (c 10:* after c 10:200), or
+    // some of them.
+    let (deny, allow) = (&given[hole].1, &given[made].1);
+    let covers = |d: Option<u32>, a: Option<u32>| d.is_none() || d == a;
+    let (what, fix) = if covers(deny.major, allow.major) && covers(deny.minor, allow.minor) {
+        ("keeps the earlier", "drop that allow, or deny its devices exactly")
+    } else {
+        ("cannot deny part of the earlier", "allow the devices one by one")
+    };
     bail!(
-        "{}: cgroup v1 cannot deny part of {}, as the kernel changes only a rule with the same type and numbers; allow the devices one by one",
+        "{}: cgroup v1 {what} {}, as the kernel changes only a rule with the same type and numbers; {fix}",
         name(hole),
         name(made)
     )
@@ -295,6 +305,11 @@ mod tests {
                 {"allow": false, "type": "c", "major": 10, "minor": 200, "access": "w"}]),
             serde_json::json!([{"allow": false}, {"allow": true, "type": "c", "major": 10},
                 {"allow": false, "type": "b", "major": 10, "minor": 200}, {"allow": false, "type": "c", "major": 10}]),
+            // A later "a" starts over; mknod alone stays allowed anyway.
+            serde_json::json!([{"allow": false}, {"allow": true, "type": "c", "major": 10},
+                {"allow": false, "type": "c", "major": 10, "minor": 200}, {"allow": false},
+                {"allow": true, "type": "c", "access": "m"},
+                {"allow": false, "type": "c", "major": 10, "minor": 200, "access": "m"}]),
             // A deny list the kernel keeps stricter than asked: 1:3 stays denied.
             serde_json::json!([{"allow": true}, {"allow": false, "type": "c", "major": 1},
                 {"allow": true, "type": "c", "major": 1, "minor": 3}]),
@@ -303,14 +318,14 @@ mod tests {
         }
         let e = err(serde_json::json!([{"allow": false}, {"allow": true, "type": "p"},
             {"allow": true, "type": "c", "minor": 3}, {"allow": false, "type": "c", "major": 1, "minor": 3, "access": "w"}]));
-        assert!(e.starts_with("linux.resources.devices[3] (deny c 1:3 w)"), "{e}");
-        assert!(e.contains("linux.resources.devices[2] (allow c *:3 rwm)"), "{e}");
+        let want = "linux.resources.devices[3] (deny c 1:3 w): cgroup v1 cannot deny part of the earlier linux.resources.devices[2] (allow c *:3 rwm)";
+        assert!(e.starts_with(want), "{e}");
         let e = err(
             serde_json::json!([{"allow": false}, {"allow": true, "type": "c", "major": 10, "minor": 200},
-            {"allow": false, "type": "c", "major": 10, "access": "m"}]),
+            {"allow": false, "type": "c", "major": 10, "access": "wm"}]),
         );
-        assert!(e.starts_with("linux.resources.devices[2] (deny c 10:* m)"), "{e}");
-        assert!(e.contains("linux.resources.devices[1] (allow c 10:200 rwm)"), "{e}");
+        let want = "linux.resources.devices[2] (deny c 10:* wm): cgroup v1 keeps the earlier linux.resources.devices[1] (allow c 10:200 rwm)";
+        assert!(e.starts_with(want), "{e}");
     }
 
     #[test]

@@ -493,7 +493,7 @@ impl Cgroup {
     pub fn update(&mut self, r: &LinuxResources) -> Result<()> {
         let (rest, extras) = resources::split(r)?;
         if rest != LinuxResources::default() {
-            resources::burst_first(&self.path, &extras);
+            resources::write_first(&self.path, &extras);
             let path = self.path.clone();
             self.mgr_mut()?
                 .set(&rest)

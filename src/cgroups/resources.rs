@@ -346,7 +346,7 @@ fn v2_leftovers(r: &LinuxResources, rest: &mut LinuxResources, extras: &mut Extr
         rest.set_block_io(None);
     }
     if let Some(c) = r.cpu() {
-        rest.set_cpu(Some(v2_cpu(c, extras)?));
+        rest.set_cpu(Some(v2_cpu(c, idle(r), extras)?));
     }
     for line in rdma_lines(r) {
         extras.v2.push(V2Write::new("rdma.max", line, "rdma"));
@@ -363,7 +363,17 @@ fn v2_leftovers(r: &LinuxResources, rest: &mut LinuxResources, extras: &mut Extr
 
 /// cpu.max.burst and cpu.idle; a real-time budget refused. Returns the cpu
 /// settings left for cgroups-rs.
-fn v2_cpu(c: &oci_spec::runtime::LinuxCpu, extras: &mut Extras) -> Result<oci_spec::runtime::LinuxCpu> {
+/// Whether the cgroup is to be idle (SCHED_IDLE as a whole), by the spec's
+/// field or a `unified` key.
+pub fn idle(r: &LinuxResources) -> bool {
+    r.cpu().as_ref().and_then(|c| c.idle()) == Some(1)
+        || r.unified()
+            .as_ref()
+            .and_then(|u| u.get("cpu.idle"))
+            .is_some_and(|v| v.trim() == "1")
+}
+
+fn v2_cpu(c: &oci_spec::runtime::LinuxCpu, idle: bool, extras: &mut Extras) -> Result<oci_spec::runtime::LinuxCpu> {
     if let Some(b) = c.burst() {
         extras
             .v2
@@ -382,6 +392,11 @@ fn v2_cpu(c: &oci_spec::runtime::LinuxCpu, extras: &mut Extras) -> Result<oci_sp
     let mut cpu = c.clone();
     cpu.set_realtime_runtime(None);
     cpu.set_realtime_period(None);
+    if idle {
+        // The kernel takes no weight for an idle cgroup (EINVAL), as runc
+        // knows: the shares are left unwritten.
+        cpu.set_shares(None);
+    }
     Ok(cpu)
 }
 
@@ -479,16 +494,20 @@ fn v2_block_io(b: &oci_spec::runtime::LinuxBlockIo, extras: &mut Extras) -> Vec<
     leaf.then_some("blockIO.leafWeight").into_iter().collect()
 }
 
-/// The kernel refuses a CFS quota below the burst and a burst above the
-/// quota, so when both change one order fails whichever way they move: the
-/// burst is also tried before cgroups-rs writes the quota (as runc does),
-/// its refusal then left to the write after.
-pub fn burst_first(path: &str, extras: &Extras) {
+/// Writes tried before cgroups-rs writes the CPU limits, their refusal left
+/// to the write after. The kernel refuses a CFS quota below the burst and a
+/// burst above the quota, so when both change one order fails whichever way
+/// they move: the burst is also tried before the quota (as runc does). And
+/// an idle cgroup takes no weight: cpu.idle 0 goes before the weight.
+pub fn write_first(path: &str, extras: &Extras) {
     let v1 = extras.v1.iter().filter(|w| w.field == "cpu.burst").map(|w| {
         let f = Path::new(ROOT).join(w.controller).join(path).join(w.files[0]);
         (f, &w.value)
     });
-    let v2 = extras.v2.iter().filter(|w| w.field == "cpu.burst");
+    let v2 = extras
+        .v2
+        .iter()
+        .filter(|w| w.field == "cpu.burst" || (w.field == "cpu.idle" && w.value == "0"));
     let v2 = v2.filter_map(|w| Some((v2_root()?.join(path).join(&w.file), &w.value)));
     for (file, value) in v1.chain(v2) {
         let _ = std::fs::write(file, value);

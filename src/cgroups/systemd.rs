@@ -211,7 +211,7 @@ fn properties(r: &LinuxResources, v2: bool) -> Vec<Property> {
         None => {}
     }
     if let Some(cpu) = r.cpu() {
-        if v2 && cpu.idle() == Some(1) {
+        if v2 && super::resources::idle(r) {
             // CPUWeight's "idle": systemd writes cpu.idle 0 for any other
             // weight, and the kernel takes no weight for an idle cgroup.
             out.push(prop("CPUWeight", "t", 0));
@@ -273,29 +273,39 @@ fn unified_properties(r: &LinuxResources) -> Vec<Property> {
         "max" => Some(u64::MAX),
         v => v.parse().ok(),
     };
+    // Only values systemd and the kernel both take: a weight of 0 is
+    // systemd's "idle", a TasksMax of 0 fails the whole call.
+    let valid = |name: &str, v: u64| match name {
+        "CPUWeight" => (1..=10_000).contains(&v) && !super::resources::idle(r),
+        "TasksMax" => v >= 1,
+        _ => true,
+    };
     let mut out: Vec<Property> = keys
         .iter()
-        .filter_map(|(key, name)| Some(prop(name, "t", value(unified.get(*key)?)?)))
+        .filter_map(|(key, name)| Some((*name, value(unified.get(*key)?)?)))
+        .filter(|(name, v)| valid(name, *v))
+        .map(|(name, v)| prop(name, "t", v))
         .collect();
     if let Some((quota, period)) = unified.get("cpu.max").and_then(|m| cpu_max(m)) {
         out.extend(quota_properties(Some(quota), period));
     }
-    if unified.get("cpu.idle").is_some_and(|v| v.trim() == "1") {
+    if r.cpu().is_none() && super::resources::idle(r) {
         out.push(prop("CPUWeight", "t", 0));
     }
     out
 }
 
-/// cpu.max's "QUOTA|max [PERIOD]", whole or not at all: a malformed value
-/// goes to no property, and the file write refuses it.
+/// cpu.max's "QUOTA|max [PERIOD]", whole or not at all: a value the kernel
+/// refuses (a quota under 1 ms, a period outside 1 ms to 1 s) goes to no
+/// property, and the file write refuses it.
 fn cpu_max(value: &str) -> Option<(i64, Option<u64>)> {
     let f: Vec<&str> = value.split_whitespace().collect();
     let quota = match *f.first()? {
         "max" => -1,
-        q => q.parse().ok().filter(|q| *q > 0)?,
+        q => q.parse().ok().filter(|q| *q >= 1000)?,
     };
     let period = match f.get(1) {
-        Some(p) => Some(p.parse().ok()?),
+        Some(p) => Some(p.parse().ok().filter(|p| (1000..=1_000_000).contains(p))?),
         None => None,
     };
     (f.len() <= 2).then_some((quota, period))
@@ -544,14 +554,28 @@ mod tests {
             [prop("CPUQuotaPerSecUSec", "t", 184467440740000u64)],
             "saturates, no overflow"
         );
-        for bad in ["abc 50000", "max x", "10000 50000 1", "", "-5"] {
+        for bad in [
+            "abc 50000",
+            "max x",
+            "10000 50000 1",
+            "",
+            "-5",
+            "10000 0",
+            "max 0",
+            "999 100000",
+        ] {
             let r: LinuxResources = serde_json::from_value(serde_json::json!({"unified": {"cpu.max": bad}})).unwrap();
             assert_eq!(properties(&r, true), [], "{bad:?}");
         }
-        // An idle cgroup is CPUWeight's "idle", whatever the shares say.
+        // Values systemd would take for something else, or refuse.
+        let r: LinuxResources =
+            serde_json::from_value(serde_json::json!({"unified": {"cpu.weight": "0", "pids.max": "0"}})).unwrap();
+        assert_eq!(properties(&r, true), []);
+        // An idle cgroup is CPUWeight's "idle", whatever the weights say.
         for r in [
             serde_json::json!({"cpu": {"shares": 512, "idle": 1}}),
-            serde_json::json!({"unified": {"cpu.idle": "1"}}),
+            serde_json::json!({"unified": {"cpu.idle": "1", "cpu.weight": "50"}}),
+            serde_json::json!({"cpu": {"shares": 512}, "unified": {"cpu.idle": "1"}}),
         ] {
             let r: LinuxResources = serde_json::from_value(r).unwrap();
             assert_eq!(properties(&r, true), [prop("CPUWeight", "t", 0)]);
