@@ -129,6 +129,26 @@ if start idle; then
     gone idle hulltest-idle.scope "$I"
 fi
 
+# Unit properties from the config's org.systemd.property.* annotations,
+# as runc takes them (a ...Sec name in seconds); a bad one is refused by
+# name and leaves nothing.
+if start props; then
+    props "props: the annotations are unit properties" hulltest-props.scope \
+        "CollectMode=inactive-or-failed TimeoutStopUSec=15s" CollectMode TimeoutStopUSec
+    systemctl show -p After hulltest-props.scope | grep -q dbus.service && ok "props: After= from an array" \
+        || bad "props: $(systemctl show -p After hulltest-props.scope)"
+    gone props hulltest-props.scope $CG/system.slice/hulltest-props.scope
+fi
+if $H run -d --bundle $T/badprop badprop > /tmp/badprop.out 2>&1 < /dev/null; then
+    bad "badprop: TimeoutStopSec 'soon' was accepted"
+    $H delete -f badprop
+elif grep -q 'annotations\["org.systemd.property.TimeoutStopSec"\]: "soon"' /tmp/badprop.out \
+    && [ "$(active hulltest-badprop.scope)" != active ] && [ ! -e /run/hull/badprop ]; then
+    ok "badprop: a bad annotation is refused by name and leaves nothing"
+else
+    bad "badprop: $(cat /tmp/badprop.out) $(active hulltest-badprop.scope) $(ls /run/hull)"
+fi
+
 # Kubernetes' shape: a scope in a nested slice systemd makes on demand.
 K=$CG/kubepods.slice/kubepods-besteffort.slice/cri-containerd-abc.scope
 if start kube; then

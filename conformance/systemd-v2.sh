@@ -102,6 +102,11 @@ echo 'user:*:19000:0:99999:7:::' >> "$R/etc/shadow"
 mkdir -p "$R/home/user" && chown 1000:1000 "$R/home/user"
 case_of idle '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.slice:hulltest:idle"
     | .linux.resources += {cpu: {idle: 1, shares: 512}, pids: {limit: 0}}'
+case_of props '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.slice:hulltest:props"
+    | .annotations += {"org.systemd.property.TimeoutStopSec": "15", "org.systemd.property.CollectMode": "'"'inactive-or-failed'"'",
+        "org.systemd.property.After": "['"'dbus.service'"']"}'
+case_of badprop '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.slice:hulltest:badprop"
+    | .annotations += {"org.systemd.property.TimeoutStopSec": "soon"}'
 case_of plain '.process.args = ["sleep", "1000"] | del(.linux.cgroupsPath)'
 case_of bad '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.slice:hulltest:bad"
     | .linux.resources += {cpu: {cpus: "99"}}'

@@ -4,6 +4,7 @@
 
 pub mod bpf;
 mod devices;
+mod gvariant;
 mod resources;
 mod stats;
 pub mod systemd;
@@ -310,6 +311,8 @@ pub struct Cgroup {
     pub systemd: Option<String>,
     /// Whether this process started that unit (only then may a failed create stop it).
     pub started_unit: bool,
+    /// The unit properties the config's annotations add (`org.systemd.property.*`).
+    pub unit_properties: Vec<systemd::Property>,
     /// A rootless container's (an unprivileged caller's, in a cgroup
     /// delegated to it): device rules are not the caller's to set.
     pub rootless: bool,
@@ -331,6 +334,7 @@ impl Cgroup {
             path: path.to_string(),
             systemd: None,
             started_unit: false,
+            unit_properties: vec![],
             rootless: false,
             mgr: std::cell::OnceCell::new(),
             pid: None,
@@ -364,7 +368,7 @@ impl Cgroup {
             // Before the start: a unit started but not yet seen holding the
             // pid (the wait timed out) is stopped as well on a failure.
             self.started_unit = true;
-            systemd::start(unit, pid)?;
+            systemd::start(unit, pid, &self.unit_properties)?;
         }
         if self.exists() && !is_v2() {
             // Made elsewhere (systemd makes a scope only in the hierarchies

@@ -11,6 +11,7 @@
 //! (a static binary cannot load the host's NSS modules) and 2 MB of code to
 //! every run, for a driver only some hosts use.
 
+use std::collections::HashMap;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ use oci_spec::runtime::LinuxResources;
 
 use super::bpf::Rule;
 use super::devices::{self, Effective};
+use super::gvariant;
 
 static ENABLED: OnceLock<bool> = OnceLock::new();
 
@@ -170,10 +172,10 @@ pub fn cgroup_dir(spec: &str) -> Result<String> {
 
 /// A unit property: its name, busctl type, and value as busctl's arguments
 /// (an array is its length, then its elements).
-type Property = (&'static str, &'static str, Vec<String>);
+pub type Property = (String, String, Vec<String>);
 
-fn prop(name: &'static str, typ: &'static str, value: impl ToString) -> Property {
-    (name, typ, vec![value.to_string()])
+fn prop(name: &str, typ: &str, value: impl ToString) -> Property {
+    (name.to_string(), typ.to_string(), vec![value.to_string()])
 }
 
 /// The unit properties the limits map to. systemd writes a unit's
@@ -345,7 +347,10 @@ pub fn device_properties(rules: &[Rule], proc_devices: &str) -> Vec<Property> {
     }
     let mut array = vec![(allow.len() / 2).to_string()];
     array.extend(allow);
-    vec![prop("DevicePolicy", "s", "strict"), ("DeviceAllow", "a(ss)", array)]
+    vec![
+        prop("DevicePolicy", "s", "strict"),
+        ("DeviceAllow".into(), "a(ss)".into(), array),
+    ]
 }
 
 /// The driver /proc/devices names for a major number (136: "pts"), if no
@@ -369,9 +374,49 @@ fn flatten(props: &[Property]) -> Vec<String> {
     args
 }
 
-/// Starts the transient unit with `pid` in it and waits until systemd has
-/// moved it there.
-pub fn start(spec: &str, pid: i32) -> Result<()> {
+/// The unit properties a config's `org.systemd.property.NAME` annotations
+/// ask for, as runc reads them: a NAME of three letters or more, the value
+/// in GVariant's text form, and a NAME ending in "Sec" in seconds
+/// (systemd's property is NAME's "USec" form, in microseconds).
+pub fn annotation_properties(annotations: Option<&HashMap<String, String>>) -> Result<Vec<Property>> {
+    const PREFIX: &str = "org.systemd.property.";
+    let Some(annotations) = annotations else {
+        return Ok(vec![]);
+    };
+    let mut keys: Vec<&String> = annotations.keys().filter(|k| k.starts_with(PREFIX)).collect();
+    keys.sort();
+    let mut out = vec![];
+    for key in keys {
+        let (name, value) = (&key[PREFIX.len()..], &annotations[key]);
+        let field = || format!("annotations[{key:?}]");
+        if name.len() < 3 || !name.chars().all(|c| c.is_ascii_alphabetic()) {
+            bail!(
+                "{}: {name:?} is not a systemd property name (three letters or more)",
+                field()
+            );
+        }
+        let v = gvariant::parse(value).with_context(|| format!("{}: {value:?} is not a GVariant value", field()))?;
+        out.push(
+            match name
+                .strip_suffix("Sec")
+                .filter(|n| n.ends_with(|c: char| c.is_ascii_lowercase()))
+            {
+                Some(stem) => {
+                    let usec = gvariant::seconds_to_usec(&v)
+                        .ok_or_else(|| anyhow!("{}: {value:?} is not a number of seconds", field()))?;
+                    prop(&format!("{stem}USec"), "t", usec)
+                }
+                None => (name.to_string(), v.signature, v.args),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Starts the transient unit with `pid` in it, with hull's properties and
+/// then the config's own (`extra`, from its annotations), and waits until
+/// systemd has moved the pid there.
+pub fn start(spec: &str, pid: i32, extra: &[Property]) -> Result<()> {
     let unit = parse(spec)?;
     let props = [
         prop("Description", "s", format!("hull container {}", unit.name)),
@@ -381,10 +426,10 @@ pub fn start(spec: &str, pid: i32) -> Result<()> {
         prop("MemoryAccounting", "b", true),
         prop("CPUAccounting", "b", true),
         prop("TasksAccounting", "b", true),
-        ("PIDs", "au", vec!["1".into(), pid.to_string()]),
+        ("PIDs".into(), "au".into(), vec!["1".into(), pid.to_string()]),
     ];
     let mut args = vec![unit.name.clone(), "replace".to_string()];
-    args.extend(flatten(&props));
+    args.extend(flatten(&[&props[..], extra].concat()));
     args.push("0".into());
     call("StartTransientUnit", "ssa(sv)a(sa(sv))", &args)
         .with_context(|| format!("start the systemd unit {}", unit.name))?;
@@ -440,7 +485,7 @@ pub fn set(spec: &str, r: Option<&LinuxResources>, v2: bool, extra: Vec<Property
 /// younger than the systemd of RHEL 8 and Ubuntu 18.04 (239, 237); 0 for
 /// the rest.
 fn newer_than((name, _, value): &Property) -> u32 {
-    match (*name, value.as_slice()) {
+    match (name.as_str(), value.as_slice()) {
         ("CPUQuotaPeriodUSec", _) => 242,
         ("MemoryMin", _) => 240,
         ("CPUWeight", [idle]) if idle == "0" => 252,
@@ -617,7 +662,7 @@ mod tests {
         let props = device_properties(&rules, proc_devices);
         assert_eq!(props[0], prop("DevicePolicy", "s", "strict"));
         let (name, typ, allow) = &props[1];
-        assert_eq!((*name, *typ), ("DeviceAllow", "a(ss)"));
+        assert_eq!((name.as_str(), typ.as_str()), ("DeviceAllow", "a(ss)"));
         // 4095 has no driver: left out, so denied.
         let want = [
             "4",

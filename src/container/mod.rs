@@ -244,6 +244,9 @@ fn open_cgroup(bundle: &Bundle, id: &str) -> Result<Option<(Cgroup, bool)>> {
     }
     let (mut cg, existed) = own_cgroup(&path)?;
     cg.systemd = crate::cgroups::systemd_spec(&bundle.spec, id);
+    if cg.systemd.is_some() {
+        cg.unit_properties = crate::cgroups::systemd::annotation_properties(bundle.spec.annotations().as_ref())?;
+    }
     cg.rootless = rootless;
     Ok(Some((cg, existed)))
 }

@@ -1,0 +1,270 @@
+//! GVariant's text form, as runc reads `org.systemd.property.*` annotations
+//! ("uint64 123", "'inactive-or-failed'", "['a.service', 'b.service']",
+//! "true", "5"), into a D-Bus signature and the arguments busctl takes for
+//! it. The basic types and arrays of them: what a unit property can be.
+
+use anyhow::{anyhow, bail, Result};
+
+/// A value: its D-Bus signature and busctl's arguments for it (an array is
+/// its length, then its elements).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Value {
+    pub signature: String,
+    pub args: Vec<String>,
+}
+
+/// The type keywords GVariant's text form puts before a literal.
+const KEYWORDS: [(&str, &str); 13] = [
+    ("boolean", "b"),
+    ("byte", "y"),
+    ("int16", "n"),
+    ("uint16", "q"),
+    ("int32", "i"),
+    ("uint32", "u"),
+    ("handle", "h"),
+    ("int64", "x"),
+    ("uint64", "t"),
+    ("double", "d"),
+    ("string", "s"),
+    ("objectpath", "o"),
+    ("signature", "g"),
+];
+
+pub fn parse(text: &str) -> Result<Value> {
+    let mut p = Parser { rest: text.trim() };
+    let v = p.value(None)?;
+    if !p.rest.trim().is_empty() {
+        bail!("unexpected {:?} after the value", p.rest.trim());
+    }
+    Ok(v)
+}
+
+struct Parser<'a> {
+    rest: &'a str,
+}
+
+impl Parser<'_> {
+    /// One value; `want` is the signature an array's elements must have.
+    fn value(&mut self, want: Option<&str>) -> Result<Value> {
+        self.rest = self.rest.trim_start();
+        if let Some(typed) = self.rest.strip_prefix('@') {
+            let (sig, rest) = typed
+                .split_once(char::is_whitespace)
+                .ok_or_else(|| anyhow!("a type after @"))?;
+            self.rest = rest;
+            return self.value(Some(sig));
+        }
+        for (word, sig) in KEYWORDS {
+            if let Some(rest) = self
+                .rest
+                .strip_prefix(word)
+                .filter(|r| r.starts_with(char::is_whitespace))
+            {
+                if want.is_some_and(|w| w != sig) {
+                    bail!("{word} where the array holds {}", want.unwrap_or_default());
+                }
+                self.rest = rest;
+                return self.value(Some(sig));
+            }
+        }
+        if self.rest.starts_with('[') {
+            return self.array(want);
+        }
+        let v = if self.rest.starts_with(['\'', '"']) {
+            Value::one("s", self.string()?)
+        } else {
+            let end = self.rest.find([',', ']', ' ']).unwrap_or(self.rest.len());
+            let (word, rest) = self.rest.split_at(end);
+            self.rest = rest;
+            bare(word, want)?
+        };
+        match want {
+            Some(w) if w != v.signature && !(v.signature == "s" && "og".contains(w)) => {
+                bail!("{:?} is not of type {w}", v.args[0])
+            }
+            Some(w) => Ok(Value::one(w, v.args.into_iter().next().unwrap_or_default())),
+            None => Ok(v),
+        }
+    }
+
+    /// `[a, b, ...]`: elements of one type (the first one's, or `want`'s).
+    fn array(&mut self, want: Option<&str>) -> Result<Value> {
+        let elem_want = match want {
+            Some(w) => Some(
+                w.strip_prefix('a')
+                    .ok_or_else(|| anyhow!("an array where {w} is wanted"))?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        self.rest = &self.rest[1..];
+        let (mut elem_sig, mut items) = (elem_want, Vec::new());
+        loop {
+            self.rest = self.rest.trim_start();
+            if let Some(rest) = self.rest.strip_prefix(']') {
+                self.rest = rest;
+                break;
+            }
+            if !items.is_empty() {
+                self.rest = self
+                    .rest
+                    .strip_prefix(',')
+                    .ok_or_else(|| anyhow!("a , or ] in the array"))?;
+            }
+            let v = self.value(elem_sig.as_deref())?;
+            if v.signature.starts_with('a') {
+                bail!("arrays of arrays are not supported");
+            }
+            elem_sig = Some(v.signature);
+            items.extend(v.args);
+        }
+        let sig = elem_sig.ok_or_else(|| anyhow!("an empty array needs its type: @as []"))?;
+        let mut args = vec![items.len().to_string()];
+        args.extend(items);
+        Ok(Value {
+            signature: format!("a{sig}"),
+            args,
+        })
+    }
+
+    /// A quoted string, with GVariant's backslash escapes.
+    fn string(&mut self) -> Result<String> {
+        let mut chars = self.rest.char_indices();
+        let (_, quote) = chars.next().ok_or_else(|| anyhow!("a string"))?;
+        let mut out = String::new();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    let (_, e) = chars.next().ok_or_else(|| anyhow!("an escape at the end"))?;
+                    out.push(match e {
+                        'n' => '\n',
+                        't' => '\t',
+                        'r' => '\r',
+                        other => other,
+                    });
+                }
+                c if c == quote => {
+                    self.rest = &self.rest[i + 1..];
+                    return Ok(out);
+                }
+                c => out.push(c),
+            }
+        }
+        bail!("the string has no closing {quote}")
+    }
+}
+
+impl Value {
+    fn one(signature: &str, arg: String) -> Value {
+        Value {
+            signature: signature.to_string(),
+            args: vec![arg],
+        }
+    }
+}
+
+/// An unquoted literal: true/false, a number (an integer is int32 unless
+/// the type says otherwise, one with a point or exponent a double).
+fn bare(word: &str, want: Option<&str>) -> Result<Value> {
+    if word == "true" || word == "false" {
+        return Ok(Value::one("b", word.to_string()));
+    }
+    let sig = want.unwrap_or(if word.contains(['.', 'e', 'E']) && !word.starts_with("0x") {
+        "d"
+    } else {
+        "i"
+    });
+    let ok = match sig {
+        "y" => word.parse::<u8>().is_ok(),
+        "n" => word.parse::<i16>().is_ok(),
+        "q" => word.parse::<u16>().is_ok(),
+        "i" | "h" => word.parse::<i32>().is_ok(),
+        "u" => word.parse::<u32>().is_ok(),
+        "x" => word.parse::<i64>().is_ok(),
+        "t" => word.parse::<u64>().is_ok(),
+        "d" => word.parse::<f64>().is_ok_and(f64::is_finite),
+        "b" => false,
+        _ => bail!("{word:?} needs quotes to be a string"),
+    };
+    if !ok {
+        bail!("{word:?} is not a value of type {sig}");
+    }
+    Ok(Value::one(sig, word.to_string()))
+}
+
+/// A number as a whole count of microseconds, from seconds (runc's rule for
+/// a property named ...Sec).
+pub fn seconds_to_usec(v: &Value) -> Option<u64> {
+    let n = v.args.first()?;
+    let secs = match v.signature.as_str() {
+        "d" => n.parse::<f64>().ok().filter(|s| *s >= 0.0)?,
+        "y" | "n" | "q" | "i" | "u" | "x" | "t" => n.parse::<u64>().ok()? as f64,
+        _ => return None,
+    };
+    let usec = secs * 1e6;
+    (usec < u64::MAX as f64).then_some(usec as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str, sig: &str, args: &[&str]) {
+        let v = parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        assert_eq!(
+            (
+                v.signature.as_str(),
+                v.args.iter().map(String::as_str).collect::<Vec<_>>()
+            ),
+            (sig, args.to_vec()),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn values_as_runc_annotations_write_them() {
+        ok("uint64 123456789", "t", &["123456789"]);
+        ok("'inactive-or-failed'", "s", &["inactive-or-failed"]);
+        ok("\"it's\"", "s", &["it's"]);
+        ok("'a\\'b'", "s", &["a'b"]);
+        ok("true", "b", &["true"]);
+        ok("5", "i", &["5"]);
+        ok("-5", "i", &["-5"]);
+        ok("1.5", "d", &["1.5"]);
+        ok("['a.service', 'b.service']", "as", &["2", "a.service", "b.service"]);
+        ok("[uint32 1, 2]", "au", &["2", "1", "2"]);
+        ok("@as []", "as", &["0"]);
+        ok("objectpath '/org/x'", "o", &["/org/x"]);
+        ok("  int64 -7  ", "x", &["-7"]);
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        for bad in [
+            "",
+            "abc",
+            "uint64 -1",
+            "uint64",
+            "byte 300",
+            "'open",
+            "[1, 'a']",
+            "[]",
+            "[[1]]",
+            "5 6",
+            "1e999",
+            "[1 2]",
+            "@as",
+            "boolean 1",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} parsed as {:?}", parse(bad));
+        }
+    }
+
+    #[test]
+    fn seconds_become_microseconds() {
+        assert_eq!(seconds_to_usec(&parse("10").unwrap()), Some(10_000_000));
+        assert_eq!(seconds_to_usec(&parse("1.5").unwrap()), Some(1_500_000));
+        assert_eq!(seconds_to_usec(&parse("'10'").unwrap()), None);
+        assert_eq!(seconds_to_usec(&parse("-1").unwrap()), None);
+    }
+}
