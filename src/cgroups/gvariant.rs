@@ -43,43 +43,58 @@ struct Parser<'a> {
     rest: &'a str,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     /// One value; `want` is the signature an array's elements must have.
-    fn value(&mut self, want: Option<&str>) -> Result<Value> {
+    fn value(&mut self, want: Option<&'a str>) -> Result<Value> {
+        let want = self.type_prefix(want)?;
+        self.literal(want)
+    }
+
+    /// A type for the literal that follows: `@SIG` or a keyword, at most
+    /// one (no recursion on input like "uint64 uint64 ...").
+    fn type_prefix(&mut self, want: Option<&'a str>) -> Result<Option<&'a str>> {
         self.rest = self.rest.trim_start();
-        if let Some(typed) = self.rest.strip_prefix('@') {
+        let given = if let Some(typed) = self.rest.strip_prefix('@') {
             let (sig, rest) = typed
                 .split_once(char::is_whitespace)
                 .ok_or_else(|| anyhow!("a type after @"))?;
             self.rest = rest;
-            return self.value(Some(sig));
+            sig
+        } else {
+            let keyword = KEYWORDS.iter().find_map(|(word, sig)| {
+                let rest = self.rest.strip_prefix(word)?;
+                rest.starts_with(char::is_whitespace).then_some((rest, *sig))
+            });
+            let Some((rest, sig)) = keyword else {
+                return Ok(want);
+            };
+            self.rest = rest;
+            sig
+        };
+        match want {
+            Some(w) if w != given => bail!("a value of type {given} where the array holds {w}"),
+            _ => Ok(Some(given)),
         }
-        for (word, sig) in KEYWORDS {
-            if let Some(rest) = self
-                .rest
-                .strip_prefix(word)
-                .filter(|r| r.starts_with(char::is_whitespace))
-            {
-                if want.is_some_and(|w| w != sig) {
-                    bail!("{word} where the array holds {}", want.unwrap_or_default());
-                }
-                self.rest = rest;
-                return self.value(Some(sig));
-            }
-        }
+    }
+
+    fn literal(&mut self, want: Option<&'a str>) -> Result<Value> {
+        self.rest = self.rest.trim_start();
         if self.rest.starts_with('[') {
             return self.array(want);
         }
         let v = if self.rest.starts_with(['\'', '"']) {
             Value::one("s", self.string()?)
         } else {
-            let end = self.rest.find([',', ']', ' ']).unwrap_or(self.rest.len());
+            let end = self
+                .rest
+                .find(|c: char| c == ',' || c == ']' || c.is_whitespace())
+                .unwrap_or(self.rest.len());
             let (word, rest) = self.rest.split_at(end);
             self.rest = rest;
             bare(word, want)?
         };
         match want {
-            Some(w) if w != v.signature && !(v.signature == "s" && "og".contains(w)) => {
+            Some(w) if w != v.signature && !(v.signature == "s" && (w == "o" || w == "g")) => {
                 bail!("{:?} is not of type {w}", v.args[0])
             }
             Some(w) => Ok(Value::one(w, v.args.into_iter().next().unwrap_or_default())),
@@ -87,18 +102,18 @@ impl Parser<'_> {
         }
     }
 
-    /// `[a, b, ...]`: elements of one type (the first one's, or `want`'s).
-    fn array(&mut self, want: Option<&str>) -> Result<Value> {
-        let elem_want = match want {
+    /// `[a, b, ...]`: elements of one basic type (the first one's, or
+    /// `want`'s).
+    fn array(&mut self, want: Option<&'a str>) -> Result<Value> {
+        let mut elem_sig = match want {
             Some(w) => Some(
                 w.strip_prefix('a')
-                    .ok_or_else(|| anyhow!("an array where {w} is wanted"))?
-                    .to_string(),
+                    .ok_or_else(|| anyhow!("an array where type {w} is wanted"))?,
             ),
             None => None,
         };
         self.rest = &self.rest[1..];
-        let (mut elem_sig, mut items) = (elem_want, Vec::new());
+        let mut items = Vec::new();
         loop {
             self.rest = self.rest.trim_start();
             if let Some(rest) = self.rest.strip_prefix(']') {
@@ -109,13 +124,16 @@ impl Parser<'_> {
                 self.rest = self
                     .rest
                     .strip_prefix(',')
-                    .ok_or_else(|| anyhow!("a , or ] in the array"))?;
+                    .ok_or_else(|| anyhow!("a , or ] in the array"))?
+                    .trim_start();
             }
-            let v = self.value(elem_sig.as_deref())?;
-            if v.signature.starts_with('a') {
+            // Checked before any recursion: "[[[[..." must not run deep.
+            if self.rest.starts_with('[') || self.rest.starts_with("@a") || elem_sig.is_some_and(|s| s.starts_with('a'))
+            {
                 bail!("arrays of arrays are not supported");
             }
-            elem_sig = Some(v.signature);
+            let v = self.value(elem_sig)?;
+            elem_sig = KEYWORDS.iter().map(|(_, sig)| *sig).find(|sig| *sig == v.signature);
             items.extend(v.args);
         }
         let sig = elem_sig.ok_or_else(|| anyhow!("an empty array needs its type: @as []"))?;
@@ -255,8 +273,21 @@ mod tests {
             "[1 2]",
             "@as",
             "boolean 1",
+            "uint64 uint64 5",
+            "@as @as []",
+            "[@as []]",
+            "[ [1]]",
+            "'\u{e9}",
+            "\u{e9}",
         ] {
             assert!(parse(bad).is_err(), "{bad:?} parsed as {:?}", parse(bad));
+        }
+    }
+
+    #[test]
+    fn deep_input_is_refused_without_deep_recursion() {
+        for deep in ["[".repeat(100_000), "@as ".repeat(100_000), "uint64 ".repeat(100_000)] {
+            assert!(parse(&deep).is_err());
         }
     }
 
