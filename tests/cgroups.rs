@@ -701,6 +701,42 @@ fn update_moves_the_cpu_quota_and_burst_past_each_other() {
     remove_parent(&path);
 }
 
+/// The kernel takes no shares (v2: weight) for an idle cgroup: with idle
+/// they go unwritten, and leaving idle, the shares come after.
+#[test]
+fn an_idle_cgroup_is_given_shares_only_once_it_leaves_idle() {
+    let path = unique("idle");
+    let b = Bundle::new(&["sleep", "60"]);
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("/{path}"));
+        c["linux"]["resources"]["cpu"] = json!({"idle": 1, "shares": 512});
+    });
+    assert!(b.run_detached("idle").status.success());
+    let idle = cg_file("cpu", &path, "cpu.idle");
+    if !idle.exists() {
+        eprintln!("skipped: no cpu.idle in this kernel");
+        assert!(b.out(&["delete", "--force", "idle"]).status.success());
+        return remove_parent(&path);
+    }
+    assert_eq!(read(&idle), "1");
+    let v2 = PathBuf::from("/sys/fs/cgroup/cgroup.controllers").exists();
+    let weight = cg_file("cpu", &path, if v2 { "cpu.weight" } else { "cpu.shares" });
+    for (cpu, want_idle) in [
+        (json!({"idle": 1, "shares": 2048}), "1"),
+        (json!({"idle": 0, "shares": 1024}), "0"),
+    ] {
+        let res = b.tmp.path().join("cpu.json");
+        std::fs::write(&res, json!({ "cpu": cpu }).to_string()).unwrap();
+        let o = b.out(&["update", "--resources", res.to_str().unwrap(), "idle"]);
+        assert!(o.status.success(), "{cpu}: {}", stderr(&o));
+        assert_eq!(read(&idle), want_idle, "{cpu}");
+    }
+    assert_eq!(read(&weight), if v2 { "39" } else { "1024" });
+    assert!(b.out(&["delete", "--force", "idle"]).status.success());
+    no_cgroup_left(&path);
+    remove_parent(&path);
+}
+
 #[test]
 fn update_checks_usage_before_lowering_and_ps_prints_a_table() {
     let b = Bundle::new(&["sh", "-c", "x=$(head -c 4000000 /dev/zero | tr '\\0' a); sleep 60"]);

@@ -158,6 +158,19 @@ impl<'a> Parser<'a> {
                         'n' => '\n',
                         't' => '\t',
                         'r' => '\r',
+                        'a' => '\x07',
+                        'b' => '\x08',
+                        'f' => '\x0c',
+                        'v' => '\x0b',
+                        'u' | 'U' => {
+                            let len = if e == 'u' { 4 } else { 8 };
+                            let hex: String = chars.by_ref().take(len).map(|(_, c)| c).collect();
+                            u32::from_str_radix(&hex, 16)
+                                .ok()
+                                .filter(|_| hex.len() == len)
+                                .and_then(char::from_u32)
+                                .ok_or_else(|| anyhow!("\\{e}{hex} is not a character"))?
+                        }
                         other => other,
                     });
                 }
@@ -187,27 +200,53 @@ fn bare(word: &str, want: Option<&str>) -> Result<Value> {
     if word == "true" || word == "false" {
         return Ok(Value::one("b", word.to_string()));
     }
-    let sig = want.unwrap_or(if word.contains(['.', 'e', 'E']) && !word.starts_with("0x") {
+    let hex = word.trim_start_matches(['-', '+']).starts_with("0x");
+    let sig = want.unwrap_or(if word.contains(['.', 'e', 'E']) && !hex {
         "d"
     } else {
         "i"
     });
-    let ok = match sig {
-        "y" => word.parse::<u8>().is_ok(),
-        "n" => word.parse::<i16>().is_ok(),
-        "q" => word.parse::<u16>().is_ok(),
-        "i" | "h" => word.parse::<i32>().is_ok(),
-        "u" => word.parse::<u32>().is_ok(),
-        "x" => word.parse::<i64>().is_ok(),
-        "t" => word.parse::<u64>().is_ok(),
-        "d" => word.parse::<f64>().is_ok_and(f64::is_finite),
-        "b" => false,
-        _ => bail!("{word:?} needs quotes to be a string"),
-    };
-    if !ok {
-        bail!("{word:?} is not a value of type {sig}");
+    if sig == "d" {
+        word.parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .ok_or_else(|| anyhow!("{word:?} is not a value of type d"))?;
+        return Ok(Value::one("d", word.to_string()));
     }
-    Ok(Value::one(sig, word.to_string()))
+    let (lo, hi): (i128, i128) = match sig {
+        "y" => (0, u8::MAX.into()),
+        "n" => (i16::MIN.into(), i16::MAX.into()),
+        "q" => (0, u16::MAX.into()),
+        "i" | "h" => (i32::MIN.into(), i32::MAX.into()),
+        "u" => (0, u32::MAX.into()),
+        "x" => (i64::MIN.into(), i64::MAX.into()),
+        "t" => (0, u64::MAX.into()),
+        "s" | "o" | "g" => bail!("{word:?} needs quotes to be a string"),
+        other => bail!("{word:?} is not a value of type {other}"),
+    };
+    let n = integer(word)
+        .filter(|n| (lo..=hi).contains(n))
+        .ok_or_else(|| anyhow!("{word:?} is not a value of type {sig}"))?;
+    // busctl takes decimal only.
+    Ok(Value::one(sig, n.to_string()))
+}
+
+/// An integer as godbus reads one for runc: 0x is hex, a leading 0 octal.
+fn integer(word: &str) -> Option<i128> {
+    let (negative, digits) = match word.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, word.strip_prefix('+').unwrap_or(word)),
+    };
+    let (radix, digits) = match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+        Some(h) => (16, h),
+        None if digits.len() > 1 && digits.starts_with('0') => (8, &digits[1..]),
+        None => (10, digits),
+    };
+    if !digits.starts_with(|c: char| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let n = i128::from_str_radix(digits, radix).ok()?;
+    Some(if negative { -n } else { n })
 }
 
 /// A number as a whole count of microseconds, from seconds (runc's rule for
@@ -254,6 +293,12 @@ mod tests {
         ok("@as []", "as", &["0"]);
         ok("objectpath '/org/x'", "o", &["/org/x"]);
         ok("  int64 -7  ", "x", &["-7"]);
+        // Numbers as godbus reads them for runc, to busctl in decimal.
+        ok("010", "i", &["8"]);
+        ok("uint32 0x10", "u", &["16"]);
+        ok("0", "i", &["0"]);
+        ok("[1,\t2]", "ai", &["2", "1", "2"]);
+        ok("'\\u00e9\\t'", "s", &["\u{e9}\t"]);
     }
 
     #[test]
@@ -279,6 +324,13 @@ mod tests {
             "[ [1]]",
             "'\u{e9}",
             "\u{e9}",
+            "09",
+            "0x",
+            "- 5",
+            "+-5",
+            "'\\u12'",
+            "@ttt 5",
+            "@og 'x'",
         ] {
             assert!(parse(bad).is_err(), "{bad:?} parsed as {:?}", parse(bad));
         }

@@ -172,6 +172,12 @@ pub fn split(r: &LinuxResources) -> Result<(LinuxResources, Extras)> {
                 field: "cpu.idle",
             });
         }
+        if idle(r) {
+            // The kernel takes no shares for an idle cgroup (EINVAL).
+            let mut c = c.clone();
+            c.set_shares(None);
+            rest.set_cpu(Some(c));
+        }
     }
     if let Some(p) = r.pids() {
         need(&have, "pids", "pids")?;
@@ -500,14 +506,14 @@ fn v2_block_io(b: &oci_spec::runtime::LinuxBlockIo, extras: &mut Extras) -> Vec<
 /// they move: the burst is also tried before the quota (as runc does). And
 /// an idle cgroup takes no weight: cpu.idle 0 goes before the weight.
 pub fn write_first(path: &str, extras: &Extras) {
-    let v1 = extras.v1.iter().filter(|w| w.field == "cpu.burst").map(|w| {
+    let first = |file: &str, value: &str| {
+        file == "cpu.max.burst" || file == "cpu.cfs_burst_us" || (file == "cpu.idle" && value.trim() == "0")
+    };
+    let v1 = extras.v1.iter().filter(|w| first(w.files[0], &w.value)).map(|w| {
         let f = Path::new(ROOT).join(w.controller).join(path).join(w.files[0]);
         (f, &w.value)
     });
-    let v2 = extras
-        .v2
-        .iter()
-        .filter(|w| w.field == "cpu.burst" || (w.field == "cpu.idle" && w.value == "0"));
+    let v2 = extras.v2.iter().filter(|w| first(&w.file, &w.value));
     let v2 = v2.filter_map(|w| Some((v2_root()?.join(path).join(&w.file), &w.value)));
     for (file, value) in v1.chain(v2) {
         let _ = std::fs::write(file, value);

@@ -376,8 +376,9 @@ fn flatten(props: &[Property]) -> Vec<String> {
 
 /// The unit properties a config's `org.systemd.property.NAME` annotations
 /// ask for, as runc reads them: a NAME of three letters or more, the value
-/// in GVariant's text form, and a NAME ending in "Sec" in seconds
-/// (systemd's property is NAME's "USec" form, in microseconds).
+/// in GVariant's text form, and a NAME ending in a lowercase letter and
+/// "Sec" in seconds (systemd's property is NAME's "USec" form, in
+/// microseconds).
 pub fn annotation_properties(annotations: Option<&HashMap<String, String>>) -> Result<Vec<Property>> {
     const PREFIX: &str = "org.systemd.property.";
     let Some(annotations) = annotations else {
@@ -392,6 +393,14 @@ pub fn annotation_properties(annotations: Option<&HashMap<String, String>>) -> R
         if name.len() < 3 || !name.chars().all(|c| c.is_ascii_alphabetic()) {
             bail!(
                 "{}: {name:?} is not a systemd property name (three letters or more)",
+                field()
+            );
+        }
+        // What makes the scope the container's: where it is, what is in
+        // it, and that hull may write its cgroup.
+        if ["Slice", "PIDs", "PIDFDs", "Delegate"].contains(&name) {
+            bail!(
+                "{}: {name} is hull's to set (the slice comes from linux.cgroupsPath)",
                 field()
             );
         }
@@ -624,6 +633,43 @@ mod tests {
         ] {
             let r: LinuxResources = serde_json::from_value(r).unwrap();
             assert_eq!(properties(&r, true), [prop("CPUWeight", "t", 0)]);
+        }
+    }
+
+    #[test]
+    fn annotations_become_properties_as_in_runc() {
+        let map = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let a = map(&[
+            ("org.systemd.property.TimeoutStopSec", "1.5"),
+            ("org.systemd.property.CollectMode", "'inactive-or-failed'"),
+            ("org.systemd.property.After", "['a.service']"),
+            ("org.other", "x"),
+        ]);
+        assert_eq!(
+            annotation_properties(Some(&a)).unwrap(),
+            [
+                ("After".into(), "as".into(), vec!["1".into(), "a.service".into()]),
+                prop("CollectMode", "s", "inactive-or-failed"),
+                prop("TimeoutStopUSec", "t", 1_500_000),
+            ]
+        );
+        for (key, value, needle) in [
+            ("org.systemd.property.Ab", "1", "not a systemd property name"),
+            ("org.systemd.property.Slice", "'x.slice'", "hull's to set"),
+            (
+                "org.systemd.property.TimeoutStopSec",
+                "'soon'",
+                "not a number of seconds",
+            ),
+            ("org.systemd.property.CollectMode", "inactive", "not a GVariant value"),
+        ] {
+            let e = format!("{:#}", annotation_properties(Some(&map(&[(key, value)]))).unwrap_err());
+            assert!(
+                e.contains(&format!("annotations[{key:?}]")) && e.contains(needle),
+                "{e}"
+            );
         }
     }
 
