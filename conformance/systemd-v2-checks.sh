@@ -178,6 +178,9 @@ fi
 containerd --config /etc/hull-containerd.toml > /tmp/containerd.log 2>&1 &
 CTRD=$!
 for _ in $(seq 100); do ctr version > /dev/null 2>&1 && break; sleep 0.2; done
+# Subscribed long before the OOM check below.
+ctr events > /tmp/events.out 2>&1 &
+EV=$!
 KS=$CG/system.slice/ctr-k1.scope
 if ctr images import --base-name localhost/hull-busybox /busybox-oci.tar > /tmp/ctr.out 2>&1 \
     && ctr run -d --snapshotter native --runtime io.containerd.runc.v2 --runc-binary /usr/local/bin/hull \
@@ -205,21 +208,17 @@ if ctr images import --base-name localhost/hull-busybox /busybox-oci.tar > /tmp/
     # The shim watches the scope's memory.events for the OOM killer. sh
     # outlives the killed tail a moment: systemd removes a scope as soon
     # as it is empty, which can be before the shim reads the file.
-    ctr events > /tmp/events.out 2>&1 &
-    EV=$!
-    sleep 0.5
     ctr run --rm --snapshotter native --runtime io.containerd.runc.v2 --runc-binary /usr/local/bin/hull \
         --runc-systemd-cgroup --cgroup system.slice:ctr:k2 --memory-limit 16777216 \
         localhost/hull-busybox:latest k2 sh -c 'tail /dev/zero; sleep 2; exit 7' > /tmp/ctr.out 2>&1
     rc=$?
     sleep 1
-    kill $EV
     [ $rc = 7 ] && grep -q "/tasks/oom" /tmp/events.out && [ ! -d $CG/system.slice/ctr-k2.scope ] && ok "containerd: the OOM killer in a scope is a /tasks/oom event" \
         || bad "containerd: oom: exit $rc: $(grep -o '/tasks/[a-z]*' /tmp/events.out | tr '\n' ' ') $(ls -d $CG/system.slice/ctr-k2.scope 2>&1)"
 else
     bad "containerd: ctr run: $(cat /tmp/ctr.out; tail -n 5 /tmp/containerd.log)"
 fi
-kill $CTRD 2>/dev/null && wait $CTRD
+kill $EV $CTRD 2>/dev/null && wait $CTRD
 
 # Rootless: uid 1000 asks its own systemd (user@1000.service) for the scope.
 systemctl start user@1000.service || bad "rootless: user@1000.service did not start: $(journalctl -b --no-pager -u user@1000.service -u user-runtime-dir@1000.service | tail -n 8 | tr "\n" " ")"

@@ -722,8 +722,8 @@ fn an_idle_cgroup_is_given_shares_only_once_it_leaves_idle() {
     let v2 = PathBuf::from("/sys/fs/cgroup/cgroup.controllers").exists();
     let weight = cg_file("cpu", &path, if v2 { "cpu.weight" } else { "cpu.shares" });
     for (cpu, want_idle) in [
-        (json!({"idle": 1, "shares": 2048}), "1"),
-        (json!({"idle": 0, "shares": 1024}), "0"),
+        (json!({"idle": 1, "shares": 4096}), "1"),
+        (json!({"idle": 0, "shares": 2048}), "0"),
     ] {
         let res = b.tmp.path().join("cpu.json");
         std::fs::write(&res, json!({ "cpu": cpu }).to_string()).unwrap();
@@ -731,7 +731,7 @@ fn an_idle_cgroup_is_given_shares_only_once_it_leaves_idle() {
         assert!(o.status.success(), "{cpu}: {}", stderr(&o));
         assert_eq!(read(&idle), want_idle, "{cpu}");
     }
-    assert_eq!(read(&weight), if v2 { "39" } else { "1024" });
+    assert_eq!(read(&weight), if v2 { "79" } else { "2048" });
     assert!(b.out(&["delete", "--force", "idle"]).status.success());
     no_cgroup_left(&path);
     remove_parent(&path);

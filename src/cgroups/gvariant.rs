@@ -167,7 +167,7 @@ impl<'a> Parser<'a> {
                             let hex: String = chars.by_ref().take(len).map(|(_, c)| c).collect();
                             u32::from_str_radix(&hex, 16)
                                 .ok()
-                                .filter(|_| hex.len() == len)
+                                .filter(|_| hex.len() == len && hex.chars().all(|c| c.is_ascii_hexdigit()))
                                 .and_then(char::from_u32)
                                 .ok_or_else(|| anyhow!("\\{e}{hex} is not a character"))?
                         }
@@ -200,7 +200,10 @@ fn bare(word: &str, want: Option<&str>) -> Result<Value> {
     if word == "true" || word == "false" {
         return Ok(Value::one("b", word.to_string()));
     }
-    let hex = word.trim_start_matches(['-', '+']).starts_with("0x");
+    let hex = word
+        .trim_start_matches(['-', '+'])
+        .to_ascii_lowercase()
+        .starts_with("0x");
     let sig = want.unwrap_or(if word.contains(['.', 'e', 'E']) && !hex {
         "d"
     } else {
@@ -296,6 +299,7 @@ mod tests {
         // Numbers as godbus reads them for runc, to busctl in decimal.
         ok("010", "i", &["8"]);
         ok("uint32 0x10", "u", &["16"]);
+        ok("0X1E", "i", &["30"]);
         ok("0", "i", &["0"]);
         ok("[1,\t2]", "ai", &["2", "1", "2"]);
         ok("'\\u00e9\\t'", "s", &["\u{e9}\t"]);
@@ -329,6 +333,7 @@ mod tests {
             "- 5",
             "+-5",
             "'\\u12'",
+            "'\\u+0e9'",
             "@ttt 5",
             "@og 'x'",
         ] {

@@ -515,12 +515,7 @@ impl Cgroup {
         };
         let read = |f: &str| std::fs::read_to_string(hierarchy_dir(&self.path, "cpu").join(f)).unwrap_or_default();
         let (quota, period) = if is_v2() {
-            let max = read("cpu.max");
-            let mut f = max.split_whitespace();
-            (
-                f.next().map(|q| q.parse().unwrap_or(-1)),
-                f.next().and_then(|p| p.parse().ok()),
-            )
+            resources::cpu_max(&read("cpu.max")).map_or((None, None), |(q, p)| (Some(q), p))
         } else {
             (
                 read("cpu.cfs_quota_us").trim().parse().ok(),

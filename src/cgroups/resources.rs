@@ -106,6 +106,12 @@ pub fn split(r: &LinuxResources) -> Result<(LinuxResources, Extras)> {
     let mut rest = r.clone();
     let mut extras = Extras::default();
     rest.set_devices(None);
+    if let Some(mut cpu) = rest.cpu().clone().filter(|_| idle(r)) {
+        // The kernel takes no shares (v2: weight) for an idle cgroup
+        // (EINVAL), as runc knows: they are left unwritten.
+        cpu.set_shares(None);
+        rest.set_cpu(Some(cpu));
+    }
     if is_v2() {
         // cgroups-rs drives v2 itself; `unified` and what it leaves are ours.
         if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
@@ -171,12 +177,6 @@ pub fn split(r: &LinuxResources) -> Result<(LinuxResources, Extras)> {
                 value: i.to_string(),
                 field: "cpu.idle",
             });
-        }
-        if idle(r) {
-            // The kernel takes no shares for an idle cgroup (EINVAL).
-            let mut c = c.clone();
-            c.set_shares(None);
-            rest.set_cpu(Some(c));
         }
     }
     if let Some(p) = r.pids() {
@@ -351,8 +351,8 @@ fn v2_leftovers(r: &LinuxResources, rest: &mut LinuxResources, extras: &mut Extr
         no_file.extend(v2_block_io(b, extras));
         rest.set_block_io(None);
     }
-    if let Some(c) = r.cpu() {
-        rest.set_cpu(Some(v2_cpu(c, idle(r), extras)?));
+    if let Some(c) = rest.cpu().clone() {
+        rest.set_cpu(Some(v2_cpu(&c, extras)?));
     }
     for line in rdma_lines(r) {
         extras.v2.push(V2Write::new("rdma.max", line, "rdma"));
@@ -379,7 +379,24 @@ pub fn idle(r: &LinuxResources) -> bool {
             .is_some_and(|v| v.trim() == "1")
 }
 
-fn v2_cpu(c: &oci_spec::runtime::LinuxCpu, idle: bool, extras: &mut Extras) -> Result<oci_spec::runtime::LinuxCpu> {
+/// cpu.max's "QUOTA|max [PERIOD]", whole or not at all: a value the kernel
+/// refuses (a quota under 1 ms, a period outside 1 ms to 1 s) goes to no
+/// property, and the file write refuses it; the kernel's own file always
+/// reads.
+pub fn cpu_max(value: &str) -> Option<(i64, Option<u64>)> {
+    let f: Vec<&str> = value.split_whitespace().collect();
+    let quota = match *f.first()? {
+        "max" => -1,
+        q => q.parse().ok().filter(|q| *q >= 1000)?,
+    };
+    let period = match f.get(1) {
+        Some(p) => Some(p.parse().ok().filter(|p| (1000..=1_000_000).contains(p))?),
+        None => None,
+    };
+    (f.len() <= 2).then_some((quota, period))
+}
+
+fn v2_cpu(c: &oci_spec::runtime::LinuxCpu, extras: &mut Extras) -> Result<oci_spec::runtime::LinuxCpu> {
     if let Some(b) = c.burst() {
         extras
             .v2
@@ -398,11 +415,6 @@ fn v2_cpu(c: &oci_spec::runtime::LinuxCpu, idle: bool, extras: &mut Extras) -> R
     let mut cpu = c.clone();
     cpu.set_realtime_runtime(None);
     cpu.set_realtime_period(None);
-    if idle {
-        // The kernel takes no weight for an idle cgroup (EINVAL), as runc
-        // knows: the shares are left unwritten.
-        cpu.set_shares(None);
-    }
     Ok(cpu)
 }
 

@@ -213,11 +213,8 @@ fn properties(r: &LinuxResources, v2: bool) -> Vec<Property> {
         None => {}
     }
     if let Some(cpu) = r.cpu() {
-        if v2 && super::resources::idle(r) {
-            // CPUWeight's "idle": systemd writes cpu.idle 0 for any other
-            // weight, and the kernel takes no weight for an idle cgroup.
-            out.push(prop("CPUWeight", "t", 0));
-        } else if let Some(shares) = cpu.shares().filter(|s| *s > 0) {
+        // The kernel takes no shares or weight for an idle cgroup.
+        if let Some(shares) = cpu.shares().filter(|s| *s > 0 && !super::resources::idle(r)) {
             if v2 {
                 // runc's conversion of shares [2, 262144] to weight [1, 10000].
                 let weight = 1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142;
@@ -232,6 +229,11 @@ fn properties(r: &LinuxResources, v2: bool) -> Vec<Property> {
     if v2 {
         out.extend(weight.map(|w| prop("IOWeight", "t", super::resources::io_weight(w))));
         out.extend(unified_properties(r));
+        if super::resources::idle(r) {
+            // CPUWeight's "idle": systemd writes cpu.idle 0 for any other
+            // weight.
+            out.push(prop("CPUWeight", "t", 0));
+        }
     } else {
         out.extend(weight.map(|w| prop("BlockIOWeight", "t", w)));
     }
@@ -288,29 +290,10 @@ fn unified_properties(r: &LinuxResources) -> Vec<Property> {
         .filter(|(name, v)| valid(name, *v))
         .map(|(name, v)| prop(name, "t", v))
         .collect();
-    if let Some((quota, period)) = unified.get("cpu.max").and_then(|m| cpu_max(m)) {
+    if let Some((quota, period)) = unified.get("cpu.max").and_then(|m| super::resources::cpu_max(m)) {
         out.extend(quota_properties(Some(quota), period));
     }
-    if r.cpu().is_none() && super::resources::idle(r) {
-        out.push(prop("CPUWeight", "t", 0));
-    }
     out
-}
-
-/// cpu.max's "QUOTA|max [PERIOD]", whole or not at all: a value the kernel
-/// refuses (a quota under 1 ms, a period outside 1 ms to 1 s) goes to no
-/// property, and the file write refuses it.
-fn cpu_max(value: &str) -> Option<(i64, Option<u64>)> {
-    let f: Vec<&str> = value.split_whitespace().collect();
-    let quota = match *f.first()? {
-        "max" => -1,
-        q => q.parse().ok().filter(|q| *q >= 1000)?,
-    };
-    let period = match f.get(1) {
-        Some(p) => Some(p.parse().ok().filter(|p| (1000..=1_000_000).contains(p))?),
-        None => None,
-    };
-    (f.len() <= 2).then_some((quota, period))
 }
 
 /// A v1 unit's device rules as DevicePolicy and DeviceAllow, made from the
@@ -633,6 +616,10 @@ mod tests {
         ] {
             let r: LinuxResources = serde_json::from_value(r).unwrap();
             assert_eq!(properties(&r, true), [prop("CPUWeight", "t", 0)]);
+            assert!(
+                !properties(&r, false).iter().any(|p| p.0 == "CPUShares"),
+                "v1: no shares for an idle cgroup"
+            );
         }
     }
 
