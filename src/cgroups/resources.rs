@@ -367,8 +367,6 @@ fn v2_leftovers(r: &LinuxResources, rest: &mut LinuxResources, extras: &mut Extr
     Ok(no_file)
 }
 
-/// cpu.max.burst and cpu.idle; a real-time budget refused. Returns the cpu
-/// settings left for cgroups-rs.
 /// Whether the cgroup is to be idle (SCHED_IDLE as a whole), by the spec's
 /// field or a `unified` key.
 pub fn idle(r: &LinuxResources) -> bool {
@@ -396,6 +394,8 @@ pub fn cpu_max(value: &str) -> Option<(i64, Option<u64>)> {
     (f.len() <= 2).then_some((quota, period))
 }
 
+/// cpu.max.burst and cpu.idle; a real-time budget refused. Returns the cpu
+/// settings left for cgroups-rs.
 fn v2_cpu(c: &oci_spec::runtime::LinuxCpu, extras: &mut Extras) -> Result<oci_spec::runtime::LinuxCpu> {
     if let Some(b) = c.burst() {
         extras
