@@ -182,6 +182,37 @@ fn kill_accepts_names_and_numbers() {
     assert_eq!(b.wait_status("c7", "stopped")["status"], "stopped");
 }
 
+/// A create killed between its mkdir and its rename leaves a
+/// `.creating-PID-NANOS` directory; a later create removes it once its
+/// creator is gone. The kill cannot be timed into that window for real, so
+/// the test makes such directories itself.
+#[test]
+fn directories_of_killed_creates_are_removed_by_the_next() {
+    let b = Bundle::new(&["true"]);
+    std::fs::create_dir_all(&b.root).unwrap();
+    // 999999999 is above any pid_max; this test's own pid is alive.
+    let gone = b.root.join(".creating-999999999-1");
+    let alive = b.root.join(format!(".creating-{}-1", std::process::id()));
+    let fresh = b.root.join(".creating-999999998-1");
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for (dir, age) in [(&gone, Some(hour_ago)), (&alive, Some(hour_ago)), (&fresh, None)] {
+        std::fs::create_dir(dir).unwrap();
+        if let Some(t) = age {
+            std::fs::File::open(dir).unwrap().set_modified(t).unwrap();
+        }
+    }
+    assert!(b.create("after", &[]).status.success());
+    assert!(!gone.exists(), "an abandoned directory stays");
+    assert!(
+        alive.exists() && fresh.exists(),
+        "a directory a create may still hold was removed"
+    );
+    assert!(b.out(&["delete", "--force", "after"]).status.success());
+    for dir in [&alive, &fresh] {
+        std::fs::remove_dir(dir).unwrap();
+    }
+}
+
 #[test]
 fn second_create_of_an_id_fails_and_changes_nothing() {
     let b = Bundle::new(&["sleep", "60"]);

@@ -123,6 +123,7 @@ impl ContainerDir {
         if path.symlink_metadata().is_ok() {
             bail!("{}: {id:?}", crate::container::phrases::EXISTS);
         }
+        remove_abandoned(root);
         // Made under a name of its own, locked, then renamed into place: the
         // directory is never there unlocked, so no delete --force of a
         // leftover can take it (and no other create can lock it) first.
@@ -272,6 +273,32 @@ pub fn remove_leftover(root: &Path, id: &str, clear: impl FnOnce(Option<serde_js
             Err(e).with_context(|| format!("{}: cannot remove", path.display()))
         }
         _ => Ok(()),
+    }
+}
+
+/// Removes the `.creating-PID-NANOS` directories of creates killed between
+/// their mkdir and their rename: an empty directory whose creator is gone,
+/// and at least a minute old (a creator in another pid namespace may have
+/// the same number as a process gone here; no create holds one that long).
+fn remove_abandoned(root: &Path) {
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(".creating-")?.split('-').next());
+        let Some(pid) = pid.filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) else {
+            continue;
+        };
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() >= 60));
+        if old && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir(e.path());
+        }
     }
 }
 
