@@ -182,9 +182,13 @@ for _ in $(seq 100); do ctr version > /dev/null 2>&1 && break; sleep 0.2; done
 ctr events > /tmp/events.out 2>&1 &
 EV=$!
 KS=$CG/system.slice/ctr-k1.scope
+# ctr_run ARGS...: ctr run through the runc shim, hull as its runc, with
+# SystemdCgroup.
+ctr_run() {
+    ctr run --snapshotter native --runtime io.containerd.runc.v2 --runc-binary /usr/local/bin/hull --runc-systemd-cgroup "$@"
+}
 if ctr images import --base-name localhost/hull-busybox /busybox-oci.tar > /tmp/ctr.out 2>&1 \
-    && ctr run -d --snapshotter native --runtime io.containerd.runc.v2 --runc-binary /usr/local/bin/hull \
-        --runc-systemd-cgroup --cgroup system.slice:ctr:k1 --memory-limit 67108864 \
+    && ctr_run -d --cgroup system.slice:ctr:k1 --memory-limit 67108864 \
         localhost/hull-busybox:latest k1 sleep 1000 > /tmp/ctr.out 2>&1; then
     ok "containerd: ctr run -d through the runc shim"
     kpid=$(ctr task ls | awk '$1 == "k1" {print $2}')
@@ -208,8 +212,7 @@ if ctr images import --base-name localhost/hull-busybox /busybox-oci.tar > /tmp/
     # The shim watches the scope's memory.events for the OOM killer. sh
     # outlives the killed tail a moment: systemd removes a scope as soon
     # as it is empty, which can be before the shim reads the file.
-    ctr run --rm --snapshotter native --runtime io.containerd.runc.v2 --runc-binary /usr/local/bin/hull \
-        --runc-systemd-cgroup --cgroup system.slice:ctr:k2 --memory-limit 16777216 \
+    ctr_run --rm --cgroup system.slice:ctr:k2 --memory-limit 16777216 \
         localhost/hull-busybox:latest k2 sh -c 'tail /dev/zero; sleep 2; exit 7' > /tmp/ctr.out 2>&1
     rc=$?
     sleep 1
