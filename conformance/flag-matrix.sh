@@ -196,6 +196,8 @@ check net-host --network host
 check memory --memory 64m
 check cpus --cpus 0.5
 check pids-limit --pids-limit 42
+# podman's "no limit": podman 4.3 writes it as 0 in a 1.0.2-dev config.
+check pids-unlimited --pids-limit -1
 check ulimit --ulimit nofile=1000:1000 --ulimit core=0:0 --ulimit "nproc=$HU:$HU"
 check sysctl --sysctl net.ipv4.ip_forward=1
 check shm-size --shm-size 8m

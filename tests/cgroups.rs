@@ -89,10 +89,44 @@ fn placement_and_limits_are_written() {
     assert!(o.status.success(), "update --resources: {}", stderr(&o));
     assert_eq!(read(&cg_file("memory", &path, "memory.limit_in_bytes")), "50331648");
     assert_eq!(read(&cg_file("cpu", &path, "cpu.shares")), "256");
+    // runtime-spec 1.3.0: a pids object without a limit changes nothing.
+    std::fs::write(&res, r#"{"pids": {}}"#).unwrap();
+    let o = b.out(&["update", "--resources", res.to_str().unwrap(), "lim"]);
+    assert!(o.status.success(), "update --resources: {}", stderr(&o));
+    assert_eq!(read(&cg_file("pids", &path, "pids.max")), "50");
 
     assert!(b.out(&["delete", "--force", "lim"]).status.success());
     no_cgroup_left(&path);
     remove_parent(&path);
+}
+
+/// A pids limit of 0 is no limit in a config older than runtime-spec 1.3.0
+/// (Debian's podman 4.3 writes `--pids-limit -1` so) and a limit from 1.3.0
+/// on; a `pids` object without a limit asks for nothing.
+#[test]
+fn a_pids_limit_is_read_as_the_configs_version_meant_it() {
+    for (version, pids, forks) in [
+        ("1.0.2-dev", json!({"limit": 0}), true),
+        ("1.3.0", json!({"limit": 0}), false),
+        ("1.3.0", json!({}), true),
+    ] {
+        let path = unique("pids-version");
+        let b = Bundle::new(&["sh", "-c", "sleep 0 & wait $! && echo forked"]);
+        b.edit(|c| {
+            c["ociVersion"] = json!(version);
+            c["linux"]["cgroupsPath"] = json!(format!("/{path}"));
+            c["linux"]["resources"]["pids"] = pids.clone();
+        });
+        let o = b.run("pv");
+        assert_eq!(
+            stdout(&o).contains("forked"),
+            forks,
+            "ociVersion {version}, pids {pids}: {}",
+            stderr(&o)
+        );
+        no_cgroup_left(&path);
+        remove_parent(&path);
+    }
 }
 
 #[test]

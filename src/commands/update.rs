@@ -38,6 +38,7 @@ pub fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
     if !v.is_object() {
         bail!("--resources: expected a LinuxResources object");
     }
+    crate::spec::pids_without_limit(&mut v);
     let mut set = |section: &str, key: &str, val: Value| {
         if !v[section].is_object() {
             v[section] = json!({});

@@ -2,6 +2,7 @@
 
 mod default;
 mod validate;
+mod versions;
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 pub use default::{default_spec, rootless_spec};
 pub use validate::{ns_name, validate};
+pub use versions::pids_without_limit;
 
 /// A bundle with its parsed, validated config.
 #[derive(Debug, Clone)]
@@ -66,6 +68,7 @@ pub fn parse_config(text: &[u8], file: &str) -> Result<Spec> {
     no_nul("", &value).with_context(|| file.to_string())?;
     root_path_given(&value).with_context(|| file.to_string())?;
     crate::process::caps::strip_unknown(&mut value).with_context(|| file.to_string())?;
+    versions::read_as_declared(&mut value);
     let spec: Spec = serde_path_to_error::deserialize(value).map_err(|e| {
         let at = e.path().to_string();
         let inner = e.inner().to_string();
