@@ -162,6 +162,16 @@ pub struct ExecArgs {
     /// Exec even into a paused container
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
+    /// AppArmor profile for the process (also over --process)
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// SELinux label for the process (also over --process)
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// An existing sub-cgroup of the container to run in: PATH (every
+    /// controller) or CONTROLLER[,CONTROLLER]:PATH (cgroup v1; repeatable)
+    #[arg(long = "cgroup")]
+    pub cgroup: Vec<String>,
     /// Container id
     pub id: String,
     /// Command and arguments (without --process)
@@ -223,8 +233,32 @@ pub struct UpdateArgs {
     #[arg(long = "memory-swap", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
     /// CPU shares (relative weight)
-    #[arg(long = "cpu-shares")]
+    #[arg(long = "cpu-shares", visible_alias = "cpu-share")]
     pub cpu_shares: Option<u64>,
+    /// CFS burst in microseconds (cgroup v2 cpu.max.burst)
+    #[arg(long = "cpu-burst")]
+    pub cpu_burst: Option<u64>,
+    /// 1 for SCHED_IDLE as a whole, 0 for the default
+    #[arg(long = "cpu-idle")]
+    pub cpu_idle: Option<i64>,
+    /// Real-time period in microseconds
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    /// Real-time runtime in microseconds per period
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// Kernel memory limit: obsolete, ignored with a warning
+    #[arg(long = "kernel-memory", hide = true, allow_hyphen_values = true)]
+    pub kernel_memory: Option<String>,
+    /// Kernel TCP memory limit (cgroup v1)
+    #[arg(long = "kernel-memory-tcp", hide = true, allow_hyphen_values = true)]
+    pub kernel_memory_tcp: Option<String>,
+    /// Intel RDT L3 cache schema (refused: hull has no linux.intelRdt)
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT memory bandwidth schema (refused: hull has no linux.intelRdt)
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
     /// CFS quota in microseconds; -1 for none
     #[arg(long = "cpu-quota", allow_hyphen_values = true)]
     pub cpu_quota: Option<i64>,
@@ -311,6 +345,10 @@ pub struct RunArgs {
     /// Keep the state after the container exits (accepted for runc compatibility)
     #[arg(long = "keep")]
     pub keep: bool,
+    /// Accepted for runc compatibility: hull stays a child subreaper, as the
+    /// container's init can be its grandchild (made through a first stage)
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
     /// Container id
     pub id: String,
 }

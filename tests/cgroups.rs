@@ -89,6 +89,30 @@ fn placement_and_limits_are_written() {
     assert!(o.status.success(), "update --resources: {}", stderr(&o));
     assert_eq!(read(&cg_file("memory", &path, "memory.limit_in_bytes")), "50331648");
     assert_eq!(read(&cg_file("cpu", &path, "cpu.shares")), "256");
+    // runc's own flag names.
+    let o = b.out(&[
+        "update",
+        "--cpu-share",
+        "300",
+        "--cpu-rt-period",
+        "500000",
+        "--kernel-memory-tcp",
+        "8m",
+        "lim",
+    ]);
+    assert!(o.status.success(), "update with runc's flags: {}", stderr(&o));
+    assert_eq!(read(&cg_file("cpu", &path, "cpu.shares")), "300");
+    assert_eq!(read(&cg_file("cpu", &path, "cpu.rt_period_us")), "500000");
+    assert_eq!(
+        read(&cg_file("memory", &path, "memory.kmem.tcp.limit_in_bytes")),
+        "8388608"
+    );
+    let o = b.out(&["update", "--l3-cache-schema", "L3:0=f", "lim"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("--l3-cache-schema \"L3:0=f\""),
+        "{}",
+        stderr(&o)
+    );
     // runtime-spec 1.3.0: a pids object without a limit changes nothing.
     std::fs::write(&res, r#"{"pids": {}}"#).unwrap();
     let o = b.out(&["update", "--resources", res.to_str().unwrap(), "lim"]);
@@ -96,6 +120,64 @@ fn placement_and_limits_are_written() {
     assert_eq!(read(&cg_file("pids", &path, "pids.max")), "50");
 
     assert!(b.out(&["delete", "--force", "lim"]).status.success());
+    no_cgroup_left(&path);
+    remove_parent(&path);
+}
+
+/// runc's `exec --cgroup`: PATH puts the process in that existing
+/// sub-cgroup of every hierarchy, CONTROLLER:PATH (v1) in that one's only;
+/// a path leaving the container's cgroup, or one that does not exist, is
+/// refused and nothing is made.
+#[test]
+fn exec_runs_in_an_existing_sub_cgroup() {
+    let path = unique("exec-sub");
+    let b = Bundle::new(&["sleep", "60"]);
+    b.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{path}")));
+    assert!(b.run_detached("sub").status.success());
+    // Each hierarchy once (cpu may link to cpu,cpuacct).
+    let mut roots: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join(&path))
+        .chain(std::iter::once(PathBuf::from("/sys/fs/cgroup").join(&path)))
+        .filter_map(|d| d.canonicalize().ok())
+        .collect();
+    roots.sort();
+    roots.dedup();
+    for r in &roots {
+        std::fs::create_dir(r.join("sub")).unwrap();
+    }
+    let cgroups_of = |flags: &[&str]| {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(flags);
+        args.extend(["sub", "cat", "/proc/self/cgroup"]);
+        let o = b.out(&args);
+        (o.status.success(), stdout(&o) + &stderr(&o))
+    };
+    let (ok, out) = cgroups_of(&["--cgroup", "sub"]);
+    assert!(ok && out.lines().all(|l| l.ends_with("/sub")), "{out}");
+    if !PathBuf::from("/sys/fs/cgroup/cgroup.controllers").exists() {
+        let (ok, out) = cgroups_of(&["--cgroup", "memory:sub"]);
+        let line = |c: &str| {
+            out.lines()
+                .find(|l| l.split(':').nth(1) == Some(c))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(
+            ok && line("memory").ends_with(":/sub") && line("pids").ends_with(":/"),
+            "{out}"
+        );
+    }
+    for (bad, why) in [("../sub", "must stay below"), ("nope", "no such sub-cgroup")] {
+        let (ok, out) = cgroups_of(&["--cgroup", bad]);
+        assert!(!ok && out.contains(why), "--cgroup {bad}: {out}");
+    }
+    for r in &roots {
+        assert!(!r.join("nope").exists(), "{} was made", r.join("nope").display());
+        std::fs::remove_dir(r.join("sub")).unwrap();
+    }
+    assert!(b.out(&["delete", "--force", "sub"]).status.success());
     no_cgroup_left(&path);
     remove_parent(&path);
 }

@@ -263,6 +263,49 @@ fn apparmor_and_selinux_are_refused_where_the_host_lacks_them() {
         assert!(o.status.success(), "{}", stderr(&o));
         assert!(stderr(&o).contains("linux.mountLabel"), "{}", stderr(&o));
     }
+    // runc's exec flags, and a --process file, the same.
+    let b = Bundle::new(&["sleep", "60"]);
+    assert!(b.run_detached("lsm-exec").status.success());
+    let process = b.tmp.path().join("process.json");
+    let mut p = b.config()["process"].clone();
+    p["args"] = json!(["true"]);
+    p["apparmorProfile"] = json!("docker-default");
+    std::fs::write(&process, p.to_string()).unwrap();
+    let cases: [(&[&str], bool, &str); 3] = [
+        (
+            &["--apparmor", "docker-default"],
+            apparmor,
+            "--apparmor \"docker-default\": AppArmor is not enabled",
+        ),
+        (
+            &["--process-label", "system_u:system_r:container_t:s0"],
+            selinux,
+            "--process-label",
+        ),
+        (
+            &["--process", process.to_str().unwrap()],
+            apparmor,
+            "process.apparmorProfile",
+        ),
+    ];
+    for (flags, host_has_it, want) in cases {
+        if host_has_it {
+            continue;
+        }
+        let mut args = vec!["exec"];
+        args.extend_from_slice(flags);
+        args.extend(["lsm-exec", "true"]);
+        if flags[0] == "--process" {
+            args.pop();
+        }
+        let o = b.out(&args);
+        assert!(
+            !o.status.success() && stderr(&o).contains(want),
+            "{flags:?}: {}",
+            stderr(&o)
+        );
+    }
+    assert!(b.out(&["delete", "--force", "lsm-exec"]).status.success());
 }
 
 /// The kernel refusing the new namespaces (here a seccomp filter that denies

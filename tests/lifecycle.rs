@@ -106,12 +106,13 @@ fn run_returns_the_exit_code_and_cleans_up() {
 /// that is refused (kernels before 5.3, or a seccomp profile: docker's and
 /// containers-common's answer clone3 with ENOSYS so that libc falls back)
 /// it forks stage 1 as before, and the container runs the same: pid 1 in
-/// its own pid namespace.
+/// its own pid namespace. There the init is hull's grandchild, so runc's
+/// `--no-subreaper` is taken and hull stays the subreaper that waits for it.
 #[test]
 fn run_works_where_clone3_is_refused() {
     let b = Bundle::new(&["sh", "-c", "echo $$; readlink /proc/self/ns/pid"]);
     let dir = b.dir();
-    let mut cmd = b.cmd(&["run", "--bundle", dir.to_str().unwrap(), "c3r"]);
+    let mut cmd = b.cmd(&["run", "--no-subreaper", "--bundle", dir.to_str().unwrap(), "c3r"]);
     common::refuse_syscall(&mut cmd, libc::SYS_clone3, libc::ENOSYS);
     let o = cmd.output().unwrap();
     assert!(o.status.success(), "run under a filter refusing clone3: {}", stderr(&o));

@@ -7,6 +7,7 @@ mod devices;
 mod gvariant;
 mod resources;
 mod stats;
+pub mod sub;
 pub mod systemd;
 pub mod v2;
 

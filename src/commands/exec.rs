@@ -85,6 +85,26 @@ fn from_flags(base: &Process, a: &ExecArgs) -> Result<Process> {
     Ok(p)
 }
 
+/// --apparmor and --process-label, which apply over --process too (as in
+/// runc); what this host cannot apply is refused by flag or file.
+fn lsm_flags(process: &mut Process, a: &ExecArgs) -> Result<()> {
+    use crate::process::lsm::{enabled, Lsm};
+    if let Some(profile) = &a.apparmor {
+        if !enabled(Lsm::AppArmor) {
+            bail!("--apparmor {profile:?}: AppArmor is not enabled on this host");
+        }
+        process.set_apparmor_profile(Some(profile.clone()));
+    }
+    if let Some(label) = &a.process_label {
+        if !enabled(Lsm::SeLinux) {
+            bail!("--process-label {label:?}: SELinux is not enabled on this host");
+        }
+        process.set_selinux_label(Some(label.clone()));
+    }
+    let file = a.process.as_ref().map(|f| format!("--process {}", f.display()));
+    crate::process::lsm::check(Some(process), None).with_context(|| file.unwrap_or_else(|| "config.json".into()))
+}
+
 /// Whether any of the process's capability sets holds CAP_SYS_PTRACE.
 fn may_ptrace(p: &Process) -> bool {
     let Some(c) = p.capabilities() else { return false };
@@ -114,6 +134,7 @@ pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
                 from_flags(&base, a)?
             }
         };
+        lsm_flags(&mut process, a)?;
         let userns = crate::spec::has_namespace(&bundle.spec, oci_spec::runtime::LinuxNamespaceType::User);
         crate::process::caps::leave_out_ungrantable(&mut process, userns)?;
         if status == crate::state::Status::Created && !userns && may_ptrace(&process) {
@@ -134,6 +155,7 @@ pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
         preserve_fds: a.preserve_fds,
         pid_file: a.pid_file.as_deref(),
         console_socket: a.console_socket.as_deref(),
+        sub_cgroup: crate::cgroups::sub::parse(&a.cgroup)?,
     };
     crate::container::exec(&st, &process, &bundle, &o)
 }

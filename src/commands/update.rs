@@ -35,6 +35,14 @@ pub fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
         Some(p) => read_resources(p)?,
         None => json!({}),
     };
+    for (flag, given) in [
+        ("--l3-cache-schema", &a.l3_cache_schema),
+        ("--mem-bw-schema", &a.mem_bw_schema),
+    ] {
+        if let Some(schema) = given {
+            bail!("{flag} {schema:?}: the container has no Intel RDT group (hull refuses linux.intelRdt at create)");
+        }
+    }
     if !v.is_object() {
         bail!("--resources: expected a LinuxResources object");
     }
@@ -56,6 +64,24 @@ pub fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
     }
     if let Some(s) = a.cpu_shares {
         set("cpu", "shares", s.into());
+    }
+    if let Some(b) = a.cpu_burst {
+        set("cpu", "burst", b.into());
+    }
+    if let Some(i) = a.cpu_idle {
+        set("cpu", "idle", i.into());
+    }
+    if let Some(p) = a.cpu_rt_period {
+        set("cpu", "realtimePeriod", p.into());
+    }
+    if let Some(r) = a.cpu_rt_runtime {
+        set("cpu", "realtimeRuntime", r.into());
+    }
+    if let Some(m) = &a.kernel_memory {
+        set("memory", "kernel", size("--kernel-memory", m)?.into());
+    }
+    if let Some(m) = &a.kernel_memory_tcp {
+        set("memory", "kernelTCP", size("--kernel-memory-tcp", m)?.into());
     }
     if let Some(q) = a.cpu_quota {
         set("cpu", "quota", q.into());

@@ -570,6 +570,7 @@ pub struct ExecOptions<'a> {
     pub preserve_fds: u32,
     pub pid_file: Option<&'a Path>,
     pub console_socket: Option<&'a Path>,
+    pub sub_cgroup: Option<crate::cgroups::sub::SubCgroup>,
 }
 
 /// `exec`: a new process in the container; without `detach`, waits for it and
@@ -587,6 +588,11 @@ pub fn exec(st: &State, process: &oci_spec::runtime::Process, bundle: &Bundle, o
         (None, true) => bail!("--tty needs --console-socket to hand the pty to"),
         (None, false) => None,
     };
+    let cgroup = match (&st.cgroup, &o.sub_cgroup) {
+        (None, Some(_)) => bail!("--cgroup: container {:?} has no cgroup of its own", st.id),
+        (Some(c), Some(sub)) => Some(sub.placement(&c.path)?),
+        (c, None) => c.as_ref().map(|c| c.path.clone()),
+    };
     let sigmask = foreground::mask_for(!o.detach)?;
     let req = launcher::exec::ExecRequest {
         init_pid: st.pid,
@@ -596,7 +602,8 @@ pub fn exec(st: &State, process: &oci_spec::runtime::Process, bundle: &Bundle, o
         oom_score_adj: process
             .oom_score_adj()
             .or_else(|| bundle.spec.process().as_ref().and_then(|p| p.oom_score_adj())),
-        cgroup: st.cgroup.as_ref().map(|c| c.path.as_str()),
+        cgroup: cgroup.as_deref(),
+        sub_cgroup: o.sub_cgroup.as_ref(),
         preserve_fds: o.preserve_fds,
         sigmask,
         console: console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),

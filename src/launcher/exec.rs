@@ -30,6 +30,8 @@ pub struct ExecRequest<'a> {
     /// (a shim's is often far below the container's).
     pub oom_score_adj: Option<i32>,
     pub cgroup: Option<&'a str>,
+    /// `exec --cgroup` in its per-controller form: moved there once placed.
+    pub sub_cgroup: Option<&'a crate::cgroups::sub::SubCgroup>,
     pub preserve_fds: u32,
     pub sigmask: SigSet,
     /// The container's linux.seccomp, compiled.
@@ -272,10 +274,12 @@ fn supervise(req: &ExecRequest, ch: &Channel) -> Result<i32> {
                 pid = Some(p);
                 hull_sys::fault::point("exec:forked");
                 if let Some(path) = req.cgroup {
-                    let placed = Cgroup::open(path).and_then(|mut cg| match joined_v1 {
-                        true => cg.placed_itself(p, in_cgroup2),
-                        false => cg.add(p),
-                    });
+                    let placed = Cgroup::open(path)
+                        .and_then(|mut cg| match joined_v1 {
+                            true => cg.placed_itself(p, in_cgroup2),
+                            false => cg.add(p),
+                        })
+                        .and_then(|()| req.sub_cgroup.map_or(Ok(()), |s| s.move_into(path, p)));
                     if let Err(e) = placed {
                         super::reap(p);
                         return Err(e.context("join the container's cgroup"));
