@@ -159,6 +159,9 @@ pub struct ExecArgs {
     /// Unix socket to receive the pty master on
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
+    /// Unix socket to receive a pidfd of the process on
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
     /// Exec even into a paused container
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
@@ -301,6 +304,10 @@ pub struct CreateOpts {
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
 
+    /// Unix socket to receive a pidfd of the container's init on
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
+
     /// Use MS_MOVE + chroot instead of pivot_root
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
@@ -323,6 +330,7 @@ impl CreateOpts {
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
+            pidfd_socket: self.pidfd_socket.clone(),
         }
     }
 }

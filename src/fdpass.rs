@@ -1,12 +1,40 @@
 //! Passing one fd over a unix socket (SCM_RIGHTS) with a payload: the pty
-//! master to a console socket, the seccomp listener to its agent and up
-//! the create channel.
+//! master to a console socket, a pidfd to a pidfd socket, the seccomp
+//! listener to its agent and up the create channel.
 
 use std::io::IoSlice;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use nix::sys::socket::{
+    connect as connect_to, recvmsg, sendmsg, socket, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType, UnixAddr,
+};
+
+/// Connects to a socket the caller named by `flag` (--console-socket,
+/// --pidfd-socket), before any namespace is joined, while its path is the
+/// caller's.
+pub fn connect(path: &Path, flag: &str) -> Result<OwnedFd> {
+    let fd = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
+        .with_context(|| format!("{flag}: socket"))?;
+    let addr = UnixAddr::new(path).with_context(|| format!("{flag} {}", path.display()))?;
+    connect_to(fd.as_raw_fd(), &addr).with_context(|| format!("{flag} {}: connect", path.display()))?;
+    Ok(fd)
+}
+
+/// A pidfd of `pid` to a --pidfd-socket, with runc's payload: "standard"
+/// for a container's init, "setns" for an exec'd process.
+pub fn send_pidfd(sock: &OwnedFd, pid: i32, payload: &str) -> Result<()> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("--pidfd-socket: pidfd_open({pid})"));
+    }
+    // SAFETY: a fresh fd from pidfd_open, owned here alone.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    send(sock.as_raw_fd(), payload.as_bytes(), pidfd.as_raw_fd()).context("--pidfd-socket: send the pidfd")
+}
 
 pub fn send(sock: RawFd, payload: &[u8], fd: RawFd) -> Result<()> {
     let fds = [fd];

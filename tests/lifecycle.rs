@@ -446,3 +446,73 @@ fn concurrent_commands_on_one_id_leave_it_usable() {
         assert!(o.status.success(), "round {round}: {}", stderr(&o));
     }
 }
+
+/// The pid in a pidfd's fdinfo.
+fn pidfd_pid(fd: &std::os::fd::OwnedFd) -> i64 {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", std::os::fd::AsRawFd::as_raw_fd(fd))).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("not a pidfd: {info}"))
+}
+
+/// runc's --pidfd-socket: create and run hand over a pidfd of the init
+/// ("standard"), exec one of the new process ("setns"); a socket nobody
+/// listens on fails create and leaves nothing.
+#[test]
+fn pidfd_socket_gets_the_process() {
+    let b = Bundle::new(&["sleep", "60"]);
+    let dir = b.dir();
+    let sock = b.tmp.path().join("pidfd.sock");
+    let rx = common::fd_receiver(&sock);
+    let o = b.out_detached(&[
+        "create",
+        "--pidfd-socket",
+        sock.to_str().unwrap(),
+        "--bundle",
+        dir.to_str().unwrap(),
+        "pfd",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (payload, fd) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+    assert_eq!(payload, "standard");
+    assert_eq!(pidfd_pid(&fd), b.state("pfd")["pid"].as_i64().unwrap());
+    assert!(b.out(&["start", "pfd"]).status.success());
+
+    std::fs::remove_file(&sock).unwrap();
+    let rx = common::fd_receiver(&sock);
+    let pid_file = b.tmp.path().join("exec.pid");
+    let o = b.out_detached(&[
+        "exec",
+        "-d",
+        "--pidfd-socket",
+        sock.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "pfd",
+        "sleep",
+        "60",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (payload, fd) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+    assert_eq!(payload, "setns");
+    let exec_pid: i64 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    assert_eq!(pidfd_pid(&fd), exec_pid);
+    assert!(b.out(&["delete", "--force", "pfd"]).status.success());
+
+    let nobody = b.tmp.path().join("nobody.sock");
+    let o = b.out_detached(&[
+        "create",
+        "--pidfd-socket",
+        nobody.to_str().unwrap(),
+        "--bundle",
+        dir.to_str().unwrap(),
+        "pfd2",
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("--pidfd-socket"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}

@@ -3,42 +3,14 @@
 
 mod common;
 
-use std::io::{IoSliceMut, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
-use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use common::{stderr, Bundle};
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use serde_json::json;
-
-/// Accepts one connection and receives (payload, fd) the way containerd's
-/// console socket does: one message, one SCM_RIGHTS fd.
-fn console_receiver(path: &Path) -> mpsc::Receiver<(String, OwnedFd)> {
-    let listener = UnixListener::bind(path).unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let (conn, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 4096];
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()).unwrap();
-        let mut fds = vec![];
-        for c in msg.cmsgs().unwrap() {
-            if let ControlMessageOwned::ScmRights(f) = c {
-                fds.extend(f);
-            }
-        }
-        let n = msg.bytes;
-        assert_eq!(fds.len(), 1, "exactly one fd");
-        let name = String::from_utf8_lossy(&buf[..n]).into_owned();
-        // SAFETY: the fd just arrived over SCM_RIGHTS and is ours.
-        tx.send((name, unsafe { OwnedFd::from_raw_fd(fds[0]) })).unwrap();
-    });
-    rx
-}
 
 /// Everything the pty's master reads until the other side closes or `until` shows up.
 fn read_master(master: OwnedFd, until: &str) -> String {
@@ -70,7 +42,7 @@ fn create_hands_the_pty_over_the_console_socket() {
         c["process"]["consoleSize"] = json!({"height": 30, "width": 100});
     });
     let sock = b.tmp.path().join("console.sock");
-    let rx = console_receiver(&sock);
+    let rx = common::fd_receiver(&sock);
     let o = b.create("tty1", &["--console-socket", sock.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let (name, master) = rx.recv_timeout(Duration::from_secs(5)).expect("no pty master arrived");
@@ -109,7 +81,7 @@ fn exec_tty_gets_its_own_pty() {
     let b = Bundle::new(&["sleep", "60"]);
     assert!(b.run_detached("tty4").status.success());
     let sock = b.tmp.path().join("exec.sock");
-    let rx = console_receiver(&sock);
+    let rx = common::fd_receiver(&sock);
     let mut child = b
         .cmd(&[
             "exec",

@@ -156,6 +156,7 @@ pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
         pid_file: a.pid_file.as_deref(),
         console_socket: a.console_socket.as_deref(),
         sub_cgroup: crate::cgroups::sub::parse(&a.cgroup)?,
+        pidfd_socket: a.pidfd_socket.as_deref(),
     };
     crate::container::exec(&st, &process, &bundle, &o)
 }

@@ -6,21 +6,12 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+use nix::sys::socket::{AddressFamily, SockFlag, SockType};
 use oci_spec::runtime::Process;
 
 pub mod relay;
 
 use crate::rootfs::inroot::{self, Follow};
-
-/// Connects to the caller's console socket (before any namespace is joined,
-/// while its path is the caller's).
-pub fn connect_socket(path: &Path) -> Result<OwnedFd> {
-    let fd = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).context("console socket")?;
-    let addr = UnixAddr::new(path).with_context(|| format!("--console-socket {}", path.display()))?;
-    connect(fd.as_raw_fd(), &addr).with_context(|| format!("--console-socket {}: connect", path.display()))?;
-    Ok(fd)
-}
 
 pub struct Pty {
     pub master: OwnedFd,

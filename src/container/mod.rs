@@ -64,6 +64,7 @@ pub struct CreateOpts {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    pub pidfd_socket: Option<std::path::PathBuf>,
 }
 
 /// `create`: leaves the init waiting on the exec fifo; returns its pid.
@@ -95,7 +96,7 @@ pub fn create(
         .is_some_and(|p| p.terminal().unwrap_or(false));
     // The init's end of the terminal hand-off, and ours when hull keeps the master itself.
     let (console, local) = match (&opts.console_socket, terminal) {
-        (Some(sock), true) => (Some(crate::console::connect_socket(sock)?), None),
+        (Some(sock), true) => (Some(crate::fdpass::connect(sock, "--console-socket")?), None),
         (Some(_), false) => bail!("--console-socket: config.json has process.terminal false; there is no pty to send"),
         (None, true) if !for_run => {
             bail!("config.json: process.terminal is true: create needs --console-socket to hand the pty to")
@@ -108,6 +109,11 @@ pub fn create(
         (None, false) => (None, None),
     };
     let seccomp = compile_seccomp(&bundle)?;
+    let pidfd_socket = opts
+        .pidfd_socket
+        .as_deref()
+        .map(|p| crate::fdpass::connect(p, "--pidfd-socket"))
+        .transpose()?;
     let dir = ContainerDir::create(root, id)?;
     let mut guard = CreateGuard {
         dir: Some(dir),
@@ -156,6 +162,9 @@ pub fn create(
         .and_then(|cg| cg.systemd.clone());
     let pid = launched?;
     guard.pid = Some(pid);
+    if let Some(sock) = &pidfd_socket {
+        crate::fdpass::send_pidfd(sock, pid, "standard")?;
+    }
     let st = State {
         id: id.to_string(),
         pid,
@@ -571,6 +580,7 @@ pub struct ExecOptions<'a> {
     pub pid_file: Option<&'a Path>,
     pub console_socket: Option<&'a Path>,
     pub sub_cgroup: Option<crate::cgroups::sub::SubCgroup>,
+    pub pidfd_socket: Option<&'a Path>,
 }
 
 /// `exec`: a new process in the container; without `detach`, waits for it and
@@ -583,7 +593,7 @@ pub fn exec(st: &State, process: &oci_spec::runtime::Process, bundle: &Bundle, o
     };
     let terminal = process.terminal().unwrap_or(false);
     let console = match (o.console_socket, terminal) {
-        (Some(sock), true) => Some(crate::console::connect_socket(sock)?),
+        (Some(sock), true) => Some(crate::fdpass::connect(sock, "--console-socket")?),
         (Some(_), false) => bail!("--console-socket needs --tty (or process.terminal)"),
         (None, true) => bail!("--tty needs --console-socket to hand the pty to"),
         (None, false) => None,
@@ -593,6 +603,10 @@ pub fn exec(st: &State, process: &oci_spec::runtime::Process, bundle: &Bundle, o
         (Some(c), Some(sub)) => Some(sub.placement(&c.path)?),
         (c, None) => c.as_ref().map(|c| c.path.clone()),
     };
+    let pidfd_socket = o
+        .pidfd_socket
+        .map(|p| crate::fdpass::connect(p, "--pidfd-socket"))
+        .transpose()?;
     let sigmask = foreground::mask_for(!o.detach)?;
     let req = launcher::exec::ExecRequest {
         init_pid: st.pid,
@@ -612,6 +626,12 @@ pub fn exec(st: &State, process: &oci_spec::runtime::Process, bundle: &Bundle, o
     };
     let pid = launcher::exec::launch(&req)?;
     drop(console);
+    if let Some(sock) = &pidfd_socket {
+        if let Err(e) = crate::fdpass::send_pidfd(sock, pid, "setns") {
+            launcher::reap(pid);
+            return Err(e);
+        }
+    }
     if let Some(p) = o.pid_file {
         state::write_atomic(p, pid.to_string().as_bytes(), 0o644)
             .with_context(|| format!("--pid-file {}", p.display()))?;
