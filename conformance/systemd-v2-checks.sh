@@ -164,6 +164,34 @@ if start plain; then
     gone plain hull-plain.scope "$CG/system.slice/hull-plain.scope"
 fi
 
+# A Type=notify service whose ExecStart is hull: it is activating until the
+# container's READY=1, then active. In the foreground hull stays its main
+# process; with -d the container's init becomes it (MAINPID, taken from
+# root although it is in the container's scope).
+# notify_unit SERVICE ID [-d]
+notify_unit() {
+    systemd-run --unit "$1" -p Type=notify -p NotifyAccess=all -p TimeoutStartSec=30 --no-block \
+        $H run $3 --bundle "$T/$2" "$2" > /tmp/$2.out 2>&1 || bad "$2: systemd-run: $(cat /tmp/$2.out)"
+    sleep 0.5
+    a=$(active "$1")
+    [ "$a" = activating ] && ok "$2: activating until READY" || bad "$2: $1 is '$a' before READY"
+    for _ in $(seq 50); do [ "$(active "$1")" = active ] && break; sleep 0.2; done
+    a=$(active "$1")
+    [ "$a" = active ] && ok "$2: active after the container's READY=1" || bad "$2: $1 is '$a': $(journalctl -u "$1" --no-pager | tail -5)"
+}
+notify_unit hulltest-nsvc.service notify
+main=$(systemctl show -p MainPID --value hulltest-nsvc.service)
+[ "$(cat /proc/"$main"/comm 2>/dev/null)" = hull ] && ok "notify: hull run is the main process" || bad "notify: MainPID $main is '$(cat /proc/"$main"/comm 2>&1)'"
+gone notify hulltest-notify.scope $CG/system.slice/hulltest-notify.scope
+notify_unit hulltest-nsvcd.service notifyd -d
+main=$(systemctl show -p MainPID --value hulltest-nsvcd.service)
+[ "$main" = "$(pid_of notifyd)" ] && ok "notifyd: MAINPID is the container's init" || bad "notifyd: MainPID $main, init $(pid_of notifyd)"
+gone notifyd hulltest-notifyd.scope $CG/system.slice/hulltest-notifyd.scope
+for u in hulltest-nsvc.service hulltest-nsvcd.service; do
+    systemctl stop $u 2>/dev/null
+    systemctl reset-failed $u 2>/dev/null
+done
+
 # A container that ends by itself: systemd removes the emptied scope, and
 # state, delete and events still answer as for any stopped container.
 if start short; then

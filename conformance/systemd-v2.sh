@@ -108,6 +108,13 @@ case_of props '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.
 case_of badprop '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.slice:hulltest:badprop"
     | .annotations += {"org.systemd.property.TimeoutStopSec": "soon"}'
 case_of plain '.process.args = ["sleep", "1000"] | del(.linux.cgroupsPath)'
+# NOTIFY_SOCKET: the container says READY=1 a second after it starts, with
+# tests/fixtures/sd-notify.c (busybox has no systemd-notify).
+cc -O2 -static -o "$T/rootfs/sd-notify" tests/fixtures/sd-notify.c || { say "cannot build sd-notify"; exit 1; }
+for n in notify notifyd; do
+    case_of $n ".process.args = [\"sh\", \"-c\", \"sleep 1; /sd-notify READY=1; exec sleep 1000\"]
+        | .linux.cgroupsPath = \"system.slice:hulltest:$n\""
+done
 case_of bad '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.slice:hulltest:bad"
     | .linux.resources += {cpu: {cpus: "99"}}'
 case_of devices '.process.args = ["sh", "-c", "mknod /tmp/dev c 240 0; head -c 1 /tmp/dev 2>&1; head -c 1 /dev/zero | od -An -tx1"]

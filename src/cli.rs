@@ -331,6 +331,7 @@ impl CreateOpts {
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
             pidfd_socket: self.pidfd_socket.clone(),
+            notify: crate::container::notify::host_socket().is_some(),
         }
     }
 }

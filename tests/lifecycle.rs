@@ -516,3 +516,111 @@ fn pidfd_socket_gets_the_process() {
     );
     assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
 }
+
+/// systemd's side of its notify socket: a datagram socket the test reads.
+struct Systemd {
+    sock: std::os::unix::net::UnixDatagram,
+    path: std::path::PathBuf,
+}
+
+impl Systemd {
+    fn new(b: &Bundle) -> Systemd {
+        let path = b.tmp.path().join("systemd-notify.sock");
+        let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        Systemd { sock, path }
+    }
+
+    /// The next datagram and the fd that came with it.
+    fn recv(&self) -> (String, Option<std::os::fd::OwnedFd>) {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let mut buf = [0u8; 4096];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = recvmsg::<()>(self.sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty())
+            .expect("no message from hull in 10 s");
+        let fd = msg.cmsgs().unwrap().find_map(|c| match c {
+            // SAFETY: the fd just arrived over SCM_RIGHTS and is ours.
+            ControlMessageOwned::ScmRights(f) => f.first().map(|f| unsafe { std::os::fd::OwnedFd::from_raw_fd(*f) }),
+            _ => None,
+        });
+        let n = msg.bytes;
+        (String::from_utf8_lossy(&buf[..n]).into_owned(), fd)
+    }
+
+    /// READY and MAINPID, then BARRIER=1 with a pipe: answered by closing it.
+    fn expect_ready(&self, main_pid: u32) {
+        assert_eq!(self.recv().0, format!("READY=1\nMAINPID={main_pid}\n"));
+        let (barrier, fd) = self.recv();
+        assert_eq!(barrier, "BARRIER=1");
+        drop(fd.expect("BARRIER=1 without its pipe"));
+    }
+}
+
+/// A bundle whose process says STATUS= then READY=1 (through the compiled
+/// tests/fixtures/sd-notify.c) and then sleeps, printing its NOTIFY_SOCKET.
+fn notify_bundle() -> Bundle {
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "echo $NOTIFY_SOCKET; sleep 0.2; /sd-notify STATUS=starting; /sd-notify READY=1; exec sleep 60",
+    ]);
+    let o = std::process::Command::new("cc")
+        .args(["-O2", "-static", "-o"])
+        .arg(b.rootfs().join("sd-notify"))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sd-notify.c"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "cc: {}", stderr(&o));
+    b
+}
+
+/// runc's NOTIFY_SOCKET: under a Type=notify unit, the container's process
+/// gets /run/notify/notify.sock; `start` (and `run -d`) returns once its
+/// READY=1 has gone to systemd with MAINPID=the init, and BARRIER was
+/// answered; a foreground `run` gives its own pid. Nothing else is passed
+/// on, and an init that exits without READY ends the wait.
+#[test]
+fn notify_socket_passes_ready_to_systemd() {
+    let b = notify_bundle();
+    let systemd = Systemd::new(&b);
+    let dir = b.dir();
+    let mut create = b.cmd(&["create", "--bundle", dir.to_str().unwrap(), "nt"]);
+    create.env("NOTIFY_SOCKET", &systemd.path);
+    assert!(b.detached(create).status.success());
+    let mut start = b.cmd(&["start", "nt"]);
+    start.env("NOTIFY_SOCKET", &systemd.path);
+    let mut start = start.spawn().unwrap();
+    let init = b.state("nt")["pid"].as_u64().unwrap() as u32;
+    assert_eq!(systemd.recv().0, format!("READY=1\nMAINPID={init}\n"));
+    assert!(
+        start.try_wait().unwrap().is_none(),
+        "start returned before BARRIER was answered"
+    );
+    let (barrier, fd) = systemd.recv();
+    assert_eq!(barrier, "BARRIER=1");
+    drop(fd);
+    assert!(start.wait().unwrap().success());
+    assert!(b.out(&["delete", "--force", "nt"]).status.success());
+
+    let mut run = b.cmd(&["run", "--bundle", dir.to_str().unwrap(), "nt2"]);
+    run.env("NOTIFY_SOCKET", &systemd.path)
+        .stdout(std::process::Stdio::piped());
+    let run = run.spawn().unwrap();
+    systemd.expect_ready(run.id());
+    assert!(b.out(&["kill", "nt2", "KILL"]).status.success());
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(stdout(&out), "/run/notify/notify.sock\n");
+
+    // No READY: the wait ends with the init.
+    b.edit(|c| c["process"]["args"] = serde_json::json!(["true"]));
+    let mut run = b.cmd(&["run", "-d", "--bundle", dir.to_str().unwrap(), "nt3"]);
+    run.env("NOTIFY_SOCKET", &systemd.path);
+    let o = b.detached(run);
+    assert!(o.status.success(), "{}", stderr(&o));
+    systemd.sock.set_nonblocking(true).unwrap();
+    assert!(systemd.sock.recv(&mut [0u8; 64]).is_err(), "a message without READY");
+    assert!(b.out(&["delete", "--force", "nt3"]).status.success());
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}

@@ -20,14 +20,20 @@ const FORWARDED: [Signal; 9] = [
     Signal::SIGALRM,
 ];
 
-/// Blocks SIGCHLD and the forwarded signals; returns the mask to restore in
-/// the container.
-pub fn block_signals() -> Result<SigSet> {
+/// The signals `run` passes on to the container.
+pub fn forwarded() -> SigSet {
     let mut set = SigSet::empty();
-    set.add(Signal::SIGCHLD);
     for s in FORWARDED {
         set.add(s);
     }
+    set
+}
+
+/// Blocks SIGCHLD and the forwarded signals; returns the mask to restore in
+/// the container.
+pub fn block_signals() -> Result<SigSet> {
+    let mut set = forwarded();
+    set.add(Signal::SIGCHLD);
     let mut old = SigSet::empty();
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old)).context("block signals")?;
     // SAFETY: prctl with integer arguments only.
@@ -51,11 +57,8 @@ pub fn mask_for(foreground: bool) -> Result<SigSet> {
 /// Waits for the init to exit; returns the exit code run should give. With a
 /// relayed terminal, window size changes go to the pty instead of the init.
 pub fn wait(init: i32, relay: Option<&crate::console::relay::Relay>) -> Result<i32> {
-    let mut set = SigSet::empty();
+    let mut set = forwarded();
     set.add(Signal::SIGCHLD);
-    for s in FORWARDED {
-        set.add(s);
-    }
     loop {
         if let Some(code) = reap(init)? {
             return Ok(code);

@@ -2,6 +2,7 @@
 //! wrappers over these.
 
 pub mod foreground;
+pub mod notify;
 pub mod phrases;
 mod signals;
 
@@ -65,6 +66,9 @@ pub struct CreateOpts {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub pidfd_socket: Option<std::path::PathBuf>,
+    /// Give the process a socket for systemd's READY (the caller has a
+    /// NOTIFY_SOCKET; see notify.rs).
+    pub notify: bool,
 }
 
 /// `create`: leaves the init waiting on the exec fifo; returns its pid.
@@ -125,6 +129,9 @@ pub fn create(
     fault::point("create:state-dir");
     make_fifo(&dir.fifo())?;
     fault::point("create:fifo");
+    if opts.notify {
+        notify::prepare(&mut bundle.spec, &dir.notify_dir())?;
+    }
     let req = Launch {
         id,
         bundle: &bundle,

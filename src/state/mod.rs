@@ -184,6 +184,11 @@ impl ContainerDir {
         self.path.join(EXEC_FIFO)
     }
 
+    /// The socket directory of NOTIFY_SOCKET (container/notify.rs).
+    pub fn notify_dir(&self) -> PathBuf {
+        self.path.join("notify")
+    }
+
     pub fn load(&self) -> Result<State> {
         let p = self.path.join(STATE_FILE);
         let text = std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?;
