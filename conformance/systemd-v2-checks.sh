@@ -170,7 +170,7 @@ fi
 # root although it is in the container's scope).
 # notify_unit SERVICE ID [-d]
 notify_unit() {
-    systemd-run --unit "$1" -p Type=notify -p NotifyAccess=all -p TimeoutStartSec=30 --no-block \
+    systemd-run --unit "$1" -p Type=notify -p TimeoutStartSec=30 --no-block \
         $H run $3 --bundle "$T/$2" "$2" > /tmp/$2.out 2>&1 || bad "$2: systemd-run: $(cat /tmp/$2.out)"
     sleep 0.5
     a=$(active "$1")

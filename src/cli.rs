@@ -165,10 +165,10 @@ pub struct ExecArgs {
     /// Exec even into a paused container
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
-    /// AppArmor profile for the process (also over --process)
+    /// AppArmor profile for the process (not with --process)
     #[arg(long)]
     pub apparmor: Option<String>,
-    /// SELinux label for the process (also over --process)
+    /// SELinux label for the process (not with --process)
     #[arg(long = "process-label")]
     pub process_label: Option<String>,
     /// An existing sub-cgroup of the container to run in: PATH (every
@@ -331,7 +331,7 @@ impl CreateOpts {
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
             pidfd_socket: self.pidfd_socket.clone(),
-            notify: crate::container::notify::host_socket().is_some(),
+            notify: crate::container::notify::asked(),
         }
     }
 }

@@ -275,7 +275,7 @@ fn apparmor_and_selinux_are_refused_where_the_host_lacks_them() {
         (
             &["--apparmor", "docker-default"],
             apparmor,
-            "--apparmor \"docker-default\": AppArmor is not enabled",
+            "--apparmor/--process-label: process.apparmorProfile: \"docker-default\": AppArmor is not enabled",
         ),
         (
             &["--process-label", "system_u:system_r:container_t:s0"],

@@ -531,41 +531,31 @@ impl Systemd {
         Systemd { sock, path }
     }
 
-    /// The next datagram and the fd that came with it.
-    fn recv(&self) -> (String, Option<std::os::fd::OwnedFd>) {
-        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-        use std::os::fd::{AsRawFd, FromRawFd};
-        let mut buf = [0u8; 4096];
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let msg = recvmsg::<()>(self.sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty())
-            .expect("no message from hull in 10 s");
-        let fd = msg.cmsgs().unwrap().find_map(|c| match c {
-            // SAFETY: the fd just arrived over SCM_RIGHTS and is ours.
-            ControlMessageOwned::ScmRights(f) => f.first().map(|f| unsafe { std::os::fd::OwnedFd::from_raw_fd(*f) }),
-            _ => None,
-        });
-        let n = msg.bytes;
-        (String::from_utf8_lossy(&buf[..n]).into_owned(), fd)
+    /// READY and MAINPID, then BARRIER=1 with a pipe, returned for the
+    /// caller to answer by closing it.
+    fn expect_ready(&self, main_pid: u32) -> std::os::fd::OwnedFd {
+        let (ready, _) = common::recv_with_fd(&self.sock);
+        assert_eq!(
+            String::from_utf8_lossy(&ready),
+            format!("READY=1\nMAINPID={main_pid}\n")
+        );
+        let (barrier, fd) = common::recv_with_fd(&self.sock);
+        assert_eq!(barrier, b"BARRIER=1");
+        fd.expect("BARRIER=1 without its pipe")
     }
 
-    /// READY and MAINPID, then BARRIER=1 with a pipe: answered by closing it.
-    fn expect_ready(&self, main_pid: u32) {
-        assert_eq!(self.recv().0, format!("READY=1\nMAINPID={main_pid}\n"));
-        let (barrier, fd) = self.recv();
-        assert_eq!(barrier, "BARRIER=1");
-        drop(fd.expect("BARRIER=1 without its pipe"));
+    fn nothing_came(&self) -> bool {
+        self.sock.set_nonblocking(true).unwrap();
+        let empty = self.sock.recv(&mut [0u8; 64]).is_err();
+        self.sock.set_nonblocking(false).unwrap();
+        empty
     }
 }
 
-/// A bundle whose process says STATUS= then READY=1 (through the compiled
-/// tests/fixtures/sd-notify.c) and then sleeps, printing its NOTIFY_SOCKET.
-fn notify_bundle() -> Bundle {
-    let b = Bundle::new(&[
-        "sh",
-        "-c",
-        "echo $NOTIFY_SOCKET; sleep 0.2; /sd-notify STATUS=starting; /sd-notify READY=1; exec sleep 60",
-    ]);
+/// A bundle running `script`, with the compiled tests/fixtures/sd-notify.c
+/// at /sd-notify (busybox has no systemd-notify).
+fn notify_bundle(script: &str) -> Bundle {
+    let b = Bundle::new(&["sh", "-c", script]);
     let o = std::process::Command::new("cc")
         .args(["-O2", "-static", "-o"])
         .arg(b.rootfs().join("sd-notify"))
@@ -577,13 +567,15 @@ fn notify_bundle() -> Bundle {
 }
 
 /// runc's NOTIFY_SOCKET: under a Type=notify unit, the container's process
-/// gets /run/notify/notify.sock; `start` (and `run -d`) returns once its
-/// READY=1 has gone to systemd with MAINPID=the init, and BARRIER was
-/// answered; a foreground `run` gives its own pid. Nothing else is passed
-/// on, and an init that exits without READY ends the wait.
+/// gets /run/notify/notify.sock; `start` returns once READY=1 has gone to
+/// systemd with MAINPID=the init, and BARRIER was answered. Only hull's own
+/// READY=1 and MAINPID go on: not STATUS=, not fields the container slips
+/// in after a \r (systemd splits lines there too).
 #[test]
 fn notify_socket_passes_ready_to_systemd() {
-    let b = notify_bundle();
+    let b = notify_bundle(
+        "echo $NOTIFY_SOCKET; sleep 0.2; /sd-notify STATUS=starting \"$(printf 'READY=1\\rMAINPID=1')\"; exec sleep 60",
+    );
     let systemd = Systemd::new(&b);
     let dir = b.dir();
     let mut create = b.cmd(&["create", "--bundle", dir.to_str().unwrap(), "nt"]);
@@ -593,34 +585,59 @@ fn notify_socket_passes_ready_to_systemd() {
     start.env("NOTIFY_SOCKET", &systemd.path);
     let mut start = start.spawn().unwrap();
     let init = b.state("nt")["pid"].as_u64().unwrap() as u32;
-    assert_eq!(systemd.recv().0, format!("READY=1\nMAINPID={init}\n"));
+    let barrier = systemd.expect_ready(init);
+    std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(
         start.try_wait().unwrap().is_none(),
         "start returned before BARRIER was answered"
     );
-    let (barrier, fd) = systemd.recv();
-    assert_eq!(barrier, "BARRIER=1");
-    drop(fd);
+    drop(barrier);
     assert!(start.wait().unwrap().success());
+    assert!(systemd.nothing_came());
     assert!(b.out(&["delete", "--force", "nt"]).status.success());
+}
 
-    let mut run = b.cmd(&["run", "--bundle", dir.to_str().unwrap(), "nt2"]);
+/// A foreground `run` is the unit's main process; once READY went on, the
+/// container's socket is closed, so a process that keeps sending (more than
+/// a socket queue holds) is refused instead of blocked. An unreachable
+/// NOTIFY_SOCKET fails run before anything is made, and an init that exits
+/// without READY ends the wait.
+#[test]
+fn notify_socket_with_run() {
+    let b = notify_bundle(
+        "echo $NOTIFY_SOCKET; /sd-notify READY=1; i=0; while [ $i -lt 600 ]; do /sd-notify STATUS=up 2>/dev/null; i=$((i+1)); done; echo sent",
+    );
+    let systemd = Systemd::new(&b);
+    let dir = b.dir();
+    let mut run = b.cmd(&["run", "--bundle", dir.to_str().unwrap(), "nr"]);
     run.env("NOTIFY_SOCKET", &systemd.path)
         .stdout(std::process::Stdio::piped());
-    let run = run.spawn().unwrap();
-    systemd.expect_ready(run.id());
-    assert!(b.out(&["kill", "nt2", "KILL"]).status.success());
+    let mut run = run.spawn().unwrap();
+    drop(systemd.expect_ready(run.id()));
+    let done = common::eventually(30, || run.try_wait().unwrap().is_some());
+    if !done {
+        let _ = b.out(&["delete", "--force", "nr"]);
+    }
     let out = run.wait_with_output().unwrap();
-    assert_eq!(stdout(&out), "/run/notify/notify.sock\n");
+    assert!(done, "the container blocked sending after READY");
+    assert_eq!(stdout(&out), "/run/notify/notify.sock\nsent\n");
 
-    // No READY: the wait ends with the init.
+    let mut run = b.cmd(&["run", "-d", "--bundle", dir.to_str().unwrap(), "nr2"]);
+    run.env("NOTIFY_SOCKET", b.tmp.path().join("nobody-listens"));
+    let o = b.detached(run);
+    assert!(
+        !o.status.success() && stderr(&o).contains("NOTIFY_SOCKET"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+
     b.edit(|c| c["process"]["args"] = serde_json::json!(["true"]));
-    let mut run = b.cmd(&["run", "-d", "--bundle", dir.to_str().unwrap(), "nt3"]);
+    let mut run = b.cmd(&["run", "-d", "--bundle", dir.to_str().unwrap(), "nr3"]);
     run.env("NOTIFY_SOCKET", &systemd.path);
     let o = b.detached(run);
     assert!(o.status.success(), "{}", stderr(&o));
-    systemd.sock.set_nonblocking(true).unwrap();
-    assert!(systemd.sock.recv(&mut [0u8; 64]).is_err(), "a message without READY");
-    assert!(b.out(&["delete", "--force", "nt3"]).status.success());
+    assert!(systemd.nothing_came(), "a message without READY");
+    assert!(b.out(&["delete", "--force", "nr3"]).status.success());
     assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
 }

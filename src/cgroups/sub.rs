@@ -29,7 +29,8 @@ pub fn parse(args: &[String]) -> Result<Option<SubCgroup>> {
         };
         let path = clean(arg, path)?;
         for c in controllers.split(',') {
-            if c.is_empty() || !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+            let name = c.strip_prefix("name=").unwrap_or(c);
+            if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
                 bail!("--cgroup {arg:?}: {c:?} is not a controller name");
             }
             if per.iter().any(|(known, _)| known == c) {
@@ -58,6 +59,12 @@ fn clean(arg: &str, path: &str) -> Result<String> {
     Ok(parts.join("/"))
 }
 
+/// The container's directory in a controller's hierarchy; a named one
+/// (`name=systemd`) is mounted under its name.
+fn hierarchy(container: &str, controller: &str) -> std::path::PathBuf {
+    super::hierarchy_dir(container, controller.strip_prefix("name=").unwrap_or(controller))
+}
+
 impl SubCgroup {
     /// The cgroup path the process is placed at directly: the sub-cgroup
     /// of the `All` form, or the container's for the per-controller form.
@@ -68,7 +75,7 @@ impl SubCgroup {
             SubCgroup::All(sub) => sub,
             SubCgroup::PerController(per) => {
                 for (controller, sub) in per {
-                    let top = super::hierarchy_dir(container, controller);
+                    let top = hierarchy(container, controller);
                     if !top.is_dir() {
                         bail!(
                             "--cgroup {controller}:{sub}: the container has no {controller} cgroup ({} is missing)",
@@ -104,9 +111,7 @@ impl SubCgroup {
             return Ok(());
         };
         for (controller, sub) in per {
-            let procs = super::hierarchy_dir(container, controller)
-                .join(sub)
-                .join("cgroup.procs");
+            let procs = hierarchy(container, controller).join(sub).join("cgroup.procs");
             std::fs::write(&procs, pid.to_string()).map_err(|e| {
                 anyhow::anyhow!(
                     "--cgroup {controller}:{sub}: write pid {pid} to {}: {e}",
@@ -146,11 +151,12 @@ mod tests {
         }
         if !crate::cgroups::is_v2() {
             assert_eq!(
-                parse(&args(&["cpu,memory:sub", "pids:p"])).unwrap(),
+                parse(&args(&["cpu,memory:sub", "pids,name=systemd:p"])).unwrap(),
                 Some(SubCgroup::PerController(vec![
                     ("cpu".into(), "sub".into()),
                     ("memory".into(), "sub".into()),
-                    ("pids".into(), "p".into())
+                    ("pids".into(), "p".into()),
+                    ("name=systemd".into(), "p".into())
                 ]))
             );
         }

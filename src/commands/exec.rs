@@ -58,6 +58,13 @@ fn from_flags(base: &Process, a: &ExecArgs) -> Result<Process> {
     if a.no_new_privs {
         p.set_no_new_privileges(Some(true));
     }
+    // As in runc: empty is unset, and --process takes neither.
+    if let Some(profile) = a.apparmor.as_ref().filter(|v| !v.is_empty()) {
+        p.set_apparmor_profile(Some(profile.clone()));
+    }
+    if let Some(label) = a.process_label.as_ref().filter(|v| !v.is_empty()) {
+        p.set_selinux_label(Some(label.clone()));
+    }
     if !a.cap.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();
         for name in &a.cap {
@@ -85,24 +92,15 @@ fn from_flags(base: &Process, a: &ExecArgs) -> Result<Process> {
     Ok(p)
 }
 
-/// --apparmor and --process-label, which apply over --process too (as in
-/// runc); what this host cannot apply is refused by flag or file.
-fn lsm_flags(process: &mut Process, a: &ExecArgs) -> Result<()> {
-    use crate::process::lsm::{enabled, Lsm};
-    if let Some(profile) = &a.apparmor {
-        if !enabled(Lsm::AppArmor) {
-            bail!("--apparmor {profile:?}: AppArmor is not enabled on this host");
-        }
-        process.set_apparmor_profile(Some(profile.clone()));
-    }
-    if let Some(label) = &a.process_label {
-        if !enabled(Lsm::SeLinux) {
-            bail!("--process-label {label:?}: SELinux is not enabled on this host");
-        }
-        process.set_selinux_label(Some(label.clone()));
-    }
-    let file = a.process.as_ref().map(|f| format!("--process {}", f.display()));
-    crate::process::lsm::check(Some(process), None).with_context(|| file.unwrap_or_else(|| "config.json".into()))
+/// What this host cannot apply is refused, named by the flag or the file
+/// it came from.
+fn check_lsm(process: &Process, a: &ExecArgs) -> Result<()> {
+    let from = match &a.process {
+        Some(f) => format!("--process {}", f.display()),
+        None if a.apparmor.is_some() || a.process_label.is_some() => "--apparmor/--process-label".into(),
+        None => "config.json".into(),
+    };
+    crate::process::lsm::check(Some(process), None).with_context(|| from)
 }
 
 /// Whether any of the process's capability sets holds CAP_SYS_PTRACE.
@@ -134,7 +132,7 @@ pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
                 from_flags(&base, a)?
             }
         };
-        lsm_flags(&mut process, a)?;
+        check_lsm(&process, a)?;
         let userns = crate::spec::has_namespace(&bundle.spec, oci_spec::runtime::LinuxNamespaceType::User);
         crate::process::caps::leave_out_ungrantable(&mut process, userns)?;
         if status == crate::state::Status::Created && !userns && may_ptrace(&process) {

@@ -6,6 +6,8 @@ use crate::container::{self, foreground, notify};
 /// create + start; without --detach, waits and returns the container's exit code.
 pub fn run(g: &GlobalOpts, a: &RunArgs) -> Result<i32> {
     super::check_host_flags(g)?;
+    // A NOTIFY_SOCKET that cannot be reached fails before anything is made.
+    let host = notify::Host::connect()?;
     let mask = foreground::mask_for(!a.detach)?;
     let (dir, st, master) = container::create(&g.root, &a.id, &a.opts.plain(), mask, !a.detach)?;
     // The relay (and the window size it sets) is up before the process runs.
@@ -16,13 +18,12 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> Result<i32> {
             return Err(e);
         }
     };
-    let host = notify::host_socket();
-    let started = match &host {
-        Some(_) => notify::bind(&dir.notify_dir()),
-        None => Ok(None),
+    let sock = match &host {
+        Some(_) if dir.notify_dir().is_dir() => notify::bind(&dir.notify_dir()).map(Some),
+        _ => Ok(None),
     }
     .and_then(|sock| container::start(&dir, &st).map(|()| sock));
-    let sock = match started {
+    let sock = match sock {
         Ok(sock) => sock,
         Err(e) => {
             let _ = container::delete(dir, &st, true);
@@ -30,19 +31,24 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> Result<i32> {
         }
     };
     drop(dir);
-    if let (Some(host), Some(sock)) = (&host, &sock) {
-        // In the foreground hull is the unit's main process; detached, the
-        // init is. A signal stops the wait, to be passed on below.
-        let (main_pid, signals) = match a.detach {
-            true => (st.pid, None),
-            false => (std::process::id() as i32, Some(foreground::forwarded())),
+    if let (Some(host), Some(sock)) = (&host, sock) {
+        // In the foreground hull is the unit's main process, and passes on
+        // the signals that come meanwhile; detached, the init is.
+        let init = (st.pid, st.pid_start);
+        let told = match a.detach {
+            true => notify::wait_and_tell(&sock, host, init, st.pid, None),
+            false => {
+                let set = foreground::forwarded();
+                let mut pass_on = |sig| foreground::pass_on(sig, st.pid, relay.as_ref());
+                notify::wait_and_tell(&sock, host, init, std::process::id() as i32, Some((&set, &mut pass_on)))
+            }
         };
-        let told = notify::forward(sock, host, (st.pid, st.pid_start), main_pid, signals.as_ref());
+        // Closed now: a process that goes on sending gets ECONNREFUSED
+        // instead of filling a queue nobody reads.
+        drop(sock);
         match told {
             Err(e) if !a.detach => tracing::warn!("{e:#}"),
-            told => {
-                told?;
-            }
+            told => told?,
         }
     }
     if a.detach {

@@ -2,21 +2,23 @@ use anyhow::Result;
 
 use crate::cli::{GlobalOpts, IdArg};
 use crate::container::notify;
-use crate::state::ContainerDir;
+use crate::state::{ContainerDir, Status};
 
 pub fn run(g: &GlobalOpts, a: &IdArg) -> Result<()> {
     let dir = ContainerDir::open(&g.root, &a.id)?;
     let st = dir.load()?;
-    let host = notify::host_socket();
-    let sock = match &host {
-        Some(_) => notify::bind(&dir.notify_dir())?,
-        None => None,
+    // Only a start that will release the init takes the container's socket.
+    let notify = match dir.status(&st) == Status::Created && dir.notify_dir().is_dir() {
+        true => notify::Host::connect()?
+            .map(|host| notify::bind(&dir.notify_dir()).map(|sock| (host, sock)))
+            .transpose()?,
+        false => None,
     };
     crate::container::start(&dir, &st)?;
     // The wait for READY holds no lock: kill and state go on meanwhile.
     drop(dir);
-    if let (Some(host), Some(sock)) = (host, sock) {
-        notify::forward(&sock, &host, (st.pid, st.pid_start), st.pid, None)?;
+    if let Some((host, sock)) = notify {
+        notify::wait_and_tell(&sock, &host, (st.pid, st.pid_start), st.pid, None)?;
     }
     Ok(())
 }

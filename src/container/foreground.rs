@@ -64,12 +64,19 @@ pub fn wait(init: i32, relay: Option<&crate::console::relay::Relay>) -> Result<i
             return Ok(code);
         }
         let sig = set.wait().context("sigwait")?;
-        match (sig, relay) {
-            (Signal::SIGCHLD, _) => {}
-            (Signal::SIGWINCH, Some(r)) => r.resize(),
-            _ => {
-                let _ = nix::sys::signal::kill(Pid::from_raw(init), sig);
-            }
+        if sig != Signal::SIGCHLD {
+            pass_on(sig, init, relay);
+        }
+    }
+}
+
+/// A signal for the container: to the init, or a window size change to the
+/// relayed terminal.
+pub fn pass_on(sig: Signal, init: i32, relay: Option<&crate::console::relay::Relay>) {
+    match (sig, relay) {
+        (Signal::SIGWINCH, Some(r)) => r.resize(),
+        _ => {
+            let _ = nix::sys::signal::kill(Pid::from_raw(init), sig);
         }
     }
 }

@@ -614,6 +614,9 @@ pub fn exec(st: &State, process: &oci_spec::runtime::Process, bundle: &Bundle, o
         .pidfd_socket
         .map(|p| crate::fdpass::connect(p, "--pidfd-socket"))
         .transpose()?;
+    let send_pidfd = pidfd_socket
+        .as_ref()
+        .map(|sock| move |pid: i32| crate::fdpass::send_pidfd(sock, pid, "setns"));
     let sigmask = foreground::mask_for(!o.detach)?;
     let req = launcher::exec::ExecRequest {
         init_pid: st.pid,
@@ -630,15 +633,10 @@ pub fn exec(st: &State, process: &oci_spec::runtime::Process, bundle: &Bundle, o
         console: console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
         seccomp: seccomp.as_ref(),
         handover: &handover,
+        on_placed: send_pidfd.as_ref().map(|f| f as &dyn Fn(i32) -> Result<()>),
     };
     let pid = launcher::exec::launch(&req)?;
     drop(console);
-    if let Some(sock) = &pidfd_socket {
-        if let Err(e) = crate::fdpass::send_pidfd(sock, pid, "setns") {
-            launcher::reap(pid);
-            return Err(e);
-        }
-    }
     if let Some(p) = o.pid_file {
         state::write_atomic(p, pid.to_string().as_bytes(), 0o644)
             .with_context(|| format!("--pid-file {}", p.display()))?;

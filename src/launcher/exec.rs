@@ -40,6 +40,9 @@ pub struct ExecRequest<'a> {
     pub console: Option<std::os::fd::RawFd>,
     /// Gives a seccomp notify listener (and the process's pid) to the agent.
     pub handover: &'a dyn Fn(i32, OwnedFd) -> Result<()>,
+    /// Told the process's pid once it is placed, while it waits to go on
+    /// (--pidfd-socket): it cannot have exited and been reaped yet.
+    pub on_placed: Option<&'a dyn Fn(i32) -> Result<()>>,
 }
 
 /// The init's namespaces that differ from ours (joining our own user
@@ -284,6 +287,10 @@ fn supervise(req: &ExecRequest, ch: &Channel) -> Result<i32> {
                         super::reap(p);
                         return Err(e.context("join the container's cgroup"));
                     }
+                }
+                if let Err(e) = req.on_placed.map_or(Ok(()), |f| f(p)) {
+                    super::reap(p);
+                    return Err(e);
                 }
                 hull_sys::fault::point("exec:placed");
                 ch.send(&Msg::Placed)?;

@@ -321,27 +321,36 @@ pub fn refuse_syscall(cmd: &mut Command, nr: i64, errno: i32) {
 /// console socket does (and a pidfd socket's user): one message, one
 /// SCM_RIGHTS fd.
 pub fn fd_receiver(path: &Path) -> std::sync::mpsc::Receiver<(String, std::os::fd::OwnedFd)> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
     let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let (conn, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 4096];
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!([RawFd; 1]);
-        let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()).unwrap();
-        let mut fds = vec![];
-        for c in msg.cmsgs().unwrap() {
-            if let ControlMessageOwned::ScmRights(f) = c {
-                fds.extend(f);
-            }
-        }
-        let n = msg.bytes;
-        assert_eq!(fds.len(), 1, "exactly one fd");
-        let name = String::from_utf8_lossy(&buf[..n]).into_owned();
-        // SAFETY: the fd just arrived over SCM_RIGHTS and is ours.
-        tx.send((name, unsafe { OwnedFd::from_raw_fd(fds[0]) })).unwrap();
+        let (payload, fd) = recv_with_fd(&conn);
+        let fd = fd.expect("exactly one fd");
+        tx.send((String::from_utf8_lossy(&payload).into_owned(), fd)).unwrap();
     });
     rx
+}
+
+/// One message from a socket and the fd that came with it (SCM_RIGHTS).
+pub fn recv_with_fd(sock: &impl std::os::fd::AsRawFd) -> (Vec<u8>, Option<std::os::fd::OwnedFd>) {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+    let mut buf = [0u8; 4096];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()).expect("recvmsg");
+    let mut fds = vec![];
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(f) = c {
+            fds.extend(f);
+        }
+    }
+    assert!(fds.len() <= 1, "more than one fd");
+    let n = msg.bytes;
+    // SAFETY: the fd just arrived over SCM_RIGHTS and is ours.
+    (
+        buf[..n].to_vec(),
+        fds.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) }),
+    )
 }
