@@ -546,7 +546,12 @@ impl Systemd {
 
     fn nothing_came(&self) -> bool {
         self.sock.set_nonblocking(true).unwrap();
-        let empty = self.sock.recv(&mut [0u8; 64]).is_err();
+        let empty = loop {
+            match self.sock.recv(&mut [0u8; 64]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => break r.is_err(),
+            }
+        };
         self.sock.set_nonblocking(false).unwrap();
         empty
     }

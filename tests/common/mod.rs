@@ -339,7 +339,13 @@ pub fn recv_with_fd(sock: &impl std::os::fd::AsRawFd) -> (Vec<u8>, Option<std::o
     let mut buf = [0u8; 4096];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()).expect("recvmsg");
+    // Another test's signal may interrupt the wait.
+    let msg = loop {
+        match recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()) {
+            Err(nix::Error::EINTR) => continue,
+            r => break r.expect("recvmsg"),
+        }
+    };
     let mut fds = vec![];
     for c in msg.cmsgs().unwrap() {
         if let ControlMessageOwned::ScmRights(f) = c {
