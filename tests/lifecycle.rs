@@ -609,9 +609,13 @@ fn notify_socket_passes_ready_to_systemd() {
 /// without READY ends the wait.
 #[test]
 fn notify_socket_with_run() {
-    let b = notify_bundle(
-        "echo $NOTIFY_SOCKET; /sd-notify READY=1; i=0; while [ $i -lt 600 ]; do /sd-notify STATUS=up 2>/dev/null; i=$((i+1)); done; echo sent",
-    );
+    // More sends than the host's datagram queue holds.
+    let queue: u32 =
+        std::fs::read_to_string("/proc/sys/net/unix/max_dgram_qlen").map_or(512, |q| q.trim().parse().unwrap_or(512));
+    let b = notify_bundle(&format!(
+        "echo $NOTIFY_SOCKET; /sd-notify READY=1; i=0; while [ $i -lt {} ]; do /sd-notify STATUS=up 2>/dev/null; i=$((i+1)); done; echo sent",
+        queue + 100
+    ));
     let systemd = Systemd::new(&b);
     let dir = b.dir();
     let mut run = b.cmd(&["run", "--bundle", dir.to_str().unwrap(), "nr"]);
@@ -637,7 +641,56 @@ fn notify_socket_with_run() {
     );
     assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
 
-    b.edit(|c| c["process"]["args"] = serde_json::json!(["true"]));
+    // A signal before READY goes to the container, and the wait goes on:
+    // here the container's answer to it is its READY.
+    b.edit(|c| {
+        c["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "trap '/sd-notify READY=1' TERM; echo trapped; while :; do sleep 0.1; done"
+        ])
+    });
+    let mut run = b.cmd(&["run", "--bundle", dir.to_str().unwrap(), "nr4"]);
+    run.env("NOTIFY_SOCKET", &systemd.path)
+        .stdout(std::process::Stdio::piped());
+    let mut run = run.spawn().unwrap();
+    // The trap is set once the line comes.
+    let mut line = String::new();
+    std::io::BufReader::new(run.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "trapped\n");
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(run.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    drop(systemd.expect_ready(run.id()));
+    assert!(b.out(&["kill", "nr4", "KILL"]).status.success());
+    let _ = run.wait();
+
+    // Without a mount namespace of its own there is nowhere to put the
+    // socket: refused, not a unit left waiting.
+    let namespaces = b.config()["linux"]["namespaces"].clone();
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "mount")
+    });
+    let mut run = b.cmd(&["run", "-d", "--bundle", dir.to_str().unwrap(), "nr5"]);
+    run.env("NOTIFY_SOCKET", &systemd.path);
+    let o = b.detached(run);
+    assert!(
+        !o.status.success() && stderr(&o).contains("mount namespace"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+
+    b.edit(|c| {
+        c["process"]["args"] = serde_json::json!(["true"]);
+        c["linux"]["namespaces"] = namespaces;
+    });
     let mut run = b.cmd(&["run", "-d", "--bundle", dir.to_str().unwrap(), "nr3"]);
     run.env("NOTIFY_SOCKET", &systemd.path);
     let o = b.detached(run);

@@ -33,7 +33,10 @@ pub fn parse(args: &[String]) -> Result<Option<SubCgroup>> {
             if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
                 bail!("--cgroup {arg:?}: {c:?} is not a controller name");
             }
-            if per.iter().any(|(known, _)| known == c) {
+            if per
+                .iter()
+                .any(|(known, _): &(String, String)| known.strip_prefix("name=").unwrap_or(known) == name)
+            {
                 bail!("--cgroup {arg:?}: controller {c} is given twice");
             }
             per.push((c.to_string(), path.clone()));
@@ -146,6 +149,7 @@ mod tests {
             &["cpu,:a"],
             &["c/d:a"],
             &["cpu:a", "cpu:b"],
+            &["systemd,name=systemd:p"],
         ] {
             assert!(parse(&args(bad)).is_err(), "{bad:?}");
         }

@@ -97,7 +97,12 @@ fn from_flags(base: &Process, a: &ExecArgs) -> Result<Process> {
 fn check_lsm(process: &Process, a: &ExecArgs) -> Result<()> {
     let from = match &a.process {
         Some(f) => format!("--process {}", f.display()),
-        None if a.apparmor.is_some() || a.process_label.is_some() => "--apparmor/--process-label".into(),
+        None if [&a.apparmor, &a.process_label]
+            .iter()
+            .any(|v| v.as_ref().is_some_and(|v| !v.is_empty())) =>
+        {
+            "--apparmor/--process-label".into()
+        }
         None => "config.json".into(),
     };
     crate::process::lsm::check(Some(process), None).with_context(|| from)

@@ -35,9 +35,12 @@ impl Host {
     /// abstract namespace) before anything is made, so that a bad one fails
     /// first; None without one.
     pub fn connect() -> Result<Option<Host>> {
-        let Some(name) = std::env::var("NOTIFY_SOCKET").ok().filter(|s| !s.is_empty()) else {
+        let Some(name) = std::env::var_os("NOTIFY_SOCKET").filter(|s| !s.is_empty()) else {
             return Ok(None);
         };
+        let name = name
+            .into_string()
+            .map_err(|n| anyhow::anyhow!("NOTIFY_SOCKET {n:?}: not UTF-8"))?;
         let addr = match name.strip_prefix('@') {
             Some(abstract_name) => UnixAddr::new_abstract(abstract_name.as_bytes()),
             None => UnixAddr::new(name.as_str()),
@@ -95,13 +98,13 @@ impl Host {
 /// create: `dir` (in the container's state directory) bound read-only at
 /// /run/notify, and the process told NOTIFY_SOCKET is there. Without a
 /// mount namespace of its own the bind would land in the caller's mounts
-/// and outlive the container: that container gets no socket.
+/// and outlive the container, and without it systemd would wait for a
+/// READY that cannot come: refused.
 pub fn prepare(spec: &mut Spec, dir: &Path) -> Result<()> {
     if !crate::spec::has_new_namespace(spec, LinuxNamespaceType::Mount) {
-        tracing::warn!(
-            "NOTIFY_SOCKET: the config has no mount namespace of its own: the container gets no notify socket"
+        anyhow::bail!(
+            "NOTIFY_SOCKET is set, but linux.namespaces has no new mount namespace to give the container its notify socket in"
         );
-        return Ok(());
     }
     std::fs::create_dir(dir).with_context(|| format!("NOTIFY_SOCKET: mkdir {}", dir.display()))?;
     // Not the umask's: every user in the container must reach the socket.
@@ -175,8 +178,10 @@ pub fn wait_and_tell(
         let mut fds = vec![PollFd::new(sock.as_fd(), PollFlags::POLLIN)];
         fds.extend(sigfd.as_ref().map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN)));
         // The init is not our child: its exit is seen by looking, each 100 ms.
-        if poll(&mut fds, PollTimeout::from(100u8)).unwrap_or(0) == 0 {
-            continue;
+        match poll(&mut fds, PollTimeout::from(100u8)) {
+            Ok(0) | Err(nix::Error::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(e).context("NOTIFY_SOCKET: poll"),
         }
         if let (Some(sfd), Some(f)) = (&sigfd, pass_on.as_mut()) {
             while let Ok(Some(info)) = sfd.read_signal() {

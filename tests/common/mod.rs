@@ -343,7 +343,7 @@ pub fn recv_with_fd(sock: &impl std::os::fd::AsRawFd) -> (Vec<u8>, Option<std::o
     let msg = loop {
         match recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()) {
             Err(nix::Error::EINTR) => continue,
-            r => break r.expect("recvmsg"),
+            r => break r.expect("recvmsg: nothing came within the socket's timeout"),
         }
     };
     let mut fds = vec![];
