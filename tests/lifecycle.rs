@@ -642,29 +642,35 @@ fn notify_socket_with_run() {
     assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
 
     // A signal before READY goes to the container, and the wait goes on:
-    // here the container's answer to it is its READY.
+    // here the container's answer to it is its READY. One while systemd's
+    // BARRIER answer is awaited goes on too, at once.
     b.edit(|c| {
         c["process"]["args"] = serde_json::json!([
             "sh",
             "-c",
-            "trap '/sd-notify READY=1' TERM; echo trapped; while :; do sleep 0.1; done"
+            "trap '/sd-notify READY=1' TERM; trap 'echo usr1' USR1; echo trapped; while :; do sleep 0.1; done"
         ])
     });
     let mut run = b.cmd(&["run", "--bundle", dir.to_str().unwrap(), "nr4"]);
     run.env("NOTIFY_SOCKET", &systemd.path)
         .stdout(std::process::Stdio::piped());
     let mut run = run.spawn().unwrap();
-    // The trap is set once the line comes.
-    let mut line = String::new();
-    std::io::BufReader::new(run.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line, "trapped\n");
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(run.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    );
-    drop(systemd.expect_ready(run.id()));
+    let (tx, lines) = std::sync::mpsc::channel();
+    let out = run.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let next = || lines.recv_timeout(std::time::Duration::from_secs(10)).ok();
+    // The traps are set once the line comes.
+    assert_eq!(next().as_deref(), Some("trapped"));
+    let signal = |s| nix::sys::signal::kill(nix::unistd::Pid::from_raw(run.id() as i32), s).unwrap();
+    signal(nix::sys::signal::Signal::SIGTERM);
+    let barrier = systemd.expect_ready(run.id());
+    signal(nix::sys::signal::Signal::SIGUSR1);
+    assert_eq!(next().as_deref(), Some("usr1"), "USR1 held while BARRIER was awaited");
+    drop(barrier);
     assert!(b.out(&["kill", "nr4", "KILL"]).status.success());
     let _ = run.wait();
 

@@ -38,9 +38,10 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> Result<i32> {
         let told = match a.detach {
             true => notify::wait_and_tell(&sock, host, init, st.pid, None),
             false => {
-                let set = foreground::forwarded();
                 let mut pass_on = |sig| foreground::pass_on(sig, st.pid, relay.as_ref());
-                notify::wait_and_tell(&sock, host, init, std::process::id() as i32, Some((&set, &mut pass_on)))
+                notify::Signals::new(&foreground::forwarded(), &mut pass_on).and_then(|signals| {
+                    notify::wait_and_tell(&sock, host, init, std::process::id() as i32, Some(signals))
+                })
             }
         };
         // Closed now: a process that goes on sending gets ECONNREFUSED

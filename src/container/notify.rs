@@ -55,7 +55,7 @@ impl Host {
     /// READY=1 and MAINPID, hull's own words (the container's message is
     /// never passed on: it could carry other fields), then BARRIER=1 with a
     /// pipe whose end systemd closes once it has read them.
-    fn tell_ready(&self, main_pid: i32) -> Result<()> {
+    fn tell_ready(&self, main_pid: i32, signals: &mut Option<Signals>) -> Result<()> {
         let send = |data: &[u8], fds: &[std::os::fd::RawFd]| {
             let rights = [ControlMessage::ScmRights(fds)];
             let cmsg: &[ControlMessage] = if fds.is_empty() { &[] } else { &rights };
@@ -72,18 +72,24 @@ impl Host {
         let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("NOTIFY_SOCKET: pipe")?;
         send(b"BARRIER=1", &[write_end.as_raw_fd()])?;
         drop(write_end);
-        self.barrier(read_end);
+        self.barrier(read_end, signals);
         Ok(())
     }
 
     /// Waits for systemd to close its copy of the pipe: 30 s at most, as
     /// runc, for a listener that does not know BARRIER.
-    fn barrier(&self, read_end: OwnedFd) {
-        let mut fds = [PollFd::new(read_end.as_fd(), PollFlags::POLLIN)];
-        let limit = PollTimeout::try_from(Duration::from_secs(30)).unwrap_or(PollTimeout::MAX);
-        if poll(&mut fds, limit) != Ok(1) {
-            tracing::warn!("NOTIFY_SOCKET {:?}: no BARRIER answer in 30 s; going on", self.name);
-            return;
+    fn barrier(&self, read_end: OwnedFd, signals: &mut Option<Signals>) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match readable(read_end.as_fd(), signals, left) {
+                Ok(true) => break,
+                Ok(false) if !left.is_zero() => continue,
+                _ => {
+                    tracing::warn!("NOTIFY_SOCKET {:?}: no BARRIER answer in 30 s; going on", self.name);
+                    return;
+                }
+            }
         }
         let mut byte = [0u8; 1];
         if std::fs::File::from(read_end).read(&mut byte).is_ok_and(|n| n > 0) {
@@ -93,6 +99,46 @@ impl Host {
             );
         }
     }
+}
+
+/// The signals a foreground run passes on while it waits (blocked, so
+/// they queue on the signalfd), and what passes them on.
+pub struct Signals<'a> {
+    fd: SignalFd,
+    pass_on: &'a mut dyn FnMut(Signal),
+}
+
+impl<'a> Signals<'a> {
+    pub fn new(set: &SigSet, pass_on: &'a mut dyn FnMut(Signal)) -> Result<Signals<'a>> {
+        let fd = SignalFd::with_flags(set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).context("signalfd")?;
+        Ok(Signals { fd, pass_on })
+    }
+
+    fn pass_on_pending(&mut self) {
+        while let Ok(Some(info)) = self.fd.read_signal() {
+            if let Ok(sig) = Signal::try_from(info.ssi_signo as i32) {
+                (self.pass_on)(sig);
+            }
+        }
+    }
+}
+
+/// Waits up to `timeout` for `fd` to be readable, passing on the signals
+/// that come meanwhile; whether it is.
+fn readable(fd: std::os::fd::BorrowedFd, signals: &mut Option<Signals>, timeout: Duration) -> Result<bool> {
+    let mut fds = vec![PollFd::new(fd, PollFlags::POLLIN)];
+    fds.extend(signals.as_ref().map(|s| PollFd::new(s.fd.as_fd(), PollFlags::POLLIN)));
+    let timeout = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+    match poll(&mut fds, timeout) {
+        Ok(0) | Err(nix::Error::EINTR) => return Ok(false),
+        Ok(_) => {}
+        Err(e) => return Err(e).context("NOTIFY_SOCKET: poll"),
+    }
+    let ready = fds[0].revents().is_some_and(|r| !r.is_empty());
+    if let Some(s) = signals.as_mut() {
+        s.pass_on_pending();
+    }
+    Ok(ready)
 }
 
 /// create: `dir` (in the container's state directory) bound read-only at
@@ -157,41 +203,23 @@ pub fn bind(dir: &Path) -> Result<OwnedFd> {
 
 /// Waits for the container's READY=1 on `sock` and tells `host` with
 /// MAINPID=`main_pid`. Ends without a word when the init is gone. With
-/// `signals` (a foreground run, the set blocked), each one that comes
-/// meanwhile goes to `pass_on`, and the wait goes on.
+/// `signals` (a foreground run), each one that comes meanwhile is passed
+/// on, and the wait goes on.
 pub fn wait_and_tell(
     sock: &OwnedFd,
     host: &Host,
     init: (i32, u64),
     main_pid: i32,
-    signals: Option<(&SigSet, &mut dyn FnMut(Signal))>,
+    mut signals: Option<Signals>,
 ) -> Result<()> {
-    let (sigfd, mut pass_on) = match signals {
-        Some((set, f)) => (
-            Some(SignalFd::with_flags(set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).context("signalfd")?),
-            Some(f),
-        ),
-        None => (None, None),
-    };
     let mut buf = [0u8; 4096];
     while crate::state::is_alive(init.0, init.1) {
-        let mut fds = vec![PollFd::new(sock.as_fd(), PollFlags::POLLIN)];
-        fds.extend(sigfd.as_ref().map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN)));
         // The init is not our child: its exit is seen by looking, each 100 ms.
-        match poll(&mut fds, PollTimeout::from(100u8)) {
-            Ok(0) | Err(nix::Error::EINTR) => continue,
-            Ok(_) => {}
-            Err(e) => return Err(e).context("NOTIFY_SOCKET: poll"),
-        }
-        if let (Some(sfd), Some(f)) = (&sigfd, pass_on.as_mut()) {
-            while let Ok(Some(info)) = sfd.read_signal() {
-                if let Ok(sig) = Signal::try_from(info.ssi_signo as i32) {
-                    f(sig);
-                }
-            }
+        if !readable(sock.as_fd(), &mut signals, Duration::from_millis(100))? {
+            continue;
         }
         match socket::recv(sock.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
-            Ok(n) if says_ready(&buf[..n]) => return host.tell_ready(main_pid),
+            Ok(n) if says_ready(&buf[..n]) => return host.tell_ready(main_pid, &mut signals),
             Ok(_) | Err(nix::Error::EAGAIN | nix::Error::EINTR) => {}
             Err(e) => return Err(e).context("NOTIFY_SOCKET: read the container's socket"),
         }
