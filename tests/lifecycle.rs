@@ -462,17 +462,9 @@ fn pidfd_pid(fd: &std::os::fd::OwnedFd) -> i64 {
 #[test]
 fn pidfd_socket_gets_the_process() {
     let b = Bundle::new(&["sleep", "60"]);
-    let dir = b.dir();
     let sock = b.tmp.path().join("pidfd.sock");
     let rx = common::fd_receiver(&sock);
-    let o = b.out_detached(&[
-        "create",
-        "--pidfd-socket",
-        sock.to_str().unwrap(),
-        "--bundle",
-        dir.to_str().unwrap(),
-        "pfd",
-    ]);
+    let o = b.create("pfd", &["--pidfd-socket", sock.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let (payload, fd) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
     assert_eq!(payload, "standard");
@@ -501,14 +493,7 @@ fn pidfd_socket_gets_the_process() {
     assert!(b.out(&["delete", "--force", "pfd"]).status.success());
 
     let nobody = b.tmp.path().join("nobody.sock");
-    let o = b.out_detached(&[
-        "create",
-        "--pidfd-socket",
-        nobody.to_str().unwrap(),
-        "--bundle",
-        dir.to_str().unwrap(),
-        "pfd2",
-    ]);
+    let o = b.create("pfd2", &["--pidfd-socket", nobody.to_str().unwrap()]);
     assert!(
         !o.status.success() && stderr(&o).contains("--pidfd-socket"),
         "{}",
@@ -561,13 +546,7 @@ impl Systemd {
 /// at /sd-notify (busybox has no systemd-notify).
 fn notify_bundle(script: &str) -> Bundle {
     let b = Bundle::new(&["sh", "-c", script]);
-    let o = std::process::Command::new("cc")
-        .args(["-O2", "-static", "-o"])
-        .arg(b.rootfs().join("sd-notify"))
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sd-notify.c"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "cc: {}", stderr(&o));
+    b.build_fixture("sd-notify.c", "sd-notify", &["-O2"]);
     b
 }
 

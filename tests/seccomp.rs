@@ -238,13 +238,7 @@ fn notify_hands_the_listener_to_the_agent_which_answers() {
 
 /// tests/fixtures/abi-probe.c, built into the bundle's rootfs as /abi-probe.
 fn build_probe(b: &Bundle) {
-    let o = std::process::Command::new("gcc")
-        .args(["-static", "-no-pie", "-O1", "-o"])
-        .arg(b.rootfs().join("abi-probe"))
-        .arg("tests/fixtures/abi-probe.c")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "gcc: {}", stderr(&o));
+    b.build_fixture("abi-probe.c", "abi-probe", &["-no-pie", "-O1"]);
 }
 
 /// Under a profile whose default is EPERM, a syscall newer than any it names

@@ -51,13 +51,7 @@ fn exe_race(id: &str, caps: &[&str], runs: bool) -> (u64, u64) {
     let copy = b.tmp.path().join("hull-copy");
     std::fs::copy(common::HULL, &copy).unwrap();
     let runtime = copy.to_str().unwrap().to_string();
-    let o = std::process::Command::new("cc")
-        .args(["-O2", "-static", "-o"])
-        .arg(b.rootfs().join("bin/thief"))
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/exe-thief.c"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "cc: {}", stderr(&o));
+    b.build_fixture("exe-thief.c", "bin/thief", &["-O2"]);
     let add_caps = |c: &mut serde_json::Value| {
         for set in ["bounding", "effective", "permitted"] {
             for cap in caps {

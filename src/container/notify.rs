@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::socket::{self, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr};
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
 use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
 
 /// The socket's path in the container, runc's.
@@ -56,21 +56,11 @@ impl Host {
     /// never passed on: it could carry other fields), then BARRIER=1 with a
     /// pipe whose end systemd closes once it has read them.
     fn tell_ready(&self, main_pid: i32, signals: &mut Option<Signals>) -> Result<()> {
-        let send = |data: &[u8], fds: &[std::os::fd::RawFd]| {
-            let rights = [ControlMessage::ScmRights(fds)];
-            let cmsg: &[ControlMessage] = if fds.is_empty() { &[] } else { &rights };
-            socket::sendmsg::<()>(
-                self.fd.as_raw_fd(),
-                &[std::io::IoSlice::new(data)],
-                cmsg,
-                MsgFlags::MSG_NOSIGNAL,
-                None,
-            )
-            .with_context(|| format!("NOTIFY_SOCKET {:?}: send", self.name))
-        };
-        send(format!("READY=1\nMAINPID={main_pid}\n").as_bytes(), &[])?;
+        let failed = || format!("NOTIFY_SOCKET {:?}: send", self.name);
+        let ready = format!("READY=1\nMAINPID={main_pid}\n");
+        socket::send(self.fd.as_raw_fd(), ready.as_bytes(), MsgFlags::MSG_NOSIGNAL).with_context(failed)?;
         let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("NOTIFY_SOCKET: pipe")?;
-        send(b"BARRIER=1", &[write_end.as_raw_fd()])?;
+        crate::fdpass::send(self.fd.as_raw_fd(), b"BARRIER=1", write_end.as_raw_fd()).with_context(failed)?;
         drop(write_end);
         self.barrier(read_end, signals);
         Ok(())

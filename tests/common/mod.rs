@@ -182,6 +182,24 @@ impl Bundle {
         st
     }
 
+    /// tests/fixtures/SOURCE compiled static into the rootfs at `at`, for
+    /// what busybox has no applet for.
+    pub fn build_fixture(&self, source: &str, at: &str, flags: &[&str]) {
+        let o = Command::new("cc")
+            .arg("-static")
+            .args(flags)
+            .arg("-o")
+            .arg(self.rootfs().join(at))
+            .arg(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/fixtures")
+                    .join(source),
+            )
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "cc {source}: {}", stderr(&o));
+    }
+
     /// The ids left under this test's --root.
     /// `run -d --bundle <dir> <id>`.
     pub fn run_detached(&self, id: &str) -> Output {
