@@ -70,6 +70,7 @@ fn nothing_left(b: &Bundle, before: &leaks::Snapshot, point: &str) {
 
 #[test]
 fn a_crash_at_any_step_leaves_nothing_that_delete_force_cannot_clear() {
+    let _alone = SUBREAPER.lock().unwrap_or_else(|e| e.into_inner());
     let b = Bundle::new(&["sleep", "100"]);
     let dir = b.dir().to_string_lossy().into_owned();
     let pid_file = b.tmp.path().join("logs/pid").to_string_lossy().into_owned();
@@ -155,4 +156,206 @@ fn a_crash_at_any_step_leaves_nothing_that_delete_force_cannot_clear() {
         exec_points.len(),
         delete_points.len()
     );
+}
+
+/// State letter of /proc/PID/stat ('T' stopped, 'Z' zombie), or None.
+fn proc_state(pid: i32) -> Option<char> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    s.rsplit(')').next()?.trim_start().chars().next()
+}
+
+fn ppid_of(pid: i32) -> Option<i32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines().find_map(|l| l.strip_prefix("PPid:")?.trim().parse().ok())
+}
+
+/// The processes of `init`'s pid namespace other than `init`.
+fn others_in_pid_ns(init: i32) -> Vec<i32> {
+    let ns = std::fs::read_link(format!("/proc/{init}/ns/pid")).unwrap();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&p| p != init && std::fs::read_link(format!("/proc/{p}/ns/pid")).is_ok_and(|n| n == ns))
+        .collect()
+}
+
+/// A process started to take `pid` as soon as it is free: ns_last_pid is set
+/// just below it (other tests fork too, so a few tries). Returns the
+/// process, on whatever pid it got.
+fn spawn_on_pid(pid: i32) -> std::process::Child {
+    let mut last = None;
+    for _ in 0..20 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).unwrap();
+        let child = std::process::Command::new("sleep").arg("100").spawn().unwrap();
+        if child.id() as i32 == pid {
+            return child;
+        }
+        if let Some(mut c) = last.replace(child) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+    last.unwrap()
+}
+
+/// While the race test's process is a subreaper, orphans of the crash
+/// test's hull commands would be its to reap: the two do not overlap.
+static SUBREAPER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn set_subreaper(on: bool) {
+    // SAFETY: prctl with integer arguments only.
+    assert_eq!(
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, on as libc::c_ulong, 0, 0, 0) },
+        0
+    );
+}
+
+/// Reaps `pid` if it is a zombie child of this process; waits up to 5 s for
+/// it to become one.
+fn reap_if_ours(pid: i32) {
+    common::eventually(5, || {
+        !matches!(
+            nix::sys::wait::waitpid(
+                nix::unistd::Pid::from_raw(pid),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG)
+            ),
+            Ok(nix::sys::wait::WaitStatus::StillAlive)
+        )
+    });
+}
+
+/// Undoes what the race test did, also when it fails: kills what it
+/// started, stops being a subreaper, reaps what it was left and removes the
+/// sub-cgroup it made.
+struct Cleanup {
+    kill: Vec<i32>,
+    reap: Vec<i32>,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for &p in &self.kill {
+            // SAFETY: kill(2) with a pid and a signal.
+            unsafe {
+                libc::kill(p, libc::SIGKILL);
+                libc::kill(p, libc::SIGCONT);
+            }
+        }
+        set_subreaper(false);
+        // The exec'd process first: a pid namespace's init does not finish
+        // dying before the last of its pids is freed.
+        for &p in &self.reap {
+            reap_if_ours(p);
+        }
+        common::eventually(5, || std::fs::remove_dir(&self.dir).is_ok() || !self.dir.exists());
+    }
+}
+
+/// The exec'd process is placed (into a `--cgroup` sub-cgroup, and its pidfd
+/// to `--pidfd-socket`) by pid. A container can tear its pid namespace down
+/// just then, killing it; were it reaped (a shim, as containerd's, reaps
+/// its orphans) another process could take its pid, and be moved into the
+/// container's cgroup and handed out as the pidfd. Here `exec -d` stops
+/// once its process is forked, the init is killed, the test reaps what it
+/// is given (as a shim does) and starts a process on the pid. The exec must
+/// touch neither that process's cgroup nor hand out its pidfd, and fail.
+/// Before hull's exec held the pid (as a subreaper), the other process got
+/// the container's memory cgroup and its pidfd was sent.
+#[test]
+fn an_exec_killed_before_it_is_placed_leaves_its_pid_to_nobody() {
+    let _alone = SUBREAPER.lock().unwrap_or_else(|e| e.into_inner());
+    // This test process plays the shim, which is a subreaper.
+    set_subreaper(true);
+    let b = Bundle::new(&["sleep", "100"]);
+    let path = format!("hull-test-{}-race", std::process::id());
+    b.edit(|c| c["linux"]["cgroupsPath"] = serde_json::json!(format!("/{path}")));
+    let (hierarchy, flag) = match std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        false => ("/sys/fs/cgroup/memory", "memory:sub"),
+        true => ("/sys/fs/cgroup", "sub"),
+    };
+    let mut cleanup = Cleanup {
+        kill: vec![],
+        reap: vec![],
+        dir: std::path::Path::new(hierarchy).join(&path).join("sub"),
+    };
+    let o = b.run_detached("race");
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::create_dir(&cleanup.dir).unwrap();
+    let init = b.state("race")["pid"].as_i64().unwrap() as i32;
+    let sock = b.tmp.path().join("pidfd.sock");
+    let rx = common::fd_receiver(&sock);
+    let logs = b.tmp.path().join("logs");
+    let sock_arg = sock.to_str().unwrap();
+    let mut exec = b.cmd(&[
+        "exec",
+        "-d",
+        "--cgroup",
+        flag,
+        "--pidfd-socket",
+        sock_arg,
+        "race",
+        "sleep",
+        "100",
+    ]);
+    exec.env("HULL_FAULT_STOP", "exec:forked")
+        .stdout(std::fs::File::create(logs.join("exec-out")).unwrap())
+        .stderr(std::fs::File::create(logs.join("exec-err")).unwrap());
+    let mut hull = exec.spawn().unwrap();
+    let hull_pid = hull.id() as i32;
+    cleanup.kill.push(hull_pid);
+    assert!(
+        common::eventually(10, || proc_state(hull_pid) == Some('T')),
+        "exec never reached exec:forked"
+    );
+    let forked = others_in_pid_ns(init);
+    assert_eq!(forked.len(), 1, "the exec'd process: {forked:?}");
+    let p = forked[0];
+    cleanup.reap.push(p);
+
+    // SAFETY: kill(2) with a pid and a signal.
+    unsafe { libc::kill(init, libc::SIGKILL) };
+    let me = std::process::id() as i32;
+    assert!(
+        common::eventually(10, || proc_state(p) == Some('Z')
+            && ppid_of(p).is_some_and(|pp| pp == me || pp == hull_pid)),
+        "the exec'd process did not die and pass to a reaper"
+    );
+    if ppid_of(p) == Some(me) {
+        reap_if_ours(p);
+    }
+    let mut decoy = spawn_on_pid(p);
+    cleanup.kill.push(decoy.id() as i32);
+    cleanup.reap.extend([decoy.id() as i32, init]);
+    let cgroup_before = std::fs::read_to_string(format!("/proc/{}/cgroup", decoy.id())).unwrap();
+
+    // SAFETY: kill(2) with a pid and a signal.
+    unsafe { libc::kill(hull_pid, libc::SIGCONT) };
+    let status = hull.wait().unwrap();
+    let cgroup_after = std::fs::read_to_string(format!("/proc/{}/cgroup", decoy.id())).unwrap();
+    assert_eq!(
+        cgroup_before,
+        cgroup_after,
+        "exec (exit {status}) moved pid {} into the container's cgroup",
+        decoy.id()
+    );
+    if let Ok((_, fd)) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
+        let info =
+            std::fs::read_to_string(format!("/proc/self/fdinfo/{}", std::os::fd::AsRawFd::as_raw_fd(&fd))).unwrap();
+        assert!(
+            !info.lines().any(|l| l == format!("Pid:\t{}", decoy.id())),
+            "exec sent the pidfd of pid {}, not its own process's",
+            decoy.id()
+        );
+    }
+    let err = std::fs::read_to_string(logs.join("exec-err")).unwrap();
+    assert!(
+        !status.success() && err.contains("died before it could start"),
+        "exec of a process killed before it started: {status}: {err}"
+    );
+    let _ = decoy.kill();
+    let _ = decoy.wait();
+    drop(cleanup);
+    let o = b.out(&["delete", "--force", "race"]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }

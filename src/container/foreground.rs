@@ -36,10 +36,7 @@ pub fn block_signals() -> Result<SigSet> {
     set.add(Signal::SIGCHLD);
     let mut old = SigSet::empty();
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old)).context("block signals")?;
-    // SAFETY: prctl with integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("become a child subreaper");
-    }
+    crate::launcher::become_subreaper()?;
     Ok(old)
 }
 

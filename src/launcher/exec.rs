@@ -116,6 +116,10 @@ pub fn launch(req: &ExecRequest) -> Result<i32> {
         .then(super::kernel::open_proc)
         .transpose()?;
     let affinity = process::affinity::ExecAffinity::of(req.process)?;
+    // The process is placed (cgroup, pidfd) by pid after stage 1 has exited:
+    // should the container's pid namespace be torn down meanwhile, the pid
+    // must stay a zombie of ours, not be reaped and reused by another.
+    super::become_subreaper()?;
     let (parent, child) = sync::pair()?;
     // SAFETY: exec is single-threaded up to here.
     match unsafe { fork() }.context("fork")? {
@@ -293,7 +297,9 @@ fn supervise(req: &ExecRequest, ch: &Channel) -> Result<i32> {
                     return Err(e);
                 }
                 hull_sys::fault::point("exec:placed");
-                ch.send(&Msg::Placed)?;
+                // EPIPE: the process (the last to hold the other end) is dead.
+                ch.send(&Msg::Placed)
+                    .context("the exec'd process died before it could start")?;
             }
             Some(Msg::SeccompListener) => {
                 let handed = ch

@@ -337,6 +337,16 @@ pub fn reap(pid: i32) {
     wait_gone(pid, Duration::from_secs(10));
 }
 
+/// Makes the orphans of this process's children its own, so a pid it was
+/// told stays taken (at worst by a zombie) until this process reaps it.
+pub fn become_subreaper() -> Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("become a child subreaper");
+    }
+    Ok(())
+}
+
 /// Waits for a process that may not be our child to exit (or be a zombie).
 pub fn wait_gone(pid: i32, limit: Duration) -> bool {
     let start = crate::state::start_time(pid);
