@@ -26,13 +26,7 @@ pub fn connect(path: &Path, flag: &str) -> Result<OwnedFd> {
 /// A pidfd of `pid` to a --pidfd-socket, with runc's payload: "standard"
 /// for a container's init, "setns" for an exec'd process.
 pub fn send_pidfd(sock: &OwnedFd, pid: i32, payload: &str) -> Result<()> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("--pidfd-socket: pidfd_open({pid})"));
-    }
-    // SAFETY: a fresh fd from pidfd_open, owned here alone.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    let pidfd = crate::pidfd::open(pid).with_context(|| format!("--pidfd-socket: pidfd_open({pid})"))?;
     send(sock.as_raw_fd(), payload.as_bytes(), pidfd.as_raw_fd()).context("--pidfd-socket: send the pidfd")
 }
 

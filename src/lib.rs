@@ -15,6 +15,7 @@ pub mod launcher;
 pub mod logging;
 pub mod netlink;
 pub mod passwd;
+pub mod pidfd;
 pub mod privilege;
 pub mod process;
 pub mod rootfs;

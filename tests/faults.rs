@@ -198,8 +198,8 @@ fn spawn_on_pid(pid: i32) -> std::process::Child {
     last.unwrap()
 }
 
-/// While the race test's process is a subreaper, orphans of the crash
-/// test's hull commands would be its to reap: the two do not overlap.
+/// While a race test's process is a subreaper, orphans of the crash test's
+/// hull commands would be its to reap: they do not overlap.
 static SUBREAPER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn set_subreaper(on: bool) {
@@ -224,13 +224,13 @@ fn reap_if_ours(pid: i32) {
     });
 }
 
-/// Undoes what the race test did, also when it fails: kills what it
+/// Undoes what a race test did, also when it fails: kills what it
 /// started, stops being a subreaper, reaps what it was left and removes the
 /// sub-cgroup it made.
 struct Cleanup {
     kill: Vec<i32>,
     reap: Vec<i32>,
-    dir: std::path::PathBuf,
+    dir: Option<std::path::PathBuf>,
 }
 
 impl Drop for Cleanup {
@@ -248,7 +248,9 @@ impl Drop for Cleanup {
         for &p in &self.reap {
             reap_if_ours(p);
         }
-        common::eventually(5, || std::fs::remove_dir(&self.dir).is_ok() || !self.dir.exists());
+        if let Some(dir) = &self.dir {
+            common::eventually(5, || std::fs::remove_dir(dir).is_ok() || !dir.exists());
+        }
     }
 }
 
@@ -277,11 +279,11 @@ fn an_exec_killed_before_it_is_placed_leaves_its_pid_to_nobody() {
     let mut cleanup = Cleanup {
         kill: vec![],
         reap: vec![],
-        dir: std::path::Path::new(hierarchy).join(&path).join("sub"),
+        dir: Some(std::path::Path::new(hierarchy).join(&path).join("sub")),
     };
     let o = b.run_detached("race");
     assert!(o.status.success(), "{}", stderr(&o));
-    std::fs::create_dir(&cleanup.dir).unwrap();
+    std::fs::create_dir(cleanup.dir.as_ref().unwrap()).unwrap();
     let init = b.state("race")["pid"].as_i64().unwrap() as i32;
     let sock = b.tmp.path().join("pidfd.sock");
     let rx = common::fd_receiver(&sock);
@@ -357,5 +359,65 @@ fn an_exec_killed_before_it_is_placed_leaves_its_pid_to_nobody() {
     let _ = decoy.wait();
     drop(cleanup);
     let o = b.out(&["delete", "--force", "race"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// `kill` reads the container's status, then signals its init. Should the
+/// init exit between the two and its pid be reaped (by a shim) and taken
+/// by another process, that process must not get the signal. Here `kill`
+/// stops after the status, the init is killed and reaped, and a process
+/// started on its pid. Before kill went through a pidfd of the init checked
+/// against state.json's start time, that process was killed.
+#[test]
+fn a_kill_after_the_init_is_gone_signals_nobody_else() {
+    let _alone = SUBREAPER.lock().unwrap_or_else(|e| e.into_inner());
+    set_subreaper(true);
+    let b = Bundle::new(&["sleep", "100"]);
+    let mut cleanup = Cleanup {
+        kill: vec![],
+        reap: vec![],
+        dir: None,
+    };
+    let o = b.run_detached("gone");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let init = b.state("gone")["pid"].as_i64().unwrap() as i32;
+    let logs = b.tmp.path().join("logs");
+    let mut kill = b.cmd(&["kill", "gone", "KILL"]);
+    kill.env("HULL_FAULT_STOP", "kill:checked")
+        .stdout(std::fs::File::create(logs.join("kill-out")).unwrap())
+        .stderr(std::fs::File::create(logs.join("kill-err")).unwrap());
+    let mut hull = kill.spawn().unwrap();
+    let hull_pid = hull.id() as i32;
+    cleanup.kill.push(hull_pid);
+    cleanup.reap.push(init);
+    assert!(
+        common::eventually(10, || proc_state(hull_pid) == Some('T')),
+        "kill never reached kill:checked"
+    );
+
+    // SAFETY: kill(2) with a pid and a signal.
+    unsafe { libc::kill(init, libc::SIGKILL) };
+    reap_if_ours(init);
+    let mut decoy = spawn_on_pid(init);
+    cleanup.kill.push(decoy.id() as i32);
+    assert_eq!(decoy.id() as i32, init, "no process could be started on the init's pid");
+
+    // SAFETY: kill(2) with a pid and a signal.
+    unsafe { libc::kill(hull_pid, libc::SIGCONT) };
+    let status = hull.wait().unwrap();
+    let err = std::fs::read_to_string(logs.join("kill-err")).unwrap();
+    assert!(
+        decoy.try_wait().unwrap().is_none(),
+        "kill (exit {status}: {err}) killed pid {}, which is not the container's",
+        decoy.id()
+    );
+    assert!(
+        !status.success() && err.contains("no such process"),
+        "kill of an init gone meanwhile: {status}: {err}"
+    );
+    let _ = decoy.kill();
+    let _ = decoy.wait();
+    drop(cleanup);
+    let o = b.out(&["delete", "--force", "gone"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }

@@ -427,13 +427,14 @@ pub fn signal(dir: &ContainerDir, st: &State, sig: i32, all: bool) -> Result<()>
         }
         bail!("{}: {:?} is stopped", phrases::NOT_RUNNING, st.id);
     }
+    fault::point("kill:checked");
     if all {
         match &st.cgroup {
             Some(c) => Cgroup::open(&c.path)?.signal_all(sig)?,
             None => signals::signal_all(st, sig)?,
         }
     } else {
-        signals::send(st.pid, sig).with_context(|| format!("container {:?}: signal {sig}", st.id))?;
+        signals::send_to_init(st, sig).with_context(|| format!("container {:?}: signal {sig}", st.id))?;
     }
     if sig == libc::SIGKILL && status == Status::Paused {
         cgroup_of(st)?.thaw()?;

@@ -39,6 +39,28 @@ pub fn send(pid: i32, sig: i32) -> Result<()> {
     Ok(())
 }
 
+/// `sig` to the container's init, through a pidfd taken while its pid is
+/// still the process state.json names (same start time): an init that
+/// exited since its status was read, its pid taken by another process, is
+/// not signalled, nor is that process.
+pub fn send_to_init(st: &State, sig: i32) -> Result<()> {
+    let gone = || anyhow::anyhow!("{} (pid {})", super::phrases::NO_SUCH_PROCESS, st.pid);
+    let pidfd = match crate::pidfd::open(st.pid) {
+        Ok(fd) => fd,
+        // Kernels before 5.3: the pid alone.
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => return send(st.pid, sig),
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(gone()),
+        Err(e) => return Err(e).with_context(|| format!("pidfd_open({})", st.pid)),
+    };
+    if !crate::state::is_alive(st.pid, st.pid_start) {
+        return Err(gone());
+    }
+    match crate::pidfd::send_signal(&pidfd, sig) {
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(gone()),
+        r => r.context("pidfd_send_signal"),
+    }
+}
+
 fn pidns(pid: i32) -> Option<std::path::PathBuf> {
     std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok()
 }
@@ -47,12 +69,12 @@ fn pidns(pid: i32) -> Option<std::path::PathBuf> {
 /// process in it; without, only the init can be told apart until cgroups land.
 pub fn signal_all(st: &State, sig: i32) -> Result<()> {
     let Some(ns) = pidns(st.pid) else {
-        return send(st.pid, sig);
+        return send_to_init(st, sig);
     };
     if Some(&ns) == pidns(std::process::id() as i32).as_ref() {
-        return send(st.pid, sig);
+        return send_to_init(st, sig);
     }
-    send(st.pid, sig)?;
+    send_to_init(st, sig)?;
     for e in std::fs::read_dir("/proc").context("read /proc")?.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
             continue;
