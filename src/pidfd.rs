@@ -31,3 +31,40 @@ pub fn send_signal(pidfd: &OwnedFd, sig: i32) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// `sig` to `pid` only while it is still the process that started at
+/// `start` (state.json's pid and start time). Ok(false): that process is
+/// gone.
+pub fn signal_if_same(pid: i32, start: u64, sig: i32) -> std::io::Result<bool> {
+    signal_checked(pid, sig, || crate::state::is_alive(pid, start))
+}
+
+/// `sig` to the process on `pid` if `still` holds once a pidfd of it is
+/// taken: the check then sees the process the signal goes to, through that
+/// pidfd, so one that has taken the pid since is never signalled.
+/// Ok(false): there is no such process, or `still` said no.
+pub fn signal_checked(pid: i32, sig: i32, still: impl Fn() -> bool) -> std::io::Result<bool> {
+    let pidfd = match open(pid) {
+        Ok(fd) => Some(fd),
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(false),
+        // Before 5.3 (ENOSYS), or a seccomp profile that predates pidfds
+        // (EPERM): the pid alone, checked just before.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => None,
+        Err(e) => return Err(e),
+    };
+    if !still() {
+        return Ok(false);
+    }
+    let sent = match &pidfd {
+        Some(fd) => send_signal(fd, sig),
+        // SAFETY: kill(2) with plain integers.
+        None => match unsafe { libc::kill(pid, sig) } {
+            0 => Ok(()),
+            _ => Err(std::io::Error::last_os_error()),
+        },
+    };
+    match sent {
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(false),
+        r => r.map(|()| true),
+    }
+}

@@ -254,6 +254,68 @@ impl Drop for Cleanup {
     }
 }
 
+/// Spawns `cmd` to stop itself at fault `point` (HULL_FAULT_STOP), its
+/// output to logs/NAME-out and -err; returns it once stopped.
+fn stopped_at(b: &Bundle, mut cmd: std::process::Command, point: &str, cleanup: &mut Cleanup) -> std::process::Child {
+    let logs = b.tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    cmd.env("HULL_FAULT_STOP", point)
+        .stdout(std::fs::File::create(logs.join("stopped-out")).unwrap())
+        .stderr(std::fs::File::create(logs.join("stopped-err")).unwrap());
+    let hull = cmd.spawn().unwrap();
+    let pid = hull.id() as i32;
+    cleanup.kill.push(pid);
+    assert!(
+        common::eventually(10, || proc_state(pid) == Some('T')),
+        "hull never reached {point}"
+    );
+    hull
+}
+
+/// What the stopped command wrote to stderr.
+fn stopped_err(b: &Bundle) -> String {
+    std::fs::read_to_string(b.tmp.path().join("logs/stopped-err")).unwrap_or_default()
+}
+
+/// The attack: SIGKILLs `killer`, which takes `victim` with it; once the
+/// victim is a zombie of this process (reaped here, as a shim reaps) or of
+/// hull (which holds it), starts a process to take its pid.
+fn kill_and_take_pid(killer: i32, victim: i32, hull: i32, cleanup: &mut Cleanup) -> std::process::Child {
+    cleanup.reap.push(victim);
+    // SAFETY: kill(2) with a pid and a signal.
+    unsafe { libc::kill(killer, libc::SIGKILL) };
+    let me = std::process::id() as i32;
+    assert!(
+        common::eventually(10, || proc_state(victim) == Some('Z')
+            && ppid_of(victim).is_some_and(|pp| pp == me || pp == hull)),
+        "pid {victim} did not die and pass to a reaper"
+    );
+    if ppid_of(victim) == Some(me) {
+        reap_if_ours(victim);
+    }
+    let decoy = spawn_on_pid(victim);
+    cleanup.kill.push(decoy.id() as i32);
+    cleanup.reap.push(decoy.id() as i32);
+    decoy
+}
+
+/// Lets a stopped hull go on and waits for it (a hull stopped again, or
+/// stuck, fails the test instead of hanging it).
+fn resume(mut hull: std::process::Child) -> std::process::ExitStatus {
+    // SAFETY: kill(2) with a pid and a signal.
+    unsafe { libc::kill(hull.id() as i32, libc::SIGCONT) };
+    let mut status = None;
+    common::eventually(20, || {
+        status = hull.try_wait().unwrap();
+        status.is_some()
+    });
+    status.unwrap_or_else(|| panic!("hull {} did not finish once continued", hull.id()))
+}
+
+fn cgroup_of(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap()
+}
+
 /// The exec'd process is placed (into a `--cgroup` sub-cgroup, and its pidfd
 /// to `--pidfd-socket`) by pid. A container can tear its pid namespace down
 /// just then, killing it; were it reaped (a shim, as containerd's, reaps
@@ -267,11 +329,7 @@ impl Drop for Cleanup {
 #[test]
 fn an_exec_killed_before_it_is_placed_leaves_its_pid_to_nobody() {
     let _alone = SUBREAPER.lock().unwrap_or_else(|e| e.into_inner());
-    // This test process plays the shim, which is a subreaper.
-    set_subreaper(true);
-    let b = Bundle::new(&["sleep", "100"]);
     let path = format!("hull-test-{}-race", std::process::id());
-    b.edit(|c| c["linux"]["cgroupsPath"] = serde_json::json!(format!("/{path}")));
     let (hierarchy, flag) = match std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
         false => ("/sys/fs/cgroup/memory", "memory:sub"),
         true => ("/sys/fs/cgroup", "sub"),
@@ -281,15 +339,18 @@ fn an_exec_killed_before_it_is_placed_leaves_its_pid_to_nobody() {
         reap: vec![],
         dir: Some(std::path::Path::new(hierarchy).join(&path).join("sub")),
     };
+    // This test process plays the shim, which is a subreaper.
+    set_subreaper(true);
+    let b = Bundle::new(&["sleep", "100"]);
+    b.edit(|c| c["linux"]["cgroupsPath"] = serde_json::json!(format!("/{path}")));
     let o = b.run_detached("race");
     assert!(o.status.success(), "{}", stderr(&o));
     std::fs::create_dir(cleanup.dir.as_ref().unwrap()).unwrap();
     let init = b.state("race")["pid"].as_i64().unwrap() as i32;
     let sock = b.tmp.path().join("pidfd.sock");
     let rx = common::fd_receiver(&sock);
-    let logs = b.tmp.path().join("logs");
     let sock_arg = sock.to_str().unwrap();
-    let mut exec = b.cmd(&[
+    let exec = b.cmd(&[
         "exec",
         "-d",
         "--cgroup",
@@ -300,44 +361,19 @@ fn an_exec_killed_before_it_is_placed_leaves_its_pid_to_nobody() {
         "sleep",
         "100",
     ]);
-    exec.env("HULL_FAULT_STOP", "exec:forked")
-        .stdout(std::fs::File::create(logs.join("exec-out")).unwrap())
-        .stderr(std::fs::File::create(logs.join("exec-err")).unwrap());
-    let mut hull = exec.spawn().unwrap();
+    let hull = stopped_at(&b, exec, "exec:forked", &mut cleanup);
     let hull_pid = hull.id() as i32;
-    cleanup.kill.push(hull_pid);
-    assert!(
-        common::eventually(10, || proc_state(hull_pid) == Some('T')),
-        "exec never reached exec:forked"
-    );
     let forked = others_in_pid_ns(init);
     assert_eq!(forked.len(), 1, "the exec'd process: {forked:?}");
-    let p = forked[0];
-    cleanup.reap.push(p);
+    let mut decoy = kill_and_take_pid(init, forked[0], hull_pid, &mut cleanup);
+    // After the exec'd process: the init finishes dying only once it is reaped.
+    cleanup.reap.push(init);
+    let cgroup_before = cgroup_of(decoy.id());
 
-    // SAFETY: kill(2) with a pid and a signal.
-    unsafe { libc::kill(init, libc::SIGKILL) };
-    let me = std::process::id() as i32;
-    assert!(
-        common::eventually(10, || proc_state(p) == Some('Z')
-            && ppid_of(p).is_some_and(|pp| pp == me || pp == hull_pid)),
-        "the exec'd process did not die and pass to a reaper"
-    );
-    if ppid_of(p) == Some(me) {
-        reap_if_ours(p);
-    }
-    let mut decoy = spawn_on_pid(p);
-    cleanup.kill.push(decoy.id() as i32);
-    cleanup.reap.extend([decoy.id() as i32, init]);
-    let cgroup_before = std::fs::read_to_string(format!("/proc/{}/cgroup", decoy.id())).unwrap();
-
-    // SAFETY: kill(2) with a pid and a signal.
-    unsafe { libc::kill(hull_pid, libc::SIGCONT) };
-    let status = hull.wait().unwrap();
-    let cgroup_after = std::fs::read_to_string(format!("/proc/{}/cgroup", decoy.id())).unwrap();
+    let status = resume(hull);
     assert_eq!(
         cgroup_before,
-        cgroup_after,
+        cgroup_of(decoy.id()),
         "exec (exit {status}) moved pid {} into the container's cgroup",
         decoy.id()
     );
@@ -350,9 +386,9 @@ fn an_exec_killed_before_it_is_placed_leaves_its_pid_to_nobody() {
             decoy.id()
         );
     }
-    let err = std::fs::read_to_string(logs.join("exec-err")).unwrap();
+    let err = stopped_err(&b);
     assert!(
-        !status.success() && err.contains("died before it could start"),
+        !status.success() && err.contains("the process at its other end died"),
         "exec of a process killed before it started: {status}: {err}"
     );
     let _ = decoy.kill();
@@ -371,41 +407,23 @@ fn an_exec_killed_before_it_is_placed_leaves_its_pid_to_nobody() {
 #[test]
 fn a_kill_after_the_init_is_gone_signals_nobody_else() {
     let _alone = SUBREAPER.lock().unwrap_or_else(|e| e.into_inner());
-    set_subreaper(true);
-    let b = Bundle::new(&["sleep", "100"]);
     let mut cleanup = Cleanup {
         kill: vec![],
         reap: vec![],
         dir: None,
     };
+    set_subreaper(true);
+    let b = Bundle::new(&["sleep", "100"]);
     let o = b.run_detached("gone");
     assert!(o.status.success(), "{}", stderr(&o));
     let init = b.state("gone")["pid"].as_i64().unwrap() as i32;
-    let logs = b.tmp.path().join("logs");
-    let mut kill = b.cmd(&["kill", "gone", "KILL"]);
-    kill.env("HULL_FAULT_STOP", "kill:checked")
-        .stdout(std::fs::File::create(logs.join("kill-out")).unwrap())
-        .stderr(std::fs::File::create(logs.join("kill-err")).unwrap());
-    let mut hull = kill.spawn().unwrap();
+    let hull = stopped_at(&b, b.cmd(&["kill", "gone", "KILL"]), "kill:checked", &mut cleanup);
     let hull_pid = hull.id() as i32;
-    cleanup.kill.push(hull_pid);
-    cleanup.reap.push(init);
-    assert!(
-        common::eventually(10, || proc_state(hull_pid) == Some('T')),
-        "kill never reached kill:checked"
-    );
-
-    // SAFETY: kill(2) with a pid and a signal.
-    unsafe { libc::kill(init, libc::SIGKILL) };
-    reap_if_ours(init);
-    let mut decoy = spawn_on_pid(init);
-    cleanup.kill.push(decoy.id() as i32);
+    let mut decoy = kill_and_take_pid(init, init, hull_pid, &mut cleanup);
     assert_eq!(decoy.id() as i32, init, "no process could be started on the init's pid");
 
-    // SAFETY: kill(2) with a pid and a signal.
-    unsafe { libc::kill(hull_pid, libc::SIGCONT) };
-    let status = hull.wait().unwrap();
-    let err = std::fs::read_to_string(logs.join("kill-err")).unwrap();
+    let status = resume(hull);
+    let err = stopped_err(&b);
     assert!(
         decoy.try_wait().unwrap().is_none(),
         "kill (exit {status}: {err}) killed pid {}, which is not the container's",
@@ -420,4 +438,63 @@ fn a_kill_after_the_init_is_gone_signals_nobody_else() {
     drop(cleanup);
     let o = b.out(&["delete", "--force", "gone"]);
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// The pid namespace init among `pids`: pid 1 where it lives.
+fn ns_init_among(pids: &[i32]) -> Option<i32> {
+    pids.iter().copied().find(|p| {
+        std::fs::read_to_string(format!("/proc/{p}/status"))
+            .is_ok_and(|s| s.lines().any(|l| l.starts_with("NSpid:") && l.ends_with("\t1")))
+    })
+}
+
+/// Through stage 1 (here for a time namespace) `create` learns its init's
+/// pid from stage 1, which then exits, and places the init by that pid. An
+/// init killed just then (by whoever shares its pid namespace) must not
+/// leave the pid to another process that create then acts on. Here create
+/// stops on learning the pid, the init is killed and reaped (as a shim
+/// does) and a process started on its pid. Before create held the pid (as
+/// a subreaper), its cleanup SIGKILLed that process.
+#[test]
+fn a_create_whose_init_dies_before_it_is_placed_touches_no_other_process() {
+    let _alone = SUBREAPER.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cleanup = Cleanup {
+        kill: vec![],
+        reap: vec![],
+        dir: None,
+    };
+    set_subreaper(true);
+    let b = Bundle::new(&["sleep", "100"]);
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.push(serde_json::json!({"type": "time"}));
+    });
+    let dir = b.dir();
+    let create = b.cmd(&["create", "--bundle", dir.to_str().unwrap(), "cr"]);
+    let hull = stopped_at(&b, create, "create:init-pid", &mut cleanup);
+    let hull_pid = hull.id() as i32;
+    let init = ns_init_among(&common::processes_naming(&b.root)).expect("the init");
+    let mut decoy = kill_and_take_pid(init, init, hull_pid, &mut cleanup);
+    let cgroup_before = cgroup_of(decoy.id());
+
+    let status = resume(hull);
+    let err = stopped_err(&b);
+    assert!(
+        decoy.try_wait().unwrap().is_none(),
+        "create (exit {status}: {err}) killed pid {}, which is not its init",
+        decoy.id()
+    );
+    assert_eq!(
+        cgroup_before,
+        cgroup_of(decoy.id()),
+        "create moved pid {} into its cgroup",
+        decoy.id()
+    );
+    assert!(
+        !status.success() && err.contains("the process at its other end died"),
+        "create of an init killed before it was placed: {err}"
+    );
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+    let _ = decoy.kill();
+    let _ = decoy.wait();
 }

@@ -142,23 +142,13 @@ fn an_unprivileged_user_runs_a_rootless_bundle() {
 
     // Detached, exec'd into, killed and deleted by the same user.
     edit(&|v| v["process"]["args"] = json!(["sleep", "60"]));
-    // The container keeps whatever stdio it is given: not the test's pipes.
-    let status = Command::new(HULL)
-        .args(["run", "-d", "bg"])
-        .current_dir(&bundle)
-        .env("XDG_RUNTIME_DIR", &run_dir)
-        .uid(user.uid)
-        .gid(user.gid)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    run_detached_as(&user, &run_dir, &bundle, "bg");
     let o = as_user(&user, &run_dir, &["exec", "bg", "id", "-u"], &bundle);
     assert_eq!(stdout(&o).trim(), "0", "{}", stderr(&o));
     let o = as_user(&user, &run_dir, &["delete", "--force", "bg"], &bundle);
     assert!(o.status.success(), "{}", stderr(&o));
+
+    kill_all_spares_the_pod_sharing_its_pid_namespace(&user, &run_dir, &bundle);
 
     // Limits with no delegated cgroup: a clear error, nothing left.
     edit(&|v| v["linux"]["resources"] = json!({"pids": {"limit": 10}}));
@@ -167,4 +157,79 @@ fn an_unprivileged_user_runs_a_rootless_bundle() {
     assert!(stderr(&o).contains("delegated"), "{}", stderr(&o));
     assert_eq!(std::fs::read_dir(run_dir.join("hull")).unwrap().count(), 0);
     assert!(!Path::new("/sys/fs/cgroup/pids/hull/limited").exists());
+}
+
+/// `run -d` as the user, the container keeping none of the test's pipes.
+fn run_detached_as(u: &TestUser, runtime_dir: &Path, bundle: &Path, id: &str) {
+    let status = Command::new(HULL)
+        .args(["run", "-d", id])
+        .current_dir(bundle)
+        .env("XDG_RUNTIME_DIR", runtime_dir)
+        .uid(u.uid)
+        .gid(u.gid)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "run -d {id}");
+}
+
+/// A pod as rootless podman makes one with `--share pid`: a member joins
+/// the first container's user and pid namespaces, and no cgroup tells
+/// their processes apart. `kill --all` of the member (podman stop's) must
+/// not reach the first container: before, it signalled every process of
+/// the shared namespace.
+fn kill_all_spares_the_pod_sharing_its_pid_namespace(u: &TestUser, runtime_dir: &Path, bundle: &Path) {
+    struct Deleted<'a>(&'a TestUser, &'a Path, &'a Path);
+    impl Drop for Deleted<'_> {
+        fn drop(&mut self) {
+            for id in ["member", "pod"] {
+                let _ = as_user(self.0, self.1, &["delete", "--force", id], self.2);
+            }
+        }
+    }
+    let config = bundle.join("config.json");
+    let original = std::fs::read(&config).unwrap();
+    let _deleted = Deleted(u, runtime_dir, bundle);
+    run_detached_as(u, runtime_dir, bundle, "pod");
+    let state = |id: &str| -> Value {
+        let o = as_user(u, runtime_dir, &["state", id], bundle);
+        serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
+    };
+    let pod = state("pod")["pid"].as_i64().unwrap();
+    let mut v: Value = serde_json::from_slice(&original).unwrap();
+    for ns in v["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "user" || ns["type"] == "pid" {
+            ns["path"] = json!(format!("/proc/{pod}/ns/{}", ns["type"].as_str().unwrap()));
+        }
+    }
+    v["linux"].as_object_mut().unwrap().remove("uidMappings");
+    v["linux"].as_object_mut().unwrap().remove("gidMappings");
+    std::fs::write(&config, serde_json::to_vec(&v).unwrap()).unwrap();
+    run_detached_as(u, runtime_dir, bundle, "member");
+    std::fs::write(&config, &original).unwrap();
+
+    let member = state("member")["pid"].as_i64().unwrap();
+    let ns = |pid: i64| std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
+    assert_eq!(ns(member), ns(pod), "the member is not in the pod's pid namespace");
+
+    let o = as_user(u, runtime_dir, &["kill", "--all", "member", "KILL"], bundle);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        common::eventually(5, || state("member")["status"] == "stopped"),
+        "kill --all did not stop the member"
+    );
+    // A killed pod init can look alive while its namespace drains: what
+    // shows it alive is that a process can still join it.
+    let o = as_user(u, runtime_dir, &["exec", "pod", "true"], bundle);
+    assert!(
+        o.status.success(),
+        "kill --all of the member reached the pod: {}",
+        stderr(&o)
+    );
+    for id in ["member", "pod"] {
+        let o = as_user(u, runtime_dir, &["delete", "--force", id], bundle);
+        assert!(o.status.success(), "delete {id}: {}", stderr(&o));
+    }
 }

@@ -253,7 +253,5 @@ pub fn spawn_adopter(root: &Path, engine_dir: &Path, id: &str) -> Result<()> {
 
 /// SIGKILL to the container's init, if it is still that process.
 pub fn kill_init(rec: &Record) {
-    if hull::state::is_alive(rec.pid, rec.pid_start) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(rec.pid), nix::sys::signal::Signal::SIGKILL);
-    }
+    let _ = hull::pidfd::signal_if_same(rec.pid, rec.pid_start, libc::SIGKILL);
 }

@@ -624,20 +624,37 @@ impl Cgroup {
         count(&hierarchy_dir(&self.path, "pids"))
     }
 
-    /// A signal to every process, frozen first so none can fork away from it.
+    /// A signal to every process, frozen first so none can fork away from it
+    /// (nor exit and leave its pid to another), and thawed after, as runc.
     pub fn signal_all(&self, sig: i32) -> Result<()> {
         if sig == libc::SIGKILL && is_v2() {
             return v2::Dir::new(Path::new(ROOT), &self.path).kill();
         }
-        let frozen = self.freeze().is_ok();
+        match self.freeze() {
+            Ok(()) => {
+                for pid in self.procs() {
+                    // SAFETY: kill(2) with plain integers.
+                    unsafe { libc::kill(pid, sig) };
+                }
+                self.thaw()
+            }
+            Err(_) => {
+                self.signal_listed(sig);
+                // A freeze that timed out half-way is undone; one the host
+                // cannot make needs nothing.
+                let _ = self.thaw();
+                Ok(())
+            }
+        }
+    }
+
+    /// Unfrozen, a listed process can exit and its pid pass to another:
+    /// each is signalled through a pidfd taken while the pid is still in
+    /// cgroup.procs.
+    fn signal_listed(&self, sig: i32) {
         for pid in self.procs() {
-            // SAFETY: kill(2) with plain integers.
-            unsafe { libc::kill(pid, sig) };
+            let _ = crate::pidfd::signal_checked(pid, sig, || self.procs().contains(&pid));
         }
-        if frozen {
-            self.thaw()?;
-        }
-        Ok(())
     }
 
     /// What a create of `path` makes, hierarchy by hierarchy: each

@@ -522,7 +522,7 @@ fn kill_and_wait(st: &State) -> Result<()> {
     if let Some(c) = st.cgroup.as_ref().filter(|c| crate::cgroups::frozen(&c.path)) {
         let _ = Cgroup::open(&c.path).and_then(|cg| cg.thaw());
     }
-    if !launcher::wait_gone(st.pid, Duration::from_secs(10)) {
+    if !launcher::wait_gone(st.pid, st.pid_start, Duration::from_secs(10)) {
         bail!("container {:?}: init {} did not die after SIGKILL", st.id, st.pid);
     }
     Ok(())

@@ -27,37 +27,15 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         .map_err(|_| anyhow::anyhow!("signal {s:?}: unknown signal name"))
 }
 
-pub fn send(pid: i32, sig: i32) -> Result<()> {
-    // SAFETY: kill(2) with plain integers.
-    if unsafe { libc::kill(pid, sig) } != 0 {
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() == Some(libc::ESRCH) {
-            anyhow::bail!("{} (pid {pid})", super::phrases::NO_SUCH_PROCESS);
-        }
-        return Err(e).context("kill");
-    }
-    Ok(())
-}
-
-/// `sig` to the container's init, through a pidfd taken while its pid is
-/// still the process state.json names (same start time): an init that
-/// exited since its status was read, its pid taken by another process, is
-/// not signalled, nor is that process.
+/// `sig` to the container's init, only while its pid is still the process
+/// state.json names (see `pidfd::signal_if_same`): an init that exited
+/// since its status was read, its pid taken by another process, is not
+/// signalled, nor is that process.
 pub fn send_to_init(st: &State, sig: i32) -> Result<()> {
-    let gone = || anyhow::anyhow!("{} (pid {})", super::phrases::NO_SUCH_PROCESS, st.pid);
-    let pidfd = match crate::pidfd::open(st.pid) {
-        Ok(fd) => fd,
-        // Kernels before 5.3: the pid alone.
-        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => return send(st.pid, sig),
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(gone()),
-        Err(e) => return Err(e).with_context(|| format!("pidfd_open({})", st.pid)),
-    };
-    if !crate::state::is_alive(st.pid, st.pid_start) {
-        return Err(gone());
-    }
-    match crate::pidfd::send_signal(&pidfd, sig) {
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(gone()),
-        r => r.context("pidfd_send_signal"),
+    match crate::pidfd::signal_if_same(st.pid, st.pid_start, sig) {
+        Ok(true) => Ok(()),
+        Ok(false) => bail!("{} (pid {})", super::phrases::NO_SUCH_PROCESS, st.pid),
+        Err(e) => Err(e).with_context(|| format!("signal {sig} to pid {}", st.pid)),
     }
 }
 
@@ -65,23 +43,29 @@ fn pidns(pid: i32) -> Option<std::path::PathBuf> {
     std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok()
 }
 
-/// Every process of the container. With its own pid namespace, that is every
-/// process in it; without, only the init can be told apart until cgroups land.
+/// Every process of a container without a cgroup. In a pid namespace of its
+/// own that is every process in it; in one it shares (the host's, a pod's),
+/// only the init can be told apart from the others there.
 pub fn signal_all(st: &State, sig: i32) -> Result<()> {
-    let Some(ns) = pidns(st.pid) else {
-        return send_to_init(st, sig);
-    };
-    if Some(&ns) == pidns(std::process::id() as i32).as_ref() {
-        return send_to_init(st, sig);
-    }
+    // Read before the init is signalled (it may die of it); the init's
+    // check then vouches that this was its namespace.
+    let ns = pidns(st.pid);
     send_to_init(st, sig)?;
+    // The init's SIGKILL takes the whole namespace with it.
+    if !st.own_pid_ns || sig == libc::SIGKILL {
+        return Ok(());
+    }
+    let Some(ns) = ns else {
+        return Ok(());
+    };
     for e in std::fs::read_dir("/proc").context("read /proc")?.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
             continue;
         };
-        if pid != st.pid && pidns(pid).as_ref() == Some(&ns) {
-            let _ = send(pid, sig);
+        if pid == st.pid {
+            continue;
         }
+        let _ = crate::pidfd::signal_checked(pid, sig, || pidns(pid).as_ref() == Some(&ns));
     }
     Ok(())
 }

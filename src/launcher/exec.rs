@@ -45,9 +45,14 @@ pub struct ExecRequest<'a> {
     pub on_placed: Option<&'a dyn Fn(i32) -> Result<()>>,
 }
 
+/// Namespaces to join, by type.
+type Namespaces = Vec<(T, OwnedFd)>;
+
 /// The init's namespaces that differ from ours (joining our own user
-/// namespace again is an error), user first.
-fn container_namespaces(pid: i32, start: u64) -> Result<Vec<(T, OwnedFd)>> {
+/// namespace again is an error), user first, and its root where it has no
+/// mount namespace of its own: all opened before the init is checked to be
+/// alive still, so they are its.
+fn container_namespaces(pid: i32, start: u64) -> Result<(Namespaces, Option<OwnedFd>)> {
     let kinds = [
         (T::User, "user"),
         (T::Ipc, "ipc"),
@@ -74,12 +79,13 @@ fn container_namespaces(pid: i32, start: u64) -> Result<Vec<(T, OwnedFd)>> {
         }
         out.push((t, f.into()));
     }
+    let chroot = chroot_of(pid, &out)?;
     // The init could have exited (and its pid been reused) before the opens:
-    // then these would be someone else's namespaces, or the host's.
+    // then these would be someone else's namespaces (or root), or the host's.
     if !crate::state::is_alive(pid, start) {
         anyhow::bail!("the container's init exited: nothing to exec into");
     }
-    Ok(out)
+    Ok((out, chroot))
 }
 
 /// What lets the process place itself (see `Cgroup::self_placement`): the
@@ -107,9 +113,8 @@ fn self_placement(req: &ExecRequest, namespaces: &[(T, OwnedFd)]) -> Result<Opti
 
 /// Starts the process; returns its pid once it has exec'd.
 pub fn launch(req: &ExecRequest) -> Result<i32> {
-    let namespaces = container_namespaces(req.init_pid, req.init_start)?;
+    let (namespaces, chroot) = container_namespaces(req.init_pid, req.init_start)?;
     let placement = self_placement(req, &namespaces)?;
-    let chroot = chroot_of(req.init_pid, &namespaces)?;
     // The host's procfs, for the LSM attributes and oom_score_adj: the
     // container's /proc is theirs.
     let proc = (process::lsm::asked(req.process) || req.oom_score_adj.is_some())
@@ -297,9 +302,7 @@ fn supervise(req: &ExecRequest, ch: &Channel) -> Result<i32> {
                     return Err(e);
                 }
                 hull_sys::fault::point("exec:placed");
-                // EPIPE: the process (the last to hold the other end) is dead.
-                ch.send(&Msg::Placed)
-                    .context("the exec'd process died before it could start")?;
+                ch.send(&Msg::Placed)?;
             }
             Some(Msg::SeccompListener) => {
                 let handed = ch

@@ -93,6 +93,10 @@ pub fn launch(req: &Launch, cgroup: Option<&mut Cgroup>) -> Result<i32> {
             _ => None,
         },
     };
+    // Through stage 1 the init is placed (cgroup, start time, pidfd) by a
+    // pid it is not our child under: should it die meanwhile, the pid must
+    // stay a zombie of ours, not be reaped and reused by another.
+    become_subreaper()?;
     let (parent, child) = sync::pair()?;
     let pidns = handles.ns.new_flags.intersection(CloneFlags::CLONE_NEWPID);
     let cloned = clones_init(&handles.ns)
@@ -334,7 +338,9 @@ fn may_place_itself(req: &Launch) -> bool {
 /// Kills a failed init and waits for it to be gone.
 pub fn reap(pid: i32) {
     let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-    wait_gone(pid, Duration::from_secs(10));
+    if let Some(start) = crate::state::start_time(pid) {
+        wait_gone(pid, start, Duration::from_secs(10));
+    }
 }
 
 /// Makes the orphans of this process's children its own, so a pid it was
@@ -347,16 +353,17 @@ pub fn become_subreaper() -> Result<()> {
     Ok(())
 }
 
-/// Waits for a process that may not be our child to exit (or be a zombie).
-pub fn wait_gone(pid: i32, limit: Duration) -> bool {
-    let start = crate::state::start_time(pid);
+/// Waits for the process on `pid` that started at `start`, which may not be
+/// our child, to exit (or be a zombie); one that has taken the pid since is
+/// not waited for.
+pub fn wait_gone(pid: i32, start: u64, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         let _ = waitpid(Pid::from_raw(pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
-        match start {
-            Some(s) if crate::state::is_alive(pid, s) => std::thread::sleep(Duration::from_millis(1)),
-            _ => return true,
+        if !crate::state::is_alive(pid, start) {
+            return true;
         }
+        std::thread::sleep(Duration::from_millis(1));
     }
     false
 }

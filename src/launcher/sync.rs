@@ -78,7 +78,7 @@ impl Channel {
             // other side sent before it went is why, and the error to report.
             Err(nix::Error::EPIPE) => match self.recv() {
                 Ok(Some(Msg::Error { msg })) => bail!("{msg}"),
-                _ => Err(nix::Error::EPIPE).context("send on the create channel"),
+                _ => Err(nix::Error::EPIPE).context("send on the create channel: the process at its other end died"),
             },
             Err(e) => Err(e).context("send on the create channel"),
         }
