@@ -254,6 +254,20 @@ impl Drop for Cleanup {
     }
 }
 
+/// A race test's start: the other tests kept out, this process a
+/// subreaper (it plays the shim, which is one), its cleanup armed (with a
+/// sub-cgroup `dir` to remove), and a bundle of `sleep 100`.
+fn race(dir: Option<std::path::PathBuf>) -> (std::sync::MutexGuard<'static, ()>, Cleanup, Bundle) {
+    let alone = SUBREAPER.lock().unwrap_or_else(|e| e.into_inner());
+    let cleanup = Cleanup {
+        kill: vec![],
+        reap: vec![],
+        dir,
+    };
+    set_subreaper(true);
+    (alone, cleanup, Bundle::new(&["sleep", "100"]))
+}
+
 /// Spawns `cmd` to stop itself at fault `point` (HULL_FAULT_STOP), its
 /// output to logs/NAME-out and -err; returns it once stopped.
 fn stopped_at(b: &Bundle, mut cmd: std::process::Command, point: &str, cleanup: &mut Cleanup) -> std::process::Child {
@@ -328,20 +342,12 @@ fn cgroup_of(pid: u32) -> String {
 /// the container's memory cgroup and its pidfd was sent.
 #[test]
 fn an_exec_killed_before_it_is_placed_leaves_its_pid_to_nobody() {
-    let _alone = SUBREAPER.lock().unwrap_or_else(|e| e.into_inner());
     let path = format!("hull-test-{}-race", std::process::id());
     let (hierarchy, flag) = match std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
         false => ("/sys/fs/cgroup/memory", "memory:sub"),
         true => ("/sys/fs/cgroup", "sub"),
     };
-    let mut cleanup = Cleanup {
-        kill: vec![],
-        reap: vec![],
-        dir: Some(std::path::Path::new(hierarchy).join(&path).join("sub")),
-    };
-    // This test process plays the shim, which is a subreaper.
-    set_subreaper(true);
-    let b = Bundle::new(&["sleep", "100"]);
+    let (_alone, mut cleanup, b) = race(Some(std::path::Path::new(hierarchy).join(&path).join("sub")));
     b.edit(|c| c["linux"]["cgroupsPath"] = serde_json::json!(format!("/{path}")));
     let o = b.run_detached("race");
     assert!(o.status.success(), "{}", stderr(&o));
@@ -406,14 +412,7 @@ fn an_exec_killed_before_it_is_placed_leaves_its_pid_to_nobody() {
 /// against state.json's start time, that process was killed.
 #[test]
 fn a_kill_after_the_init_is_gone_signals_nobody_else() {
-    let _alone = SUBREAPER.lock().unwrap_or_else(|e| e.into_inner());
-    let mut cleanup = Cleanup {
-        kill: vec![],
-        reap: vec![],
-        dir: None,
-    };
-    set_subreaper(true);
-    let b = Bundle::new(&["sleep", "100"]);
+    let (_alone, mut cleanup, b) = race(None);
     let o = b.run_detached("gone");
     assert!(o.status.success(), "{}", stderr(&o));
     let init = b.state("gone")["pid"].as_i64().unwrap() as i32;
@@ -457,14 +456,7 @@ fn ns_init_among(pids: &[i32]) -> Option<i32> {
 /// a subreaper), its cleanup SIGKILLed that process.
 #[test]
 fn a_create_whose_init_dies_before_it_is_placed_touches_no_other_process() {
-    let _alone = SUBREAPER.lock().unwrap_or_else(|e| e.into_inner());
-    let mut cleanup = Cleanup {
-        kill: vec![],
-        reap: vec![],
-        dir: None,
-    };
-    set_subreaper(true);
-    let b = Bundle::new(&["sleep", "100"]);
+    let (_alone, mut cleanup, b) = race(None);
     b.edit(|c| {
         let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
         ns.push(serde_json::json!({"type": "time"}));
