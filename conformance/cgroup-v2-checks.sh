@@ -153,6 +153,14 @@ if start family; then
     i=0; while [ ! -e /ctr/tmp/up ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
     n=$(wc -l < "$CG/hull/family/cgroup.procs")
     [ "$n" -ge 3 ] && ok "family: $n processes" || bad "family: $n processes in the cgroup"
+    # A signal other than KILL goes to each process hull finds in the
+    # cgroup (KILL goes through cgroup.kill).
+    $H kill --all family STOP
+    i=0; while [ $i -lt 50 ]; do
+        s=0; for p in $(cat "$CG/hull/family/cgroup.procs"); do [ "$(cut -d' ' -f3 /proc/$p/stat)" = T ] && s=$((s + 1)); done
+        [ "$s" -ge "$n" ] && break; sleep 0.1; i=$((i + 1))
+    done
+    [ "$s" -ge "$n" ] && ok "kill --all STOP: all $n stopped" || bad "kill --all STOP: $s of $n stopped"
     $H kill --all family KILL
     i=0; while [ -s "$CG/hull/family/cgroup.procs" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
     [ -s "$CG/hull/family/cgroup.procs" ] && bad "kill --all: left $(cat "$CG/hull/family/cgroup.procs")" || ok "kill --all: none left"

@@ -46,7 +46,9 @@ pub fn signal_if_same(pid: i32, start: u64, sig: i32) -> std::io::Result<bool> {
 pub fn signal_checked(pid: i32, sig: i32, still: impl Fn() -> bool) -> std::io::Result<bool> {
     let pidfd = match open(pid) {
         Ok(fd) => Some(fd),
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(false),
+        // EINVAL: the pid is still taken, as the session or group id of
+        // processes the dead one left, but no process has it.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ESRCH) | Some(libc::EINVAL)) => return Ok(false),
         // Before 5.3 (ENOSYS), or a seccomp profile that predates pidfds
         // (EPERM): the pid alone, checked just before.
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => None,

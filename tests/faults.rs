@@ -228,19 +228,25 @@ fn reap_if_ours(pid: i32) {
 /// started, stops being a subreaper, reaps what it was left and removes the
 /// sub-cgroup it made.
 struct Cleanup {
-    kill: Vec<i32>,
+    /// pidfds, so that a process reaped meanwhile is not mistaken for the
+    /// one that has its pid by then.
+    kill: Vec<std::os::fd::OwnedFd>,
     reap: Vec<i32>,
     dir: Option<std::path::PathBuf>,
 }
 
+impl Cleanup {
+    /// `pid`, a child of this process not yet waited for, is killed at the end.
+    fn kill_at_end(&mut self, pid: i32) {
+        self.kill.push(hull::pidfd::open(pid).unwrap());
+    }
+}
+
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        for &p in &self.kill {
-            // SAFETY: kill(2) with a pid and a signal.
-            unsafe {
-                libc::kill(p, libc::SIGKILL);
-                libc::kill(p, libc::SIGCONT);
-            }
+        for fd in &self.kill {
+            let _ = hull::pidfd::send_signal(fd, libc::SIGKILL);
+            let _ = hull::pidfd::send_signal(fd, libc::SIGCONT);
         }
         set_subreaper(false);
         // The exec'd process first: a pid namespace's init does not finish
@@ -257,7 +263,10 @@ impl Drop for Cleanup {
 /// A race test's start: the other tests kept out, this process a
 /// subreaper (it plays the shim, which is one), its cleanup armed (with a
 /// sub-cgroup `dir` to remove), and a bundle of `sleep 100`.
-fn race(dir: Option<std::path::PathBuf>) -> (std::sync::MutexGuard<'static, ()>, Cleanup, Bundle) {
+/// Bind it as `let (_alone, b, mut cleanup)`: the cleanup then comes
+/// first, before the bundle's `delete --force`, which a hull stopped with
+/// the container's lock would block.
+fn race(dir: Option<std::path::PathBuf>) -> (std::sync::MutexGuard<'static, ()>, Bundle, Cleanup) {
     let alone = SUBREAPER.lock().unwrap_or_else(|e| e.into_inner());
     let cleanup = Cleanup {
         kill: vec![],
@@ -265,7 +274,7 @@ fn race(dir: Option<std::path::PathBuf>) -> (std::sync::MutexGuard<'static, ()>,
         dir,
     };
     set_subreaper(true);
-    (alone, cleanup, Bundle::new(&["sleep", "100"]))
+    (alone, Bundle::new(&["sleep", "100"]), cleanup)
 }
 
 /// Spawns `cmd` to stop itself at fault `point` (HULL_FAULT_STOP), its
@@ -278,10 +287,13 @@ fn stopped_at(b: &Bundle, mut cmd: std::process::Command, point: &str, cleanup: 
         .stderr(std::fs::File::create(logs.join("stopped-err")).unwrap());
     let hull = cmd.spawn().unwrap();
     let pid = hull.id() as i32;
-    cleanup.kill.push(pid);
-    assert!(
-        common::eventually(10, || proc_state(pid) == Some('T')),
-        "hull never reached {point}"
+    cleanup.kill_at_end(pid);
+    common::eventually(10, || matches!(proc_state(pid), Some('T' | 'Z') | None));
+    assert_eq!(
+        proc_state(pid),
+        Some('T'),
+        "hull never reached {point}: {}",
+        stopped_err(b)
     );
     hull
 }
@@ -308,7 +320,7 @@ fn kill_and_take_pid(killer: i32, victim: i32, hull: i32, cleanup: &mut Cleanup)
         reap_if_ours(victim);
     }
     let decoy = spawn_on_pid(victim);
-    cleanup.kill.push(decoy.id() as i32);
+    cleanup.kill_at_end(decoy.id() as i32);
     cleanup.reap.push(decoy.id() as i32);
     decoy
 }
@@ -347,7 +359,7 @@ fn an_exec_killed_before_it_is_placed_leaves_its_pid_to_nobody() {
         false => ("/sys/fs/cgroup/memory", "memory:sub"),
         true => ("/sys/fs/cgroup", "sub"),
     };
-    let (_alone, mut cleanup, b) = race(Some(std::path::Path::new(hierarchy).join(&path).join("sub")));
+    let (_alone, b, mut cleanup) = race(Some(std::path::Path::new(hierarchy).join(&path).join("sub")));
     b.edit(|c| c["linux"]["cgroupsPath"] = serde_json::json!(format!("/{path}")));
     let o = b.run_detached("race");
     assert!(o.status.success(), "{}", stderr(&o));
@@ -412,7 +424,7 @@ fn an_exec_killed_before_it_is_placed_leaves_its_pid_to_nobody() {
 /// against state.json's start time, that process was killed.
 #[test]
 fn a_kill_after_the_init_is_gone_signals_nobody_else() {
-    let (_alone, mut cleanup, b) = race(None);
+    let (_alone, b, mut cleanup) = race(None);
     let o = b.run_detached("gone");
     assert!(o.status.success(), "{}", stderr(&o));
     let init = b.state("gone")["pid"].as_i64().unwrap() as i32;
@@ -456,7 +468,7 @@ fn ns_init_among(pids: &[i32]) -> Option<i32> {
 /// a subreaper), its cleanup SIGKILLed that process.
 #[test]
 fn a_create_whose_init_dies_before_it_is_placed_touches_no_other_process() {
-    let (_alone, mut cleanup, b) = race(None);
+    let (_alone, b, mut cleanup) = race(None);
     b.edit(|c| {
         let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
         ns.push(serde_json::json!({"type": "time"}));

@@ -624,37 +624,48 @@ impl Cgroup {
         count(&hierarchy_dir(&self.path, "pids"))
     }
 
-    /// A signal to every process, frozen first so none can fork away from it
-    /// (nor exit and leave its pid to another), and thawed after, as runc.
+    /// A signal to every process, frozen first so none can fork away from
+    /// it, and thawed after, as runc (also after a freeze that failed
+    /// half-way).
     pub fn signal_all(&self, sig: i32) -> Result<()> {
         if sig == libc::SIGKILL && is_v2() {
-            return v2::Dir::new(Path::new(ROOT), &self.path).kill();
-        }
-        match self.freeze() {
-            Ok(()) => {
-                for pid in self.procs() {
-                    // SAFETY: kill(2) with plain integers.
-                    unsafe { libc::kill(pid, sig) };
-                }
-                self.thaw()
+            let dir = v2::Dir::new(Path::new(ROOT), &self.path);
+            if dir.has_kill() {
+                return dir.kill();
             }
+        }
+        let froze = self.freeze();
+        for pid in self.procs() {
+            // Even frozen, a process can die (of the OOM killer) and its pid
+            // pass to another: each is signalled through a pidfd checked to
+            // be in the cgroup still.
+            let _ = crate::pidfd::signal_checked(pid, sig, || self.holds(pid));
+        }
+        match froze {
+            Ok(()) => self.thaw(),
+            // A host without a freezer has nothing to thaw.
             Err(_) => {
-                self.signal_listed(sig);
-                // A freeze that timed out half-way is undone; one the host
-                // cannot make needs nothing.
                 let _ = self.thaw();
                 Ok(())
             }
         }
     }
 
-    /// Unfrozen, a listed process can exit and its pid pass to another:
-    /// each is signalled through a pidfd taken while the pid is still in
-    /// cgroup.procs.
-    fn signal_listed(&self, sig: i32) {
-        for pid in self.procs() {
-            let _ = crate::pidfd::signal_checked(pid, sig, || self.procs().contains(&pid));
-        }
+    /// Whether `pid` is in this cgroup, as `procs` sees it (pids on v1).
+    fn holds(&self, pid: i32) -> bool {
+        let want = format!("/{}", self.path.trim_start_matches('/'));
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+            return false;
+        };
+        text.lines().any(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, controllers, path) = (f.next(), f.next().unwrap_or(""), f.next().unwrap_or(""));
+            let hierarchy = match is_v2() {
+                true => controllers.is_empty(),
+                false => controllers.split(',').any(|c| c == "pids"),
+            };
+            hierarchy && path == want
+        })
     }
 
     /// What a create of `path` makes, hierarchy by hierarchy: each

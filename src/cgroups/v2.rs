@@ -79,11 +79,19 @@ impl Dir {
     }
 
     /// SIGKILL to every process at once (cgroup.kill, kernel 5.14+), else one by one while frozen.
+    /// Whether the kernel has cgroup.kill (5.14 on).
+    pub fn has_kill(&self) -> bool {
+        self.0.join("cgroup.kill").exists()
+    }
+
     pub fn kill(&self) -> Result<()> {
-        if self.0.join("cgroup.kill").exists() {
+        if self.has_kill() {
             return self.write("cgroup.kill", "1");
         }
-        self.freeze()?;
+        if let Err(e) = self.freeze() {
+            let _ = self.thaw();
+            return Err(e);
+        }
         for pid in self.procs() {
             // SAFETY: kill(2) with plain integers.
             unsafe { libc::kill(pid, libc::SIGKILL) };

@@ -65,7 +65,12 @@ pub fn signal_all(st: &State, sig: i32) -> Result<()> {
         if pid == st.pid {
             continue;
         }
-        let _ = crate::pidfd::signal_checked(pid, sig, || pidns(pid).as_ref() == Some(&ns));
+        // Compared before the pidfd is taken (most of /proc is not ours to
+        // hold a pidfd of), and again after.
+        let ours = || pidns(pid).as_ref() == Some(&ns);
+        if ours() {
+            let _ = crate::pidfd::signal_checked(pid, sig, ours);
+        }
     }
     Ok(())
 }

@@ -350,6 +350,11 @@ pub fn become_subreaper() -> Result<()> {
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
         return Err(std::io::Error::last_os_error()).context("become a child subreaper");
     }
+    // An ignored SIGCHLD (inherited from whoever started hull) would have
+    // the kernel reap those orphans at once.
+    // SAFETY: the default action, no handler.
+    unsafe { nix::sys::signal::signal(Signal::SIGCHLD, nix::sys::signal::SigHandler::SigDfl) }
+        .context("reset SIGCHLD to its default")?;
     Ok(())
 }
 
