@@ -171,6 +171,20 @@ fn exec_runs_in_an_existing_sub_cgroup() {
         let (ok, out) = cgroups_of(&["--cgroup", bad]);
         assert!(!ok && out.contains(why), "--cgroup {bad}: {out}");
     }
+    // A process placed below is still the container's: ps lists it and
+    // kill --all reaches it (TERM: the init, pid 1 of its namespace without
+    // a handler, ignores it).
+    let o = b.out_detached(&["exec", "-d", "--cgroup", "sub", "sub", "sleep", "60"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let init = b.state("sub")["pid"].as_i64().unwrap() as i32;
+    let ps: Vec<i32> = serde_json::from_slice(&b.out(&["ps", "-f", "json", "sub"]).stdout).unwrap_or_default();
+    let below: Vec<i32> = ps.iter().copied().filter(|&p| p != init).collect();
+    assert_eq!(below.len(), 1, "ps does not list the process in the sub-cgroup: {ps:?}");
+    assert!(b.out(&["kill", "--all", "sub", "TERM"]).status.success());
+    assert!(
+        common::eventually(5, || !common::alive(below[0])),
+        "kill --all missed the process in the sub-cgroup"
+    );
     for r in &roots {
         assert!(!r.join("nope").exists(), "{} was made", r.join("nope").display());
         std::fs::remove_dir(r.join("sub")).unwrap();

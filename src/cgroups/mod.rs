@@ -594,34 +594,22 @@ impl Cgroup {
         stats::keyed(&text).get("oom_kill").copied().unwrap_or(0)
     }
 
-    /// Pids of every process in the cgroup.
+    /// Pids of every process in the cgroup and the cgroups below it, as
+    /// runc's: a container's own (systemd in it, nested containers) and an
+    /// `exec --cgroup`'s are below.
     pub fn procs(&self) -> Vec<i32> {
-        let dir = hierarchy_dir(&self.path, "pids");
-        std::fs::read_to_string(dir.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect()
-    }
-
-    /// How many processes the cgroup and the cgroups below it hold: a
-    /// container's own (systemd in it, or nested containers) may all be below.
-    pub fn procs_in_subtree(&self) -> usize {
-        fn count(dir: &Path) -> usize {
-            let here = std::fs::read_to_string(dir.join("cgroup.procs"))
-                .unwrap_or_default()
-                .lines()
-                .count();
-            let below: usize = std::fs::read_dir(dir)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                .map(|e| count(&e.path()))
-                .sum();
-            here + below
+        fn walk(dir: &Path, out: &mut Vec<i32>) {
+            let here = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            out.extend(here.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    walk(&e.path(), out);
+                }
+            }
         }
-        count(&hierarchy_dir(&self.path, "pids"))
+        let mut out = vec![];
+        walk(&hierarchy_dir(&self.path, "pids"), &mut out);
+        out
     }
 
     /// A signal to every process, frozen first so none can fork away from
@@ -651,7 +639,8 @@ impl Cgroup {
         }
     }
 
-    /// Whether `pid` is in this cgroup, as `procs` sees it (pids on v1).
+    /// Whether `pid` is in this cgroup or one below, as `procs` sees it
+    /// (pids on v1).
     fn holds(&self, pid: i32) -> bool {
         let want = format!("/{}", self.path.trim_start_matches('/'));
         let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
@@ -664,7 +653,7 @@ impl Cgroup {
                 true => controllers.is_empty(),
                 false => controllers.split(',').any(|c| c == "pids"),
             };
-            hierarchy && path == want
+            hierarchy && (path == want || path.strip_prefix(want.as_str()).is_some_and(|r| r.starts_with('/')))
         })
     }
 

@@ -274,7 +274,7 @@ fn own_cgroup(path: &str) -> Result<(Cgroup, bool)> {
     let cg = Cgroup::open(path)?;
     let existed = cg.exists();
     if existed {
-        let procs = cg.procs_in_subtree();
+        let procs = cg.procs().len();
         if procs > 0 {
             bail!(
                 "cgroup {path} (linux.cgroupsPath, or hull/<id> by default) already has {procs} process(es), another container's? Each container needs a cgroup of its own"
