@@ -39,34 +39,55 @@ pub fn signal_if_same(pid: i32, start: u64, sig: i32) -> std::io::Result<bool> {
     signal_checked(pid, sig, || crate::state::is_alive(pid, start))
 }
 
-/// `sig` to the process on `pid` if `still` holds once a pidfd of it is
-/// taken: the check then sees the process the signal goes to, through that
-/// pidfd, so one that has taken the pid since is never signalled.
-/// Ok(false): there is no such process, or `still` said no.
+/// `sig` to the process on `pid` if `still` holds once it is held: the
+/// check then sees the process the signal goes to, so one that has taken
+/// the pid since is never signalled. Ok(false): there is no such process,
+/// or `still` said no.
 pub fn signal_checked(pid: i32, sig: i32, still: impl Fn() -> bool) -> std::io::Result<bool> {
-    let pidfd = match open(pid) {
-        Ok(fd) => Some(fd),
-        // EINVAL: the pid is still taken, as the session or group id of
-        // processes the dead one left, but no process has it.
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ESRCH) | Some(libc::EINVAL)) => return Ok(false),
-        // Before 5.3 (ENOSYS), or a seccomp profile that predates pidfds
-        // (EPERM): the pid alone, checked just before.
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => None,
-        Err(e) => return Err(e),
+    let Some(held) = Held::take(pid)? else {
+        return Ok(false);
     };
     if !still() {
         return Ok(false);
     }
-    let sent = match &pidfd {
-        Some(fd) => send_signal(fd, sig),
-        // SAFETY: kill(2) with plain integers.
-        None => match unsafe { libc::kill(pid, sig) } {
-            0 => Ok(()),
-            _ => Err(std::io::Error::last_os_error()),
-        },
-    };
-    match sent {
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(false),
-        r => r.map(|()| true),
+    held.signal(sig)
+}
+
+/// A process held for a signal: through a pidfd, or by its pid alone where
+/// pidfds are unavailable (before 5.3, or a seccomp profile that predates
+/// them: ENOSYS, EPERM), and then checked just before.
+pub struct Held {
+    pub pid: i32,
+    fd: Option<OwnedFd>,
+}
+
+impl Held {
+    /// None: no process has `pid`. EINVAL also means that: the pid is still
+    /// taken, as the session or group id of processes the dead one left.
+    pub fn take(pid: i32) -> std::io::Result<Option<Held>> {
+        match open(pid) {
+            Ok(fd) => Ok(Some(Held { pid, fd: Some(fd) })),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ESRCH) | Some(libc::EINVAL)) => Ok(None),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => {
+                Ok(Some(Held { pid, fd: None }))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Ok(false): the process is gone.
+    pub fn signal(&self, sig: i32) -> std::io::Result<bool> {
+        let sent = match &self.fd {
+            Some(fd) => send_signal(fd, sig),
+            // SAFETY: kill(2) with plain integers.
+            None => match unsafe { libc::kill(self.pid, sig) } {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            },
+        };
+        match sent {
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(false),
+            r => r.map(|()| true),
+        }
     }
 }

@@ -609,6 +609,9 @@ impl Cgroup {
         }
         let mut out = vec![];
         walk(&hierarchy_dir(&self.path, "pids"), &mut out);
+        // A process moving down while the walk goes is seen twice.
+        out.sort_unstable();
+        out.dedup();
         out
     }
 
@@ -623,11 +626,17 @@ impl Cgroup {
             }
         }
         let froze = self.freeze();
-        for pid in self.procs() {
-            // Even frozen, a process can die (of the OOM killer) and its pid
-            // pass to another: each is signalled through a pidfd checked to
-            // be in the cgroup still.
-            let _ = crate::pidfd::signal_checked(pid, sig, || self.holds(pid));
+        // Even frozen, a process can die (of the OOM killer) and its pid
+        // pass to another: each is held (by a pidfd) first, and signalled
+        // only if the cgroup still lists it after that.
+        let held: Vec<_> = self
+            .procs()
+            .into_iter()
+            .filter_map(|p| crate::pidfd::Held::take(p).ok().flatten())
+            .collect();
+        let listed: std::collections::HashSet<i32> = self.procs().into_iter().collect();
+        for h in held.iter().filter(|h| listed.contains(&h.pid)) {
+            let _ = h.signal(sig);
         }
         match froze {
             Ok(()) => self.thaw(),
@@ -637,24 +646,6 @@ impl Cgroup {
                 Ok(())
             }
         }
-    }
-
-    /// Whether `pid` is in this cgroup or one below, as `procs` sees it
-    /// (pids on v1).
-    fn holds(&self, pid: i32) -> bool {
-        let want = format!("/{}", self.path.trim_start_matches('/'));
-        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
-            return false;
-        };
-        text.lines().any(|l| {
-            let mut f = l.splitn(3, ':');
-            let (_, controllers, path) = (f.next(), f.next().unwrap_or(""), f.next().unwrap_or(""));
-            let hierarchy = match is_v2() {
-                true => controllers.is_empty(),
-                false => controllers.split(',').any(|c| c == "pids"),
-            };
-            hierarchy && (path == want || path.strip_prefix(want.as_str()).is_some_and(|r| r.starts_with('/')))
-        })
     }
 
     /// What a create of `path` makes, hierarchy by hierarchy: each

@@ -78,12 +78,12 @@ impl Dir {
         self.write("cgroup.freeze", "0")
     }
 
-    /// SIGKILL to every process at once (cgroup.kill, kernel 5.14+), else one by one while frozen.
     /// Whether the kernel has cgroup.kill (5.14 on).
     pub fn has_kill(&self) -> bool {
         self.0.join("cgroup.kill").exists()
     }
 
+    /// SIGKILL to every process at once (cgroup.kill), else one by one while frozen.
     pub fn kill(&self) -> Result<()> {
         if self.has_kill() {
             return self.write("cgroup.kill", "1");
