@@ -158,12 +158,6 @@ fn a_crash_at_any_step_leaves_nothing_that_delete_force_cannot_clear() {
     );
 }
 
-/// State letter of /proc/PID/stat ('T' stopped, 'Z' zombie), or None.
-fn proc_state(pid: i32) -> Option<char> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    s.rsplit(')').next()?.trim_start().chars().next()
-}
-
 fn ppid_of(pid: i32) -> Option<i32> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     s.lines().find_map(|l| l.strip_prefix("PPid:")?.trim().parse().ok())
@@ -288,9 +282,9 @@ fn stopped_at(b: &Bundle, mut cmd: std::process::Command, point: &str, cleanup: 
     let hull = cmd.spawn().unwrap();
     let pid = hull.id() as i32;
     cleanup.kill_at_end(pid);
-    common::eventually(10, || matches!(proc_state(pid), Some('T' | 'Z') | None));
+    common::eventually(10, || matches!(common::proc_state(pid), Some('T' | 'Z') | None));
     assert_eq!(
-        proc_state(pid),
+        common::proc_state(pid),
         Some('T'),
         "hull never reached {point}: {}",
         stopped_err(b)
@@ -312,7 +306,7 @@ fn kill_and_take_pid(killer: i32, victim: i32, hull: i32, cleanup: &mut Cleanup)
     unsafe { libc::kill(killer, libc::SIGKILL) };
     let me = std::process::id() as i32;
     assert!(
-        common::eventually(10, || proc_state(victim) == Some('Z')
+        common::eventually(10, || common::proc_state(victim) == Some('Z')
             && ppid_of(victim).is_some_and(|pp| pp == me || pp == hull)),
         "pid {victim} did not die and pass to a reaper"
     );
@@ -323,6 +317,16 @@ fn kill_and_take_pid(killer: i32, victim: i32, hull: i32, cleanup: &mut Cleanup)
     cleanup.kill_at_end(decoy.id() as i32);
     cleanup.reap.push(decoy.id() as i32);
     decoy
+}
+
+/// A race test's end: the stand-in killed, the cleanup run (the exec'd
+/// zombie reaped first), then container `id` deleted.
+fn end_race(b: &Bundle, mut decoy: std::process::Child, cleanup: Cleanup, id: &str) {
+    let _ = decoy.kill();
+    let _ = decoy.wait();
+    drop(cleanup);
+    let o = b.out(&["delete", "--force", id]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 /// Lets a stopped hull go on and waits for it (a hull stopped again, or
@@ -383,7 +387,7 @@ fn an_exec_killed_before_it_is_placed_leaves_its_pid_to_nobody() {
     let hull_pid = hull.id() as i32;
     let forked = others_in_pid_ns(init);
     assert_eq!(forked.len(), 1, "the exec'd process: {forked:?}");
-    let mut decoy = kill_and_take_pid(init, forked[0], hull_pid, &mut cleanup);
+    let decoy = kill_and_take_pid(init, forked[0], hull_pid, &mut cleanup);
     // After the exec'd process: the init finishes dying only once it is reaped.
     cleanup.reap.push(init);
     let cgroup_before = cgroup_of(decoy.id());
@@ -396,10 +400,9 @@ fn an_exec_killed_before_it_is_placed_leaves_its_pid_to_nobody() {
         decoy.id()
     );
     if let Ok((_, fd)) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
-        let info =
-            std::fs::read_to_string(format!("/proc/self/fdinfo/{}", std::os::fd::AsRawFd::as_raw_fd(&fd))).unwrap();
-        assert!(
-            !info.lines().any(|l| l == format!("Pid:\t{}", decoy.id())),
+        assert_ne!(
+            common::pidfd_pid(&fd),
+            i64::from(decoy.id()),
             "exec sent the pidfd of pid {}, not its own process's",
             decoy.id()
         );
@@ -409,11 +412,7 @@ fn an_exec_killed_before_it_is_placed_leaves_its_pid_to_nobody() {
         !status.success() && err.contains("the process at its other end died"),
         "exec of a process killed before it started: {status}: {err}"
     );
-    let _ = decoy.kill();
-    let _ = decoy.wait();
-    drop(cleanup);
-    let o = b.out(&["delete", "--force", "race"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    end_race(&b, decoy, cleanup, "race");
 }
 
 /// `kill` reads the container's status, then signals its init. Should the
@@ -444,11 +443,7 @@ fn a_kill_after_the_init_is_gone_signals_nobody_else() {
         !status.success() && err.contains("no such process"),
         "kill of an init gone meanwhile: {status}: {err}"
     );
-    let _ = decoy.kill();
-    let _ = decoy.wait();
-    drop(cleanup);
-    let o = b.out(&["delete", "--force", "gone"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    end_race(&b, decoy, cleanup, "gone");
 }
 
 /// The pid namespace init among `pids`: pid 1 where it lives.

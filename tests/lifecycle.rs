@@ -448,14 +448,6 @@ fn concurrent_commands_on_one_id_leave_it_usable() {
 }
 
 /// The pid in a pidfd's fdinfo.
-fn pidfd_pid(fd: &std::os::fd::OwnedFd) -> i64 {
-    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", std::os::fd::AsRawFd::as_raw_fd(fd))).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("Pid:"))
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("not a pidfd: {info}"))
-}
-
 /// runc's --pidfd-socket: create and run hand over a pidfd of the init
 /// ("standard"), exec one of the new process ("setns"); a socket nobody
 /// listens on fails create and leaves nothing.
@@ -468,7 +460,7 @@ fn pidfd_socket_gets_the_process() {
     assert!(o.status.success(), "{}", stderr(&o));
     let (payload, fd) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
     assert_eq!(payload, "standard");
-    assert_eq!(pidfd_pid(&fd), b.state("pfd")["pid"].as_i64().unwrap());
+    assert_eq!(common::pidfd_pid(&fd), b.state("pfd")["pid"].as_i64().unwrap());
     assert!(b.out(&["start", "pfd"]).status.success());
 
     std::fs::remove_file(&sock).unwrap();
@@ -489,7 +481,7 @@ fn pidfd_socket_gets_the_process() {
     let (payload, fd) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
     assert_eq!(payload, "setns");
     let exec_pid: i64 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
-    assert_eq!(pidfd_pid(&fd), exec_pid);
+    assert_eq!(common::pidfd_pid(&fd), exec_pid);
     assert!(b.out(&["delete", "--force", "pfd"]).status.success());
 
     let nobody = b.tmp.path().join("nobody.sock");
@@ -610,15 +602,15 @@ fn notify_socket_with_run() {
     assert!(done, "the container blocked sending after READY");
     assert_eq!(stdout(&out), "/run/notify/notify.sock\nsent\n");
 
-    let mut run = b.cmd(&["run", "-d", "--bundle", dir.to_str().unwrap(), "nr2"]);
-    run.env("NOTIFY_SOCKET", b.tmp.path().join("nobody-listens"));
-    let o = b.detached(run);
-    assert!(
-        !o.status.success() && stderr(&o).contains("NOTIFY_SOCKET"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+    // `run -d` with NOTIFY_SOCKET at `sock` fails, naming `why`, and leaves nothing.
+    let refused = |id: &str, sock: &std::path::Path, why: &str| {
+        let mut run = b.cmd(&["run", "-d", "--bundle", dir.to_str().unwrap(), id]);
+        run.env("NOTIFY_SOCKET", sock);
+        let o = b.detached(run);
+        assert!(!o.status.success() && stderr(&o).contains(why), "{}", stderr(&o));
+        assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+    };
+    refused("nr2", &b.tmp.path().join("nobody-listens"), "NOTIFY_SOCKET");
 
     // A signal before READY goes to the container, and the wait goes on:
     // here the container's answer to it is its READY. One while systemd's
@@ -662,15 +654,7 @@ fn notify_socket_with_run() {
             .unwrap()
             .retain(|n| n["type"] != "mount")
     });
-    let mut run = b.cmd(&["run", "-d", "--bundle", dir.to_str().unwrap(), "nr5"]);
-    run.env("NOTIFY_SOCKET", &systemd.path);
-    let o = b.detached(run);
-    assert!(
-        !o.status.success() && stderr(&o).contains("mount namespace"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+    refused("nr5", &systemd.path, "mount namespace");
 
     b.edit(|c| {
         c["process"]["args"] = serde_json::json!(["true"]);

@@ -248,10 +248,22 @@ pub fn processes_naming(path: &Path) -> Vec<i32> {
 }
 
 pub fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
-        Err(_) => false,
-    }
+    proc_state(pid).is_some_and(|s| s != 'Z')
+}
+
+/// State letter of /proc/PID/stat ('T' stopped, 'Z' zombie), or None.
+pub fn proc_state(pid: i32) -> Option<char> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    s.rsplit(')').next()?.trim_start().chars().next()
+}
+
+/// The pid a pidfd holds, as its fdinfo says (-1 once it is reaped).
+pub fn pidfd_pid(fd: &std::os::fd::OwnedFd) -> i64 {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", std::os::fd::AsRawFd::as_raw_fd(fd))).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("not a pidfd: {info}"))
 }
 
 /// Debian's containers-common seccomp profile (Docker's format) turned into an
