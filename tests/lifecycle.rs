@@ -3,6 +3,7 @@
 mod common;
 
 use std::io::{BufRead, Read};
+use std::os::unix::process::CommandExt;
 
 use common::{alive, processes_naming, stderr, stdout, Bundle};
 
@@ -571,6 +572,57 @@ fn notify_socket_passes_ready_to_systemd() {
     assert!(start.wait().unwrap().success());
     assert!(systemd.nothing_came());
     assert!(b.out(&["delete", "--force", "nt"]).status.success());
+}
+
+/// The notify socket is the container's alone: a host user who knows the
+/// container's id cannot send READY=1 through it (its state directory is
+/// the caller's only, as runc's), while a process of the container, here a
+/// user other than root in a user namespace, still can.
+#[test]
+fn only_the_container_reaches_its_notify_socket() {
+    let b = notify_bundle("while [ ! -e /go ]; do sleep 0.05; done; /sd-notify READY=1; exec sleep 60");
+    b.edit(|c| {
+        common::add_user_namespace(c, 100000, 100000, 65536);
+        c["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000});
+    });
+    // The rootfs is host root's: the mapped root could not make the mount point.
+    std::fs::create_dir_all(b.rootfs().join("run/notify")).unwrap();
+    // The state directory as a host user finds it under /run: reachable.
+    std::fs::set_permissions(b.tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let systemd = Systemd::new(&b);
+    let dir = b.dir();
+    let mut create = b.cmd(&["create", "--bundle", dir.to_str().unwrap(), "nu"]);
+    create.env("NOTIFY_SOCKET", &systemd.path);
+    let o = b.detached(create);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut start = b.cmd(&["start", "nu"]);
+    start.env("NOTIFY_SOCKET", &systemd.path);
+    let mut start = start.spawn().unwrap();
+
+    let socket = b.root.join("nu/notify/notify.sock");
+    assert!(common::eventually(10, || socket.exists()), "start bound no socket");
+    let attack = std::process::Command::new(b.rootfs().join("sd-notify"))
+        .arg("READY=1")
+        .env("NOTIFY_SOCKET", &socket)
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // On failure Bundle's drop deletes the container, which ends `start` too.
+    assert!(systemd.nothing_came(), "a host user's READY=1 went on to systemd");
+    assert!(
+        !attack.status.success(),
+        "a host user reached the notify socket: {}",
+        stderr(&attack)
+    );
+    assert!(start.try_wait().unwrap().is_none(), "start returned without READY");
+
+    std::fs::write(b.rootfs().join("go"), "").unwrap();
+    let init = b.state("nu")["pid"].as_u64().unwrap() as u32;
+    drop(systemd.expect_ready(init));
+    assert!(start.wait().unwrap().success());
+    assert!(b.out(&["delete", "--force", "nu"]).status.success());
 }
 
 /// A foreground `run` is the unit's main process; once READY went on, the

@@ -129,9 +129,10 @@ pub fn create(
     fault::point("create:state-dir");
     make_fifo(&dir.fifo())?;
     fault::point("create:fifo");
-    if opts.notify {
-        notify::prepare(&mut bundle.spec, &dir.notify_dir())?;
-    }
+    let state_binds = match opts.notify {
+        true => vec![notify::prepare(&mut bundle.spec, &dir.notify_dir())?],
+        false => vec![],
+    };
     let req = Launch {
         id,
         bundle: &bundle,
@@ -143,6 +144,7 @@ pub fn create(
         console: console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
         seccomp: seccomp.as_ref(),
         sigmask,
+        state_binds,
     };
     let (mut cgroup, existed) = match open_cgroup(&bundle, id)? {
         Some((cg, existed)) => (Some(cg), existed),

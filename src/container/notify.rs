@@ -132,11 +132,13 @@ fn readable(fd: std::os::fd::BorrowedFd, signals: &mut Option<Signals>, timeout:
 }
 
 /// create: `dir` (in the container's state directory) bound read-only at
-/// /run/notify, and the process told NOTIFY_SOCKET is there. Without a
+/// /run/notify, and the process told NOTIFY_SOCKET is there; the bind's
+/// index in `mounts`, for the parent to clone (the state directory is the
+/// caller's alone, so that no one else can send READY=1). Without a
 /// mount namespace of its own the bind would land in the caller's mounts
 /// and outlive the container, and without it systemd would wait for a
 /// READY that cannot come: refused.
-pub fn prepare(spec: &mut Spec, dir: &Path) -> Result<()> {
+pub fn prepare(spec: &mut Spec, dir: &Path) -> Result<usize> {
     if !crate::spec::has_new_namespace(spec, LinuxNamespaceType::Mount) {
         anyhow::bail!(
             "NOTIFY_SOCKET is set, but linux.namespaces has no new mount namespace to give the container its notify socket in"
@@ -155,6 +157,7 @@ pub fn prepare(spec: &mut Spec, dir: &Path) -> Result<()> {
     .context("NOTIFY_SOCKET: the /run/notify mount")?;
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     mounts.push(mount);
+    let index = mounts.len() - 1;
     spec.set_mounts(Some(mounts));
     if let Some(p) = spec.process_mut() {
         let mut env = p.env().clone().unwrap_or_default();
@@ -162,7 +165,7 @@ pub fn prepare(spec: &mut Spec, dir: &Path) -> Result<()> {
         env.push(format!("NOTIFY_SOCKET={IN_CONTAINER}"));
         p.set_env(Some(env));
     }
-    Ok(())
+    Ok(index)
 }
 
 /// start: the container's socket in `dir`, bound before its process runs

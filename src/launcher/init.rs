@@ -67,7 +67,7 @@ fn setup(req: &Launch, h: &Handles, ch: &Channel) -> Result<Option<process::Prog
     if req.new_keyring {
         kernel::join_new_session_keyring()?;
     }
-    let root = crate::rootfs::prepare(req.bundle, in_userns, &h.idmapped, &cgroups, &host_mounts)?;
+    let root = crate::rootfs::prepare(req.bundle, in_userns, &h.detached, &cgroups, &host_mounts)?;
     if let Some(sock) = req.console {
         terminal(req, &root, sock)?;
     }

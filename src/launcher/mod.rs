@@ -57,6 +57,10 @@ pub struct Launch<'a> {
     pub console: Option<std::os::fd::RawFd>,
     /// The signal mask the container's process starts with.
     pub sigmask: SigSet,
+    /// Indices in `mounts` of binds from the state directory, which is the
+    /// caller's alone: cloned here, since the container's user cannot reach
+    /// their sources by path.
+    pub state_binds: Vec<usize>,
 }
 
 /// Handles the init inherits, through stage 1 or straight from the parent.
@@ -64,10 +68,31 @@ struct Handles {
     proc_fd: OwnedFd,
     fifo: OwnedFd,
     ns: namespaces::Plan,
-    /// Detached idmapped mounts, made here where the privileges are.
-    idmapped: Vec<crate::rootfs::idmapped::Prepared>,
+    /// Bind mounts made here, where the privileges are (rootfs::detached).
+    detached: Vec<crate::rootfs::detached::Prepared>,
     /// The hybrid host's cgroup2 directory the init is born in.
     cgroup2: Option<OwnedFd>,
+}
+
+/// The bind mounts the init attaches rather than makes: idmapped ones, and
+/// those from the state directory.
+fn detached_binds(req: &Launch) -> Result<Vec<crate::rootfs::detached::Prepared>> {
+    use crate::rootfs::detached;
+    let spec = &req.bundle.spec;
+    let mut out = crate::rootfs::idmapped::prepare(spec, &req.bundle.dir)?;
+    let mounts = spec.mounts().as_deref().unwrap_or(&[]);
+    for &index in &req.state_binds {
+        let m = mounts
+            .get(index)
+            .context("a state directory bind past the end of mounts")?;
+        let src = m
+            .source()
+            .as_deref()
+            .context("a state directory bind without a source")?;
+        let fd = detached::clone_tree(src, false).with_context(|| format!("mounts[{index}]"))?;
+        out.push(detached::Prepared { index, fd });
+    }
+    Ok(out)
 }
 
 /// Starts the container's init; returns its pid once it waits on the fifo.
@@ -87,7 +112,7 @@ pub fn launch(req: &Launch, cgroup: Option<&mut Cgroup>) -> Result<i32> {
         proc_fd: kernel::open_proc()?,
         fifo,
         ns,
-        idmapped: crate::rootfs::idmapped::prepare(spec, &req.bundle.dir)?,
+        detached: detached_binds(req)?,
         cgroup2: match cgroup.as_deref() {
             Some(cg) if may_place_itself(req) => cg.hybrid_dir_fd()?,
             _ => None,

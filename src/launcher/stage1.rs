@@ -105,7 +105,7 @@ fn closed_fds(req: &Launch, h: &Handles, ch: &Channel) -> Result<()> {
     }
     let mut keep = vec![ch.as_raw_fd(), h.proc_fd.as_raw_fd(), h.fifo.as_raw_fd()];
     keep.extend(h.ns.joins.iter().map(|j| j.fd.as_raw_fd()));
-    keep.extend(h.idmapped.iter().map(|p| p.fd.as_raw_fd()));
+    keep.extend(h.detached.iter().map(|p| p.fd.as_raw_fd()));
     keep.extend(h.cgroup2.as_ref().map(|fd| fd.as_raw_fd()));
     // Warnings from the setup still go to --log; a closed log fd could be
     // reused by a later open and a warning written into the wrong file.

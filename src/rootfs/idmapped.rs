@@ -2,25 +2,15 @@
 //! and `ridmap`). They are made by the parent, which is privileged in the
 //! host's user namespace: the source is cloned with open_tree, given the
 //! mapping of a user namespace made for it with mount_setattr, and the
-//! detached mount goes to the init as an fd, which move_mount attaches at
-//! the in-root target.
+//! detached mount goes to the init as an fd (rootfs::detached).
 
-use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
 
-const OPEN_TREE_CLONE: libc::c_uint = 1;
-const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
-const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
-
-/// One prepared mount: its index in config.json `mounts` and the detached mount.
-pub struct Prepared {
-    pub index: usize,
-    pub fd: OwnedFd,
-}
+use super::detached::{self, Prepared};
 
 /// Whether `m` asks for an idmapped mount, and if so whether recursively.
 fn wanted(m: &Mount) -> Option<bool> {
@@ -68,27 +58,8 @@ fn one(spec: &Spec, m: &Mount, bundle: &Path, recursive: bool) -> Result<OwnedFd
     };
     let src = super::mounts::bind_source(m, bundle)?;
     let userns = user_namespace(&uids, &gids)?;
-    let c = CString::new(src.as_os_str().as_encoded_bytes())?;
     // rbind clones the whole tree; only ridmap maps all of it (idmap maps the top).
-    let rec = if rbind || recursive {
-        libc::AT_RECURSIVE as libc::c_uint
-    } else {
-        0
-    };
-    // SAFETY: a valid C path; the flags ask for a detached clone with CLOEXEC.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | rec,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("open_tree {}", src.display()));
-    }
-    // SAFETY: open_tree returned a new fd, now ours.
-    let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let tree = detached::clone_tree(&src, rbind || recursive)?;
     let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
     hull_sys::mount_attr::mount_setattr(
         tree.as_raw_fd(),
@@ -141,23 +112,4 @@ fn user_namespace(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<Ow
             opened
         }
     }
-}
-
-/// Attaches a prepared mount on `target` (an O_PATH handle resolved in-root).
-pub fn attach(tree: &OwnedFd, target: &OwnedFd) -> Result<()> {
-    // SAFETY: two fds and empty C paths, as MOVE_MOUNT_*_EMPTY_PATH asks.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            target.as_raw_fd(),
-            c"".as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error()).context("move_mount the idmapped mount");
-    }
-    Ok(())
 }

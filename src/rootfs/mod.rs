@@ -4,6 +4,7 @@
 mod cgroupfs;
 mod copyup;
 pub use cgroupfs::OwnCgroups;
+pub mod detached;
 mod devices;
 pub mod idmapped;
 pub mod inroot;
@@ -29,7 +30,7 @@ pub fn propagation_flag(name: &str) -> Option<MsFlags> {
 pub fn prepare(
     bundle: &Bundle,
     in_userns: bool,
-    idmapped: &[idmapped::Prepared],
+    detached: &[detached::Prepared],
     cgroups: &OwnCgroups,
     host_mounts: &[hull_sys::mountinfo::Entry],
 ) -> Result<OwnedFd> {
@@ -44,7 +45,7 @@ pub fn prepare(
         root_path: std::fs::read_link(inroot::fd_path(&root)).ok(),
         bundle: &bundle.dir,
         in_userns,
-        idmapped,
+        detached,
         cgroups,
         new_cgroup_ns: crate::spec::has_new_namespace(spec, oci_spec::runtime::LinuxNamespaceType::Cgroup),
         mount_label: crate::process::lsm::effective_mount_label(linux.and_then(|l| l.mount_label().as_deref())),

@@ -17,8 +17,8 @@ pub struct MountContext<'a> {
     pub root_path: Option<PathBuf>,
     pub bundle: &'a Path,
     pub in_userns: bool,
-    /// Idmapped mounts the parent made, by index in `mounts`.
-    pub idmapped: &'a [super::idmapped::Prepared],
+    /// Bind mounts the parent made, by index in `mounts`.
+    pub detached: &'a [super::detached::Prepared],
     /// The host's directories of the container's own cgroups.
     pub cgroups: &'a super::OwnCgroups,
     pub new_cgroup_ns: bool,
@@ -172,16 +172,22 @@ pub(super) fn bind_source(m: &Mount, bundle: &Path) -> Result<PathBuf> {
 
 fn bind(ctx: &MountContext, m: &Mount, opts: &MountOptions, index: usize) -> Result<()> {
     let src = bind_source(m, ctx.bundle)?;
-    let meta = std::fs::metadata(&src).with_context(|| format!("source {:?}", src.display().to_string()))?;
+    let prepared = ctx.detached.iter().find(|p| p.index == index);
+    let is_dir = match prepared {
+        Some(p) => super::detached::is_dir(&p.fd)?,
+        None => std::fs::metadata(&src)
+            .with_context(|| format!("source {:?}", src.display().to_string()))?
+            .is_dir(),
+    };
     let dest = m.destination();
-    let target = if meta.is_dir() {
+    let target = if is_dir {
         inroot::mkdir_all(ctx.root, dest, Follow::InRoot)?
     } else {
         inroot::create_file(ctx.root, dest, Follow::InRoot)?
     };
     check_proc_resolved(ctx, &target, "bind")?;
-    match ctx.idmapped.iter().find(|p| p.index == index) {
-        Some(p) => super::idmapped::attach(&p.fd, &target)?,
+    match prepared {
+        Some(p) => super::detached::attach(&p.fd, &target)?,
         None => {
             let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
             mount(Some(&src), &fd_path(&target), None::<&str>, flags, None::<&str>)

@@ -116,7 +116,7 @@ impl ContainerDir {
         check_id(id)?;
         std::fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o711)
+            .mode(0o700)
             .create(root)
             .with_context(|| format!("--root {}: cannot create", root.display()))?;
         let path = root.join(id);
@@ -132,7 +132,7 @@ impl ContainerDir {
             .map_or(0, |d| d.subsec_nanos());
         let tmp = root.join(format!(".creating-{}-{nanos}", std::process::id()));
         std::fs::DirBuilder::new()
-            .mode(0o711)
+            .mode(0o700)
             .create(&tmp)
             .with_context(|| format!("{}: cannot create", tmp.display()))?;
         let lock = fsutil::lock_dir(&tmp, true)?;

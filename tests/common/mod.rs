@@ -266,7 +266,6 @@ pub fn pidfd_pid(fd: &std::os::fd::OwnedFd) -> i64 {
         .unwrap_or_else(|| panic!("not a pidfd: {info}"))
 }
 
-/// Debian's containers-common seccomp profile (Docker's format) turned into an
 /// A user namespace in config `c`, its root mapped to host `uid` and `gid`
 /// for `size` ids.
 pub fn add_user_namespace(c: &mut Value, uid: u32, gid: u32, size: u32) {
