@@ -149,6 +149,7 @@ fn an_unprivileged_user_runs_a_rootless_bundle() {
     assert!(o.status.success(), "{}", stderr(&o));
 
     kill_all_spares_the_pod_sharing_its_pid_namespace(&user, &run_dir, &bundle);
+    kill_all_reaches_nested_pid_namespaces(&user, &run_dir, &bundle);
 
     // Limits with no delegated cgroup: a clear error, nothing left.
     edit(&|v| v["linux"]["resources"] = json!({"pids": {"limit": 10}}));
@@ -157,6 +158,58 @@ fn an_unprivileged_user_runs_a_rootless_bundle() {
     assert!(stderr(&o).contains("delegated"), "{}", stderr(&o));
     assert_eq!(std::fs::read_dir(run_dir.join("hull")).unwrap().count(), 0);
     assert!(!Path::new("/sys/fs/cgroup/pids/hull/limited").exists());
+}
+
+/// The pid of the process whose command line is `args`, once one runs.
+fn process_running(args: &[&str]) -> i32 {
+    let want: Vec<u8> = args.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    let find = || {
+        std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            (cmdline == want && common::alive(pid)).then_some(pid)
+        })
+    };
+    let mut found = None;
+    common::eventually(5, || {
+        found = find();
+        found.is_some()
+    });
+    found.unwrap_or_else(|| panic!("{args:?} never ran"))
+}
+
+/// A container with a pid namespace of its own and no cgroup: `kill --all`
+/// reaches the processes in pid namespaces nested in its own too (before,
+/// only those in its own). STOP, since a namespace's init takes no other
+/// signal from outside it without a handler.
+fn kill_all_reaches_nested_pid_namespaces(u: &TestUser, runtime_dir: &Path, bundle: &Path) {
+    struct Deleted<'a>(&'a TestUser, &'a Path, &'a Path);
+    impl Drop for Deleted<'_> {
+        fn drop(&mut self) {
+            let _ = as_user(self.0, self.1, &["delete", "--force", "nest"], self.2);
+        }
+    }
+    let config = bundle.join("config.json");
+    let original = std::fs::read(&config).unwrap();
+    let mut v: Value = serde_json::from_slice(&original).unwrap();
+    v["process"]["args"] = json!(["sh", "-c", "unshare -p -f sleep 1002"]);
+    for set in ["bounding", "effective", "permitted"] {
+        v["process"]["capabilities"][set] = json!(["CAP_SYS_ADMIN"]);
+    }
+    std::fs::write(&config, serde_json::to_vec(&v).unwrap()).unwrap();
+    let _deleted = Deleted(u, runtime_dir, bundle);
+    run_detached_as(u, runtime_dir, bundle, "nest");
+    std::fs::write(&config, &original).unwrap();
+    let nested = process_running(&["sleep", "1002"]);
+    let o = as_user(u, runtime_dir, &["kill", "--all", "nest", "STOP"], bundle);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        common::eventually(5, || common::proc_state(nested) == Some('T')),
+        "kill --all missed the nested pid namespace"
+    );
+    let o = as_user(u, runtime_dir, &["delete", "--force", "nest"], bundle);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(common::eventually(5, || !common::alive(nested)));
 }
 
 /// `run -d` as the user, the container keeping none of the test's pipes.
@@ -206,6 +259,7 @@ fn kill_all_spares_the_pod_sharing_its_pid_namespace(u: &TestUser, runtime_dir: 
     }
     v["linux"].as_object_mut().unwrap().remove("uidMappings");
     v["linux"].as_object_mut().unwrap().remove("gidMappings");
+    v["process"]["args"] = json!(["sh", "-c", "sleep 1001 & wait"]);
     std::fs::write(&config, serde_json::to_vec(&v).unwrap()).unwrap();
     run_detached_as(u, runtime_dir, bundle, "member");
     std::fs::write(&config, &original).unwrap();
@@ -213,12 +267,19 @@ fn kill_all_spares_the_pod_sharing_its_pid_namespace(u: &TestUser, runtime_dir: 
     let member = state("member")["pid"].as_i64().unwrap();
     let ns = |pid: i64| std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
     assert_eq!(ns(member), ns(pod), "the member is not in the pod's pid namespace");
+    let child = process_running(&["sleep", "1001"]);
 
     let o = as_user(u, runtime_dir, &["kill", "--all", "member", "KILL"], bundle);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         common::eventually(5, || state("member")["status"] == "stopped"),
         "kill --all did not stop the member"
+    );
+    // Its child is its too; killed, it is the pod's zombie (the pod's init,
+    // sleep, reaps nothing).
+    assert!(
+        common::eventually(5, || !common::alive(child)),
+        "kill --all spared the member's child"
     );
     // A killed pod init can look alive while its namespace drains: what
     // shows it alive is that a process can still join it.

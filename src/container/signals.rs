@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::Signal;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::str::FromStr;
 
 use crate::state::State;
@@ -39,23 +40,88 @@ pub fn send_to_init(st: &State, sig: i32) -> Result<()> {
     }
 }
 
-fn pidns(pid: i32) -> Option<std::path::PathBuf> {
-    std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok()
+/// The deepest pid namespaces nest (the kernel's MAX_PID_NS_LEVEL).
+const MAX_PIDNS_DEPTH: usize = 32;
+/// ioctl_ns(2)'s NS_GET_PARENT: _IO(0xb7, 0x2).
+const NS_GET_PARENT: libc::c_ulong = 0xb702;
+
+/// A pid namespace as (device, inode): the ns file's identity.
+fn ns_id(ns: &std::fs::File) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    ns.metadata().ok().map(|m| (m.dev(), m.ino()))
+}
+
+fn pidns_of(pid: i32) -> Option<std::fs::File> {
+    std::fs::File::open(format!("/proc/{pid}/ns/pid")).ok()
+}
+
+/// Whether `pid` is in pid namespace `ns` or in one nested in it.
+fn in_pidns(pid: i32, ns: (u64, u64)) -> bool {
+    let Some(mut f) = pidns_of(pid) else {
+        return false;
+    };
+    for _ in 0..MAX_PIDNS_DEPTH {
+        if ns_id(&f) == Some(ns) {
+            return true;
+        }
+        // SAFETY: NS_GET_PARENT on an nsfs fd we hold returns a new
+        // CLOEXEC fd or -1 (EPERM past the host's namespace).
+        let parent = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_PARENT as _) };
+        if parent < 0 {
+            return false;
+        }
+        // SAFETY: a fresh fd from the ioctl, owned here alone.
+        f = unsafe { std::fs::File::from_raw_fd(parent) };
+    }
+    false
+}
+
+/// The processes descended from `init` now, each with its start time, so
+/// that a signal later reaches that process and no other on its pid.
+fn descendants(init: i32) -> Vec<(i32, u64)> {
+    let Ok(all) = procfs::process::all_processes() else {
+        return vec![];
+    };
+    let stats: Vec<(i32, i32, u64)> = all
+        .flatten()
+        .filter_map(|p| p.stat().ok())
+        .map(|s| (s.pid, s.ppid, s.starttime))
+        .collect();
+    let mut found = vec![];
+    let mut parents = vec![init];
+    while let Some(parent) = parents.pop() {
+        for &(pid, ppid, start) in &stats {
+            if ppid == parent {
+                found.push((pid, start));
+                parents.push(pid);
+            }
+        }
+    }
+    found
 }
 
 /// Every process of a container without a cgroup. In a pid namespace of its
-/// own that is every process in it; in one it shares (the host's, a pod's),
-/// only the init can be told apart from the others there.
+/// own that is every process in it and in the namespaces nested in it; in
+/// one it shares (the host's, a pod's) it is the init and the processes
+/// descended from it (one that left the tree, reparented to that namespace's
+/// reaper, cannot be told apart from the others there).
 pub fn signal_all(st: &State, sig: i32) -> Result<()> {
-    // Read before the init is signalled (it may die of it); the init's
-    // check then vouches that this was its namespace.
-    let ns = pidns(st.pid);
-    send_to_init(st, sig)?;
-    // The init's SIGKILL takes the whole namespace with it.
-    if !st.own_pid_ns || sig == libc::SIGKILL {
+    if !st.own_pid_ns {
+        // Read before the init is signalled: once it dies its children
+        // are reparented, out of its tree.
+        let tree = descendants(st.pid);
+        send_to_init(st, sig)?;
+        for (pid, start) in tree {
+            let _ = crate::pidfd::signal_if_same(pid, start, sig);
+        }
         return Ok(());
     }
-    let Some(ns) = ns else {
+    // Read before the init is signalled (it may die of it); the init's
+    // check then vouches that this was its namespace.
+    let ns = pidns_of(st.pid).as_ref().and_then(ns_id);
+    send_to_init(st, sig)?;
+    // The init's SIGKILL takes the whole namespace with it.
+    let Some(ns) = ns.filter(|_| sig != libc::SIGKILL) else {
         return Ok(());
     };
     for e in std::fs::read_dir("/proc").context("read /proc")?.flatten() {
@@ -65,9 +131,9 @@ pub fn signal_all(st: &State, sig: i32) -> Result<()> {
         if pid == st.pid {
             continue;
         }
-        // Compared before the pidfd is taken (most of /proc is not ours to
+        // Checked before the pidfd is taken (most of /proc is not ours to
         // hold a pidfd of), and again after.
-        let ours = || pidns(pid).as_ref() == Some(&ns);
+        let ours = || in_pidns(pid, ns);
         if ours() {
             let _ = crate::pidfd::signal_checked(pid, sig, ours);
         }
