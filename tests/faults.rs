@@ -158,11 +158,6 @@ fn a_crash_at_any_step_leaves_nothing_that_delete_force_cannot_clear() {
     );
 }
 
-fn ppid_of(pid: i32) -> Option<i32> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines().find_map(|l| l.strip_prefix("PPid:")?.trim().parse().ok())
-}
-
 /// The processes of `init`'s pid namespace other than `init`.
 fn others_in_pid_ns(init: i32) -> Vec<i32> {
     let ns = std::fs::read_link(format!("/proc/{init}/ns/pid")).unwrap();
@@ -307,10 +302,10 @@ fn kill_and_take_pid(killer: i32, victim: i32, hull: i32, cleanup: &mut Cleanup)
     let me = std::process::id() as i32;
     assert!(
         common::eventually(10, || common::proc_state(victim) == Some('Z')
-            && ppid_of(victim).is_some_and(|pp| pp == me || pp == hull)),
+            && common::ppid_of(victim).is_some_and(|pp| pp == me || pp == hull)),
         "pid {victim} did not die and pass to a reaper"
     );
-    if ppid_of(victim) == Some(me) {
+    if common::ppid_of(victim) == Some(me) {
         reap_if_ours(victim);
     }
     let decoy = spawn_on_pid(victim);

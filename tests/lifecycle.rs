@@ -522,6 +522,19 @@ impl Systemd {
         fd.expect("BARRIER=1 without its pipe")
     }
 
+    /// `create` and then `start` of `id` under this systemd; `start`
+    /// waits for READY=1, so it is returned running.
+    fn create_and_start(&self, b: &Bundle, id: &str) -> std::process::Child {
+        let dir = b.dir();
+        let mut create = b.cmd(&["create", "--bundle", dir.to_str().unwrap(), id]);
+        create.env("NOTIFY_SOCKET", &self.path);
+        let o = b.detached(create);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let mut start = b.cmd(&["start", id]);
+        start.env("NOTIFY_SOCKET", &self.path);
+        start.spawn().unwrap()
+    }
+
     fn nothing_came(&self) -> bool {
         self.sock.set_nonblocking(true).unwrap();
         let empty = loop {
@@ -554,13 +567,7 @@ fn notify_socket_passes_ready_to_systemd() {
         "echo $NOTIFY_SOCKET; sleep 0.2; /sd-notify STATUS=starting \"$(printf 'READY=1\\rMAINPID=1')\"; exec sleep 60",
     );
     let systemd = Systemd::new(&b);
-    let dir = b.dir();
-    let mut create = b.cmd(&["create", "--bundle", dir.to_str().unwrap(), "nt"]);
-    create.env("NOTIFY_SOCKET", &systemd.path);
-    assert!(b.detached(create).status.success());
-    let mut start = b.cmd(&["start", "nt"]);
-    start.env("NOTIFY_SOCKET", &systemd.path);
-    let mut start = start.spawn().unwrap();
+    let mut start = systemd.create_and_start(&b, "nt");
     let init = b.state("nt")["pid"].as_u64().unwrap() as u32;
     let barrier = systemd.expect_ready(init);
     std::thread::sleep(std::time::Duration::from_millis(200));
@@ -587,17 +594,14 @@ fn only_the_container_reaches_its_notify_socket() {
     });
     // The rootfs is host root's: the mapped root could not make the mount point.
     std::fs::create_dir_all(b.rootfs().join("run/notify")).unwrap();
-    // The state directory as a host user finds it under /run: reachable.
+    // The state directory as a host user finds it under /run: reachable,
+    // and --root as an older hull left it, 0711, so that what keeps that
+    // user out is the container's own directory.
     std::fs::set_permissions(b.tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::create_dir(&b.root).unwrap();
+    std::fs::set_permissions(&b.root, std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
     let systemd = Systemd::new(&b);
-    let dir = b.dir();
-    let mut create = b.cmd(&["create", "--bundle", dir.to_str().unwrap(), "nu"]);
-    create.env("NOTIFY_SOCKET", &systemd.path);
-    let o = b.detached(create);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let mut start = b.cmd(&["start", "nu"]);
-    start.env("NOTIFY_SOCKET", &systemd.path);
-    let mut start = start.spawn().unwrap();
+    let mut start = systemd.create_and_start(&b, "nu");
 
     let socket = b.root.join("nu/notify/notify.sock");
     assert!(common::eventually(10, || socket.exists()), "start bound no socket");
@@ -623,6 +627,69 @@ fn only_the_container_reaches_its_notify_socket() {
     drop(systemd.expect_ready(init));
     assert!(start.wait().unwrap().success());
     assert!(b.out(&["delete", "--force", "nu"]).status.success());
+}
+
+/// The notify socket's directory is hull's, cloned from the host's mount of
+/// the state directory: where that mount is shared (systemd makes /run so)
+/// the container's mount of it must still be a slave, or what the container
+/// mounts there (with CAP_SYS_ADMIN) would appear on the host and outlive it.
+#[test]
+fn a_mount_over_the_notify_directory_stays_in_the_container() {
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let shared = tempfile::tempdir().unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        shared.path(),
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    let _unmount = Unmount(shared.path().to_path_buf());
+    nix::mount::mount(
+        None::<&str>,
+        shared.path(),
+        None::<&str>,
+        nix::mount::MsFlags::MS_SHARED,
+        None::<&str>,
+    )
+    .unwrap();
+
+    let mut b = notify_bundle("/sd-notify READY=1; mount -t tmpfs over /run/notify; exec sleep 60");
+    b.root = shared.path().join("state");
+    b.edit(|c| {
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push("CAP_SYS_ADMIN".into());
+        }
+    });
+    let systemd = Systemd::new(&b);
+    let mut start = systemd.create_and_start(&b, "nm");
+    let init = b.state("nm")["pid"].as_u64().unwrap() as u32;
+    drop(systemd.expect_ready(init));
+    assert!(start.wait().unwrap().success());
+    let mounted = || {
+        std::fs::read_to_string(format!("/proc/{init}/mountinfo")).is_ok_and(|m| {
+            m.lines()
+                .any(|l| l.contains(" /run/notify ") && l.contains(" - tmpfs over "))
+        })
+    };
+    assert!(
+        common::eventually(10, mounted),
+        "the container could not mount over /run/notify"
+    );
+    let state = b.root.to_string_lossy().into_owned();
+    let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let leaked: Vec<&str> = host_mounts.lines().filter(|l| l.contains(&state)).collect();
+    assert!(leaked.is_empty(), "the container's mount reached the host: {leaked:?}");
+    assert!(b.out(&["delete", "--force", "nm"]).status.success());
 }
 
 /// A foreground `run` is the unit's main process; once READY went on, the

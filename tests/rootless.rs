@@ -150,6 +150,7 @@ fn an_unprivileged_user_runs_a_rootless_bundle() {
 
     kill_all_spares_the_pod_sharing_its_pid_namespace(&user, &run_dir, &bundle);
     kill_all_reaches_nested_pid_namespaces(&user, &run_dir, &bundle);
+    notify_socket_without_the_privilege_to_clone_a_mount(&user, &run_dir, &bundle);
 
     // Limits with no delegated cgroup: a clear error, nothing left.
     edit(&|v| v["linux"]["resources"] = json!({"pids": {"limit": 10}}));
@@ -160,14 +161,66 @@ fn an_unprivileged_user_runs_a_rootless_bundle() {
     assert!(!Path::new("/sys/fs/cgroup/pids/hull/limited").exists());
 }
 
-/// The pid of the process whose command line is `args`, once one runs.
-fn process_running(args: &[&str]) -> i32 {
+/// What a step of the rootless test leaves: its containers, deleted, and
+/// the bundle's config, put back, also when it fails.
+struct Leaves<'a> {
+    u: &'a TestUser,
+    runtime_dir: &'a Path,
+    bundle: &'a Path,
+    ids: &'a [&'a str],
+    config: Vec<u8>,
+}
+
+impl<'a> Leaves<'a> {
+    fn new(u: &'a TestUser, runtime_dir: &'a Path, bundle: &'a Path, ids: &'a [&'a str]) -> Leaves<'a> {
+        let config = std::fs::read(bundle.join("config.json")).unwrap();
+        Leaves {
+            u,
+            runtime_dir,
+            bundle,
+            ids,
+            config,
+        }
+    }
+
+    /// The config as it was, to edit.
+    fn original(&self) -> Value {
+        serde_json::from_slice(&self.config).unwrap()
+    }
+
+    fn write_config(&self, v: &Value) {
+        std::fs::write(self.bundle.join("config.json"), serde_json::to_vec(v).unwrap()).unwrap();
+    }
+}
+
+impl Drop for Leaves<'_> {
+    fn drop(&mut self) {
+        for id in self.ids {
+            let _ = as_user(self.u, self.runtime_dir, &["delete", "--force", id], self.bundle);
+        }
+        let _ = std::fs::write(self.bundle.join("config.json"), &self.config);
+    }
+}
+
+/// The pid of the process descended from `ancestor` whose command line is
+/// `args`, once one runs.
+fn process_running(ancestor: i64, args: &[&str]) -> i32 {
     let want: Vec<u8> = args.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    let descends = |pid: i32| {
+        let mut p = pid;
+        while let Some(pp) = common::ppid_of(p).filter(|&pp| pp > 1) {
+            if i64::from(pp) == ancestor {
+                return true;
+            }
+            p = pp;
+        }
+        false
+    };
     let find = || {
         std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
             let pid: i32 = e.file_name().to_str()?.parse().ok()?;
             let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
-            (cmdline == want && common::alive(pid)).then_some(pid)
+            (cmdline == want && common::alive(pid) && descends(pid)).then_some(pid)
         })
     };
     let mut found = None;
@@ -183,24 +236,19 @@ fn process_running(args: &[&str]) -> i32 {
 /// only those in its own). STOP, since a namespace's init takes no other
 /// signal from outside it without a handler.
 fn kill_all_reaches_nested_pid_namespaces(u: &TestUser, runtime_dir: &Path, bundle: &Path) {
-    struct Deleted<'a>(&'a TestUser, &'a Path, &'a Path);
-    impl Drop for Deleted<'_> {
-        fn drop(&mut self) {
-            let _ = as_user(self.0, self.1, &["delete", "--force", "nest"], self.2);
-        }
-    }
-    let config = bundle.join("config.json");
-    let original = std::fs::read(&config).unwrap();
-    let mut v: Value = serde_json::from_slice(&original).unwrap();
+    let leaves = Leaves::new(u, runtime_dir, bundle, &["nest"]);
+    let mut v = leaves.original();
     v["process"]["args"] = json!(["sh", "-c", "unshare -p -f sleep 1002"]);
     for set in ["bounding", "effective", "permitted"] {
         v["process"]["capabilities"][set] = json!(["CAP_SYS_ADMIN"]);
     }
-    std::fs::write(&config, serde_json::to_vec(&v).unwrap()).unwrap();
-    let _deleted = Deleted(u, runtime_dir, bundle);
+    leaves.write_config(&v);
     run_detached_as(u, runtime_dir, bundle, "nest");
-    std::fs::write(&config, &original).unwrap();
-    let nested = process_running(&["sleep", "1002"]);
+    let o = as_user(u, runtime_dir, &["state", "nest"], bundle);
+    let init = serde_json::from_slice::<Value>(&o.stdout).unwrap()["pid"]
+        .as_i64()
+        .unwrap();
+    let nested = process_running(init, &["sleep", "1002"]);
     let o = as_user(u, runtime_dir, &["kill", "--all", "nest", "STOP"], bundle);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
@@ -212,17 +260,61 @@ fn kill_all_reaches_nested_pid_namespaces(u: &TestUser, runtime_dir: &Path, bund
     assert!(common::eventually(5, || !common::alive(nested)));
 }
 
-/// `run -d` as the user, the container keeping none of the test's pipes.
-fn run_detached_as(u: &TestUser, runtime_dir: &Path, bundle: &Path, id: &str) {
-    let status = Command::new(HULL)
-        .args(["run", "-d", id])
+/// NOTIFY_SOCKET for a rootless caller, who cannot clone a mount: the init
+/// binds the notify directory by its path, which the caller's mapped root
+/// owns, and READY=1 reaches systemd.
+fn notify_socket_without_the_privilege_to_clone_a_mount(u: &TestUser, runtime_dir: &Path, bundle: &Path) {
+    let o = Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(bundle.join("rootfs/sd-notify"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sd-notify.c"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "cc: {}", stderr(&o));
+    let path = runtime_dir.join("systemd-notify.sock");
+    let systemd = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    systemd
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let leaves = Leaves::new(u, runtime_dir, bundle, &["notified"]);
+    let mut v = leaves.original();
+    v["process"]["args"] = json!(["/sd-notify", "READY=1"]);
+    leaves.write_config(&v);
+    let run = user_command(u, runtime_dir, bundle, &["run", "notified"])
+        .env("NOTIFY_SOCKET", &path)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (ready, _) = common::recv_with_fd(&systemd);
+    assert_eq!(
+        String::from_utf8_lossy(&ready),
+        format!("READY=1\nMAINPID={}\n", run.id())
+    );
+    let (barrier, answer) = common::recv_with_fd(&systemd);
+    assert_eq!(barrier, b"BARRIER=1");
+    drop(answer);
+    let o = run.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// hull as the user in `bundle`, keeping none of the test's pipes.
+fn user_command(u: &TestUser, runtime_dir: &Path, bundle: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(HULL);
+    c.args(args)
         .current_dir(bundle)
         .env("XDG_RUNTIME_DIR", runtime_dir)
         .uid(u.uid)
         .gid(u.gid)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::null());
+    c
+}
+
+/// `run -d` as the user, the container keeping none of the test's pipes.
+fn run_detached_as(u: &TestUser, runtime_dir: &Path, bundle: &Path, id: &str) {
+    let status = user_command(u, runtime_dir, bundle, &["run", "-d", id])
         .status()
         .unwrap();
     assert!(status.success(), "run -d {id}");
@@ -234,24 +326,14 @@ fn run_detached_as(u: &TestUser, runtime_dir: &Path, bundle: &Path, id: &str) {
 /// not reach the first container: before, it signalled every process of
 /// the shared namespace.
 fn kill_all_spares_the_pod_sharing_its_pid_namespace(u: &TestUser, runtime_dir: &Path, bundle: &Path) {
-    struct Deleted<'a>(&'a TestUser, &'a Path, &'a Path);
-    impl Drop for Deleted<'_> {
-        fn drop(&mut self) {
-            for id in ["member", "pod"] {
-                let _ = as_user(self.0, self.1, &["delete", "--force", id], self.2);
-            }
-        }
-    }
-    let config = bundle.join("config.json");
-    let original = std::fs::read(&config).unwrap();
-    let _deleted = Deleted(u, runtime_dir, bundle);
+    let leaves = Leaves::new(u, runtime_dir, bundle, &["member", "pod"]);
     run_detached_as(u, runtime_dir, bundle, "pod");
     let state = |id: &str| -> Value {
         let o = as_user(u, runtime_dir, &["state", id], bundle);
         serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
     };
     let pod = state("pod")["pid"].as_i64().unwrap();
-    let mut v: Value = serde_json::from_slice(&original).unwrap();
+    let mut v = leaves.original();
     for ns in v["linux"]["namespaces"].as_array_mut().unwrap() {
         if ns["type"] == "user" || ns["type"] == "pid" {
             ns["path"] = json!(format!("/proc/{pod}/ns/{}", ns["type"].as_str().unwrap()));
@@ -260,14 +342,13 @@ fn kill_all_spares_the_pod_sharing_its_pid_namespace(u: &TestUser, runtime_dir: 
     v["linux"].as_object_mut().unwrap().remove("uidMappings");
     v["linux"].as_object_mut().unwrap().remove("gidMappings");
     v["process"]["args"] = json!(["sh", "-c", "sleep 1001 & wait"]);
-    std::fs::write(&config, serde_json::to_vec(&v).unwrap()).unwrap();
+    leaves.write_config(&v);
     run_detached_as(u, runtime_dir, bundle, "member");
-    std::fs::write(&config, &original).unwrap();
 
     let member = state("member")["pid"].as_i64().unwrap();
     let ns = |pid: i64| std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
     assert_eq!(ns(member), ns(pod), "the member is not in the pod's pid namespace");
-    let child = process_running(&["sleep", "1001"]);
+    let child = process_running(member, &["sleep", "1001"]);
 
     let o = as_user(u, runtime_dir, &["kill", "--all", "member", "KILL"], bundle);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -516,3 +516,71 @@ fn exec_with_cap_sys_ptrace_into_a_created_container_is_refused() {
     let o = b.out(&["exec", "--cap", "CAP_SYS_PTRACE", "created-ptrace", "true"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// CVE-2025-52881: runc wrote sysctls, oom_score_adj and LSM labels through
+/// the container's own /proc, which mounts the container can make (racing
+/// through a shared mount) redirect to another file. hull writes them
+/// through the host's procfs, opened before the container's mounts exist.
+/// A createRuntime hook stands in for the racing container: in the window
+/// after the container's /proc is mounted and before those writes, it binds
+/// decoys over the container's ip_forward and oom_score_adj.
+#[test]
+fn writes_to_proc_go_where_they_are_meant_whatever_the_container_mounts() {
+    let b = Bundle::new(&["sleep", "60"]);
+    let rootfs = b.rootfs();
+    let (decoy_sysctl, decoy_oom) = (b.tmp.path().join("decoy-sysctl"), b.tmp.path().join("decoy-oom"));
+    for d in [&decoy_sysctl, &decoy_oom] {
+        std::fs::write(d, "decoy\n").unwrap();
+    }
+    // What the container's /proc shows once the mounts are made: the decoys.
+    let seen = b.tmp.path().join("seen");
+    let (forward, oom) = (
+        format!("{}/proc/sys/net/ipv4/ip_forward", rootfs.display()),
+        format!("{}/proc/1/oom_score_adj", rootfs.display()),
+    );
+    let attack = format!(
+        "pid=$(tr -d ' \\n' | sed -n 's/.*\"pid\":\\([0-9]*\\).*/\\1/p'); \
+         nsenter -t \"$pid\" -m sh -c 'mount --bind {} {forward} && mount --bind {} {oom} && cat {forward} {oom}' > {}",
+        decoy_sysctl.display(),
+        decoy_oom.display(),
+        seen.display()
+    );
+    b.edit(|c| {
+        c["hooks"] = json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", attack]}]});
+        c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+        c["process"]["oomScoreAdj"] = json!(500);
+    });
+    let host_forward = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    let o = b.run_detached("proc-redirect");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pid = b.state("proc-redirect")["pid"].as_i64().unwrap();
+
+    assert_eq!(
+        std::fs::read_to_string(&seen).unwrap_or_default(),
+        "decoy\ndecoy\n",
+        "the hook's mounts were not in place"
+    );
+    // Nothing was written to them, and the writes reached their own files.
+    for d in [&decoy_sysctl, &decoy_oom] {
+        assert_eq!(
+            std::fs::read_to_string(d).unwrap(),
+            "decoy\n",
+            "a write went to {}",
+            d.display()
+        );
+    }
+    let o = std::process::Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-n", "cat", "/proc/sys/net/ipv4/ip_forward"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o), "1\n", "the container's ip_forward: {}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).unwrap(),
+        "500\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+        host_forward
+    );
+    assert!(b.out(&["delete", "--force", "proc-redirect"]).status.success());
+}

@@ -65,7 +65,7 @@ fn in_pidns(pid: i32, ns: (u64, u64)) -> bool {
             return true;
         }
         // SAFETY: NS_GET_PARENT on an nsfs fd we hold returns a new
-        // CLOEXEC fd or -1 (EPERM past the host's namespace).
+        // CLOEXEC fd or -1 (EPERM past our own pid namespace).
         let parent = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_PARENT as _) };
         if parent < 0 {
             return false;
@@ -79,8 +79,12 @@ fn in_pidns(pid: i32, ns: (u64, u64)) -> bool {
 /// The processes descended from `init` now, each with its start time, so
 /// that a signal later reaches that process and no other on its pid.
 fn descendants(init: i32) -> Vec<(i32, u64)> {
-    let Ok(all) = procfs::process::all_processes() else {
-        return vec![];
+    let all = match procfs::process::all_processes() {
+        Ok(all) => all,
+        Err(e) => {
+            tracing::warn!("kill --all: read /proc: {e}; only the init is signalled");
+            return vec![];
+        }
     };
     let stats: Vec<(i32, i32, u64)> = all
         .flatten()
@@ -117,8 +121,10 @@ pub fn signal_all(st: &State, sig: i32) -> Result<()> {
         return Ok(());
     }
     // Read before the init is signalled (it may die of it); the init's
-    // check then vouches that this was its namespace.
-    let ns = pidns_of(st.pid).as_ref().and_then(ns_id);
+    // check then vouches that this was its namespace, which the open file
+    // keeps from being freed, its inode taken by another, meanwhile.
+    let ns_file = pidns_of(st.pid);
+    let ns = ns_file.as_ref().and_then(ns_id);
     send_to_init(st, sig)?;
     // The init's SIGKILL takes the whole namespace with it.
     let Some(ns) = ns.filter(|_| sig != libc::SIGKILL) else {

@@ -89,8 +89,16 @@ fn detached_binds(req: &Launch) -> Result<Vec<crate::rootfs::detached::Prepared>
             .source()
             .as_deref()
             .context("a state directory bind without a source")?;
-        let fd = detached::clone_tree(src, false).with_context(|| format!("mounts[{index}]"))?;
-        out.push(detached::Prepared { index, fd });
+        match detached::clone_tree(src, false) {
+            Ok(fd) => out.push(detached::Prepared { index, fd }),
+            // Without the privilege to clone a mount (rootless) or before
+            // open_tree (5.2) the init binds the path: a rootless init's
+            // mapped root owns it, a root one without a user namespace passes.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::ENOSYS)) => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("clone {} for {}", src.display(), m.destination().display()))
+            }
+        }
     }
     Ok(out)
 }

@@ -20,7 +20,7 @@ pub struct Prepared {
 }
 
 /// A detached clone of `src` (of the whole tree under it when `recursive`).
-pub fn clone_tree(src: &Path, recursive: bool) -> Result<OwnedFd> {
+pub fn clone_tree(src: &Path, recursive: bool) -> std::io::Result<OwnedFd> {
     let c = CString::new(src.as_os_str().as_encoded_bytes())?;
     let rec = if recursive {
         libc::AT_RECURSIVE as libc::c_uint
@@ -37,7 +37,7 @@ pub fn clone_tree(src: &Path, recursive: bool) -> Result<OwnedFd> {
         )
     };
     if fd < 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("open_tree {}", src.display()));
+        return Err(std::io::Error::last_os_error());
     }
     // SAFETY: open_tree returned a new fd, now ours.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })

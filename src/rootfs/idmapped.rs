@@ -59,7 +59,8 @@ fn one(spec: &Spec, m: &Mount, bundle: &Path, recursive: bool) -> Result<OwnedFd
     let src = super::mounts::bind_source(m, bundle)?;
     let userns = user_namespace(&uids, &gids)?;
     // rbind clones the whole tree; only ridmap maps all of it (idmap maps the top).
-    let tree = detached::clone_tree(&src, rbind || recursive)?;
+    let tree =
+        detached::clone_tree(&src, rbind || recursive).with_context(|| format!("open_tree {}", src.display()))?;
     let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
     hull_sys::mount_attr::mount_setattr(
         tree.as_raw_fd(),

@@ -195,6 +195,19 @@ fn bind(ctx: &MountContext, m: &Mount, opts: &MountOptions, index: usize) -> Res
         }
     }
     let fresh = inroot::open_path(ctx.root, dest, Follow::InRoot)?;
+    if prepared.is_some() {
+        // A clone of a host mount is its peer where that is shared: the
+        // container's mounts under it would reach the host. A bind from the
+        // container's own copy is a slave.
+        mount(
+            None::<&str>,
+            &fd_path(&fresh),
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .context("make the prepared mount a slave")?;
+    }
     if !opts.remount_flags().is_empty() {
         remount(&fresh, opts.remount_flags() | MsFlags::MS_BIND)?;
     }

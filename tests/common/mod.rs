@@ -251,6 +251,11 @@ pub fn alive(pid: i32) -> bool {
     proc_state(pid).is_some_and(|s| s != 'Z')
 }
 
+pub fn ppid_of(pid: i32) -> Option<i32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines().find_map(|l| l.strip_prefix("PPid:")?.trim().parse().ok())
+}
+
 /// State letter of /proc/PID/stat ('T' stopped, 'Z' zombie), or None.
 pub fn proc_state(pid: i32) -> Option<char> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
