@@ -633,8 +633,9 @@ fn only_the_container_reaches_its_notify_socket() {
 /// the state directory: where that mount is shared (systemd makes /run so)
 /// the container's mount of it must still be a slave, or what the container
 /// mounts there (with CAP_SYS_ADMIN) would appear on the host and outlive it.
+/// So must an idmapped bind, also a clone (before, it was the host's peer).
 #[test]
-fn a_mount_over_the_notify_directory_stays_in_the_container() {
+fn a_mount_over_a_cloned_bind_stays_in_the_container() {
     struct Unmount(std::path::PathBuf);
     impl Drop for Unmount {
         fn drop(&mut self) {
@@ -660,9 +661,18 @@ fn a_mount_over_the_notify_directory_stays_in_the_container() {
     )
     .unwrap();
 
-    let mut b = notify_bundle("/sd-notify READY=1; mount -t tmpfs over /run/notify; exec sleep 60");
+    let mut b = notify_bundle(
+        "/sd-notify READY=1; mount -t tmpfs over /run/notify; mount -t tmpfs over /idmapped; exec sleep 60",
+    );
     b.root = shared.path().join("state");
+    let volume = shared.path().join("volume");
+    std::fs::create_dir(&volume).unwrap();
     b.edit(|c| {
+        let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+            "destination": "/idmapped", "type": "bind", "source": volume, "options": ["bind", "idmap"],
+            "uidMappings": map, "gidMappings": map,
+        }));
         for set in ["bounding", "effective", "permitted"] {
             c["process"]["capabilities"][set]
                 .as_array_mut()
@@ -677,17 +687,22 @@ fn a_mount_over_the_notify_directory_stays_in_the_container() {
     assert!(start.wait().unwrap().success());
     let mounted = || {
         std::fs::read_to_string(format!("/proc/{init}/mountinfo")).is_ok_and(|m| {
-            m.lines()
-                .any(|l| l.contains(" /run/notify ") && l.contains(" - tmpfs over "))
+            ["/run/notify", "/idmapped"].iter().all(|d| {
+                m.lines()
+                    .any(|l| l.contains(&format!(" {d} ")) && l.contains(" - tmpfs over "))
+            })
         })
     };
     assert!(
         common::eventually(10, mounted),
-        "the container could not mount over /run/notify"
+        "the container could not mount over /run/notify and /idmapped"
     );
-    let state = b.root.to_string_lossy().into_owned();
+    let under = shared.path().to_string_lossy().into_owned();
     let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let leaked: Vec<&str> = host_mounts.lines().filter(|l| l.contains(&state)).collect();
+    let leaked: Vec<&str> = host_mounts
+        .lines()
+        .filter(|l| l.contains(&format!("{under}/")))
+        .collect();
     assert!(leaked.is_empty(), "the container's mount reached the host: {leaked:?}");
     assert!(b.out(&["delete", "--force", "nm"]).status.success());
 }

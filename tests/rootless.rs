@@ -264,13 +264,7 @@ fn kill_all_reaches_nested_pid_namespaces(u: &TestUser, runtime_dir: &Path, bund
 /// binds the notify directory by its path, which the caller's mapped root
 /// owns, and READY=1 reaches systemd.
 fn notify_socket_without_the_privilege_to_clone_a_mount(u: &TestUser, runtime_dir: &Path, bundle: &Path) {
-    let o = Command::new("cc")
-        .args(["-static", "-O2", "-o"])
-        .arg(bundle.join("rootfs/sd-notify"))
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sd-notify.c"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "cc: {}", stderr(&o));
+    common::build_fixture("sd-notify.c", &bundle.join("rootfs/sd-notify"), &["-O2"]);
     let path = runtime_dir.join("systemd-notify.sock");
     let systemd = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
     std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();

@@ -538,8 +538,10 @@ fn writes_to_proc_go_where_they_are_meant_whatever_the_container_mounts() {
         format!("{}/proc/sys/net/ipv4/ip_forward", rootfs.display()),
         format!("{}/proc/1/oom_score_adj", rootfs.display()),
     );
+    // The hook reads the container's state (one line of JSON) on stdin; sh
+    // finds tr, sed and nsenter on its default PATH.
     let attack = format!(
-        "pid=$(tr -d ' \\n' | sed -n 's/.*\"pid\":\\([0-9]*\\).*/\\1/p'); \
+        "pid=$(tr -d ' \\n' | sed -n 's/.*\"pid\":\\([0-9][0-9]*\\).*/\\1/p'); \
          nsenter -t \"$pid\" -m sh -c 'mount --bind {} {forward} && mount --bind {} {oom} && cat {forward} {oom}' > {}",
         decoy_sysctl.display(),
         decoy_oom.display(),

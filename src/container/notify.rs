@@ -152,7 +152,9 @@ pub fn prepare(spec: &mut Spec, dir: &Path) -> Result<usize> {
         "destination": "/run/notify",
         "type": "bind",
         "source": dir,
-        "options": ["bind", "nosuid", "noexec", "nodev", "ro"],
+        // A slave whatever rootfsPropagation says: what the container
+        // mounts there must not reach the state directory on the host.
+        "options": ["bind", "nosuid", "noexec", "nodev", "ro", "rslave"],
     }))
     .context("NOTIFY_SOCKET: the /run/notify mount")?;
     let mut mounts = spec.mounts().clone().unwrap_or_default();

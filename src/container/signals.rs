@@ -130,7 +130,14 @@ pub fn signal_all(st: &State, sig: i32) -> Result<()> {
     let Some(ns) = ns.filter(|_| sig != libc::SIGKILL) else {
         return Ok(());
     };
-    for e in std::fs::read_dir("/proc").context("read /proc")?.flatten() {
+    let procs = match std::fs::read_dir("/proc") {
+        Ok(procs) => procs,
+        Err(e) => {
+            tracing::warn!("kill --all: read /proc: {e}; only the init was signalled");
+            return Ok(());
+        }
+    };
+    for e in procs.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
             continue;
         };
@@ -144,6 +151,7 @@ pub fn signal_all(st: &State, sig: i32) -> Result<()> {
             let _ = crate::pidfd::signal_checked(pid, sig, ours);
         }
     }
+    drop(ns_file);
     Ok(())
 }
 

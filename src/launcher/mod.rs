@@ -89,14 +89,25 @@ fn detached_binds(req: &Launch) -> Result<Vec<crate::rootfs::detached::Prepared>
             .source()
             .as_deref()
             .context("a state directory bind without a source")?;
+        // Where the init can reach the path it binds that instead: a
+        // rootless one's root is the caller, the owner; a host root's init
+        // without a user namespace passes. A user namespace's root cannot.
+        let by_path = !crate::privilege::is_host_root()
+            || !crate::spec::has_namespace(spec, oci_spec::runtime::LinuxNamespaceType::User);
         match detached::clone_tree(src, false) {
             Ok(fd) => out.push(detached::Prepared { index, fd }),
-            // Without the privilege to clone a mount (rootless) or before
-            // open_tree (5.2) the init binds the path: a rootless init's
-            // mapped root owns it, a root one without a user namespace passes.
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::ENOSYS)) => {}
+            // A rootless caller may not clone a mount (EPERM).
+            Err(e) if by_path && matches!(e.raw_os_error(), Some(libc::EPERM | libc::ENOSYS)) => {
+                tracing::debug!("open_tree {}: {e}; the init binds it by path", src.display());
+            }
             Err(e) => {
-                return Err(e).with_context(|| format!("clone {} for {}", src.display(), m.destination().display()))
+                return Err(e).with_context(|| {
+                    format!(
+                        "open_tree {} for {} (a user namespace's root cannot reach it by path)",
+                        src.display(),
+                        m.destination().display()
+                    )
+                })
             }
         }
     }

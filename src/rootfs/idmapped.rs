@@ -77,8 +77,8 @@ fn one(spec: &Spec, m: &Mount, bundle: &Path, recursive: bool) -> Result<OwnedFd
 /// A user namespace with these maps, held by an fd: a child unshares it and
 /// waits while its maps are written and its namespace opened, then exits.
 fn user_namespace(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<OwnedFd> {
-    let (ready_r, ready_w) = nix::unistd::pipe().context("pipe")?;
-    let (done_r, done_w) = nix::unistd::pipe().context("pipe")?;
+    let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
+    let (done_r, done_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
     // SAFETY: the child only makes async-signal-safe calls, then _exits.
     match unsafe { nix::unistd::fork() }.context("fork for the mount's user namespace")? {
         nix::unistd::ForkResult::Child => {

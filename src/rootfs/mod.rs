@@ -46,6 +46,7 @@ pub fn prepare(
         bundle: &bundle.dir,
         in_userns,
         detached,
+        host_propagation: host_side(root_propagation(bundle)),
         cgroups,
         new_cgroup_ns: crate::spec::has_new_namespace(spec, oci_spec::runtime::LinuxNamespaceType::Cgroup),
         mount_label: crate::process::lsm::effective_mount_label(linux.and_then(|l| l.mount_label().as_deref())),

@@ -19,6 +19,8 @@ pub struct MountContext<'a> {
     pub in_userns: bool,
     /// Bind mounts the parent made, by index in `mounts`.
     pub detached: &'a [super::detached::Prepared],
+    /// The propagation the host's tree has in the container's mount namespace.
+    pub host_propagation: MsFlags,
     /// The host's directories of the container's own cgroups.
     pub cgroups: &'a super::OwnCgroups,
     pub new_cgroup_ns: bool,
@@ -196,17 +198,17 @@ fn bind(ctx: &MountContext, m: &Mount, opts: &MountOptions, index: usize) -> Res
     }
     let fresh = inroot::open_path(ctx.root, dest, Follow::InRoot)?;
     if prepared.is_some() {
-        // A clone of a host mount is its peer where that is shared: the
-        // container's mounts under it would reach the host. A bind from the
-        // container's own copy is a slave.
+        // A clone of a host mount is its peer where that is shared, so the
+        // container's mounts under it would reach the host: it gets what a
+        // bind from the container's own copy of the host's tree has.
         mount(
             None::<&str>,
             &fd_path(&fresh),
             None::<&str>,
-            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            ctx.host_propagation,
             None::<&str>,
         )
-        .context("make the prepared mount a slave")?;
+        .context("give the prepared mount the propagation of the container's copy of the host's tree")?;
     }
     if !opts.remount_flags().is_empty() {
         remount(&fresh, opts.remount_flags() | MsFlags::MS_BIND)?;

@@ -185,19 +185,7 @@ impl Bundle {
     /// tests/fixtures/SOURCE compiled static into the rootfs at `at`, for
     /// what busybox has no applet for.
     pub fn build_fixture(&self, source: &str, at: &str, flags: &[&str]) {
-        let o = Command::new("cc")
-            .arg("-static")
-            .args(flags)
-            .arg("-o")
-            .arg(self.rootfs().join(at))
-            .arg(
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("tests/fixtures")
-                    .join(source),
-            )
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "cc {source}: {}", stderr(&o));
+        build_fixture(source, &self.rootfs().join(at), flags);
     }
 
     /// The ids left under this test's --root.
@@ -221,6 +209,23 @@ impl Drop for Bundle {
             let _ = self.out(&["delete", "--force", &id]);
         }
     }
+}
+
+/// tests/fixtures/SOURCE compiled static to `out`.
+pub fn build_fixture(source: &str, out: &Path, flags: &[&str]) {
+    let o = Command::new("cc")
+        .arg("-static")
+        .args(flags)
+        .arg("-o")
+        .arg(out)
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(source),
+        )
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "cc {source}: {}", stderr(&o));
 }
 
 pub fn stdout(o: &Output) -> String {
