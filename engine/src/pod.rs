@@ -79,6 +79,10 @@ fn make(req: &Request, pd: &Path, name: &str) -> Result<()> {
 fn lock(pd: &Path, name: &str, make: bool) -> Result<Option<hull_sys::file::Lock>> {
     for _ in 0..10 {
         if make {
+            // Its members write in `shared`: out of host users' reach, as
+            // a container's own directory.
+            let pods = pd.parent().unwrap_or(pd);
+            hull_sys::file::private_dir(pods).with_context(|| format!("--pod {name}: {}", pods.display()))?;
             std::fs::create_dir_all(pd).with_context(|| format!("--pod {name}: create {}", pd.display()))?;
         }
         match hull_sys::file::lock_dir(pd, true) {

@@ -333,3 +333,86 @@ fn process_isolators_and_sandbox_volumes_reach_the_container() {
     let x = e.dir().join(".volumes/shared/x");
     assert_eq!(std::fs::read_to_string(x).unwrap(), "shared\n");
 }
+
+/// A container's root can leave a setuid-root program in its sandbox or its
+/// rootfs (the overlay's upper directory), and an image can carry one in
+/// its layers: none may be within a host user's reach, or any of them runs
+/// it as root. The engine's container directories, the bundles the
+/// provisioner makes and its store are their owner's alone.
+#[test]
+fn a_host_user_cannot_run_what_a_container_or_an_image_left_setuid() {
+    use std::os::unix::process::CommandExt;
+    let e = Engine::new();
+    // As /var/lib is: the test's own directory is no barrier.
+    std::fs::set_permissions(e.tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let tools = e.tmp.path().join("tools");
+    std::fs::create_dir(&tools).unwrap();
+    let source = tools.join("euid.c");
+    std::fs::write(&source, "#include <stdio.h>\n#include <unistd.h>\nint main(void) { printf(\"euid=%d\\n\", (int)geteuid()); return 0; }\n").unwrap();
+    let o = Command::new("cc")
+        .arg("-static")
+        .arg("-o")
+        .arg(tools.join("euid"))
+        .arg(&source)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "cc: {}", stderr(&o));
+    let tools_volume = format!("{}:/tools:ro", tools.display());
+    ok(e.launch(&[
+        "-d",
+        "--name",
+        "planter",
+        "-v",
+        &tools_volume,
+        "-v",
+        "sandbox:shared:/shared",
+        "--pod",
+        "planters",
+        "--",
+        "sh",
+        "-c",
+        "for d in $HULL_SANDBOX /bin /shared /mnt/pod; do cp /tools/euid $d/euid && chmod 4755 $d/euid; done; \
+         touch $HULL_SANDBOX/planted; sleep 100",
+    ]));
+    let dir = e.dir().join("planter");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !dir.join("sandbox/planted").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let planted = [
+        dir.join("sandbox/euid"),
+        dir.join("bundle/upper/bin/euid"),
+        e.dir().join(".volumes/shared/euid"),
+        e.dir().join(".pods/planters/shared/euid"),
+    ];
+    for p in &planted {
+        assert!(p.exists(), "{} was not planted", p.display());
+    }
+    let store_layers = e.tmp.path().join("store/layers");
+    for p in planted.iter().chain([&store_layers]) {
+        let o = Command::new("/bin/ls")
+            .arg("-l")
+            .arg(p)
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap();
+        assert!(
+            !o.status.success(),
+            "a host user reaches {}: {}",
+            p.display(),
+            stdout(&o)
+        );
+    }
+    for p in &planted {
+        let o = Command::new(p).uid(65534).gid(65534).output();
+        assert!(
+            o.as_ref().map_or(true, |o| !o.status.success()),
+            "a host user ran {}: {}",
+            p.display(),
+            o.map(|o| stdout(&o)).unwrap_or_default()
+        );
+    }
+    ok(e.out("destroy", &["planter"]));
+    nothing_left(&e, "planter");
+}

@@ -31,6 +31,7 @@ pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
 
 impl Store {
     pub fn open(root: &Path) -> Result<Store> {
+        hull_sys::file::private_dir(root).with_context(|| format!("--store {}", root.display()))?;
         for d in ["layers", "tmp", "locks"] {
             std::fs::create_dir_all(root.join(d))
                 .with_context(|| format!("--store {}: cannot create", root.display()))?;

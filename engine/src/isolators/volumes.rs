@@ -51,6 +51,11 @@ impl Isolator for SandboxPath {
         for v in &req.volumes {
             if let VolumeSource::Sandbox(name) = &v.source {
                 let dir = shared_dir(sb, name);
+                // What containers write there: out of host users' reach, as
+                // a container's own directory.
+                let volumes = dir.parent().unwrap_or(&dir);
+                hull_sys::file::private_dir(volumes)
+                    .with_context(|| format!("-v sandbox:{name}: {}", volumes.display()))?;
                 std::fs::create_dir_all(&dir)
                     .with_context(|| format!("-v sandbox:{name}: create {}", dir.display()))?;
                 bind(spec, &dir, v)?;
