@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use common::{stderr, stdout, HULL};
@@ -50,6 +51,16 @@ fn an_oci_layout_becomes_a_bundle_that_runs() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
+    // What the container will write (the overlay's upper directory) is out
+    // of host users' reach, even with the test's own directory open.
+    std::fs::set_permissions(t.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let o = Command::new("/bin/ls")
+        .arg(bundle.join("upper"))
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "a host user reaches the bundle's upper directory");
     let config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["process"]["cwd"], "/data");

@@ -61,8 +61,12 @@ fn refuse_existing(dir: &Path) -> Result<()> {
 /// removes what it made.
 pub fn create(src: &dyn Source, req: &Request) -> Result<()> {
     refuse_existing(req.dir)?;
-    // The overlay's upper directory, under it, holds what the container writes.
-    hull_sys::file::private_dir(req.dir).with_context(|| req.dir.display().to_string())?;
+    // The overlay's upper directory, under it, holds what the container
+    // writes: one hull makes is root's alone. One the caller made keeps
+    // the mode the caller gave it.
+    if !req.dir.exists() {
+        hull_sys::file::private_dir(req.dir).with_context(|| req.dir.display().to_string())?;
+    }
     let dir = std::fs::canonicalize(req.dir).with_context(|| format!("{}: cannot open", req.dir.display()))?;
     let made = (|| -> Result<()> {
         // First, so that rm (also on a failure here) knows what to remove.

@@ -31,7 +31,11 @@ pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
 
 impl Store {
     pub fn open(root: &Path) -> Result<Store> {
-        hull_sys::file::private_dir(root).with_context(|| format!("--store {}", root.display()))?;
+        // An image's setuid programs, unpacked, out of host users' reach.
+        for d in ["layers", "tmp"] {
+            let dir = root.join(d);
+            hull_sys::file::private_dir(&dir).with_context(|| format!("--store {}", dir.display()))?;
+        }
         for d in ["layers", "tmp", "locks"] {
             std::fs::create_dir_all(root.join(d))
                 .with_context(|| format!("--store {}: cannot create", root.display()))?;

@@ -115,10 +115,10 @@ pub fn retry_busy<T>(mut f: impl FnMut() -> std::io::Result<T>) -> std::io::Resu
     }
 }
 
-/// `dir`, made if missing, its owner's alone: what is under it (an image's
-/// setuid programs, a container's writes) must be out of other users'
-/// reach, or any of them could run a setuid-root program a container or an
-/// image left there. Also a directory an older hull made 0755.
+/// `dir`, one of hull's own, made if missing, its owner's alone: what is
+/// under it (an image's setuid programs, a container's writes) must be out
+/// of other users' reach, or any of them could run a setuid-root program a
+/// container or an image left there. Also one an older hull made 0755.
 pub fn private_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     std::fs::DirBuilder::new()
