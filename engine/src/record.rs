@@ -52,23 +52,19 @@ impl Sandbox {
         }
     }
 
-    /// Makes the directory; an id in use is an error. A `private` one (a
-    /// container in a mount namespace of its own) is root's alone: what the
-    /// container writes in its sandbox and rootfs, setuid-root programs
-    /// too, must be out of host users' reach. A posix container runs on the
-    /// host, maybe as another user, who must reach its sandbox.
-    pub fn create(engine_dir: &Path, id: &str, private: bool) -> Result<Sandbox> {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o711)
-            .create(engine_dir)
-            .with_context(|| format!("--engine-dir {}", engine_dir.display()))?;
+    /// Makes the directory; an id in use is an error. It is root's alone:
+    /// what the container writes in its sandbox and rootfs, setuid-root
+    /// programs too, must be out of host users' reach (filesystem.rs opens
+    /// a way through to a sandbox reached by its host path).
+    pub fn create(engine_dir: &Path, id: &str) -> Result<Sandbox> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if !engine_dir.exists() {
+            std::fs::create_dir_all(engine_dir)
+                .and_then(|()| std::fs::set_permissions(engine_dir, std::fs::Permissions::from_mode(0o711)))
+                .with_context(|| format!("--engine-dir {}", engine_dir.display()))?;
+        }
         let sb = Sandbox::new(engine_dir, id);
-        match std::fs::DirBuilder::new()
-            .mode(if private { 0o700 } else { 0o755 })
-            .create(&sb.dir)
-        {
+        match std::fs::DirBuilder::new().mode(0o700).create(&sb.dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 bail!("--name {id:?}: the engine has a container of that name (hull destroy {id})")

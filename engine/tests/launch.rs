@@ -362,6 +362,9 @@ fn a_host_user_cannot_run_what_a_container_or_an_image_left_setuid() {
         "-d",
         "--name",
         "planter",
+        // Its upper directory is what is checked (auto could copy).
+        "--backend",
+        "overlay",
         "-v",
         &tools_volume,
         "-v",
@@ -415,4 +418,49 @@ fn a_host_user_cannot_run_what_a_container_or_an_image_left_setuid() {
     }
     ok(e.out("destroy", &["planter"]));
     nothing_left(&e, "planter");
+}
+
+/// Without an image (the linux or the posix launcher) the sandbox is
+/// reached by its host path, so its container's directory lets the
+/// container's user through: the sandbox is that user's, writable, and no
+/// other host user's.
+#[test]
+fn a_sandbox_reached_by_its_host_path_is_its_users_alone() {
+    use std::os::unix::process::CommandExt;
+    let e = Engine::new();
+    std::fs::set_permissions(e.tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    for (name, launcher) in [("own-linux", "linux"), ("own-posix", "posix")] {
+        ok(e.launch_no_image(&[
+            "-d",
+            "--name",
+            name,
+            "--launcher",
+            launcher,
+            "-u",
+            "nobody",
+            "--",
+            "sh",
+            "-c",
+            "cd $HULL_SANDBOX && echo mine > f && sleep 100",
+        ]));
+        let f = e.dir().join(name).join("sandbox/f");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !f.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(
+            std::fs::read_to_string(&f).unwrap_or_default(),
+            "mine\n",
+            "{launcher}: the sandbox is not its user's"
+        );
+        let o = Command::new("/bin/ls")
+            .arg(f.parent().unwrap())
+            .uid(65533)
+            .gid(65533)
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{launcher}: another host user reaches the sandbox");
+        ok(e.out("destroy", &[name]));
+        nothing_left(&e, name);
+    }
 }

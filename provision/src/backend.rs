@@ -63,10 +63,13 @@ pub fn overlay_mount(lower: &[PathBuf], dir: &Path) -> Result<()> {
         dir.join("work").display()
     );
     let mut data = format!("lowerdir={}{rest}", lowerdir(lower));
-    let links = std::env::temp_dir().join(format!("hull-l{}", std::process::id()));
+    let links = std::env::temp_dir().join(format!("hull-l{}-{}", std::process::id(), nanos()));
     if data.len() >= PAGE {
-        let _ = std::fs::remove_dir_all(&links);
-        std::fs::create_dir_all(&links).with_context(|| format!("{}: cannot create", links.display()))?;
+        // A new directory of ours alone: in a temp dir anyone writes, one
+        // found there could hold links of someone else's choosing.
+        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(&links)
+            .with_context(|| format!("{}: cannot create", links.display()))?;
         let short: Vec<PathBuf> = lower
             .iter()
             .enumerate()
@@ -87,6 +90,12 @@ pub fn overlay_mount(lower: &[PathBuf], dir: &Path) -> Result<()> {
     let done = mount("overlay", &dir.join("rootfs"), Some("overlay"), 0, Some(&data));
     let _ = std::fs::remove_dir_all(&links);
     done
+}
+
+fn nanos() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
 }
 
 /// Binds `layer` read-only onto `target`.

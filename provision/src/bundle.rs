@@ -64,8 +64,13 @@ pub fn create(src: &dyn Source, req: &Request) -> Result<()> {
     // The overlay's upper directory, under it, holds what the container
     // writes: one hull makes is root's alone. One the caller made keeps
     // the mode the caller gave it.
-    if !req.dir.exists() {
-        hull_sys::file::private_dir(req.dir).with_context(|| req.dir.display().to_string())?;
+    match std::fs::metadata(req.dir) {
+        Err(_) => hull_sys::file::private_dir(req.dir).with_context(|| req.dir.display().to_string())?,
+        Ok(m) if std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o077 != 0 => tracing::warn!(
+            "{}: other users can reach it, and so what the container writes under it, setuid programs too: make it 0700",
+            req.dir.display()
+        ),
+        Ok(_) => {}
     }
     let dir = std::fs::canonicalize(req.dir).with_context(|| format!("{}: cannot open", req.dir.display()))?;
     let made = (|| -> Result<()> {

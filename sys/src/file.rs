@@ -120,11 +120,30 @@ pub fn retry_busy<T>(mut f: impl FnMut() -> std::io::Result<T>) -> std::io::Resu
 /// of other users' reach, or any of them could run a setuid-root program a
 /// container or an image left there. Also one an older hull made 0755.
 pub fn private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .context("cannot create")?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).context("chmod 0700")
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    // The parents as anything else makes them; only `dir` is private.
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            return Err(e).with_context(|| format!("create {}", dir.display()))
+        }
+        _ => {}
+    }
+    let meta = std::fs::metadata(dir).with_context(|| format!("stat {}", dir.display()))?;
+    if meta.mode() & 0o077 == 0 {
+        return Ok(());
+    }
+    // SAFETY: geteuid(2) cannot fail.
+    if meta.uid() != unsafe { libc::geteuid() } {
+        anyhow::bail!(
+            "{} is mode {:o} and uid {}'s: it must be its owner's alone, and hull's",
+            dir.display(),
+            meta.mode() & 0o7777,
+            meta.uid()
+        );
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("chmod 0700 {}", dir.display()))
 }

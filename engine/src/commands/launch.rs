@@ -28,7 +28,7 @@ pub fn run(g: &GlobalOpts, a: &LaunchArgs) -> Result<i32> {
     }
     let engine_dir = std::path::absolute(&a.dir.engine_dir)
         .with_context(|| format!("--engine-dir {}", a.dir.engine_dir.display()))?;
-    let sb = Sandbox::create(&engine_dir, &req.id, req.launcher != Launcher::Posix)?;
+    let sb = Sandbox::create(&engine_dir, &req.id)?;
     hull_sys::fault::point("launch:sandbox");
     let rec = Record {
         id: req.id.clone(),

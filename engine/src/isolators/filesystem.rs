@@ -3,7 +3,7 @@
 //! container its sandbox (at /mnt/sandbox in an image, at its own path on
 //! the host's root) and removes the bundle at cleanup.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::array;
@@ -30,6 +30,9 @@ impl Isolator for Filesystem {
                 "source": host, "options": ["rbind", "rw", "nosuid", "nodev"]
             }));
         }
+        if inside == host {
+            open_the_way(sb, spec)?;
+        }
         if req.image.is_none() && req.workdir.is_none() {
             spec["process"]["cwd"] = json!(inside);
         }
@@ -43,4 +46,23 @@ impl Isolator for Filesystem {
         }
         Ok(())
     }
+}
+
+/// A sandbox reached by its host path: the container's user goes through
+/// the container's directory (0711: no listing) into a sandbox that is its
+/// own alone, as Mesos gives the task's user its sandbox, so that no other
+/// host user reaches what the container leaves there.
+fn open_the_way(sb: &Sandbox, spec: &Spec) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let id = |k: &str| {
+        spec["process"]["user"][k]
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(0)
+    };
+    let sandbox = sb.sandbox();
+    std::os::unix::fs::chown(&sandbox, Some(id("uid")), Some(id("gid")))
+        .and_then(|()| std::fs::set_permissions(&sandbox, std::fs::Permissions::from_mode(0o700)))
+        .and_then(|()| std::fs::set_permissions(&sb.dir, std::fs::Permissions::from_mode(0o711)))
+        .with_context(|| format!("give {} to the container's user", sandbox.display()))
 }
