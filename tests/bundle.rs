@@ -45,7 +45,7 @@ fn an_oci_layout_becomes_a_bundle_that_runs() {
     let bundle = t.path().join("bundle");
     let image = format!("oci:{}:multilayer", layout.display());
     let o = Command::new(HULL)
-        .args(["bundle", "create", "--image", &image, "--store"])
+        .args(["bundle", "create", "--backend", "overlay", "--image", &image, "--store"])
         .arg(t.path().join("store"))
         .arg(&bundle)
         .output()

@@ -200,9 +200,22 @@ pub fn detach(run: impl FnOnce() -> Result<i32>, sb: &Sandbox) -> Result<()> {
 
 /// The container's stdout and stderr are files in its sandbox; stdin is empty.
 fn redirect_stdio(sb: &Sandbox) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let null = std::fs::File::open("/dev/null").context("open /dev/null")?;
-    let out = std::fs::File::create(sb.sandbox().join("stdout")).context("create the sandbox's stdout")?;
-    let err = std::fs::File::create(sb.sandbox().join("stderr")).context("create the sandbox's stderr")?;
+    // New files, never followed: the sandbox can be the container's user's
+    // (filesystem.rs), who could leave a link to a file of root's there.
+    let create = |name: &str| {
+        let path = sb.sandbox().join(name);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .mode(0o644)
+            .open(&path)
+            .with_context(|| format!("create {}", path.display()))
+    };
+    let out = create("stdout")?;
+    let err = create("stderr")?;
     for (f, to) in [(null.as_raw_fd(), 0), (out.as_raw_fd(), 1), (err.as_raw_fd(), 2)] {
         nix::unistd::dup2(f, to).context("dup2")?;
     }

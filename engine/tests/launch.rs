@@ -453,13 +453,16 @@ fn a_sandbox_reached_by_its_host_path_is_its_users_alone() {
             "mine\n",
             "{launcher}: the sandbox is not its user's"
         );
-        let o = Command::new("/bin/ls")
-            .arg(f.parent().unwrap())
-            .uid(65533)
-            .gid(65533)
-            .output()
-            .unwrap();
-        assert!(!o.status.success(), "{launcher}: another host user reaches the sandbox");
+        // Nor anything else its container's directory, open to its user, holds.
+        let config = e.dir().join(name).join("bundle/config.json");
+        for p in [f.parent().unwrap(), &config] {
+            let o = Command::new("/bin/ls").arg(p).uid(65533).gid(65533).output().unwrap();
+            assert!(
+                !o.status.success(),
+                "{launcher}: another host user reaches {}",
+                p.display()
+            );
+        }
         ok(e.out("destroy", &[name]));
         nothing_left(&e, name);
     }

@@ -63,13 +63,15 @@ pub fn overlay_mount(lower: &[PathBuf], dir: &Path) -> Result<()> {
         dir.join("work").display()
     );
     let mut data = format!("lowerdir={}{rest}", lowerdir(lower));
-    let links = std::env::temp_dir().join(format!("hull-l{}-{}", std::process::id(), nanos()));
+    let mut _made = None;
     if data.len() >= PAGE {
+        let links = std::env::temp_dir().join(format!("hull-l{}-{}", std::process::id(), nanos()));
         // A new directory of ours alone: in a temp dir anyone writes, one
         // found there could hold links of someone else's choosing.
         std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
             .create(&links)
             .with_context(|| format!("{}: cannot create", links.display()))?;
+        let links = &_made.insert(Removed(links)).0;
         let short: Vec<PathBuf> = lower
             .iter()
             .enumerate()
@@ -80,16 +82,23 @@ pub fn overlay_mount(lower: &[PathBuf], dir: &Path) -> Result<()> {
         }
         data = format!("lowerdir={}{rest}", lowerdir(&short));
         if data.len() >= PAGE {
-            let _ = std::fs::remove_dir_all(&links);
             bail!(
                 "overlay: {} layers are too many for one mount, even with short links",
                 lower.len()
             );
         }
     }
-    let done = mount("overlay", &dir.join("rootfs"), Some("overlay"), 0, Some(&data));
-    let _ = std::fs::remove_dir_all(&links);
-    done
+    // overlayfs resolved the links at mount time: they go, however it went.
+    mount("overlay", &dir.join("rootfs"), Some("overlay"), 0, Some(&data))
+}
+
+/// A directory removed when dropped.
+struct Removed(PathBuf);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn nanos() -> u32 {

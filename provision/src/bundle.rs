@@ -65,12 +65,26 @@ pub fn create(src: &dyn Source, req: &Request) -> Result<()> {
     // writes: one hull makes is root's alone. One the caller made keeps
     // the mode the caller gave it.
     match std::fs::metadata(req.dir) {
-        Err(_) => hull_sys::file::private_dir(req.dir).with_context(|| req.dir.display().to_string())?,
-        Ok(m) if std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o077 != 0 => tracing::warn!(
-            "{}: other users can reach it, and so what the container writes under it, setuid programs too: make it 0700",
-            req.dir.display()
-        ),
-        Ok(_) => {}
+        Err(_) => hull_sys::file::private_dir(req.dir)?,
+        Ok(m) => {
+            use std::os::unix::fs::MetadataExt;
+            // SAFETY: geteuid(2) cannot fail.
+            let me = unsafe { libc::geteuid() };
+            if m.uid() != me {
+                bail!(
+                    "{}: owned by uid {}; a bundle goes in a directory of uid {me}'s own",
+                    req.dir.display(),
+                    m.uid()
+                );
+            }
+            if m.mode() & 0o077 != 0 {
+                tracing::warn!(
+                    "{}: mode {:o}: other users can reach what the container writes under it, setuid programs too (chmod 0700 it)",
+                    req.dir.display(),
+                    m.mode() & 0o7777
+                );
+            }
+        }
     }
     let dir = std::fs::canonicalize(req.dir).with_context(|| format!("{}: cannot open", req.dir.display()))?;
     let made = (|| -> Result<()> {
@@ -162,7 +176,7 @@ pub fn create_without_image(dir: &Path, base: &Value, over: &Overrides) -> Resul
     if over.cmd.is_empty() && over.entrypoint.is_none() {
         bail!("--no-image: give the command to run after the bundle directory");
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    hull_sys::file::private_dir(dir)?;
     let dir = std::fs::canonicalize(dir).with_context(|| format!("{}: cannot open", dir.display()))?;
     let made = (|| -> Result<()> {
         let m = json!({"backend": "host"});

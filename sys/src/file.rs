@@ -131,19 +131,26 @@ pub fn private_dir(dir: &Path) -> Result<()> {
         }
         _ => {}
     }
-    let meta = std::fs::metadata(dir).with_context(|| format!("stat {}", dir.display()))?;
+    // Held, not followed: what is checked is what is changed.
+    let held = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(dir)
+        .with_context(|| format!("open {} (a directory, not a link)", dir.display()))?;
+    let meta = held.metadata().with_context(|| format!("stat {}", dir.display()))?;
+    // SAFETY: geteuid(2) cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        anyhow::bail!(
+            "{}: owned by uid {}, mode {:o}; hull needs one of uid {me}'s own, mode 0700 (remove it or choose another path)",
+            dir.display(),
+            meta.uid(),
+            meta.mode() & 0o7777
+        );
+    }
     if meta.mode() & 0o077 == 0 {
         return Ok(());
     }
-    // SAFETY: geteuid(2) cannot fail.
-    if meta.uid() != unsafe { libc::geteuid() } {
-        anyhow::bail!(
-            "{} is mode {:o} and uid {}'s: it must be its owner's alone, and hull's",
-            dir.display(),
-            meta.mode() & 0o7777,
-            meta.uid()
-        );
-    }
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    held.set_permissions(std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("chmod 0700 {}", dir.display()))
 }

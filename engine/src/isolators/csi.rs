@@ -50,6 +50,9 @@ impl Isolator for Csi {
             };
             let what = format!("-v csi:{}:{volume_id}:{}", socket.display(), v.target);
             let dir = sb.dir.join("csi").join(i.to_string());
+            // The volume's data, under a container directory that may let
+            // its user through (filesystem.rs): no one else's to read.
+            hull_sys::file::private_dir(&sb.dir.join("csi")).with_context(|| what.clone())?;
             std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
             let readonly = v.options.iter().any(|o| o == "ro");
             let plugin = Plugin::connect(socket).with_context(|| what.clone())?;

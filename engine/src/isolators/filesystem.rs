@@ -30,7 +30,7 @@ impl Isolator for Filesystem {
                 "source": host, "options": ["rbind", "rw", "nosuid", "nodev"]
             }));
         }
-        if inside == host {
+        if inside == host && spec["process"]["user"]["uid"].as_u64().is_some_and(|u| u != 0) {
             open_the_way(sb, spec)?;
         }
         if req.image.is_none() && req.workdir.is_none() {
@@ -48,10 +48,11 @@ impl Isolator for Filesystem {
     }
 }
 
-/// A sandbox reached by its host path: the container's user goes through
-/// the container's directory (0711: no listing) into a sandbox that is its
-/// own alone, as Mesos gives the task's user its sandbox, so that no other
-/// host user reaches what the container leaves there.
+/// A sandbox reached by its host path by a user other than root: that user
+/// goes through the container's directory (0711: no listing; what else is
+/// in it is private) into a sandbox that is its own alone, as Mesos gives
+/// the task's user its sandbox, so that no other host user reaches what
+/// the container leaves there.
 fn open_the_way(sb: &Sandbox, spec: &Spec) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let id = |k: &str| {
