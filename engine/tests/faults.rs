@@ -9,6 +9,8 @@
 //! `recover` and `destroy` no state, cgroup, mount, sandbox, veth or
 //! address reservation is left, and the same launch runs again. A pod's
 //! first launch killed leaves no half-made pod for the next to join.
+//! A launch stopped in a window a user could race (HULL_FAULT_STOP) shows
+//! the supervisor writes through no link that user left.
 
 mod common;
 
@@ -394,4 +396,88 @@ fn a_pod_launch_killed_at_any_step_leaves_no_pod_a_launch_would_join_half_made()
         "[faults] {} crash points of a pod's launch: the next launch joins a whole pod, nothing left",
         points.len()
     );
+}
+
+/// The state letter of /proc/PID/stat.
+fn proc_state(pid: i32) -> Option<char> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    s.rsplit(')').next()?.trim_start().chars().next()
+}
+
+/// A sandbox reached by its host path belongs to its container's user, who
+/// can leave links in it. Stopped after the sandbox is the user's and
+/// before the supervisor opens its stdout there, the test leaves the link
+/// the user could: `stdout` to a file of root's. The supervisor must not
+/// write through it (before, root truncated and filled that file).
+#[test]
+fn the_supervisor_never_writes_through_a_link_in_a_users_sandbox() {
+    let e = common::Engine::new();
+    let victim = e.tmp.path().join("roots-file");
+    std::fs::write(&victim, "root's\n").unwrap();
+    let (root, dir) = (e.root(), e.dir());
+    let mut launch = Command::new(hull_bin())
+        .args([
+            "--root",
+            root.to_str().unwrap(),
+            "launch",
+            "--engine-dir",
+            dir.to_str().unwrap(),
+        ])
+        .args([
+            "-d",
+            "--no-image",
+            "--launcher",
+            "posix",
+            "-u",
+            "nobody",
+            "--name",
+            "linked",
+        ])
+        .args(["--", "echo", "written through the link"])
+        .env("HULL_FAULT_STOP", "launch:prepared")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let sandbox = dir.join("linked/sandbox");
+    let stopped = || {
+        std::fs::read_dir("/proc").unwrap().flatten().find_map(|p| {
+            let pid: i32 = p.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(p.path().join("cmdline")).ok()?;
+            let ours = String::from_utf8_lossy(&cmdline).contains(dir.to_str().unwrap());
+            (ours && proc_state(pid) == Some('T')).then_some(pid)
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut pid = None;
+    while pid.is_none() && std::time::Instant::now() < deadline {
+        pid = stopped();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let Some(pid) = pid else {
+        let _ = launch.kill();
+        panic!("launch never reached launch:prepared");
+    };
+    std::os::unix::fs::symlink(&victim, sandbox.join("stdout")).unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGCONT).unwrap();
+    let _ = launch.wait();
+    // The container ran or failed; either way, once it is gone:
+    let _ = hull(
+        &[
+            "--root",
+            root.to_str().unwrap(),
+            "destroy",
+            "--engine-dir",
+            dir.to_str().unwrap(),
+            "linked",
+        ],
+        ("HULL_FAULT", ""),
+    );
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "root's\n",
+        "the supervisor wrote through the link"
+    );
+    common::nothing_left(&e, "linked");
 }
