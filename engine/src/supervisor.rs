@@ -171,9 +171,10 @@ pub fn detach(run: impl FnOnce() -> Result<i32>, sb: &Sandbox) -> Result<()> {
         nix::unistd::ForkResult::Child => {
             drop(r);
             let code = (|| -> Result<i32> {
+                // First, so that every failure after reaches the caller.
+                *STARTED.lock().map_err(|_| anyhow::anyhow!("lock"))? = Some(w);
                 nix::unistd::setsid().context("setsid")?;
                 redirect_stdio(sb)?;
-                *STARTED.lock().map_err(|_| anyhow::anyhow!("lock"))? = Some(w);
                 run()
             })();
             if let Err(e) = code {

@@ -411,73 +411,71 @@ fn proc_state(pid: i32) -> Option<char> {
 /// write through it (before, root truncated and filled that file).
 #[test]
 fn the_supervisor_never_writes_through_a_link_in_a_users_sandbox() {
+    /// The launch, killed should the test fail while it is stopped.
+    struct Launch(std::process::Child);
+    impl Drop for Launch {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let e = common::Engine::new();
     let victim = e.tmp.path().join("roots-file");
     std::fs::write(&victim, "root's\n").unwrap();
+    let errors = e.tmp.path().join("launch-stderr");
     let (root, dir) = (e.root(), e.dir());
-    let mut launch = Command::new(hull_bin())
-        .args([
-            "--root",
-            root.to_str().unwrap(),
-            "launch",
-            "--engine-dir",
-            dir.to_str().unwrap(),
-        ])
-        .args([
-            "-d",
-            "--no-image",
-            "--launcher",
-            "posix",
-            "-u",
-            "nobody",
-            "--name",
-            "linked",
-        ])
-        .args(["--", "echo", "written through the link"])
-        .env("HULL_FAULT_STOP", "launch:prepared")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let sandbox = dir.join("linked/sandbox");
-    let stopped = || {
-        std::fs::read_dir("/proc").unwrap().flatten().find_map(|p| {
-            let pid: i32 = p.file_name().to_str()?.parse().ok()?;
-            let cmdline = std::fs::read(p.path().join("cmdline")).ok()?;
-            let ours = String::from_utf8_lossy(&cmdline).contains(dir.to_str().unwrap());
-            (ours && proc_state(pid) == Some('T')).then_some(pid)
-        })
-    };
+    let mut launch = Launch(
+        Command::new(hull_bin())
+            .args([
+                "--root",
+                root.to_str().unwrap(),
+                "launch",
+                "--engine-dir",
+                dir.to_str().unwrap(),
+            ])
+            .args([
+                "-d",
+                "--no-image",
+                "--launcher",
+                "posix",
+                "-u",
+                "nobody",
+                "--name",
+                "linked",
+            ])
+            .args(["--", "echo", "written through the link"])
+            .env("HULL_FAULT_STOP", "launch:prepared")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&errors).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    // hull execs hull-engine, which re-execs itself sealed: one pid.
+    let pid = launch.0.id() as i32;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let mut pid = None;
-    while pid.is_none() && std::time::Instant::now() < deadline {
-        pid = stopped();
+    while proc_state(pid) != Some('T') && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let Some(pid) = pid else {
-        let _ = launch.kill();
-        panic!("launch never reached launch:prepared");
-    };
+    assert_eq!(proc_state(pid), Some('T'), "launch never reached launch:prepared");
+    let sandbox = dir.join("linked/sandbox");
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&sandbox).unwrap());
+    assert_eq!(
+        owner, 65534,
+        "the sandbox is not its user's: the window is not the one a user has"
+    );
     std::os::unix::fs::symlink(&victim, sandbox.join("stdout")).unwrap();
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGCONT).unwrap();
-    let _ = launch.wait();
-    // The container ran or failed; either way, once it is gone:
-    let _ = hull(
-        &[
-            "--root",
-            root.to_str().unwrap(),
-            "destroy",
-            "--engine-dir",
-            dir.to_str().unwrap(),
-            "linked",
-        ],
-        ("HULL_FAULT", ""),
-    );
+    let status = launch.0.wait().unwrap();
+    let said = std::fs::read_to_string(&errors).unwrap_or_default();
     assert_eq!(
         std::fs::read_to_string(&victim).unwrap(),
         "root's\n",
         "the supervisor wrote through the link"
+    );
+    assert!(
+        !status.success() && said.contains("sandbox/stdout"),
+        "the launch did not fail on the link: {said}"
     );
     common::nothing_left(&e, "linked");
 }

@@ -57,35 +57,39 @@ fn refuse_existing(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The bundle directory: what the container writes lands under it (the
+/// overlay's upper directory, or the host's root bound in), so one hull
+/// makes is root's alone; one the caller made keeps its mode, with a
+/// warning where others can reach it, and must be the caller's own.
+fn bundle_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = std::fs::metadata(dir) else {
+        return hull_sys::file::private_dir(dir);
+    };
+    // SAFETY: geteuid(2) cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if m.uid() != me {
+        bail!(
+            "{}: owned by uid {}; a bundle goes in a directory of uid {me}'s own",
+            dir.display(),
+            m.uid()
+        );
+    }
+    if m.mode() & 0o077 != 0 {
+        tracing::warn!(
+            "{}: mode {:o}: other users can reach what the container writes under it, setuid programs too (chmod 0700 it)",
+            dir.display(),
+            m.mode() & 0o7777
+        );
+    }
+    Ok(())
+}
+
 /// DIR/rootfs and DIR/config.json from the image in `src`. A failure
 /// removes what it made.
 pub fn create(src: &dyn Source, req: &Request) -> Result<()> {
     refuse_existing(req.dir)?;
-    // The overlay's upper directory, under it, holds what the container
-    // writes: one hull makes is root's alone. One the caller made keeps
-    // the mode the caller gave it.
-    match std::fs::metadata(req.dir) {
-        Err(_) => hull_sys::file::private_dir(req.dir)?,
-        Ok(m) => {
-            use std::os::unix::fs::MetadataExt;
-            // SAFETY: geteuid(2) cannot fail.
-            let me = unsafe { libc::geteuid() };
-            if m.uid() != me {
-                bail!(
-                    "{}: owned by uid {}; a bundle goes in a directory of uid {me}'s own",
-                    req.dir.display(),
-                    m.uid()
-                );
-            }
-            if m.mode() & 0o077 != 0 {
-                tracing::warn!(
-                    "{}: mode {:o}: other users can reach what the container writes under it, setuid programs too (chmod 0700 it)",
-                    req.dir.display(),
-                    m.mode() & 0o7777
-                );
-            }
-        }
-    }
+    bundle_dir(req.dir)?;
     let dir = std::fs::canonicalize(req.dir).with_context(|| format!("{}: cannot open", req.dir.display()))?;
     let made = (|| -> Result<()> {
         // First, so that rm (also on a failure here) knows what to remove.
@@ -176,7 +180,7 @@ pub fn create_without_image(dir: &Path, base: &Value, over: &Overrides) -> Resul
     if over.cmd.is_empty() && over.entrypoint.is_none() {
         bail!("--no-image: give the command to run after the bundle directory");
     }
-    hull_sys::file::private_dir(dir)?;
+    bundle_dir(dir)?;
     let dir = std::fs::canonicalize(dir).with_context(|| format!("{}: cannot open", dir.display()))?;
     let made = (|| -> Result<()> {
         let m = json!({"backend": "host"});

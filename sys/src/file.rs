@@ -121,6 +121,8 @@ pub fn retry_busy<T>(mut f: impl FnMut() -> std::io::Result<T>) -> std::io::Resu
 /// container or an image left there. Also one an older hull made 0755.
 pub fn private_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    // A trailing slash would make the kernel follow a last link after all.
+    let dir = dir.components().as_path();
     // The parents as anything else makes them; only `dir` is private.
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;

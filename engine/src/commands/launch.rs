@@ -71,6 +71,7 @@ pub fn run(g: &GlobalOpts, a: &LaunchArgs) -> Result<i32> {
             .and_then(|rec| supervisor::supervise(&rec_root, &req, &sb, rec, isolators.clone()))
         };
         if let Err(e) = supervisor::detach(run, &sb) {
+            let _ = supervisor::cleanup(&rec, &sb, &isolators);
             let _ = sb.remove();
             return Err(e);
         }

@@ -4,8 +4,14 @@
 //! enforcement on). With the copy backend the writes are not told apart
 //! from the image's files, so only the sandbox counts.
 
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::os::fd::{AsRawFd, IntoRawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use hull::rootfs::inroot::{openat2, Follow};
+use nix::dir::Dir;
+use nix::fcntl::AtFlags;
+use nix::sys::stat::{fstat, fstatat};
 
 use serde_json::{json, Map, Value};
 
@@ -14,23 +20,42 @@ use crate::record::{Record, Sandbox};
 
 pub struct Du;
 
-/// Bytes allocated under `dir`, on its filesystem only.
+/// Bytes allocated under `dir`, on its filesystem only. Every directory is
+/// opened from `dir`'s handle with no link on the way (openat2): the
+/// sandbox can be its container's user's, who could swap a directory for a
+/// link to anywhere on the host mid-walk.
 pub fn used(dir: &Path) -> u64 {
-    let Ok(top) = std::fs::symlink_metadata(dir) else {
+    let Ok(top) = hull::rootfs::inroot::open_dir(dir) else {
         return 0;
     };
-    let mut total = top.blocks() * 512;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
-        for e in rd.flatten() {
-            let Ok(m) = e.metadata() else { continue };
-            if m.dev() != top.dev() {
+    let Ok(st) = fstat(top.as_raw_fd()) else {
+        return 0;
+    };
+    let mut total = st.st_blocks as u64 * 512;
+    let mut stack = vec![PathBuf::from(".")];
+    while let Some(rel) = stack.pop() {
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+        let Ok(fd) = openat2(top.as_raw_fd(), &rel, flags, Follow::NoSymlinks) else {
+            continue;
+        };
+        let Ok(mut d) = Dir::from_fd(fd.into_raw_fd()) else {
+            continue;
+        };
+        let dfd = d.as_raw_fd();
+        for e in d.iter().flatten() {
+            let name = e.file_name();
+            if name.to_bytes() == b"." || name.to_bytes() == b".." {
                 continue;
             }
-            total += m.blocks() * 512;
-            if m.is_dir() {
-                stack.push(e.path());
+            let Ok(s) = fstatat(Some(dfd), name, AtFlags::AT_SYMLINK_NOFOLLOW) else {
+                continue;
+            };
+            if s.st_dev != st.st_dev {
+                continue;
+            }
+            total += s.st_blocks as u64 * 512;
+            if s.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                stack.push(rel.join(std::ffi::OsStr::from_bytes(name.to_bytes())));
             }
         }
     }
