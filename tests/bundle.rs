@@ -61,6 +61,23 @@ fn an_oci_layout_becomes_a_bundle_that_runs() {
         .output()
         .unwrap();
     assert!(!o.status.success(), "a host user reaches the bundle's upper directory");
+    // A link where the bundle goes is refused, not followed.
+    let elsewhere = t.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, t.path().join("link")).unwrap();
+    let o = Command::new(HULL)
+        .args(["bundle", "create", "--no-image"])
+        .arg(t.path().join("link"))
+        .args(["--", "true"])
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success() && stderr(&o).contains("a link is not followed"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    std::fs::remove_file(t.path().join("link")).unwrap();
     let config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["process"]["cwd"], "/data");

@@ -57,15 +57,19 @@ fn refuse_existing(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The bundle directory: what the container writes lands under it (the
-/// overlay's upper directory, or the host's root bound in), so one hull
-/// makes is root's alone; one the caller made keeps its mode, with a
-/// warning where others can reach it, and must be the caller's own.
+/// The bundle directory: its config.json, and for an image what the
+/// container writes (the overlay's upper directory), are under it, so one
+/// hull makes is root's alone; one the caller made must be a directory of
+/// the caller's own, not a link, and keeps its mode, with a warning where
+/// others can reach it.
 fn bundle_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
-    let Ok(m) = std::fs::metadata(dir) else {
+    let Ok(m) = std::fs::symlink_metadata(dir) else {
         return hull_sys::file::private_dir(dir);
     };
+    if !m.is_dir() {
+        bail!("{}: not a directory (a link is not followed)", dir.display());
+    }
     // SAFETY: geteuid(2) cannot fail.
     let me = unsafe { libc::geteuid() };
     if m.uid() != me {
@@ -77,7 +81,7 @@ fn bundle_dir(dir: &Path) -> Result<()> {
     }
     if m.mode() & 0o077 != 0 {
         tracing::warn!(
-            "{}: mode {:o}: other users can reach what the container writes under it, setuid programs too (chmod 0700 it)",
+            "{}: mode {:o}: other users can reach the bundle under it (its config.json; with an image, what the container writes, setuid programs too): chmod 0700 it",
             dir.display(),
             m.mode() & 0o7777
         );

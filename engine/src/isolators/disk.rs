@@ -42,7 +42,9 @@ pub fn used(dir: &Path) -> u64 {
             continue;
         };
         let dfd = d.as_raw_fd();
-        for e in d.iter().flatten() {
+        // An entry that cannot be read ends the listing (nix's iterator
+        // would go on erring).
+        for e in d.iter().map_while(Result::ok) {
             let name = e.file_name();
             if name.to_bytes() == b"." || name.to_bytes() == b".." {
                 continue;
