@@ -111,6 +111,34 @@ pub fn run_list(hooks: &[Hook], phase: Phase, state: &str) -> Result<()> {
     Ok(())
 }
 
+/// The most of a failing hook's stderr its error quotes.
+const STDERR_MAX: usize = 64 * 1024;
+
+fn nonblocking<F: std::os::fd::AsRawFd>(f: F) -> Result<F> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let flags = fcntl(f.as_raw_fd(), FcntlArg::F_GETFL).context("the hook's pipe: F_GETFL")?;
+    fcntl(
+        f.as_raw_fd(),
+        FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK),
+    )
+    .context("the hook's pipe: O_NONBLOCK")?;
+    Ok(f)
+}
+
+/// Reads what `e` has now into `out` (up to STDERR_MAX); false at its end.
+fn drain(e: &mut std::process::ChildStderr, out: &mut Vec<u8>) -> bool {
+    let mut buf = [0u8; 4096];
+    loop {
+        match std::io::Read::read(e, &mut buf) {
+            Ok(0) => return false,
+            Ok(n) => out.extend_from_slice(&buf[..n.min(STDERR_MAX.saturating_sub(out.len()))]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+}
+
 fn run_one(h: &Hook, state: &str) -> Result<()> {
     let args = h.args().clone().unwrap_or_default();
     let mut cmd = Command::new(h.path());
@@ -132,28 +160,39 @@ fn run_one(h: &Hook, state: &str) -> Result<()> {
         .stderr(Stdio::piped())
         .spawn()
         .context("cannot run")?;
-    // On threads, so neither a hook that never reads its stdin nor one that
-    // writes a lot to stderr can hold us past the timeout.
-    if let Some(mut stdin) = child.stdin.take() {
-        let state = state.to_string();
-        std::thread::spawn(move || {
-            let _ = stdin.write_all(state.as_bytes());
-        });
-    }
-    let stderr = child.stderr.take().map(|mut e| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = std::io::Read::read_to_string(&mut e, &mut s);
-            s
-        })
-    });
+    // Non-blocking, in the wait loop, with no thread: a hook that never
+    // reads its stdin, writes a lot to stderr or leaves it open to a child
+    // of its own holds us no longer than it runs (or its timeout); and the
+    // init, which runs createContainer and startContainer hooks, switches
+    // user next, which glibc does thread by thread (a helper thread still
+    // exiting then deadlocked it).
+    let mut stdin = child.stdin.take().map(nonblocking).transpose()?;
+    let mut stderr = child.stderr.take().map(nonblocking).transpose()?;
+    let mut written = 0;
+    let mut said = Vec::new();
     loop {
+        if let Some(s) = stdin.as_mut() {
+            match s.write(&state.as_bytes()[written..]) {
+                Ok(n) => written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                // EPIPE: the hook does not read it.
+                Err(_) => written = state.len(),
+            }
+            if written == state.len() {
+                stdin = None;
+            }
+        }
+        if stderr.as_mut().is_some_and(|e| !drain(e, &mut said)) {
+            stderr = None;
+        }
         if let Some(status) = child.try_wait().context("wait")? {
             if status.success() {
                 return Ok(());
             }
-            let err = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
-            bail!("failed ({status}): {}", err.trim());
+            if let Some(e) = stderr.as_mut() {
+                drain(e, &mut said);
+            }
+            bail!("failed ({status}): {}", String::from_utf8_lossy(&said).trim());
         }
         if deadline.is_some_and(|d| Instant::now() > d) {
             let _ = child.kill();

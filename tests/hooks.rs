@@ -195,6 +195,43 @@ fn a_hook_that_hangs_is_stopped_by_its_timeout() {
     assert!(b.leftovers().is_empty());
 }
 
+/// A hook whose own child keeps its stderr open holds nothing up: a failing
+/// one's error comes when the hook ends (before, when the child did), and
+/// a createContainer hook, run by the init, leaves it one thread (before,
+/// a thread still reading; the user switch that follows is made thread by
+/// thread, and a helper thread still exiting then deadlocked the init).
+#[test]
+fn a_hook_that_leaves_its_stderr_open_holds_nothing_up() {
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| {
+        c["hooks"] = json!({"createRuntime": [{"path": "/bin/sh",
+            "args": ["sh", "-c", "sleep 31 >&2 & echo boom >&2; exit 3"]}]})
+    });
+    let start = std::time::Instant::now();
+    let o = b.create("h5", &[]);
+    let _ = std::process::Command::new("pkill")
+        .args(["-x", "-f", "sleep 31"])
+        .status();
+    assert!(!o.status.success() && stderr(&o).contains("boom"), "{}", stderr(&o));
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(10),
+        "create waited for the hook's child"
+    );
+    assert!(b.leftovers().is_empty());
+
+    b.edit(|c| {
+        c["hooks"] = json!({"createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "sleep 32 >&2 &"]}]});
+        c["process"]["user"]["additionalGids"] = json!([100]);
+    });
+    let o = b.create("h6", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pid = b.state("h6")["pid"].as_i64().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let threads = status.lines().find(|l| l.starts_with("Threads:")).unwrap_or_default();
+    assert_eq!(threads.split_whitespace().nth(1), Some("1"), "the init: {threads}");
+    assert!(b.out(&["delete", "--force", "h6"]).status.success());
+}
+
 #[test]
 fn poststart_failure_fails_start_and_poststop_failure_only_warns() {
     let b = Bundle::new(&["sleep", "60"]);

@@ -63,7 +63,7 @@ pub fn overlay_mount(lower: &[PathBuf], dir: &Path) -> Result<()> {
         dir.join("work").display()
     );
     let mut data = format!("lowerdir={}{rest}", lowerdir(lower));
-    let mut _made = None;
+    let mut links_dir = None;
     if data.len() >= PAGE {
         let links = std::env::temp_dir().join(format!("hull-l{}-{}", std::process::id(), nanos()));
         // A new directory of ours alone: in a temp dir anyone writes, one
@@ -71,7 +71,7 @@ pub fn overlay_mount(lower: &[PathBuf], dir: &Path) -> Result<()> {
         std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
             .create(&links)
             .with_context(|| format!("{}: cannot create", links.display()))?;
-        let links = &_made.insert(Removed(links)).0;
+        let links = &links_dir.insert(Removed(links)).0;
         let short: Vec<PathBuf> = lower
             .iter()
             .enumerate()

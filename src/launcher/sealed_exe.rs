@@ -77,20 +77,8 @@ fn is_sealed(fd: &OwnedFd) -> bool {
 
 /// A detached, read-only bind mount of the running binary (O_PATH fd).
 fn read_only_view() -> std::io::Result<OwnedFd> {
-    // SAFETY: open_tree with a C path and flags; the fd returned is owned below.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            SELF_EXE.as_ptr(),
-            libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fd was just returned by open_tree and is ours alone.
-    let view = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let self_exe = std::path::Path::new(std::ffi::OsStr::from_bytes(SELF_EXE.to_bytes()));
+    let view = crate::rootfs::detached::clone_tree(self_exe, false)?;
     use hull_sys::mount_attr as attr;
     attr::mount_setattr(
         view.as_raw_fd(),
