@@ -111,8 +111,9 @@ pub fn run_list(hooks: &[Hook], phase: Phase, state: &str) -> Result<()> {
     Ok(())
 }
 
-/// The most of a failing hook's stderr its error quotes.
-const STDERR_MAX: usize = 64 * 1024;
+/// The most of a failing hook's stderr its error quotes (it goes up the
+/// create channel in one message).
+const STDERR_MAX: usize = 8 * 1024;
 
 fn nonblocking<F: std::os::fd::AsRawFd>(f: F) -> Result<F> {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
@@ -125,10 +126,12 @@ fn nonblocking<F: std::os::fd::AsRawFd>(f: F) -> Result<F> {
     Ok(f)
 }
 
-/// Reads what `e` has now into `out` (up to STDERR_MAX); false at its end.
+/// Reads what `e` has now into `out` (up to STDERR_MAX), a few pipefuls at
+/// most, so that a hook that never stops writing still meets its timeout;
+/// false at its end.
 fn drain(e: &mut std::process::ChildStderr, out: &mut Vec<u8>) -> bool {
     let mut buf = [0u8; 4096];
-    loop {
+    for _ in 0..16 {
         match std::io::Read::read(e, &mut buf) {
             Ok(0) => return false,
             Ok(n) => out.extend_from_slice(&buf[..n.min(STDERR_MAX.saturating_sub(out.len()))]),
@@ -137,6 +140,7 @@ fn drain(e: &mut std::process::ChildStderr, out: &mut Vec<u8>) -> bool {
             Err(_) => return false,
         }
     }
+    true
 }
 
 fn run_one(h: &Hook, state: &str) -> Result<()> {
@@ -163,11 +167,21 @@ fn run_one(h: &Hook, state: &str) -> Result<()> {
     // Non-blocking, in the wait loop, with no thread: a hook that never
     // reads its stdin, writes a lot to stderr or leaves it open to a child
     // of its own holds us no longer than it runs (or its timeout); and the
-    // init, which runs createContainer and startContainer hooks, switches
-    // user next, which glibc does thread by thread (a helper thread still
-    // exiting then deadlocked it).
-    let mut stdin = child.stdin.take().map(nonblocking).transpose()?;
-    let mut stderr = child.stderr.take().map(nonblocking).transpose()?;
+    // init, which runs createContainer hooks, switches user next, which
+    // glibc does thread by thread (a helper thread still exiting then
+    // deadlocked it).
+    let pipes = (|| -> Result<_> {
+        let stdin = child.stdin.take().map(nonblocking).transpose()?;
+        Ok((stdin, child.stderr.take().map(nonblocking).transpose()?))
+    })();
+    let (mut stdin, mut stderr) = match pipes {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    };
     let mut written = 0;
     let mut said = Vec::new();
     loop {

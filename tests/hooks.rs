@@ -203,18 +203,18 @@ fn a_hook_that_hangs_is_stopped_by_its_timeout() {
 #[test]
 fn a_hook_that_leaves_its_stderr_open_holds_nothing_up() {
     let b = Bundle::new(&["true"]);
-    b.edit(|c| {
-        c["hooks"] = json!({"createRuntime": [{"path": "/bin/sh",
-            "args": ["sh", "-c", "sleep 31 >&2 & echo boom >&2; exit 3"]}]})
-    });
+    let child = b.tmp.path().join("hook-child");
+    let script = format!("sleep 31 >&2 & echo $! > {}; echo boom >&2; exit 3", child.display());
+    b.edit(|c| c["hooks"] = json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", script]}]}));
     let start = std::time::Instant::now();
     let o = b.create("h5", &[]);
-    let _ = std::process::Command::new("pkill")
-        .args(["-x", "-f", "sleep 31"])
-        .status();
+    let elapsed = start.elapsed();
+    if let Some(pid) = std::fs::read_to_string(&child).ok().and_then(|p| p.trim().parse().ok()) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    }
     assert!(!o.status.success() && stderr(&o).contains("boom"), "{}", stderr(&o));
     assert!(
-        start.elapsed() < std::time::Duration::from_secs(10),
+        elapsed < std::time::Duration::from_secs(10),
         "create waited for the hook's child"
     );
     assert!(b.leftovers().is_empty());
@@ -230,6 +230,7 @@ fn a_hook_that_leaves_its_stderr_open_holds_nothing_up() {
     let threads = status.lines().find(|l| l.starts_with("Threads:")).unwrap_or_default();
     assert_eq!(threads.split_whitespace().nth(1), Some("1"), "the init: {threads}");
     assert!(b.out(&["delete", "--force", "h6"]).status.success());
+    assert!(b.leftovers().is_empty());
 }
 
 #[test]
