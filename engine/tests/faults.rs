@@ -453,11 +453,10 @@ fn the_supervisor_never_writes_through_a_link_in_a_users_sandbox() {
     );
     // hull execs hull-engine, which re-execs itself sealed: one pid.
     let pid = launch.0.id() as i32;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while proc_state(pid) != Some('T') && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert_eq!(proc_state(pid), Some('T'), "launch never reached launch:prepared");
+    assert!(
+        common::eventually(20, || proc_state(pid) == Some('T')),
+        "launch never reached launch:prepared"
+    );
     let sandbox = dir.join("linked/sandbox");
     let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&sandbox).unwrap());
     assert_eq!(

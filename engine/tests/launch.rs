@@ -378,10 +378,7 @@ fn a_host_user_cannot_run_what_a_container_or_an_image_left_setuid() {
          touch $HULL_SANDBOX/planted; sleep 100",
     ]));
     let dir = e.dir().join("planter");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !dir.join("sandbox/planted").exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::eventually(10, || dir.join("sandbox/planted").exists());
     let planted = [
         dir.join("sandbox/euid"),
         dir.join("bundle/upper/bin/euid"),
@@ -444,10 +441,7 @@ fn a_sandbox_reached_by_its_host_path_is_its_users_alone() {
             "cd $HULL_SANDBOX && echo mine > f && sleep 100",
         ]));
         let f = e.dir().join(name).join("sandbox/f");
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while !f.exists() && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        common::eventually(10, || f.exists());
         assert_eq!(
             std::fs::read_to_string(&f).unwrap_or_default(),
             "mine\n",

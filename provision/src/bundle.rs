@@ -70,8 +70,7 @@ fn bundle_dir(dir: &Path) -> Result<()> {
     if !m.is_dir() {
         bail!("{}: not a directory (a link is not followed)", dir.display());
     }
-    // SAFETY: geteuid(2) cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = nix::unistd::geteuid().as_raw();
     if m.uid() != me {
         bail!(
             "{}: owned by uid {}; a bundle goes in a directory of uid {me}'s own",

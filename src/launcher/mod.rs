@@ -81,6 +81,13 @@ fn detached_binds(req: &Launch) -> Result<Vec<crate::rootfs::detached::Prepared>
     let spec = &req.bundle.spec;
     let mut out = crate::rootfs::idmapped::prepare(spec, &req.bundle.dir)?;
     let mounts = spec.mounts().as_deref().unwrap_or(&[]);
+    // Where the init can reach the path it binds that instead: a
+    // rootless one's root is the caller, the owner; a host root's init
+    // without a user namespace passes. A user namespace's root cannot.
+    let by_path = || {
+        !crate::privilege::is_host_root()
+            || !crate::spec::has_namespace(spec, oci_spec::runtime::LinuxNamespaceType::User)
+    };
     for &index in &req.state_binds {
         let m = mounts
             .get(index)
@@ -89,15 +96,10 @@ fn detached_binds(req: &Launch) -> Result<Vec<crate::rootfs::detached::Prepared>
             .source()
             .as_deref()
             .context("a state directory bind without a source")?;
-        // Where the init can reach the path it binds that instead: a
-        // rootless one's root is the caller, the owner; a host root's init
-        // without a user namespace passes. A user namespace's root cannot.
-        let by_path = !crate::privilege::is_host_root()
-            || !crate::spec::has_namespace(spec, oci_spec::runtime::LinuxNamespaceType::User);
         match detached::clone_tree(src, false) {
             Ok(fd) => out.push(detached::Prepared { index, fd }),
             // A rootless caller may not clone a mount (EPERM).
-            Err(e) if by_path && matches!(e.raw_os_error(), Some(libc::EPERM | libc::ENOSYS)) => {
+            Err(e) if by_path() && matches!(e.raw_os_error(), Some(libc::EPERM | libc::ENOSYS)) => {
                 tracing::debug!("open_tree {}: {e}; the init binds it by path", src.display());
             }
             Err(e) => {

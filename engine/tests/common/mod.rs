@@ -46,6 +46,20 @@ pub fn image() -> String {
     format!("oci:{}", dir.display())
 }
 
+/// Whether `done` comes true within `secs` seconds, polled every 20 ms.
+pub fn eventually(secs: u64, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub struct Engine {
     pub tmp: tempfile::TempDir,
 }
