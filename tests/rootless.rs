@@ -343,6 +343,21 @@ fn kill_all_spares_the_pod_sharing_its_pid_namespace(u: &TestUser, runtime_dir: 
     let ns = |pid: i64| std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
     assert_eq!(ns(member), ns(pod), "the member is not in the pod's pid namespace");
     let child = process_running(member, &["sleep", "1001"]);
+    // What `exec` put into each: the member's is the member's, though not
+    // descended from its init; the pod's is not the member's.
+    let exec_into = |id: &str, sleep: &str| -> i32 {
+        let pid_file = runtime_dir.join(format!("{id}.exec.pid"));
+        let cmd = format!("sleep {sleep} & wait");
+        let pf = pid_file.to_str().unwrap();
+        // Its stdio not piped here: the process would hold the pipes open.
+        let args = ["exec", "-d", "--pid-file", pf, id, "sh", "-c", &cmd];
+        let status = user_command(u, runtime_dir, bundle, &args).status().unwrap();
+        assert!(status.success(), "exec into {id}");
+        let pid: i64 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+        process_running(pid, &["sleep", sleep])
+    };
+    let member_exec = exec_into("member", "1002");
+    let pod_exec = exec_into("pod", "1003");
 
     let o = as_user(u, runtime_dir, &["kill", "--all", "member", "KILL"], bundle);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -355,6 +370,14 @@ fn kill_all_spares_the_pod_sharing_its_pid_namespace(u: &TestUser, runtime_dir: 
     assert!(
         common::eventually(5, || !common::alive(child)),
         "kill --all spared the member's child"
+    );
+    assert!(
+        common::eventually(5, || !common::alive(member_exec)),
+        "kill --all spared what exec put into the member"
+    );
+    assert!(
+        common::alive(pod_exec),
+        "kill --all of the member reached the pod's exec"
     );
     // A killed pod init can look alive while its namespace drains: what
     // shows it alive is that a process can still join it.

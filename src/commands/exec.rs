@@ -119,6 +119,7 @@ fn may_ptrace(p: &Process) -> bool {
 pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
     // The process joins a pid namespace whose members may hold CAP_SYS_PTRACE.
     crate::launcher::sealed_exe::ensure(&crate::container::foreground::mask_for(false)?)?;
+    let state_dir = g.root.join(&a.id);
     let (st, process, bundle) = {
         let dir = ContainerDir::open(&g.root, &a.id)?;
         let st = dir.load()?;
@@ -154,6 +155,7 @@ pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
         (st, process, bundle)
     };
     let o = crate::container::ExecOptions {
+        state_dir: &state_dir,
         detach: a.detach,
         preserve_fds: a.preserve_fds,
         pid_file: a.pid_file.as_deref(),

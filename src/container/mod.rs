@@ -355,7 +355,7 @@ pub fn start(dir: &ContainerDir, st: &State) -> Result<()> {
         bail!("container {:?}: {}", st.id, String::from_utf8_lossy(&got[1..]));
     }
     std::fs::remove_file(dir.fifo()).context("remove the exec fifo")?;
-    poststart(st)
+    poststart(dir, st)
 }
 
 #[derive(PartialEq)]
@@ -393,14 +393,14 @@ fn kept_hooks(st: &State, phase: crate::hooks::Phase) -> Vec<oci_spec::runtime::
 }
 
 /// poststart: a failure fails `start` and stops the container (runtime-spec 1.3).
-fn poststart(st: &State) -> Result<()> {
+fn poststart(dir: &ContainerDir, st: &State) -> Result<()> {
     let state = crate::hooks::state_json(&st.id, "running", st.pid, &st.bundle, Some(&st.annotations));
     let hooks = kept_hooks(st, crate::hooks::Phase::Poststart);
     if !hooks.is_empty() {
         let_the_program_run(st);
     }
     if let Err(e) = crate::hooks::run_list(&hooks, crate::hooks::Phase::Poststart, &state) {
-        let _ = kill_and_wait(st);
+        let _ = kill_and_wait(dir, st);
         return Err(e);
     }
     Ok(())
@@ -433,7 +433,7 @@ pub fn signal(dir: &ContainerDir, st: &State, sig: i32, all: bool) -> Result<()>
     if all {
         match &st.cgroup {
             Some(c) => Cgroup::open(&c.path)?.signal_all(sig)?,
-            None => signals::signal_all(st, sig)?,
+            None => signals::signal_all(st, &dir.path, sig)?,
         }
     } else {
         signals::send_to_init(st, sig).with_context(|| format!("container {:?}: signal {sig}", st.id))?;
@@ -448,8 +448,8 @@ pub fn signal(dir: &ContainerDir, st: &State, sig: i32, all: bool) -> Result<()>
 pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
     match dir.status(st) {
         Status::Stopped => {}
-        Status::Created => kill_and_wait(st)?,
-        _ if force => kill_and_wait(st)?,
+        Status::Created => kill_and_wait(&dir, st)?,
+        _ if force => kill_and_wait(&dir, st)?,
         s => bail!("{} {} that is not stopped: {s}", phrases::DELETE_NOT_STOPPED, st.id),
     }
     fault::point("delete:killed");
@@ -514,10 +514,10 @@ fn until_removed(remove: impl Fn() -> bool) {
     }
 }
 
-fn kill_and_wait(st: &State) -> Result<()> {
+fn kill_and_wait(dir: &ContainerDir, st: &State) -> Result<()> {
     let _ = match &st.cgroup {
         Some(c) if !st.own_pid_ns => Cgroup::open(&c.path).and_then(|cg| cg.signal_all(libc::SIGKILL)),
-        _ => signals::signal_all(st, libc::SIGKILL),
+        _ => signals::signal_all(st, &dir.path, libc::SIGKILL),
     };
     // A paused container's processes take the SIGKILL only once thawed, and
     // its cgroup must not stay frozen for the next container.
@@ -585,6 +585,9 @@ pub fn update(dir: &ContainerDir, st: &State, r: &oci_spec::runtime::LinuxResour
 
 /// How `exec` runs its process.
 pub struct ExecOptions<'a> {
+    /// The container's state directory, where the process is recorded when
+    /// nothing else marks it as the container's (see `state::execs`).
+    pub state_dir: &'a Path,
     pub detach: bool,
     pub preserve_fds: u32,
     pub pid_file: Option<&'a Path>,
@@ -617,9 +620,16 @@ pub fn exec(st: &State, process: &oci_spec::runtime::Process, bundle: &Bundle, o
         .pidfd_socket
         .map(|p| crate::fdpass::connect(p, "--pidfd-socket"))
         .transpose()?;
-    let send_pidfd = pidfd_socket
-        .as_ref()
-        .map(|sock| move |pid: i32| crate::fdpass::send_pidfd(sock, pid, "setns"));
+    let record = st.cgroup.is_none() && !st.own_pid_ns;
+    let on_placed = |pid: i32| -> Result<()> {
+        if record {
+            state::execs::record(o.state_dir, pid)?;
+        }
+        match &pidfd_socket {
+            Some(sock) => crate::fdpass::send_pidfd(sock, pid, "setns"),
+            None => Ok(()),
+        }
+    };
     let sigmask = foreground::mask_for(!o.detach)?;
     let req = launcher::exec::ExecRequest {
         init_pid: st.pid,
@@ -636,7 +646,7 @@ pub fn exec(st: &State, process: &oci_spec::runtime::Process, bundle: &Bundle, o
         console: console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
         seccomp: seccomp.as_ref(),
         handover: &handover,
-        on_placed: send_pidfd.as_ref().map(|f| f as &dyn Fn(i32) -> Result<()>),
+        on_placed: &on_placed,
     };
     let pid = launcher::exec::launch(&req)?;
     drop(console);

@@ -76,9 +76,9 @@ fn in_pidns(pid: i32, ns: (u64, u64)) -> bool {
     false
 }
 
-/// The processes descended from `init` now, each with its start time, so
+/// The processes descended from `roots` now, each with its start time, so
 /// that a signal later reaches that process and no other on its pid.
-fn descendants(init: i32) -> Vec<(i32, u64)> {
+fn descendants(roots: &[i32]) -> Vec<(i32, u64)> {
     let all = match procfs::process::all_processes() {
         Ok(all) => all,
         Err(e) => {
@@ -92,7 +92,7 @@ fn descendants(init: i32) -> Vec<(i32, u64)> {
         .map(|s| (s.pid, s.ppid, s.starttime))
         .collect();
     let mut found = vec![];
-    let mut parents = vec![init];
+    let mut parents = roots.to_vec();
     while let Some(parent) = parents.pop() {
         for &(pid, ppid, start) in &stats {
             if ppid == parent {
@@ -104,18 +104,21 @@ fn descendants(init: i32) -> Vec<(i32, u64)> {
     found
 }
 
-/// Every process of a container without a cgroup. In a pid namespace of its
-/// own that is every process in it and in the namespaces nested in it; in
-/// one it shares (the host's, a pod's) it is the init and the processes
-/// descended from it (one that left the tree, reparented to that namespace's
-/// reaper, cannot be told apart from the others there).
-pub fn signal_all(st: &State, sig: i32) -> Result<()> {
+/// Every process of a container without a cgroup, whose state directory is
+/// `state_dir`. In a pid namespace of its own that is every process in it
+/// and in the namespaces nested in it; in one it shares (the host's, a
+/// pod's) it is the init, the processes `exec` recorded there, and those
+/// descended from them (one that left the tree, reparented to that
+/// namespace's reaper, cannot be told apart from the others there).
+pub fn signal_all(st: &State, state_dir: &std::path::Path, sig: i32) -> Result<()> {
     if !st.own_pid_ns {
         // Read before the init is signalled: once it dies its children
         // are reparented, out of its tree.
-        let tree = descendants(st.pid);
+        let execs = crate::state::execs::recorded(state_dir);
+        let roots: Vec<i32> = std::iter::once(st.pid).chain(execs.iter().map(|e| e.0)).collect();
+        let tree = descendants(&roots);
         send_to_init(st, sig)?;
-        for (pid, start) in tree {
+        for (pid, start) in execs.into_iter().chain(tree) {
             let _ = crate::pidfd::signal_if_same(pid, start, sig);
         }
         return Ok(());

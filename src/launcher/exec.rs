@@ -41,8 +41,9 @@ pub struct ExecRequest<'a> {
     /// Gives a seccomp notify listener (and the process's pid) to the agent.
     pub handover: &'a dyn Fn(i32, OwnedFd) -> Result<()>,
     /// Told the process's pid once it is placed, while it waits to go on
-    /// (--pidfd-socket): it cannot have exited and been reaped yet.
-    pub on_placed: Option<&'a dyn Fn(i32) -> Result<()>>,
+    /// (--pidfd-socket, the record of `state::execs`): it cannot have
+    /// exited and been reaped yet.
+    pub on_placed: &'a dyn Fn(i32) -> Result<()>,
 }
 
 /// Namespaces to join, by type.
@@ -297,7 +298,7 @@ fn supervise(req: &ExecRequest, ch: &Channel) -> Result<i32> {
                         return Err(e.context("join the container's cgroup"));
                     }
                 }
-                if let Err(e) = req.on_placed.map_or(Ok(()), |f| f(p)) {
+                if let Err(e) = (req.on_placed)(p) {
                     super::reap(p);
                     return Err(e);
                 }

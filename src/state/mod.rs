@@ -1,6 +1,7 @@
 //! Container state under --root: `<root>/<id>/state.json`, a lock per
 //! container, and the status worked out from the init's pid and start time.
 
+pub mod execs;
 mod liveness;
 
 use std::collections::HashMap;
