@@ -1312,17 +1312,18 @@ fn bundle_rm_removes_only_what_create_made() {
     assert!(mine.join("rootfs/precious").exists() && mine.join("work").exists());
 }
 
-/// An OCI layout holding one image of one uncompressed layer: `mb` MB of
-/// random bytes, so that a pull of it takes long enough to be cut.
-fn big_image(t: &Path, mb: u32) -> PathBuf {
-    let lay = t.join("big");
+/// An OCI layout `name` holding one image, `v1`, of one uncompressed layer:
+/// the directory the shell lines `fill` make in `$R`, and `config` as the
+/// image config's `config`.
+fn one_layer_image(t: &Path, name: &str, fill: &str, config: &str) -> PathBuf {
+    let lay = t.join(name);
     sh(&format!(
-        r#"L={lay}; W={w}; mkdir -p $L/blobs/sha256 $W/root
-        head -c {mb}M /dev/urandom > $W/root/noise
-        tar --numeric-owner --owner=0 --group=0 -C $W/root -cf $W/layer.tar .
+        r#"L={lay}; W={w}; R=$W/root; mkdir -p $L/blobs/sha256 $R
+        {fill}
+        tar --numeric-owner --owner=0 --group=0 -C $R -cf $W/layer.tar .
         put() {{ d=$(sha256sum "$1" | cut -d' ' -f1); cp "$1" $L/blobs/sha256/$d; echo $d; }}
         layer=$(put $W/layer.tar); lsize=$(stat -c %s $W/layer.tar)
-        printf '{{"architecture":"amd64","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["sha256:%s"]}}}}' $layer > $W/config.json
+        printf '{{"architecture":"amd64","os":"linux","config":%s,"rootfs":{{"type":"layers","diff_ids":["sha256:%s"]}}}}' '{config}' $layer > $W/config.json
         config=$(put $W/config.json); csize=$(stat -c %s $W/config.json)
         printf '{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}}]}}' $config $csize $layer $lsize > $W/manifest.json
         m=$(put $W/manifest.json); msize=$(stat -c %s $W/manifest.json)
@@ -1330,9 +1331,58 @@ fn big_image(t: &Path, mb: u32) -> PathBuf {
         printf '{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{{"org.opencontainers.image.ref.name":"v1"}}}}]}}' $m $msize > $L/index.json
         rm -rf $W"#,
         lay = lay.display(),
-        w = t.join("big-work").display(),
+        w = t.join(format!("{name}-work")).display(),
     ));
     lay
+}
+
+/// An OCI layout holding one image of one uncompressed layer: `mb` MB of
+/// random bytes, so that a pull of it takes long enough to be cut.
+fn big_image(t: &Path, mb: u32) -> PathBuf {
+    one_layer_image(t, "big", &format!("head -c {mb}M /dev/urandom > $R/noise"), "{}")
+}
+
+/// An image's /etc/passwd and /etc/group are its own data, read inside its
+/// rootfs: a link to a host file finds nothing of the host's (before, the
+/// host file was read, and its users became the container's), and a FIFO
+/// is no file to read (before, `bundle create` blocked on it for good; the
+/// FIFO is GNU tar's, whose device fields the tar crate could not read).
+/// The failed create removes the bundle directory it made.
+#[test]
+fn an_images_account_files_are_read_inside_the_image() {
+    let t = tempfile::tempdir().unwrap();
+    let t = t.path();
+    let _cleanup = Bundles(vec![t.join("linked"), t.join("fifo")]);
+    let host = t.join("host-passwd");
+    std::fs::write(&host, "hostonly:x:4321:4321::/:/bin/sh\n").unwrap();
+    let user = r#"{"User":"hostonly","Cmd":["true"]}"#;
+    let linked = one_layer_image(
+        t,
+        "l",
+        &format!("mkdir $R/etc; ln -s {} $R/etc/passwd", host.display()),
+        user,
+    );
+    let fifo = one_layer_image(t, "f", "mkdir $R/etc; mkfifo $R/etc/passwd", user);
+    let store = t.join("store");
+    for (lay, backend, dir) in [(&linked, "overlay", "linked"), (&fifo, "copy", "fifo")] {
+        let image = format!("oci:{}:v1", lay.display());
+        let dir = t.join(dir);
+        let o = Command::new("timeout")
+            .arg("20")
+            .arg(HULL)
+            .args(["bundle", "create", "--backend", backend, "--image", &image, "--store"])
+            .args([&store, &dir])
+            .output()
+            .unwrap();
+        assert_ne!(o.status.code(), Some(124), "bundle create of {dir:?} blocked");
+        assert!(
+            !o.status.success() && stderr(&o).contains("user \"hostonly\" is not in the image's /etc/passwd"),
+            "{dir:?}: {} {}",
+            stderr(&o),
+            std::fs::read_to_string(dir.join("config.json")).unwrap_or_default()
+        );
+        assert!(!dir.exists(), "a failed bundle create left {dir:?}, which it made");
+    }
 }
 
 /// Bytes in the store's part-written blobs.

@@ -61,11 +61,11 @@ fn refuse_existing(dir: &Path) -> Result<()> {
 /// container writes (the overlay's upper directory), are under it, so one
 /// hull makes is root's alone; one the caller made must be a directory of
 /// the caller's own, not a link, and keeps its mode, with a warning where
-/// others can reach it.
-fn bundle_dir(dir: &Path) -> Result<()> {
+/// others can reach it. Answers whether it made the directory.
+fn bundle_dir(dir: &Path) -> Result<bool> {
     use std::os::unix::fs::MetadataExt;
     let Ok(m) = std::fs::symlink_metadata(dir) else {
-        return hull_sys::file::private_dir(dir);
+        return hull_sys::file::private_dir(dir).map(|()| true);
     };
     if !m.is_dir() {
         bail!("{}: not a directory (a link is not followed)", dir.display());
@@ -85,14 +85,23 @@ fn bundle_dir(dir: &Path) -> Result<()> {
             m.mode() & 0o7777
         );
     }
-    Ok(())
+    Ok(false)
+}
+
+/// After a failed create: what it made goes, the directory too if it made
+/// that (one the caller made stays, empty, as `bundle rm` leaves it).
+fn undo(dir: &Path, made_dir: bool) {
+    let _ = remove(dir);
+    if made_dir {
+        let _ = std::fs::remove_dir(dir);
+    }
 }
 
 /// DIR/rootfs and DIR/config.json from the image in `src`. A failure
 /// removes what it made.
 pub fn create(src: &dyn Source, req: &Request) -> Result<()> {
     refuse_existing(req.dir)?;
-    bundle_dir(req.dir)?;
+    let made_dir = bundle_dir(req.dir)?;
     let dir = std::fs::canonicalize(req.dir).with_context(|| format!("{}: cannot open", req.dir.display()))?;
     let made = (|| -> Result<()> {
         // First, so that rm (also on a failure here) knows what to remove.
@@ -140,7 +149,7 @@ pub fn create(src: &dyn Source, req: &Request) -> Result<()> {
         write_config(&dir, &spec)
     })();
     if made.is_err() {
-        let _ = remove(&dir);
+        undo(&dir, made_dir);
     }
     made
 }
@@ -183,7 +192,7 @@ pub fn create_without_image(dir: &Path, base: &Value, over: &Overrides) -> Resul
     if over.cmd.is_empty() && over.entrypoint.is_none() {
         bail!("--no-image: give the command to run after the bundle directory");
     }
-    bundle_dir(dir)?;
+    let made_dir = bundle_dir(dir)?;
     let dir = std::fs::canonicalize(dir).with_context(|| format!("{}: cannot open", dir.display()))?;
     let made = (|| -> Result<()> {
         let m = json!({"backend": "host"});
@@ -192,7 +201,7 @@ pub fn create_without_image(dir: &Path, base: &Value, over: &Overrides) -> Resul
         write_config(&dir, &no_image_spec(base, over)?)
     })();
     if made.is_err() {
-        let _ = remove(&dir);
+        undo(&dir, made_dir);
     }
     made
 }

@@ -12,12 +12,22 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The most of an image's /etc/passwd or /etc/group that is read.
+const ACCOUNTS_MAX: u64 = 4 << 20;
+
+/// An image's account file, read inside its rootfs: the image may make it a
+/// link to a host file, a FIFO or /dev/zero.
+fn accounts(rootfs: &Path, file: &str) -> Result<String> {
+    let read = hull_sys::inroot::read_small(rootfs, Path::new(file), ACCOUNTS_MAX);
+    let text = read.with_context(|| format!("Config.User: the image's {file}"))?;
+    Ok(text.unwrap_or_default())
+}
+
 /// (uid, gid, additional gids) for Config.User, names looked up in the
 /// image's own /etc/passwd and /etc/group. An unknown user is an error.
 pub fn user(spec: &str, rootfs: &Path) -> Result<(u32, u32, Vec<u32>)> {
-    let read = |f: &str| std::fs::read_to_string(rootfs.join(f)).unwrap_or_default();
-    let passwd = read("etc/passwd");
-    let group = read("etc/group");
+    let passwd = accounts(rootfs, "/etc/passwd")?;
+    let group = accounts(rootfs, "/etc/group")?;
     let (u, g) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),

@@ -424,8 +424,12 @@ fn make_node<R: Read>(entry: &tar::Entry<R>, dest: &Path, rel: &Path) -> Result<
     } else {
         libc::S_IFIFO
     };
-    let major = h.device_major()?.unwrap_or(0);
-    let minor = h.device_minor()?.unwrap_or(0);
+    // GNU tar leaves a FIFO's device fields all NUL, which the tar crate
+    // cannot read as numbers: a FIFO has none.
+    let (major, minor) = match fmt {
+        libc::S_IFIFO => (0, 0),
+        _ => (h.device_major()?.unwrap_or(0), h.device_minor()?.unwrap_or(0)),
+    };
     let mode = h.mode()? & 0o7777;
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
     // SAFETY: a valid C path; mknod does not follow a symlink at the last component.

@@ -1,29 +1,15 @@
 //! The environment the program starts with: process.env, plus HOME when it
 //! is missing (from the container's /etc/passwd, as runc does).
 
-/// Reads a file only if it is a regular one: the image could make it a FIFO
-/// and block create forever.
-fn read_regular(path: &str) -> Option<String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .ok()?;
-    if !f.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut s = String::new();
-    f.take(1 << 20).read_to_string(&mut s).ok()?;
-    Some(s)
-}
+use std::path::Path;
 
 /// Reads the container's /etc/passwd, so it runs after pivot_root.
 pub fn with_home(env: &[String], uid: u32) -> Vec<String> {
     let mut out = env.to_vec();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
-        let passwd = read_regular("/etc/passwd").unwrap_or_default();
+        // The image's file: a FIFO would block create forever.
+        let passwd = hull_sys::inroot::read_small(Path::new("/"), Path::new("/etc/passwd"), 1 << 20);
+        let passwd = passwd.ok().flatten().unwrap_or_default();
         let home = crate::passwd::by_uid(&passwd, uid)
             .map(|e| e.home)
             .filter(|h| !h.is_empty())

@@ -4,61 +4,16 @@
 
 use std::collections::VecDeque;
 use std::ffi::{CString, OsString};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-const RESOLVE_IN_ROOT: u64 = 0x10;
-
-/// How strictly to resolve.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Follow {
-    /// Symlinks are followed, but only inside the root.
-    InRoot,
-    /// Any symlink on the way is an error (for /proc and /sys destinations).
-    NoSymlinks,
-}
+pub use hull_sys::inroot::{openat2, Follow};
 
 fn cstr(p: &Path) -> Result<CString> {
     CString::new(p.as_os_str().as_bytes()).with_context(|| format!("{:?}: contains a NUL byte", p))
-}
-
-/// openat2(dirfd, path, flags, RESOLVE_IN_ROOT).
-pub fn openat2(dirfd: RawFd, path: &Path, flags: i32, follow: Follow) -> std::io::Result<OwnedFd> {
-    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-    let mut resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    if follow == Follow::NoSymlinks {
-        resolve |= RESOLVE_NO_SYMLINKS;
-    }
-    // SAFETY: open_how is plain integers; all-zero is its "nothing set" value.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.resolve = resolve;
-    loop {
-        // SAFETY: valid C string and open_how struct of the size passed.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dirfd,
-                c.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
-        };
-        if fd >= 0 {
-            // SAFETY: the kernel just gave us this fd.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
-        }
-        let err = std::io::Error::last_os_error();
-        // EAGAIN: a rename raced the lookup; the kernel asks us to retry.
-        if err.raw_os_error() != Some(libc::EAGAIN) {
-            return Err(err);
-        }
-    }
 }
 
 /// The path relative to the root, without leading `/` (and `.` for the root itself).
