@@ -122,6 +122,39 @@ fn placement_and_limits_are_written() {
     remove_parent(&path);
 }
 
+/// `update` goes to the engine only for a container `hull launch` made. The
+/// annotation the engine leaves proves nothing: whoever makes a container
+/// can set it (`podman --annotation`; an image's labels could, before).
+/// Before, `update` ran hull-engine on the directory the annotation named,
+/// to act on whatever record was there, and the container's own limits
+/// could not be changed.
+#[test]
+fn an_annotation_does_not_send_update_to_the_engine() {
+    let path = unique("forged-engine");
+    let b = Bundle::new(&["sleep", "60"]);
+    let forged = b.tmp.path().join("forged");
+    std::fs::create_dir_all(forged.join("upd")).unwrap();
+    std::fs::write(forged.join("upd/record.json"), "{}").unwrap();
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("/{path}"));
+        c["annotations"] = json!({"org.hull.engine.dir": forged});
+    });
+    assert!(b.run_detached("upd").status.success());
+    let o = b.out(&["update", "--memory", "96m", "upd"]);
+    assert!(o.status.success(), "update: {}", stderr(&o));
+    assert_eq!(read(&cg_file("memory", &path, "memory.limit_in_bytes")), "100663296");
+    let o = b.out(&["update", "--cpus", "1", "upd"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("give --engine-dir"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_to_string(forged.join("upd/record.json")).unwrap(), "{}");
+    assert!(b.out(&["delete", "--force", "upd"]).status.success());
+    no_cgroup_left(&path);
+    remove_parent(&path);
+}
+
 /// runc's `exec --cgroup`: PATH puts the process in that existing
 /// sub-cgroup of every hierarchy, CONTROLLER:PATH (v1) in that one's only;
 /// a path leaving the container's cgroup, or one that does not exist, is

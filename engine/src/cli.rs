@@ -49,7 +49,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct EngineDirArgs {
     /// Where the engine keeps each container's record, bundle and sandbox
-    #[arg(long = "engine-dir", default_value = "/var/lib/hull/engine")]
+    #[arg(long = "engine-dir", default_value = hull::commands::update::DEFAULT_ENGINE_DIR)]
     pub engine_dir: PathBuf,
 }
 

@@ -12,6 +12,11 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Annotations hull acts on, which an image's labels must not set: the
+/// systemd unit's properties (`org.systemd.property.*`, runc's) and hull's
+/// own (`org.hull.*`: which engine made a container).
+const ACTED_ON: &[&str] = &["org.systemd.property.", "org.hull."];
+
 /// The most of an image's /etc/passwd or /etc/group that is read.
 const ACCOUNTS_MAX: u64 = 4 << 20;
 
@@ -172,7 +177,13 @@ pub fn runtime_config(image: &Value, base: &Value, rootfs: &Path, over: &Overrid
     // Labels win over the implicit annotations.
     if let Some(labels) = c["Labels"].as_object() {
         for (k, v) in labels {
-            ann.insert(k.clone(), v.clone());
+            match v.as_str() {
+                _ if ACTED_ON.iter().any(|p| k.starts_with(p)) => {
+                    tracing::warn!("image config: Labels: {k:?} left out: the runtime acts on it, and an image may not choose that")
+                }
+                Some(v) => _ = ann.insert(k.clone(), json!(v)),
+                None => tracing::warn!("image config: Labels: {k:?} left out: not a string"),
+            }
         }
     }
     spec["annotations"] = Value::Object(ann);
@@ -227,7 +238,8 @@ mod tests {
             "config": {
                 "Entrypoint": ["/bin/sh", "-c"], "Cmd": ["echo hi"], "Env": ["A=1"], "WorkingDir": "/data",
                 "User": "app", "StopSignal": "SIGINT", "ExposedPorts": {"80/tcp": {}},
-                "Labels": {"org.opencontainers.image.author": "label wins"}, "Volumes": {"/vol": {}}
+                "Labels": {"org.opencontainers.image.author": "label wins", "org.systemd.property.DeviceAllow": "['/dev/sda rwm']",
+                           "org.hull.engine.dir": "/tmp/mine", "n": 1}, "Volumes": {"/vol": {}}
             }
         });
         let base = json!({"process": {"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}}, "mounts": []});
@@ -237,6 +249,9 @@ mod tests {
         assert_eq!(s["process"]["env"], json!(["A=1"]));
         assert_eq!(s["process"]["user"]["uid"], 1000);
         assert_eq!(s["annotations"]["org.opencontainers.image.author"], "label wins");
+        for left_out in ["org.systemd.property.DeviceAllow", "org.hull.engine.dir", "n"] {
+            assert!(s["annotations"].get(left_out).is_none(), "{left_out}");
+        }
         assert_eq!(s["annotations"]["org.opencontainers.image.stopSignal"], "SIGINT");
         assert_eq!(s["annotations"]["org.opencontainers.image.exposedPorts"], "80/tcp");
         assert_eq!(s["mounts"][0]["destination"], "/vol");

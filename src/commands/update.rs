@@ -1,11 +1,12 @@
 use std::io::Read;
+use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Value};
 
 use crate::cli::{GlobalOpts, UpdateArgs};
-use crate::state::ContainerDir;
+use crate::state::{ContainerDir, State};
 
 /// "64m", "1g", "1024", "-1".
 fn size(flag: &str, s: &str) -> Result<i64> {
@@ -106,13 +107,26 @@ pub fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
 
 /// The annotation `hull launch` leaves on its containers: its engine dir.
 pub const ENGINE_DIR_ANNOTATION: &str = "org.hull.engine.dir";
+/// Where the engine keeps its containers unless told otherwise.
+pub const DEFAULT_ENGINE_DIR: &str = "/var/lib/hull/engine";
+
+/// Whether the container is one `hull launch` made in `engine_dir`: its
+/// bundle is the engine's for its id. The annotation alone proves nothing,
+/// as whoever makes a container can set it (`podman --annotation`, an
+/// image's labels), and hull-engine must not be sent to a directory of
+/// theirs to act on a record they wrote.
+fn made_by_engine(st: &State, engine_dir: &Path) -> bool {
+    let ours = std::fs::canonicalize(engine_dir.join(&st.id).join("bundle"));
+    ours.is_ok_and(|b| std::fs::canonicalize(&st.bundle).is_ok_and(|s| s == b))
+}
 
 pub fn run(g: &GlobalOpts, a: &UpdateArgs) -> Result<()> {
     let dir = ContainerDir::open(&g.root, &a.id)?;
     let st = dir.load()?;
     // A container of the engine changes through its isolators, which keep
     // its record: the engine's `update` does it.
-    if let Some(engine_dir) = st.annotations.get(ENGINE_DIR_ANNOTATION) {
+    let engine_dir = a.engine_dir.as_deref().unwrap_or(Path::new(DEFAULT_ENGINE_DIR));
+    if made_by_engine(&st, engine_dir) {
         drop(dir);
         let mut extra = vec![];
         if a.engine_dir.is_none() {
@@ -121,7 +135,16 @@ pub fn run(g: &GlobalOpts, a: &UpdateArgs) -> Result<()> {
         return super::exec_engine(&extra).map(|_| ());
     }
     if a.cpus.is_some() || a.pids.is_some() {
-        bail!("--cpus and --pids are for containers made by `hull launch`; use --cpu-quota, --cpu-period and --pids-limit");
+        let hint = match st.annotations.get(ENGINE_DIR_ANNOTATION) {
+            Some(d) => {
+                format!(" (its annotation names engine dir {d:?}: if `hull launch` made it there, give --engine-dir)")
+            }
+            None => String::new(),
+        };
+        bail!(
+            "--cpus and --pids are for containers made by `hull launch` in {}{hint}; use --cpu-quota, --cpu-period and --pids-limit",
+            engine_dir.display()
+        );
     }
     let r = resources(a)?;
     crate::container::update(&dir, &st, &r)
