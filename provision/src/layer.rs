@@ -203,17 +203,21 @@ pub fn apply_with(blob: impl Read + Send, compression: Compression, dest: &Path,
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel(16);
         let producer = s.spawn(move || decompress(blob, compression, tx));
-        let mut archive = tar::Archive::new(Chunks {
-            rx,
-            chunk: vec![],
-            pos: 0,
+        let budget = std::rc::Rc::new(std::cell::Cell::new(None));
+        let mut archive = tar::Archive::new(Budgeted {
+            inner: Chunks {
+                rx,
+                chunk: vec![],
+                pos: 0,
+            },
+            left: std::rc::Rc::clone(&budget),
         });
         archive.set_preserve_permissions(true);
         archive.set_preserve_mtime(true);
         archive.set_preserve_ownerships(true);
         archive.set_unpack_xattrs(true);
         archive.set_overwrite(true);
-        let applied = unpack_entries(&mut archive, &dest, mode).and_then(|done| {
+        let applied = unpack_entries(&mut archive, &budget, &dest, mode).and_then(|done| {
             // The DiffID covers the whole stream, end-of-archive blocks included.
             std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).context("read the layer's end")?;
             Ok(done)
@@ -290,8 +294,43 @@ impl Read for Chunks {
     }
 }
 
+/// The most one step to the next entry may read: its header and the
+/// extension headers before it (GNU long names and links, PAX records),
+/// which the tar crate reads whole into memory. Go's archive/tar, which
+/// containerd and Docker unpack with, caps each at 1 MiB.
+const HEADERS_MAX: u64 = 4 << 20;
+
+/// The layer's stream, read under a budget while the tar crate looks for the
+/// next entry (see HEADERS_MAX): an image's extension header declaring
+/// gigabytes would otherwise be read into memory whole.
+struct Budgeted<R> {
+    inner: R,
+    left: std::rc::Rc<std::cell::Cell<Option<u64>>>,
+}
+
+impl<R: Read> Read for Budgeted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some(left) = self.left.get() else {
+            return self.inner.read(buf);
+        };
+        if left == 0 {
+            let msg = format!("the headers before an entry are past {} MiB", HEADERS_MAX >> 20);
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, msg));
+        }
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left.set(Some(left - n as u64));
+        Ok(n)
+    }
+}
+
 /// Every entry of the layer, in order.
-fn unpack_entries<R: Read>(archive: &mut tar::Archive<R>, dest: &Path, mode: Whiteouts) -> Result<Applied> {
+fn unpack_entries<R: Read>(
+    archive: &mut tar::Archive<Budgeted<R>>,
+    budget: &std::cell::Cell<Option<u64>>,
+    dest: &Path,
+    mode: Whiteouts,
+) -> Result<Applied> {
     let dest = dest.to_path_buf();
     let mut done = Applied::default();
     // What this layer wrote: an opaque marker or a whiteout only hides what lower layers put there.
@@ -300,111 +339,130 @@ fn unpack_entries<R: Read>(archive: &mut tar::Archive<R>, dest: &Path, mode: Whi
         dest: dest.clone(),
         known: HashMap::new(),
     };
-    for entry in archive.entries().context("read the layer")? {
-        let mut entry = match entry {
-            Ok(e) => e,
+    let mut entries = archive.entries().context("read the layer")?;
+    loop {
+        budget.set(Some(HEADERS_MAX));
+        let next = entries.next();
+        budget.set(None);
+        let mut entry = match next {
+            None => break,
+            Some(Ok(e)) => e,
             // A layer cut short of its end-of-archive blocks (umoci 0.4.7 writes those) ends here.
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(e).context("read the layer"),
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Some(Err(e)) => return Err(e).context("read the layer"),
         };
-        let raw = entry.path().context("entry path")?.into_owned();
-        let rel = clean(&raw)?;
-        if rel.as_os_str().is_empty() {
-            // "." or "./": the layer's root itself, which is not the layer's to replace.
-            continue;
-        }
-        let name = rel
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
-        if name == OPAQUE && mode == Whiteouts::Overlay {
-            parents.resolve(&parent, &raw)?;
-            std::fs::create_dir_all(dest.join(&parent))?;
-            set_opaque(&dest.join(&parent))?;
-            done.opaque_dirs += 1;
-            continue;
-        }
-        if name == OPAQUE {
-            if let Some(dir) = parents.resolve(&parent, &raw)? {
-                for child in
-                    std::fs::read_dir(&dir).with_context(|| format!("entry {:?}", raw.display().to_string()))?
-                {
-                    let child = child?;
-                    if !ours.contains(&parent.join(child.file_name())) {
-                        parents.remove(&child.path())?;
-                    }
-                }
-            }
-            done.opaque_dirs += 1;
-            continue;
-        }
-        if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
-            if hidden.is_empty() || hidden == "." || hidden == ".." {
-                bail!("entry {:?}: a whiteout must name one entry", raw.display().to_string());
-            }
-            if mode == Whiteouts::Overlay {
-                parents.resolve(&parent, &raw)?;
-                std::fs::create_dir_all(dest.join(&parent))?;
-                mknod_whiteout(&dest.join(&parent).join(hidden))?;
-            } else if let Some(dir) = parents.resolve(&parent, &raw)? {
-                if !ours.contains(&parent.join(hidden)) {
-                    parents.remove(&dir.join(hidden))?;
-                }
-            }
-            done.whiteouts += 1;
-            continue;
-        }
-        let dir = parents.resolve(&parent, &raw)?;
-        if let Some(dir) = &dir {
-            // Replace whatever a lower layer had here unless both are directories.
-            let target = dir.join(rel.file_name().unwrap_or_default());
-            let existing = std::fs::symlink_metadata(&target).ok();
-            if existing.is_some_and(|m| !(m.is_dir() && entry.header().entry_type().is_dir())) {
-                parents.remove(&target)?;
-            }
-        }
-        if entry.header().entry_type().is_hard_link() {
-            let link = entry
-                .link_name()
-                .context("hardlink target")?
-                .unwrap_or_default()
-                .into_owned();
-            let link_rel = clean(&link).with_context(|| format!("entry {:?}: hardlink", raw.display().to_string()))?;
-            inside(&dest, &link_rel, &raw)?;
-        }
-        let kind = entry.header().entry_type();
-        if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
-            make_node(&entry, &dest, &rel).with_context(|| format!("entry {:?}", raw.display().to_string()))?;
-            ours.insert(rel);
-            done.entries += 1;
-            continue;
-        }
-        let what = || format!("entry {:?}", raw.display().to_string());
-        if kind.is_hard_link() {
-            // The tar crate checks the link's source against `dest` itself.
-            if !entry.unpack_in(&dest).with_context(what)? {
-                bail!("{}: would land outside the layer's directory", what());
-            }
-        } else {
-            // The parent was checked above (or its deepest existing ancestor
-            // was, and what is missing below it is made as plain directories).
-            let dir = match dir {
-                Some(d) => d,
-                None => {
-                    let d = dest.join(&parent);
-                    std::fs::create_dir_all(&d).with_context(what)?;
-                    d
-                }
-            };
-            entry
-                .unpack(dir.join(rel.file_name().unwrap_or_default()))
-                .with_context(what)?;
-        }
-        ours.insert(rel);
-        done.entries += 1;
+        unpack_one(&mut entry, &dest, mode, &mut ours, &mut parents, &mut done)?;
+        // What the entry had and was not unpacked (a whiteout's data) is
+        // no header: read it outside the budget.
+        std::io::copy(&mut entry, &mut std::io::sink()).context("read the layer")?;
     }
     Ok(done)
+}
+
+/// One entry of the layer onto `dest`.
+fn unpack_one<R: Read>(
+    entry: &mut tar::Entry<R>,
+    dest: &Path,
+    mode: Whiteouts,
+    ours: &mut HashSet<PathBuf>,
+    parents: &mut Parents,
+    done: &mut Applied,
+) -> Result<()> {
+    let raw = entry.path().context("entry path")?.into_owned();
+    let rel = clean(&raw)?;
+    if rel.as_os_str().is_empty() {
+        // "." or "./": the layer's root itself, which is not the layer's to replace.
+        return Ok(());
+    }
+    let name = rel
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
+    if name == OPAQUE && mode == Whiteouts::Overlay {
+        parents.resolve(&parent, &raw)?;
+        std::fs::create_dir_all(dest.join(&parent))?;
+        set_opaque(&dest.join(&parent))?;
+        done.opaque_dirs += 1;
+        return Ok(());
+    }
+    if name == OPAQUE {
+        if let Some(dir) = parents.resolve(&parent, &raw)? {
+            for child in std::fs::read_dir(&dir).with_context(|| format!("entry {:?}", raw.display().to_string()))? {
+                let child = child?;
+                if !ours.contains(&parent.join(child.file_name())) {
+                    parents.remove(&child.path())?;
+                }
+            }
+        }
+        done.opaque_dirs += 1;
+        return Ok(());
+    }
+    if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+        if hidden.is_empty() || hidden == "." || hidden == ".." {
+            bail!("entry {:?}: a whiteout must name one entry", raw.display().to_string());
+        }
+        if mode == Whiteouts::Overlay {
+            parents.resolve(&parent, &raw)?;
+            std::fs::create_dir_all(dest.join(&parent))?;
+            mknod_whiteout(&dest.join(&parent).join(hidden))?;
+        } else if let Some(dir) = parents.resolve(&parent, &raw)? {
+            if !ours.contains(&parent.join(hidden)) {
+                parents.remove(&dir.join(hidden))?;
+            }
+        }
+        done.whiteouts += 1;
+        return Ok(());
+    }
+    let dir = parents.resolve(&parent, &raw)?;
+    if let Some(dir) = &dir {
+        // Replace whatever a lower layer had here unless both are directories.
+        let target = dir.join(rel.file_name().unwrap_or_default());
+        let existing = std::fs::symlink_metadata(&target).ok();
+        if existing.is_some_and(|m| !(m.is_dir() && entry.header().entry_type().is_dir())) {
+            parents.remove(&target)?;
+        }
+    }
+    if entry.header().entry_type().is_hard_link() {
+        let link = entry
+            .link_name()
+            .context("hardlink target")?
+            .unwrap_or_default()
+            .into_owned();
+        let link_rel = clean(&link).with_context(|| format!("entry {:?}: hardlink", raw.display().to_string()))?;
+        inside(dest, &link_rel, &raw)?;
+    }
+    let kind = entry.header().entry_type();
+    if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
+        make_node(entry, dest, &rel).with_context(|| format!("entry {:?}", raw.display().to_string()))?;
+        ours.insert(rel);
+        done.entries += 1;
+        return Ok(());
+    }
+    let what = || format!("entry {:?}", raw.display().to_string());
+    if kind.is_hard_link() {
+        // The tar crate checks the link's source against `dest` itself.
+        if !entry.unpack_in(dest).with_context(what)? {
+            bail!("{}: would land outside the layer's directory", what());
+        }
+    } else {
+        // The parent was checked above (or its deepest existing ancestor
+        // was, and what is missing below it is made as plain directories).
+        let dir = match dir {
+            Some(d) => d,
+            None => {
+                let d = dest.join(&parent);
+                std::fs::create_dir_all(&d).with_context(what)?;
+                d
+            }
+        };
+        entry
+            .unpack(dir.join(rel.file_name().unwrap_or_default()))
+            .with_context(what)?;
+    }
+    ours.insert(rel);
+    done.entries += 1;
+    Ok(())
 }
 
 /// Device nodes and FIFOs, which the tar crate does not make: mknod in a parent

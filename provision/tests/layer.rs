@@ -273,3 +273,32 @@ fn compression_is_told_by_media_type_or_magic() {
     assert_eq!(C::sniff(&[0x28, 0xb5, 0x2f, 0xfd]), C::Zstd);
     assert_eq!(C::sniff(b"plain"), C::None);
 }
+
+/// An extension header (a PAX record set, a GNU long name) is read into
+/// memory whole: one that declares a gigabyte is refused once the headers
+/// before an entry pass 4 MiB (before, the whole gigabyte was read into
+/// memory, and an image could exhaust the host's). Long names that are
+/// only long still unpack.
+#[test]
+fn an_extension_header_of_a_gigabyte_is_refused_early() {
+    let root = tempfile::tempdir().unwrap();
+    for kind in [b'x', b'L'] {
+        let size = 1u64 << 30;
+        let mut head = raw_entry("ext", kind, "", b"");
+        head[124..135].copy_from_slice(format!("{size:011o}").as_bytes());
+        head[148..156].copy_from_slice(b"        ");
+        let sum: u32 = head.iter().map(|b| *b as u32).sum();
+        head[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+        let stream = std::io::Read::chain(head.as_slice(), std::io::Read::take(std::io::repeat(b'a'), size));
+        let err = apply(stream, Compression::None, root.path()).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("the headers before an entry are past 4 MiB"),
+            "{}: {err:#}",
+            kind as char
+        );
+    }
+    let long = format!("{}/{}", "d".repeat(200), "f".repeat(200));
+    let layer = tar_of(&[E::Dir(&long[..200]), E::File(&long, "long", 0o644)]);
+    apply(layer.as_slice(), Compression::None, root.path()).unwrap();
+    assert_eq!(read(&root.path().join(&long)), "long");
+}
