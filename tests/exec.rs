@@ -110,6 +110,49 @@ fn exec_with_a_process_file_and_detach() {
     );
 }
 
+/// A process file that leaves out capabilities, rlimits and no_new_privs
+/// gets the container's, as in runc; one that names them gets its own.
+/// Before, such a file's process ran with no capabilities at all and every
+/// rlimit the caller had (unconfined where the container named an AppArmor
+/// profile or SELinux label, on a host with the LSM).
+#[test]
+fn a_process_file_falls_back_to_the_containers_confinement() {
+    let b = Bundle::new(&["sleep", "60"]);
+    b.edit(|c| {
+        c["process"]["rlimits"] = json!([{"type": "RLIMIT_CORE", "soft": 4096, "hard": 8192}]);
+        c["process"]["noNewPrivileges"] = json!(true);
+        c["process"]["capabilities"] = json!({"bounding": ["CAP_KILL", "CAP_CHOWN"], "effective": ["CAP_KILL"],
+                                              "permitted": ["CAP_KILL", "CAP_CHOWN"]});
+    });
+    assert!(b.run_detached("ex-fallback").status.success());
+    let show = "ulimit -c; grep -E '^(CapEff|CapPrm|NoNewPrivs)' /proc/self/status";
+    let exec_file = |extra: serde_json::Value| {
+        let mut p = json!({"args": ["sh", "-c", show], "cwd": "/", "user": {"uid": 0, "gid": 0}, "env": ["PATH=/bin"]});
+        for (k, v) in extra.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        let f = b.tmp.path().join("p.json");
+        std::fs::write(&f, serde_json::to_vec(&p).unwrap()).unwrap();
+        let o = b.out(&["exec", "--process", f.to_str().unwrap(), "ex-fallback"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    // CAP_KILL is 5, CAP_CHOWN 0; busybox's ulimit counts 512-byte blocks.
+    let out = exec_file(json!({}));
+    assert!(
+        out.starts_with("8\n"),
+        "the container's RLIMIT_CORE (4096 bytes): {out}"
+    );
+    assert!(out.contains("CapPrm:\t0000000000000021"), "{out}");
+    assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+    let out = exec_file(json!({
+        "rlimits": [{"type": "RLIMIT_CORE", "soft": 2048, "hard": 8192}],
+        "capabilities": {"bounding": ["CAP_CHOWN"], "effective": ["CAP_CHOWN"], "permitted": ["CAP_CHOWN"]},
+    }));
+    assert!(out.starts_with("4\n"), "{out}");
+    assert!(out.contains("CapPrm:\t0000000000000001"), "{out}");
+}
+
 #[test]
 fn exec_errors() {
     let b = running("ex-errors", &["sleep", "60"]);
@@ -125,6 +168,24 @@ fn exec_errors() {
     let o = b.out(&["exec", "--process", bad.to_str().unwrap(), "ex-errors"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("args"), "{}", stderr(&o));
+    // Checked as config.json's process is (runc: cwd must be absolute).
+    std::fs::write(
+        &bad,
+        r#"{"args": ["true"], "cwd": "tmp", "user": {"uid": 0, "gid": 0}}"#,
+    )
+    .unwrap();
+    let o = b.out(&["exec", "--process", bad.to_str().unwrap(), "ex-errors"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("process.cwd: \"tmp\" is not an absolute path"),
+        "{}",
+        stderr(&o)
+    );
+    let o = b.out(&["exec", "--cwd", "tmp", "ex-errors", "true"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("process.cwd"),
+        "{}",
+        stderr(&o)
+    );
 
     assert!(b.out(&["pause", "ex-errors"]).status.success());
     let o = b.out(&["exec", "ex-errors", "true"]);

@@ -17,6 +17,33 @@ fn process_file(path: &std::path::Path) -> Result<Process> {
         .map_err(|e| anyhow!("--process {file}: {}: {}", e.path(), e.inner()))
 }
 
+/// What a --process file leaves out, the container's process gives, as in
+/// runc: its capabilities, AppArmor profile, SELinux label, rlimits and
+/// no_new_privs. A file without them must not run its process with fewer
+/// confinements than the container's own (unconfined, every rlimit the
+/// caller's).
+fn with_the_containers(mut p: Process, base: Option<&Process>) -> Process {
+    let Some(base) = base else {
+        return p;
+    };
+    if p.capabilities().is_none() {
+        p.set_capabilities(base.capabilities().clone());
+    }
+    if p.apparmor_profile().is_none() {
+        p.set_apparmor_profile(base.apparmor_profile().clone());
+    }
+    if p.selinux_label().is_none() {
+        p.set_selinux_label(base.selinux_label().clone());
+    }
+    if p.rlimits().as_ref().is_none_or(|r| r.is_empty()) {
+        p.set_rlimits(base.rlimits().clone());
+    }
+    if p.no_new_privileges().is_none() {
+        p.set_no_new_privileges(base.no_new_privileges());
+    }
+    p
+}
+
 /// The container's own process, changed by runc's exec flags.
 fn from_flags(base: &Process, a: &ExecArgs) -> Result<Process> {
     if a.command.is_empty() {
@@ -132,12 +159,17 @@ pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
         }
         let bundle = Bundle::load(&st.bundle)?;
         let mut process = match &a.process {
-            Some(f) => process_file(f)?,
+            Some(f) => with_the_containers(process_file(f)?, bundle.spec.process().as_ref()),
             None => {
                 let base = bundle.spec.process().clone().context("config.json: process: missing")?;
                 from_flags(&base, a)?
             }
         };
+        let source = a
+            .process
+            .as_ref()
+            .map_or("exec".into(), |f| format!("--process {}", f.display()));
+        crate::spec::check_process(&process).with_context(|| source)?;
         check_lsm(&process, a)?;
         let userns = crate::spec::has_namespace(&bundle.spec, oci_spec::runtime::LinuxNamespaceType::User);
         crate::process::caps::leave_out_ungrantable(&mut process, userns)?;

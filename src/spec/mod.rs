@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 pub use default::{default_spec, rootless_spec};
-pub use validate::{ns_name, validate};
+pub use validate::{check_process, ns_name, validate};
 pub use versions::pids_without_limit;
 
 /// A bundle with its parsed, validated config.

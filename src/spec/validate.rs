@@ -40,7 +40,12 @@ fn version(spec: &Spec) -> Result<()> {
 }
 
 fn process(spec: &Spec) -> Result<()> {
-    let Some(p) = spec.process() else { return Ok(()) };
+    spec.process().as_ref().map_or(Ok(()), check_process)
+}
+
+/// A process as config.json's or `exec`'s: the fields named as config.json
+/// names them.
+pub fn check_process(p: &oci_spec::runtime::Process) -> Result<()> {
     match p.args() {
         Some(a) if !a.is_empty() => {}
         _ => bail!("process.args: must name a program, got none"),
