@@ -1,18 +1,21 @@
-//! Sizes as people type them on command lines: bytes, or with k, m, g or t
-//! (binary multiples, as runc, docker and podman read them; a trailing b
-//! and fractions allowed).
+//! Sizes as people type them on command lines: bytes, or with k, m, g, t
+//! or p (binary multiples, as runc, docker and podman read them with
+//! go-units' RAMInBytes: "64m", "64MiB", "64 mb", fractions allowed).
 
 /// The size in bytes; None for what is not one (negative, overflowing, junk).
 pub fn bytes(s: &str) -> Option<u64> {
     let t = s.trim().to_ascii_lowercase();
     let t = t.strip_suffix('b').unwrap_or(&t);
+    let unit = |c: char| "kmgtp".find(c).map(|i| 1u64 << (10 * (i + 1)));
+    let t = match t.strip_suffix('i') {
+        Some(rest) if rest.ends_with(|c| unit(c).is_some()) => rest,
+        _ => t,
+    };
     let (num, mult) = match t.char_indices().last() {
-        Some((i, 'k')) => (&t[..i], 1u64 << 10),
-        Some((i, 'm')) => (&t[..i], 1 << 20),
-        Some((i, 'g')) => (&t[..i], 1 << 30),
-        Some((i, 't')) => (&t[..i], 1 << 40),
+        Some((i, c)) if unit(c).is_some() => (&t[..i], unit(c).unwrap_or(1)),
         _ => (t, 1),
     };
+    let num = num.strip_suffix(' ').unwrap_or(num);
     if let Ok(n) = num.parse::<u64>() {
         return n.checked_mul(mult);
     }
@@ -36,7 +39,23 @@ mod tests {
         assert_eq!(bytes("8kb"), Some(8 << 10));
         assert_eq!(bytes("1.5m"), Some(3 << 19));
         assert_eq!(bytes("9223372036854771712"), Some(9223372036854771712));
-        for bad in ["", "-1", "m", "12q", "nan", "1e3", "1e30g", "99999999999999999999t"] {
+        assert_eq!(bytes("64MiB"), Some(64 << 20));
+        assert_eq!(bytes("64 mb"), Some(64 << 20));
+        assert_eq!(bytes("1p"), Some(1 << 50));
+        assert_eq!(bytes("3Ki"), Some(3 << 10));
+        for bad in [
+            "",
+            "-1",
+            "m",
+            "12q",
+            "nan",
+            "1e3",
+            "1e30g",
+            "99999999999999999999t",
+            "5i",
+            "64  m",
+            "mib",
+        ] {
             assert_eq!(bytes(bad), None, "{bad}");
         }
     }

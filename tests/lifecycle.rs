@@ -180,8 +180,49 @@ fn kill_accepts_names_and_numbers() {
     let o = b.out(&["kill", "c7", "NOSUCHSIG"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("NOSUCHSIG"));
+    // 0, as in runc: is it there?
+    assert!(b.out(&["kill", "c7", "0"]).status.success());
     assert!(b.out(&["kill", "--all", "c7", "9"]).status.success());
     assert_eq!(b.wait_status("c7", "stopped")["status"], "stopped");
+    assert!(!b.out(&["kill", "c7", "0"]).status.success());
+}
+
+/// `kill ID KILL` of a container that shares the host's pid namespace ends
+/// all of it, as in runc 1.2: its init's death takes nothing with it there,
+/// and before, the init's child ran on.
+#[test]
+fn kill_of_a_container_without_its_own_pid_namespace_ends_all_of_it() {
+    let b = Bundle::new(&["sh", "-c", "sleep 1004 & wait"]);
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "pid")
+    });
+    assert!(b.run_detached("sharedpid").status.success());
+    let init = b.state("sharedpid")["pid"].as_i64().unwrap() as i32;
+    let child = || {
+        std::fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            (common::ppid_of(pid) == Some(init) && common::alive(pid)).then_some(pid)
+        })
+    };
+    let mut sleep = None;
+    assert!(
+        common::eventually(5, || {
+            sleep = child();
+            sleep.is_some()
+        }),
+        "the init's child never ran"
+    );
+    let o = b.out(&["kill", "sharedpid", "KILL"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(b.wait_status("sharedpid", "stopped")["status"], "stopped");
+    let sleep = sleep.unwrap();
+    assert!(
+        common::eventually(5, || !common::alive(sleep)),
+        "kill KILL left the init's child running"
+    );
 }
 
 /// A create killed between its mkdir and its rename leaves a
@@ -385,6 +426,9 @@ fn features_document() {
     assert_eq!(v["linux"]["apparmor"]["enabled"], true);
     assert_eq!(v["linux"]["selinux"]["enabled"], true);
     assert_eq!(v["linux"]["cgroup"]["systemd"], true);
+    // The user manager's driver (conformance/systemd-v2-checks.sh) and rdma.max (cgroup-v2-checks.sh).
+    assert_eq!(v["linux"]["cgroup"]["systemdUser"], true);
+    assert_eq!(v["linux"]["cgroup"]["rdma"], true);
     assert_eq!(v["linux"]["memoryPolicy"]["modes"].as_array().unwrap().len(), 7);
     assert_eq!(v["linux"]["netDevices"]["enabled"], true);
 }

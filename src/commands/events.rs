@@ -30,7 +30,10 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
             "h" => 3600.0,
             _ => return Err(err()),
         };
-        total += Duration::from_secs_f64(n * secs);
+        // Go's durations end near 292 years; a longer one is no interval.
+        let too_long = || anyhow!("--interval: {s:?} is longer than a duration can be");
+        let part = Duration::try_from_secs_f64(n * secs).map_err(|_| too_long())?;
+        total = total.checked_add(part).ok_or_else(too_long)?;
         rest = &rest[unit_len..];
     }
     if total.is_zero() {
@@ -99,7 +102,15 @@ mod tests {
         assert_eq!(parse_duration("100ms").unwrap(), Duration::from_millis(100));
         assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        for bad in ["", "5", "s", "5x", "0s"] {
+        for bad in [
+            "",
+            "5",
+            "s",
+            "5x",
+            "0s",
+            "100000000000000000000s",
+            "10000000000000000000s10000000000000000000s",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
     }

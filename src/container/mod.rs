@@ -430,7 +430,10 @@ pub fn signal(dir: &ContainerDir, st: &State, sig: i32, all: bool) -> Result<()>
         bail!("{}: {:?} is stopped", phrases::NOT_RUNNING, st.id);
     }
     fault::point("kill:checked");
-    if all {
+    // As runc 1.2: without a pid namespace of its own, the init's death
+    // takes nothing else with it, and a SIGKILL meant to end the container
+    // must not leave its other processes running.
+    if all || (sig == libc::SIGKILL && !st.own_pid_ns) {
         match &st.cgroup {
             Some(c) => Cgroup::open(&c.path)?.signal_all(sig)?,
             None => signals::signal_all(st, &dir.path, sig)?,

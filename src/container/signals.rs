@@ -7,13 +7,14 @@ use std::str::FromStr;
 
 use crate::state::State;
 
-/// "KILL", "SIGKILL", "kill" or "9".
+/// "KILL", "SIGKILL", "kill" or "9"; 0, as in runc, checks that the
+/// process is there and signals nothing.
 pub fn parse_signal(s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>() {
-        if (1..=libc::SIGRTMAX()).contains(&n) {
+        if (0..=libc::SIGRTMAX()).contains(&n) {
             return Ok(n);
         }
-        bail!("signal {s:?}: not a signal number (1-{})", libc::SIGRTMAX());
+        bail!("signal {s:?}: not a signal number (0-{})", libc::SIGRTMAX());
     }
     let up = s.to_ascii_uppercase();
     let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
@@ -169,7 +170,8 @@ mod tests {
         assert_eq!(parse_signal("term").unwrap(), 15);
         assert_eq!(parse_signal("9").unwrap(), 9);
         assert_eq!(parse_signal("SIGRTMIN+1").unwrap(), libc::SIGRTMIN() + 1);
-        assert!(parse_signal("0").is_err());
+        assert_eq!(parse_signal("0").unwrap(), 0);
+        assert!(parse_signal("-1").is_err());
         assert!(parse_signal("NOPE").is_err());
         assert!(parse_signal("65").is_err());
     }
