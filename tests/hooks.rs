@@ -233,6 +233,30 @@ fn a_hook_that_leaves_its_stderr_open_holds_nothing_up() {
     assert!(b.leftovers().is_empty());
 }
 
+/// A hook may ask the runtime about the container it runs for: `state` and
+/// `list` read without the lock that `start` holds while its poststart hooks
+/// run, as runc's do. Before, they waited on that lock until the hook's
+/// timeout failed `start`.
+#[test]
+fn a_hook_can_ask_for_the_state_of_its_container() {
+    let b = Bundle::new(&["sleep", "30"]);
+    let (out, listed) = (b.tmp.path().join("state.out"), b.tmp.path().join("list.out"));
+    let script = format!(
+        "{hull} --root {root} state hs > {out} && {hull} --root {root} list -q > {listed}",
+        hull = common::HULL,
+        root = b.root.display(),
+        out = out.display(),
+        listed = listed.display()
+    );
+    b.edit(|c| c["hooks"] = json!({"poststart": [{"path": "/bin/sh", "args": ["sh", "-c", script], "timeout": 5}]}));
+    assert!(b.create("hs", &[]).status.success());
+    let o = b.out(&["start", "hs"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read_state(&out)["status"], "running");
+    assert_eq!(std::fs::read_to_string(&listed).unwrap(), "hs\n");
+    assert!(b.out(&["delete", "--force", "hs"]).status.success());
+}
+
 #[test]
 fn poststart_failure_fails_start_and_poststop_failure_only_warns() {
     let b = Bundle::new(&["sleep", "60"]);

@@ -51,10 +51,10 @@ fn line(v: &serde_json::Value) -> Result<()> {
 
 pub fn run(g: &GlobalOpts, a: &EventsArgs) -> Result<()> {
     let interval = parse_duration(&a.interval)?;
-    // Read the state and let go of the lock: events runs for as long as the
-    // container, and must not hold up kill or delete.
+    // Read without the lock: events runs for as long as the container, and
+    // must not hold up kill or delete.
     let st = {
-        let dir = ContainerDir::open(&g.root, &a.id)?;
+        let dir = ContainerDir::read_only(&g.root, &a.id)?;
         let st = dir.load()?;
         if dir.status(&st) == state::Status::Stopped {
             bail!("container with id {} is not running", a.id);

@@ -7,7 +7,7 @@ pub fn run(g: &GlobalOpts, a: &ListArgs) -> Result<()> {
     let mut states: Vec<OciState> = Vec::new();
     for id in list_ids(&g.root)? {
         // A container deleted while we list is simply not listed.
-        let Ok(dir) = ContainerDir::open(&g.root, &id) else {
+        let Ok(dir) = ContainerDir::read_only(&g.root, &id) else {
             continue;
         };
         let Ok(st) = dir.load() else { continue };

@@ -4,7 +4,7 @@ use crate::cli::{GlobalOpts, PsArgs, PsFormat};
 use crate::state::ContainerDir;
 
 pub fn run(g: &GlobalOpts, a: &PsArgs) -> Result<()> {
-    let dir = ContainerDir::open(&g.root, &a.id)?;
+    let dir = ContainerDir::read_only(&g.root, &a.id)?;
     let st = dir.load()?;
     let pids = crate::container::processes(&st)?;
     if a.format == PsFormat::Json {

@@ -140,7 +140,7 @@ pub fn create(
         preserve_fds,
         no_pivot: opts.no_pivot,
         new_keyring: !opts.no_new_keyring,
-        own_fds: vec![dir.lock_fd()],
+        own_fds: dir.lock_fd().into_iter().collect(),
         console: console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
         seccomp: seccomp.as_ref(),
         sigmask,

@@ -89,10 +89,19 @@ pub struct OciState {
     pub annotations: HashMap<String, String>,
 }
 
-/// A container's state directory, locked for as long as this value lives.
+/// A container's state directory, locked for as long as this value lives
+/// (unless opened to read only).
 pub struct ContainerDir {
     pub path: PathBuf,
-    _lock: fsutil::Lock,
+    lock: Option<fsutil::Lock>,
+}
+
+fn missing(root: &Path, id: &str) -> String {
+    format!(
+        "{}: {id:?} (no state under {})",
+        crate::container::phrases::NOT_EXIST,
+        root.display()
+    )
 }
 
 /// Container ids as runc accepts them: letters, digits, `_+-.`, not `.` or `..`.
@@ -153,32 +162,36 @@ impl ContainerDir {
             }
             return Err(e).with_context(|| format!("{}: cannot create", path.display()));
         }
-        Ok(ContainerDir { path, _lock: lock })
+        Ok(ContainerDir { path, lock: Some(lock) })
     }
 
     /// Opens and locks an existing container's directory.
     pub fn open(root: &Path, id: &str) -> Result<ContainerDir> {
-        check_id(id)?;
-        let path = root.join(id);
-        let missing = || {
-            format!(
-                "{}: {id:?} (no state under {})",
-                crate::container::phrases::NOT_EXIST,
-                root.display()
-            )
-        };
-        if !path.join(STATE_FILE).exists() {
-            bail!(missing());
+        let mut dir = ContainerDir::read_only(root, id)?;
+        let lock = fsutil::lock_dir(&dir.path, true).with_context(|| missing(root, id))?;
+        if !dir.path.join(STATE_FILE).exists() {
+            bail!(missing(root, id));
         }
-        let lock = fsutil::lock_dir(&path, true).with_context(missing)?;
-        if !path.join(STATE_FILE).exists() {
-            bail!(missing());
-        }
-        Ok(ContainerDir { path, _lock: lock })
+        dir.lock = Some(lock);
+        Ok(dir)
     }
 
-    pub fn lock_fd(&self) -> std::os::fd::RawFd {
-        self._lock.as_raw_fd()
+    /// Opens an existing container's directory to read its state, without
+    /// the lock (as runc's `state` and `list`): state.json is replaced
+    /// whole, and a `state` from a hook must not wait for the `start` or
+    /// `create` that runs the hook, nor `list` for a hook that hangs.
+    pub fn read_only(root: &Path, id: &str) -> Result<ContainerDir> {
+        check_id(id)?;
+        let path = root.join(id);
+        if !path.join(STATE_FILE).exists() {
+            bail!(missing(root, id));
+        }
+        Ok(ContainerDir { path, lock: None })
+    }
+
+    /// The lock's fd; None when opened to read only.
+    pub fn lock_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.lock.as_ref().map(|l| l.as_raw_fd())
     }
 
     pub fn fifo(&self) -> PathBuf {
@@ -192,7 +205,15 @@ impl ContainerDir {
 
     pub fn load(&self) -> Result<State> {
         let p = self.path.join(STATE_FILE);
-        let text = std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?;
+        let text = match std::fs::read(&p) {
+            Ok(text) => text,
+            // Deleted since it was opened to read only.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.lock.is_none() => {
+                let id = self.path.file_name().unwrap_or_default().to_string_lossy();
+                bail!("{}: {id:?}", crate::container::phrases::NOT_EXIST)
+            }
+            Err(e) => return Err(e).with_context(|| format!("{}: cannot read", p.display())),
+        };
         serde_json::from_slice(&text).with_context(|| format!("{}: corrupt", p.display()))
     }
 
