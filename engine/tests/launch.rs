@@ -389,7 +389,8 @@ fn a_host_user_cannot_run_what_a_container_or_an_image_left_setuid() {
         assert!(p.exists(), "{} was not planted", p.display());
     }
     let store_layers = e.tmp.path().join("store/layers");
-    for p in planted.iter().chain([&store_layers]) {
+    let store_blobs = e.tmp.path().join("store/blobs/sha256");
+    for p in planted.iter().chain([&store_layers, &store_blobs]) {
         let o = Command::new("/bin/ls")
             .arg("-l")
             .arg(p)

@@ -51,6 +51,10 @@ fn du(p: &Path) -> u64 {
 impl ImageStore {
     pub fn open(root: &Path) -> Result<ImageStore> {
         let layers = cache::Store::open(root)?;
+        // The image's blobs, pulled maybe with credentials, as private as
+        // their unpacked layers.
+        let blobs = root.join("blobs");
+        hull_sys::file::private_dir(&blobs).with_context(|| format!("--store {}", blobs.display()))?;
         for d in ["blobs/sha256", "bundles"] {
             std::fs::create_dir_all(root.join(d))
                 .with_context(|| format!("--store {}: cannot create", root.display()))?;
@@ -326,9 +330,15 @@ impl ImageStore {
             }
         }
         for e in std::fs::read_dir(self.root.join("layers"))?.flatten() {
-            if !used.contains(e.file_name().to_string_lossy().as_ref()) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !used.contains(&name) {
                 done.bytes += du(&e.path());
-                std::fs::remove_dir_all(e.path()).with_context(|| format!("remove {}", e.path().display()))?;
+                // Out of layers/ first, whole: a removal that fails or is
+                // cut short half-way must not leave a part of the layer
+                // where the next pull takes it for all of it.
+                let doomed = self.root.join("tmp").join(format!("gc-{}-{name}", std::process::id()));
+                std::fs::rename(e.path(), &doomed).with_context(|| format!("move {} out", e.path().display()))?;
+                std::fs::remove_dir_all(&doomed).with_context(|| format!("remove {}", doomed.display()))?;
                 done.layers += 1;
             }
         }
