@@ -726,12 +726,7 @@ fn two_pulls_at_once_fetch_each_blob_once() {
         let d = l["digest"].as_str().unwrap();
         assert_eq!(reg.blob_gets(d), 1, "blob {d} fetched once");
     }
-    let left: Vec<_> = std::fs::read_dir(store.join("tmp"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
+    assert_tmp_empty(store);
 }
 
 /// The multilayer image in the three `docker save` forms.
@@ -1262,12 +1257,7 @@ fn a_pull_killed_midway_leaves_no_entry_and_gc_clears_its_leftovers() {
     assert_blobs_match_their_names(&store);
     assert_eq!(layer_dirs(&store), 0);
     ok(hull(&["image", "gc", "--store", store.to_str().unwrap()]));
-    let left: Vec<_> = std::fs::read_dir(store.join("tmp"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
+    assert_tmp_empty(&store);
 }
 
 #[test]
@@ -1397,12 +1387,7 @@ fn a_gc_that_fails_half_way_leaves_no_part_of_a_layer() {
     // What the failed gc left is removed by the next.
     ok(hull(&["bundle", "rm", b]));
     ok(hull(&["image", "gc", "--store", s]));
-    let left: Vec<_> = std::fs::read_dir(store.join("tmp"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
+    assert_tmp_empty(&store);
 }
 
 /// An image's /etc/passwd and /etc/group are its own data, read inside its
@@ -1446,6 +1431,16 @@ fn an_images_account_files_are_read_inside_the_image() {
         );
         assert!(!dir.exists(), "a failed bundle create left {dir:?}, which it made");
     }
+}
+
+/// Nothing is left in the store's tmp/.
+fn assert_tmp_empty(store: &Path) {
+    let left: Vec<_> = std::fs::read_dir(store.join("tmp"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left in {}: {left:?}", store.join("tmp").display());
 }
 
 /// Bytes in the store's part-written blobs.
