@@ -102,6 +102,16 @@ fn exec_tty_gets_its_own_pty() {
     assert!(out.contains("exec-end"), "{out}");
 }
 
+/// `cmd` run by sh in a terminal of its own (script(1)): its exit code and
+/// what the terminal showed.
+fn in_a_terminal(cmd: &str) -> (Option<i32>, String) {
+    let o = std::process::Command::new("script")
+        .args(["-qec", cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    (o.status.code(), String::from_utf8_lossy(&o.stdout).replace('\r', ""))
+}
+
 #[test]
 fn run_relays_the_callers_terminal() {
     let b = Bundle::new(&["sh", "-c", "tty; stty size; echo run-tty-done; exit 3"]);
@@ -112,14 +122,35 @@ fn run_relays_the_callers_terminal() {
         b.root.display(),
         b.dir().display()
     );
-    let o = std::process::Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout).replace('\r', "");
-    assert_eq!(o.status.code(), Some(3), "{out}");
+    let (code, out) = in_a_terminal(&cmd);
+    assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("/dev/pts/0"), "{out}");
     assert!(out.contains("40 120"), "window size relayed: {out}");
     assert!(out.contains("run-tty-done"), "{out}");
     assert!(b.leftovers().is_empty());
+}
+
+/// `exec -t` in the foreground without --console-socket relays the caller's
+/// terminal, as `run` does and as runc's exec does (before, it was refused);
+/// detached it still needs a socket to hand the pty to.
+#[test]
+fn exec_tty_in_the_foreground_relays_the_callers_terminal() {
+    let b = Bundle::new(&["sleep", "60"]);
+    assert!(b.run_detached("tty5").status.success());
+    let cmd = format!(
+        "stty rows 41 cols 121; {} --root {} exec -t tty5 sh -c 'tty; stty size; echo exec-tty-done; exit 4'",
+        common::HULL,
+        b.root.display(),
+    );
+    let (code, out) = in_a_terminal(&cmd);
+    assert_eq!(code, Some(4), "{out}");
+    assert!(out.contains("/dev/pts/"), "{out}");
+    assert!(out.contains("41 121"), "window size relayed: {out}");
+    assert!(out.contains("exec-tty-done"), "{out}");
+    let o = b.out(&["exec", "-t", "-d", "tty5", "true"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("--console-socket"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -608,11 +608,17 @@ pub fn exec(st: &State, process: &oci_spec::runtime::Process, bundle: &Bundle, o
         launcher::listener::hand_over(&bundle.spec, &st.id, "running", pid, &bundle.dir, fd)
     };
     let terminal = process.terminal().unwrap_or(false);
-    let console = match (o.console_socket, terminal) {
-        (Some(sock), true) => Some(crate::fdpass::connect(sock, "--console-socket")?),
+    // The pty master goes to --console-socket, or in the foreground to hull
+    // itself, which relays the caller's terminal as `run` does.
+    let (console, local) = match (o.console_socket, terminal) {
+        (Some(sock), true) => (Some(crate::fdpass::connect(sock, "--console-socket")?), None),
         (Some(_), false) => bail!("--console-socket needs --tty (or process.terminal)"),
-        (None, true) => bail!("--tty needs --console-socket to hand the pty to"),
-        (None, false) => None,
+        (None, true) if o.detach => bail!("--tty with --detach needs --console-socket to hand the pty to"),
+        (None, true) => {
+            let (theirs, ours) = crate::console::local_pair()?;
+            (Some(theirs), Some(ours))
+        }
+        (None, false) => (None, None),
     };
     let cgroup = match (&st.cgroup, &o.sub_cgroup) {
         (None, Some(_)) => bail!("--cgroup: container {:?} has no cgroup of its own", st.id),
@@ -653,6 +659,16 @@ pub fn exec(st: &State, process: &oci_spec::runtime::Process, bundle: &Bundle, o
     };
     let pid = launcher::exec::launch(&req)?;
     drop(console);
+    let relay = local
+        .map(|l| crate::console::recv_master(l.as_raw_fd()).and_then(crate::console::relay::Relay::start))
+        .transpose();
+    let relay = match relay {
+        Ok(relay) => relay,
+        Err(e) => {
+            launcher::reap(pid);
+            return Err(e.context("exec --tty: relay the terminal"));
+        }
+    };
     if let Some(p) = o.pid_file {
         state::write_atomic(p, pid.to_string().as_bytes(), 0o644)
             .with_context(|| format!("--pid-file {}", p.display()))?;
@@ -660,5 +676,5 @@ pub fn exec(st: &State, process: &oci_spec::runtime::Process, bundle: &Bundle, o
     if o.detach {
         return Ok(0);
     }
-    foreground::wait(pid, None)
+    foreground::wait(pid, relay.as_ref())
 }
