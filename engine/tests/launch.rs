@@ -428,19 +428,18 @@ fn a_sandbox_reached_by_its_host_path_is_its_users_alone() {
     let e = Engine::new();
     std::fs::set_permissions(e.tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     for (name, launcher) in [("own-linux", "linux"), ("own-posix", "posix")] {
-        ok(e.launch_no_image(&[
-            "-d",
-            "--name",
-            name,
-            "--launcher",
-            launcher,
-            "-u",
-            "nobody",
-            "--",
-            "sh",
-            "-c",
-            "cd $HULL_SANDBOX && echo mine > f && sleep 100",
-        ]));
+        // The linux launcher's container has a network of its own, and its
+        // /etc/hosts, hostname and resolv.conf from the engine.
+        let network: &[&str] = if launcher == "linux" {
+            &["--network", "none"]
+        } else {
+            &[]
+        };
+        let script = "cd $HULL_SANDBOX && cat /etc/hostname > host && echo mine > f && sleep 100";
+        let mut args = vec!["-d", "--name", name, "--launcher", launcher, "-u", "nobody"];
+        args.extend_from_slice(network);
+        args.extend_from_slice(&["--", "sh", "-c", script]);
+        ok(e.launch_no_image(&args));
         let f = e.dir().join(name).join("sandbox/f");
         common::eventually(10, || f.exists());
         assert_eq!(
@@ -448,15 +447,32 @@ fn a_sandbox_reached_by_its_host_path_is_its_users_alone() {
             "mine\n",
             "{launcher}: the sandbox is not its user's"
         );
-        // Nor anything else its container's directory, open to its user, holds.
-        let config = e.dir().join(name).join("bundle/config.json");
-        for p in [f.parent().unwrap(), &config] {
-            let o = Command::new("/bin/ls").arg(p).uid(65533).gid(65533).output().unwrap();
+        // Nothing its container's directory holds, open to its user to pass,
+        // is another host user's to reach: not the sandbox, nor the bundle,
+        // record or /etc files (which name the container's addresses). The
+        // network namespace's file may be opened, which gives nothing
+        // without CAP_SYS_ADMIN over the namespace.
+        for entry in std::fs::read_dir(e.dir().join(name)).unwrap().flatten() {
+            let p = entry.path();
+            if entry.file_name() == "netns" {
+                continue;
+            }
+            let o = Command::new("/bin/sh")
+                .args(["-c", "test -r \"$1\" || test -x \"$1\"", "sh"])
+                .arg(&p)
+                .uid(65533)
+                .gid(65533)
+                .output()
+                .unwrap();
             assert!(
                 !o.status.success(),
                 "{launcher}: another host user reaches {}",
                 p.display()
             );
+        }
+        if launcher == "linux" {
+            let seen = std::fs::read_to_string(e.dir().join(name).join("sandbox/host")).unwrap_or_default();
+            assert_eq!(seen, format!("{name}\n"), "the container's /etc/hostname");
         }
         ok(e.out("destroy", &[name]));
         nothing_left(&e, name);

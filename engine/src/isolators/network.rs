@@ -159,6 +159,7 @@ impl Holder {
 
     /// /etc/hosts, /etc/hostname and /etc/resolv.conf for the container.
     fn write_files(&self, hostname: &str, done: &[Attachment]) -> Result<()> {
+        hull_sys::file::private_dir(&self.dir.join("etc"))?;
         let results: Vec<&Value> = done.iter().map(|a| &a.result).collect();
         let hosts = cni::files::hosts(hostname, &results)?;
         let dns = done
@@ -174,9 +175,17 @@ impl Holder {
             ("hostname", format!("{hostname}\n")),
             ("resolv.conf", resolv),
         ] {
-            hull_sys::file::write_atomic(&self.dir.join(name), text.as_bytes(), 0o644)?;
+            hull_sys::file::write_atomic(&self.etc_file(name), text.as_bytes(), 0o644)?;
         }
         Ok(())
+    }
+
+    /// Where the container's /etc/NAME is kept: a directory of its own,
+    /// private, since the container's directory may be open for its user to
+    /// pass (a sandbox reached by its host path) and the files name its
+    /// addresses. The bind mounts reach them whatever the directory's mode.
+    fn etc_file(&self, name: &str) -> PathBuf {
+        self.dir.join("etc").join(name)
     }
 
     /// The mounts of the three files, onto the container's /etc.
@@ -186,7 +195,7 @@ impl Holder {
             let dest = format!("/etc/{name}");
             mounts.retain(|m| m["destination"] != dest.as_str());
             mounts.push(
-                json!({"destination": dest, "type": "bind", "source": self.dir.join(name),
+                json!({"destination": dest, "type": "bind", "source": self.etc_file(name),
                 "options": ["bind", "rw", "nosuid", "nodev", "noexec"]}),
             );
         }
