@@ -203,21 +203,21 @@ pub fn apply_with(blob: impl Read + Send, compression: Compression, dest: &Path,
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel(16);
         let producer = s.spawn(move || decompress(blob, compression, tx));
-        let budget = std::rc::Rc::new(std::cell::Cell::new(None));
+        let meter = std::rc::Rc::new(Meter::default());
         let mut archive = tar::Archive::new(Budgeted {
             inner: Chunks {
                 rx,
                 chunk: vec![],
                 pos: 0,
             },
-            left: std::rc::Rc::clone(&budget),
+            meter: std::rc::Rc::clone(&meter),
         });
         archive.set_preserve_permissions(true);
         archive.set_preserve_mtime(true);
         archive.set_preserve_ownerships(true);
         archive.set_unpack_xattrs(true);
         archive.set_overwrite(true);
-        let applied = unpack_entries(&mut archive, &budget, &dest, mode).and_then(|done| {
+        let applied = unpack_entries(&mut archive, &meter, &dest, mode).and_then(|done| {
             // The DiffID covers the whole stream, end-of-archive blocks included.
             std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).context("read the layer's end")?;
             Ok(done)
@@ -300,34 +300,59 @@ impl Read for Chunks {
 /// containerd and Docker unpack with, caps each at 1 MiB.
 const HEADERS_MAX: u64 = 4 << 20;
 
+/// How much of the layer's stream has been read, and how much more may be
+/// while the tar crate looks for the next entry (see HEADERS_MAX).
+#[derive(Default)]
+struct Meter {
+    read: std::cell::Cell<u64>,
+    left: std::cell::Cell<Option<u64>>,
+}
+
 /// The layer's stream, read under a budget while the tar crate looks for the
-/// next entry (see HEADERS_MAX): an image's extension header declaring
-/// gigabytes would otherwise be read into memory whole.
+/// next entry: an image's extension header declaring gigabytes would
+/// otherwise be read into memory whole.
 struct Budgeted<R> {
     inner: R,
-    left: std::rc::Rc<std::cell::Cell<Option<u64>>>,
+    meter: std::rc::Rc<Meter>,
 }
 
 impl<R: Read> Read for Budgeted<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let Some(left) = self.left.get() else {
-            return self.inner.read(buf);
+        let want = match self.meter.left.get() {
+            None => buf.len(),
+            Some(0) => {
+                let msg = format!("the headers before an entry are past {} MiB", HEADERS_MAX >> 20);
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, msg));
+            }
+            Some(left) => buf.len().min(usize::try_from(left).unwrap_or(usize::MAX)),
         };
-        if left == 0 {
-            let msg = format!("the headers before an entry are past {} MiB", HEADERS_MAX >> 20);
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, msg));
-        }
-        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..want])?;
-        self.left.set(Some(left - n as u64));
+        self.meter.read.set(self.meter.read.get() + n as u64);
+        if let Some(left) = self.meter.left.get() {
+            self.meter.left.set(Some(left - n as u64));
+        }
         Ok(n)
     }
+}
+
+/// Where in the stream the entry's data ends (padded to tar's 512-byte
+/// blocks), so that the step to the next entry may read up to there past
+/// its budget: the tar crate reads what the entry left unread. A sparse
+/// entry's data in the stream is its header's size, not the file's.
+fn data_end<R: Read>(entry: &tar::Entry<R>) -> Option<u64> {
+    let size = match entry.header().entry_type().is_gnu_sparse() {
+        true => entry.header().entry_size().ok()?,
+        false => entry.size(),
+    };
+    entry
+        .raw_file_position()
+        .checked_add(size.checked_next_multiple_of(512)?)
 }
 
 /// Every entry of the layer, in order.
 fn unpack_entries<R: Read>(
     archive: &mut tar::Archive<Budgeted<R>>,
-    budget: &std::cell::Cell<Option<u64>>,
+    meter: &Meter,
     dest: &Path,
     mode: Whiteouts,
 ) -> Result<Applied> {
@@ -340,10 +365,13 @@ fn unpack_entries<R: Read>(
         known: HashMap::new(),
     };
     let mut entries = archive.entries().context("read the layer")?;
+    let mut end: u64 = 0;
     loop {
-        budget.set(Some(HEADERS_MAX));
+        // What the last entry left unread (a whiteout's data) is no header.
+        let unread = end.saturating_sub(meter.read.get());
+        meter.left.set(Some(HEADERS_MAX.saturating_add(unread)));
         let next = entries.next();
-        budget.set(None);
+        meter.left.set(None);
         let mut entry = match next {
             None => break,
             Some(Ok(e)) => e,
@@ -351,10 +379,8 @@ fn unpack_entries<R: Read>(
             Some(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
             Some(Err(e)) => return Err(e).context("read the layer"),
         };
+        end = data_end(&entry).context("read the layer: an entry's size is past what a stream can hold")?;
         unpack_one(&mut entry, &dest, mode, &mut ours, &mut parents, &mut done)?;
-        // What the entry had and was not unpacked (a whiteout's data) is
-        // no header: read it outside the budget.
-        std::io::copy(&mut entry, &mut std::io::sink()).context("read the layer")?;
     }
     Ok(done)
 }

@@ -302,3 +302,32 @@ fn an_extension_header_of_a_gigabyte_is_refused_early() {
     apply(layer.as_slice(), Compression::None, root.path()).unwrap();
     assert_eq!(read(&root.path().join(&long)), "long");
 }
+
+/// A GNU sparse entry that is not unpacked (here a whiteout) whose file
+/// would be 2^62 bytes of holes: only its data in the stream (none) is
+/// passed over, not the file it describes, and the layer applies at once.
+#[test]
+fn a_sparse_whiteout_is_passed_over_by_its_bytes_in_the_stream() {
+    let root = tempfile::tempdir().unwrap();
+    let mut h = raw_entry(".wh.gone", b'S', "", b"");
+    h[257..265].copy_from_slice(b"ustar  \0");
+    let huge: u64 = 1 << 62;
+    let mut base256 = [0u8; 12];
+    base256[0] = 0x80;
+    base256[4..].copy_from_slice(&huge.to_be_bytes());
+    h[386..398].copy_from_slice(&base256); // the first hole ends at 2^62,
+    h[398..410].copy_from_slice(b"00000000000\0"); // where 0 bytes of data follow,
+    h[483..495].copy_from_slice(&base256); // in a file of 2^62 bytes
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|b| *b as u32).sum();
+    h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    let mut layer = h;
+    layer.extend_from_slice(&tar_of(&[E::File("after", "still here", 0o644)]));
+    let dest = root.path().to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(apply(layer.as_slice(), Compression::None, &dest).map(|_| ())));
+    let applied = rx.recv_timeout(std::time::Duration::from_secs(20));
+    assert!(applied.is_ok(), "applying the layer did not end");
+    applied.unwrap().unwrap();
+    assert_eq!(read(&root.path().join("after")), "still here");
+}
