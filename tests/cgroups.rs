@@ -140,15 +140,35 @@ fn an_annotation_does_not_send_update_to_the_engine() {
         c["annotations"] = json!({"org.hull.engine.dir": forged});
     });
     assert!(b.run_detached("upd").status.success());
+    // Without --engine-dir, the caller is asked which it is.
     let o = b.out(&["update", "--memory", "96m", "upd"]);
-    assert!(o.status.success(), "update: {}", stderr(&o));
-    assert_eq!(read(&cg_file("memory", &path, "memory.limit_in_bytes")), "100663296");
-    let o = b.out(&["update", "--cpus", "1", "upd"]);
     assert!(
         !o.status.success() && stderr(&o).contains("give --engine-dir"),
         "{}",
         stderr(&o)
     );
+    // Told that it is no engine's (the default dir's engine did not make
+    // it), the runtime updates it.
+    let o = b.out(&[
+        "update",
+        "--engine-dir",
+        "/var/lib/hull/engine",
+        "--memory",
+        "96m",
+        "upd",
+    ]);
+    assert!(o.status.success(), "update: {}", stderr(&o));
+    assert_eq!(read(&cg_file("memory", &path, "memory.limit_in_bytes")), "100663296");
+    let o = b.out(&[
+        "update",
+        "--engine-dir",
+        forged.to_str().unwrap(),
+        "--memory",
+        "64m",
+        "upd",
+    ]);
+    assert!(o.status.success(), "update: {}", stderr(&o));
+    assert_eq!(read(&cg_file("memory", &path, "memory.limit_in_bytes")), "67108864");
     assert_eq!(std::fs::read_to_string(forged.join("upd/record.json")).unwrap(), "{}");
     assert!(b.out(&["delete", "--force", "upd"]).status.success());
     no_cgroup_left(&path);

@@ -320,7 +320,7 @@ fn run_detached_as(u: &TestUser, runtime_dir: &Path, bundle: &Path, id: &str) {
 /// not reach the first container: before, it signalled every process of
 /// the shared namespace.
 fn kill_all_spares_the_pod_sharing_its_pid_namespace(u: &TestUser, runtime_dir: &Path, bundle: &Path) {
-    let leaves = Leaves::new(u, runtime_dir, bundle, &["member", "pod"]);
+    let leaves = Leaves::new(u, runtime_dir, bundle, &["member", "member2", "pod"]);
     run_detached_as(u, runtime_dir, bundle, "pod");
     let state = |id: &str| -> Value {
         let o = as_user(u, runtime_dir, &["state", id], bundle);
@@ -387,7 +387,27 @@ fn kill_all_spares_the_pod_sharing_its_pid_namespace(u: &TestUser, runtime_dir: 
         "kill --all of the member reached the pod: {}",
         stderr(&o)
     );
-    for id in ["member", "pod"] {
+
+    // containerd's flow: the init exits, then kill --all. What exec put
+    // into the container outlives its init, and kill --all must reach it.
+    v["process"]["args"] = json!(["sleep", "1007"]);
+    leaves.write_config(&v);
+    run_detached_as(u, runtime_dir, bundle, "member2");
+    let orphan = exec_into("member2", "1006");
+    let o = as_user(u, runtime_dir, &["kill", "member2", "TERM"], bundle);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        common::eventually(5, || state("member2")["status"] == "stopped"),
+        "TERM did not stop member2"
+    );
+    assert!(common::alive(orphan), "the exec'd process died with the init");
+    let o = as_user(u, runtime_dir, &["kill", "--all", "member2", "KILL"], bundle);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        common::eventually(5, || !common::alive(orphan)),
+        "kill --all of a stopped container spared what exec put into it"
+    );
+    for id in ["member", "member2", "pod"] {
         let o = as_user(u, runtime_dir, &["delete", "--force", id], bundle);
         assert!(o.status.success(), "delete {id}: {}", stderr(&o));
     }

@@ -29,10 +29,11 @@ fn with_the_containers(mut p: Process, base: Option<&Process>) -> Process {
     if p.capabilities().is_none() {
         p.set_capabilities(base.capabilities().clone());
     }
-    if p.apparmor_profile().is_none() {
+    // An empty name is none, as in runc (Go's omitempty writes none).
+    if p.apparmor_profile().as_deref().is_none_or(str::is_empty) {
         p.set_apparmor_profile(base.apparmor_profile().clone());
     }
-    if p.selinux_label().is_none() {
+    if p.selinux_label().as_deref().is_none_or(str::is_empty) {
         p.set_selinux_label(base.selinux_label().clone());
     }
     if p.rlimits().as_ref().is_none_or(|r| r.is_empty()) {

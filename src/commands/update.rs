@@ -134,15 +134,24 @@ pub fn run(g: &GlobalOpts, a: &UpdateArgs) -> Result<()> {
         }
         return super::exec_engine(&extra).map(|_| ());
     }
-    if a.cpus.is_some() || a.pids.is_some() {
-        let hint = match st.annotations.get(ENGINE_DIR_ANNOTATION) {
-            Some(d) => {
-                format!(" (its annotation names engine dir {d:?}: if `hull launch` made it there, give --engine-dir)")
-            }
-            None => String::new(),
-        };
+    // One the engine made elsewhere would have its cgroup changed behind
+    // its record: the caller must say which engine dir, or that it is not
+    // the engine's (the annotation is anyone's to set).
+    if let Some(d) = st
+        .annotations
+        .get(ENGINE_DIR_ANNOTATION)
+        .filter(|_| a.engine_dir.is_none())
+    {
         bail!(
-            "--cpus and --pids are for containers made by `hull launch` in {}{hint}; use --cpu-quota, --cpu-period and --pids-limit",
+            "container {:?}: its {ENGINE_DIR_ANNOTATION} annotation names engine dir {d:?}, and the engine in {} did not make it: \
+             if `hull launch` made it in {d:?}, give --engine-dir {d:?}",
+            st.id,
+            engine_dir.display()
+        );
+    }
+    if a.cpus.is_some() || a.pids.is_some() {
+        bail!(
+            "--cpus and --pids are for containers made by `hull launch` in {}; use --cpu-quota, --cpu-period and --pids-limit",
             engine_dir.display()
         );
     }

@@ -425,6 +425,11 @@ pub fn signal(dir: &ContainerDir, st: &State, sig: i32, all: bool) -> Result<()>
     let status = dir.status(st);
     if status == Status::Stopped {
         if all {
+            // What exec put into it outlives its init (containerd's kill
+            // --all after the init's exit is for those).
+            if shares_a_pid_namespace_without_a_cgroup(st) {
+                signals::signal_execs(&dir.path, sig);
+            }
             return Ok(());
         }
         bail!("{}: {:?} is stopped", phrases::NOT_RUNNING, st.id);
@@ -447,6 +452,12 @@ pub fn signal(dir: &ContainerDir, st: &State, sig: i32, all: bool) -> Result<()>
     Ok(())
 }
 
+/// No cgroup and no pid namespace of its own: nothing but the records of
+/// `state::execs` tells its exec'd processes from their neighbours'.
+fn shares_a_pid_namespace_without_a_cgroup(st: &State) -> bool {
+    st.cgroup.is_none() && !st.own_pid_ns
+}
+
 /// `delete`: removes a stopped (or created) container; `force` kills a running one first.
 pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
     match dir.status(st) {
@@ -456,6 +467,13 @@ pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
         s => bail!("{} {} that is not stopped: {s}", phrases::DELETE_NOT_STOPPED, st.id),
     }
     fault::point("delete:killed");
+    if shares_a_pid_namespace_without_a_cgroup(st) {
+        // state.json goes first: an exec that records its process after
+        // this finds the container gone and gives up (state::execs), and
+        // any recorded before is read below.
+        dir.withdraw_state()?;
+        signals::signal_execs(&dir.path, libc::SIGKILL);
+    }
     if let Some(c) = &st.cgroup {
         // Without a pid namespace of its own, processes the init left behind
         // live on in the cgroup; with one, they died with the init.
@@ -629,7 +647,7 @@ pub fn exec(st: &State, process: &oci_spec::runtime::Process, bundle: &Bundle, o
         .pidfd_socket
         .map(|p| crate::fdpass::connect(p, "--pidfd-socket"))
         .transpose()?;
-    let record = st.cgroup.is_none() && !st.own_pid_ns;
+    let record = shares_a_pid_namespace_without_a_cgroup(st);
     let on_placed = |pid: i32| -> Result<()> {
         if record {
             state::execs::record(o.state_dir, pid)?;

@@ -105,6 +105,20 @@ fn descendants(roots: &[i32]) -> Vec<(i32, u64)> {
     found
 }
 
+/// `sig` to the processes `exec` put into a container without a cgroup that
+/// shares a pid namespace (recorded in its state directory, see
+/// `state::execs`) and to those descended from them. They outlive its init
+/// there, so this is also for a container whose init is gone.
+pub fn signal_execs(state_dir: &std::path::Path, sig: i32) {
+    let execs = crate::state::execs::recorded(state_dir);
+    let roots: Vec<i32> = execs.iter().map(|e| e.0).collect();
+    // Read before any is signalled: a child of one killed is reparented.
+    let tree = descendants(&roots);
+    for (pid, start) in execs.into_iter().chain(tree) {
+        let _ = crate::pidfd::signal_if_same(pid, start, sig);
+    }
+}
+
 /// Every process of a container without a cgroup, whose state directory is
 /// `state_dir`. In a pid namespace of its own that is every process in it
 /// and in the namespaces nested in it; in one it shares (the host's, a
@@ -115,14 +129,13 @@ pub fn signal_all(st: &State, state_dir: &std::path::Path, sig: i32) -> Result<(
     if !st.own_pid_ns {
         // Read before the init is signalled: once it dies its children
         // are reparented, out of its tree.
-        let execs = crate::state::execs::recorded(state_dir);
-        let roots: Vec<i32> = std::iter::once(st.pid).chain(execs.iter().map(|e| e.0)).collect();
-        let tree = descendants(&roots);
-        send_to_init(st, sig)?;
-        for (pid, start) in execs.into_iter().chain(tree) {
+        let tree = descendants(&[st.pid]);
+        let sent = send_to_init(st, sig);
+        signal_execs(state_dir, sig);
+        for (pid, start) in tree {
             let _ = crate::pidfd::signal_if_same(pid, start, sig);
         }
-        return Ok(());
+        return sent;
     }
     // Read before the init is signalled (it may die of it); the init's
     // check then vouches that this was its namespace, which the open file

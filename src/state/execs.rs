@@ -25,6 +25,15 @@ pub fn record(dir: &Path, pid: i32) -> Result<()> {
         .create_new(true)
         .open(&path)
         .with_context(|| format!("{}: cannot record the exec'd process", path.display()))?;
+    // A delete that read the records before this one came would leave the
+    // process behind: the container must still be there.
+    if !dir.join(super::STATE_FILE).exists() {
+        let _ = std::fs::remove_file(&path);
+        anyhow::bail!(
+            "{}: the container was deleted while the process joined it",
+            dir.display()
+        );
+    }
     Ok(())
 }
 

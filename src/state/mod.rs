@@ -253,9 +253,23 @@ impl ContainerDir {
         }
     }
 
-    /// Removes the directory; the lock goes with it.
+    /// Removes state.json ahead of the rest: from now on the container does
+    /// not exist for any command.
+    pub fn withdraw_state(&self) -> Result<()> {
+        let p = self.path.join(STATE_FILE);
+        std::fs::remove_file(&p).with_context(|| format!("{}: cannot remove", p.display()))
+    }
+
+    /// Removes the directory; the lock goes with it. An exec's record made
+    /// meanwhile (`execs::record`, which takes no lock) is removed too.
     pub fn remove(self) -> Result<()> {
-        std::fs::remove_dir_all(&self.path).with_context(|| format!("{}: cannot remove", self.path.display()))
+        let mut tries = 0;
+        loop {
+            match std::fs::remove_dir_all(&self.path) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) && tries < 10 => tries += 1,
+                done => return done.with_context(|| format!("{}: cannot remove", self.path.display())),
+            }
+        }
     }
 }
 

@@ -56,19 +56,28 @@ pub fn openat2(dirfd: RawFd, path: &Path, flags: i32, follow: Follow) -> std::io
 }
 
 /// A small regular file inside `root`, as text (invalid UTF-8 replaced),
-/// or None where there is none. Anything else at `path` (a FIFO that would
-/// block, a device that never ends) is None too, and a file past `max`
-/// bytes is an error: the image chose its contents.
+/// or None where there is none. Anything else at `path` is None too and is
+/// never opened for reading (a FIFO would block, a device's open can act),
+/// and a file past `max` bytes is an error: the image chose its contents.
 pub fn read_small(root: &Path, path: &Path, max: u64) -> std::io::Result<Option<String>> {
     let dir = std::fs::File::open(root)?;
     let rel = path.strip_prefix("/").unwrap_or(path);
-    let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
-    let fd = match openat2(dir.as_raw_fd(), rel, flags, Follow::InRoot) {
-        Ok(fd) => fd,
+    let found = match openat2(dir.as_raw_fd(), rel, libc::O_PATH, Follow::InRoot) {
+        Ok(fd) => std::fs::File::from(fd).metadata()?,
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let f = std::fs::File::from(fd);
+    if !found.is_file() {
+        return Ok(None);
+    }
+    let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
+    let f = std::fs::File::from(openat2(dir.as_raw_fd(), rel, flags, Follow::InRoot)?);
+    read_regular(f, path, max)
+}
+
+/// What `f` holds, if it is a regular file of at most `max` bytes (see
+/// `read_small`); `path` names it in the error.
+pub fn read_regular(f: std::fs::File, path: &Path, max: u64) -> std::io::Result<Option<String>> {
     if !f.metadata()?.is_file() {
         return Ok(None);
     }
@@ -99,12 +108,20 @@ mod tests {
         std::os::unix::fs::symlink(t.join("outside"), root.join("etc/abs")).unwrap();
         std::os::unix::fs::symlink("../../outside", root.join("etc/rel")).unwrap();
         std::os::unix::fs::symlink("/dev/zero", root.join("etc/zero")).unwrap();
+        // /dev/zero's numbers, inside the root: never opened for reading.
+        let zero = CString::new(root.join("dev/zero").as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid C string, a mode and a device number.
+        assert_eq!(
+            unsafe { libc::mknod(zero.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 5)) },
+            0
+        );
         std::fs::write(root.join("big"), vec![b'x'; 100]).unwrap();
         let read = |p: &str| read_small(&root, Path::new(p), 64);
         assert_eq!(read("/etc/own").unwrap().as_deref(), Some("image\n"));
         assert_eq!(read("etc/abs").unwrap(), None, "an absolute link left the root");
         assert_eq!(read("/etc/rel").unwrap(), None, "a relative link left the root");
-        assert_eq!(read("/etc/zero").unwrap(), None);
+        assert_eq!(read("/etc/zero").unwrap(), None, "a device was read");
+        assert_eq!(read("/dev/zero").unwrap(), None, "a device was read");
         assert_eq!(read("/dev").unwrap(), None);
         assert_eq!(read("/etc/fifo").unwrap(), None, "a FIFO was opened for reading");
         assert_eq!(read("/etc/none").unwrap(), None);
