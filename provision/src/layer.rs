@@ -335,18 +335,26 @@ impl<R: Read> Read for Budgeted<R> {
     }
 }
 
-/// Where in the stream the entry's data ends (padded to tar's 512-byte
-/// blocks), so that the step to the next entry may read up to there past
-/// its budget: the tar crate reads what the entry left unread. A sparse
-/// entry's data in the stream is its header's size, not the file's.
-fn data_end<R: Read>(entry: &tar::Entry<R>) -> Option<u64> {
+/// How many bytes of the stream the entry's data takes, padded to tar's
+/// 512-byte blocks: the step to the next entry may read that much past its
+/// budget, as the tar crate reads what the entry left unread. A sparse
+/// entry's data in the stream is its header's size (or its PAX record's),
+/// not the file's.
+fn data_in_stream<R: Read>(entry: &mut tar::Entry<R>) -> Option<u64> {
     let size = match entry.header().entry_type().is_gnu_sparse() {
-        true => entry.header().entry_size().ok()?,
         false => entry.size(),
+        true => match pax_size(entry) {
+            Some(size) => size,
+            None => entry.header().entry_size().ok()?,
+        },
     };
-    entry
-        .raw_file_position()
-        .checked_add(size.checked_next_multiple_of(512)?)
+    size.checked_next_multiple_of(512)
+}
+
+fn pax_size<R: Read>(entry: &mut tar::Entry<R>) -> Option<u64> {
+    let records = entry.pax_extensions().ok()??;
+    let size = records.flatten().find(|r| r.key() == Ok("size"))?;
+    size.value().ok()?.parse().ok()
 }
 
 /// Every entry of the layer, in order.
@@ -379,7 +387,10 @@ fn unpack_entries<R: Read>(
             Some(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
             Some(Err(e)) => return Err(e).context("read the layer"),
         };
-        end = data_end(&entry).context("read the layer: an entry's size is past what a stream can hold")?;
+        // The crate has read the entry's headers and none of its data.
+        let data =
+            data_in_stream(&mut entry).context("read the layer: an entry's size is past what a stream can hold")?;
+        end = meter.read.get().saturating_add(data);
         unpack_one(&mut entry, &dest, mode, &mut ours, &mut parents, &mut done)?;
     }
     Ok(done)

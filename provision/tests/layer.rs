@@ -331,3 +331,36 @@ fn a_sparse_whiteout_is_passed_over_by_its_bytes_in_the_stream() {
     applied.unwrap().unwrap();
     assert_eq!(read(&root.path().join("after")), "still here");
 }
+
+/// A sparse entry whose header claims 2^62 bytes of data while its PAX
+/// record says none (the tar crate takes the record) does not widen the
+/// next step's budget to 2^62: the extension header of a gigabyte after it
+/// is still refused at 4 MiB.
+#[test]
+fn a_sparse_entry_cannot_lift_the_header_budget() {
+    let root = tempfile::tempdir().unwrap();
+    let checksum = |h: &mut Vec<u8>| {
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h[..512].iter().map(|b| *b as u32).sum();
+        h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    };
+    let mut stream = raw_entry("pax", b'x', "", b"10 size=0\n");
+    let mut sparse = raw_entry(".wh.y", b'S', "", b"");
+    sparse[257..265].copy_from_slice(b"ustar  \0");
+    sparse[124] = 0x80;
+    sparse[128..136].copy_from_slice(&(1u64 << 62).to_be_bytes());
+    sparse[483..495].copy_from_slice(b"00000000000\0");
+    checksum(&mut sparse);
+    stream.extend_from_slice(&sparse);
+    let size = 1u64 << 30;
+    let mut ext = raw_entry("ext", b'x', "", b"");
+    ext[124..135].copy_from_slice(format!("{size:011o}").as_bytes());
+    checksum(&mut ext);
+    stream.extend_from_slice(&ext);
+    let stream = std::io::Read::chain(stream.as_slice(), std::io::Read::take(std::io::repeat(b'a'), size));
+    let err = apply(stream, Compression::None, root.path()).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("the headers before an entry are past 4 MiB"),
+        "{err:#}"
+    );
+}

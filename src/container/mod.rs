@@ -504,6 +504,9 @@ pub fn delete(dir: ContainerDir, st: &State, force: bool) -> Result<()> {
 /// `delete --force` of a container whose create was killed midway: the
 /// processes in the cgroup it was making die, and the cgroup goes.
 pub fn clear_leftover(root: &Path, id: &str) -> Result<()> {
+    // A delete that withdrew state.json and stopped: what exec put into a
+    // container without a cgroup may still run.
+    signals::signal_execs(&root.join(id), libc::SIGKILL);
     state::remove_leftover(root, id, |creating| {
         let c = creating.unwrap_or_default();
         let Some(path) = c["cgroup"].as_str() else {

@@ -266,7 +266,10 @@ impl ContainerDir {
         let mut tries = 0;
         loop {
             match std::fs::remove_dir_all(&self.path) {
-                Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) && tries < 10 => tries += 1,
+                Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) && tries < 10 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
                 done => return done.with_context(|| format!("{}: cannot remove", self.path.display())),
             }
         }

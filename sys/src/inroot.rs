@@ -6,6 +6,7 @@ use std::ffi::CString;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
@@ -63,15 +64,19 @@ pub fn read_small(root: &Path, path: &Path, max: u64) -> std::io::Result<Option<
     let dir = std::fs::File::open(root)?;
     let rel = path.strip_prefix("/").unwrap_or(path);
     let found = match openat2(dir.as_raw_fd(), rel, libc::O_PATH, Follow::InRoot) {
-        Ok(fd) => std::fs::File::from(fd).metadata()?,
+        Ok(fd) => std::fs::File::from(fd),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
         Err(e) => return Err(e),
     };
-    if !found.is_file() {
+    if !found.metadata()?.is_file() {
         return Ok(None);
     }
-    let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
-    let f = std::fs::File::from(openat2(dir.as_raw_fd(), rel, flags, Follow::InRoot)?);
+    // The very file looked at, opened again through its handle: the path
+    // could name another by now.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(format!("/proc/self/fd/{}", found.as_raw_fd()))?;
     read_regular(f, path, max)
 }
 
