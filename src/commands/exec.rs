@@ -147,8 +147,7 @@ fn may_ptrace(p: &Process) -> bool {
 pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
     // The process joins a pid namespace whose members may hold CAP_SYS_PTRACE.
     crate::launcher::sealed_exe::ensure(&crate::container::foreground::mask_for(false)?)?;
-    let state_dir = g.root.join(&a.id);
-    let (st, process, bundle) = {
+    let (st, process, bundle, state_dir) = {
         let dir = ContainerDir::open(&g.root, &a.id)?;
         let st = dir.load()?;
         let status = dir.status(&st);
@@ -185,7 +184,7 @@ pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
                 a.id
             );
         }
-        (st, process, bundle)
+        (st, process, bundle, dir.path.clone())
     };
     let o = crate::container::ExecOptions {
         state_dir: &state_dir,
