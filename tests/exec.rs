@@ -153,6 +153,38 @@ fn a_process_file_falls_back_to_the_containers_confinement() {
     assert!(out.contains("CapPrm:\t0000000000000001"), "{out}");
 }
 
+/// What exec'd processes get is what config.json said at create, as in runc:
+/// a config.json edited afterwards (its seccomp profile dropped, its env
+/// changed) changes nothing for them. Before, exec read it anew, and the
+/// edit let exec'd processes run unfiltered.
+#[test]
+fn exec_takes_the_config_create_read() {
+    let b = Bundle::new(&["sleep", "60"]);
+    b.edit(|c| {
+        c["process"]["env"] = json!(["PATH=/bin", "MARK=at-create"]);
+        c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]});
+    });
+    assert!(b.run_detached("ex-kept").status.success());
+    b.edit(|c| {
+        c["process"]["env"] = json!(["PATH=/bin", "MARK=edited"]);
+        c["linux"].as_object_mut().unwrap().remove("seccomp");
+    });
+    let o = b.out(&[
+        "exec",
+        "ex-kept",
+        "sh",
+        "-c",
+        "echo $MARK; mkdir /dev/shm/made && echo made",
+    ]);
+    let out = stdout(&o);
+    assert!(out.starts_with("at-create\n"), "{out}");
+    assert!(
+        !out.contains("made"),
+        "the edited config dropped the seccomp profile: {out}"
+    );
+}
+
 #[test]
 fn exec_errors() {
     let b = running("ex-errors", &["sleep", "60"]);

@@ -157,7 +157,7 @@ pub fn run(g: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
             crate::state::Status::Paused => bail!("{}: {:?}", crate::container::phrases::EXEC_PAUSED, a.id),
             _ => bail!("{}: {:?}", crate::container::phrases::EXEC_STOPPED, a.id),
         }
-        let bundle = Bundle::load(&st.bundle)?;
+        let bundle = Bundle::load_kept(&st.bundle, &dir.path.join(crate::state::KEPT_CONFIG))?;
         let mut process = match &a.process {
             Some(f) => with_the_containers(process_file(f)?, bundle.spec.process().as_ref()),
             None => {

@@ -189,6 +189,7 @@ pub fn create(
         poststart: Some(crate::hooks::list(&bundle.spec, crate::hooks::Phase::Poststart)),
         poststop: Some(crate::hooks::list(&bundle.spec, crate::hooks::Phase::Poststop)),
     };
+    state::write_atomic(&dir.path.join(state::KEPT_CONFIG), &bundle.config, 0o600)?;
     dir.save(&st)?;
     fault::point("create:state-written");
     if let Some(p) = &opts.pid_file {

@@ -21,32 +21,53 @@ pub struct Bundle {
     pub spec: Spec,
     /// Absolute path of root.path.
     pub rootfs: PathBuf,
+    /// The bytes the config was parsed from.
+    pub config: Vec<u8>,
 }
 
 impl Bundle {
     pub fn load(dir: &Path) -> Result<Bundle> {
+        Bundle::load_from(dir, None)
+    }
+
+    /// The bundle at `dir` with the config `create` kept at `kept`, when
+    /// there is one: changes to config.json after create must not affect
+    /// the container (runtime-spec), so exec takes what create read. A
+    /// container from an older hull kept none.
+    pub fn load_kept(dir: &Path, kept: &Path) -> Result<Bundle> {
+        Bundle::load_from(dir, Some(kept).filter(|k| k.exists()))
+    }
+
+    fn load_from(dir: &Path, config: Option<&Path>) -> Result<Bundle> {
         let dir = std::fs::canonicalize(dir).with_context(|| format!("bundle {}: cannot open", dir.display()))?;
-        let spec = load_config(&dir.join("config.json"))?;
+        let path = config.map_or_else(|| dir.join("config.json"), Path::to_path_buf);
+        let text = read_regular(&path, MAX_CONFIG).with_context(|| format!("{}: cannot read", path.display()))?;
+        let spec = parse_config(&text, &path.display().to_string())?;
         let root = spec
             .root()
             .as_ref()
-            .ok_or_else(|| anyhow!("{}: root: missing", dir.join("config.json").display()))?;
+            .ok_or_else(|| anyhow!("{}: root: missing", path.display()))?;
         let rootfs = dir.join(root.path());
         let rootfs = std::fs::canonicalize(&rootfs).with_context(|| {
             format!(
                 "{}: root.path: {:?}: cannot open",
-                dir.join("config.json").display(),
+                path.display(),
                 root.path().display().to_string()
             )
         })?;
         if !rootfs.is_dir() {
             anyhow::bail!(
                 "{}: root.path: {:?} is not a directory",
-                dir.join("config.json").display(),
+                path.display(),
                 rootfs.display().to_string()
             );
         }
-        Ok(Bundle { dir, spec, rootfs })
+        Ok(Bundle {
+            dir,
+            spec,
+            rootfs,
+            config: text,
+        })
     }
 }
 

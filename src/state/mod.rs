@@ -16,6 +16,8 @@ pub use liveness::{is_alive, is_runnable, start_time};
 
 pub const EXEC_FIFO: &str = "exec.fifo";
 const STATE_FILE: &str = "state.json";
+/// config.json as create read it (see `spec::Bundle::load_kept`).
+pub const KEPT_CONFIG: &str = "config.json";
 /// What a create is about to make (its cgroup), written before it makes it,
 /// so that `delete --force` can clear what a create killed midway left.
 const CREATING_FILE: &str = "creating.json";
