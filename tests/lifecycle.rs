@@ -193,12 +193,7 @@ fn kill_accepts_names_and_numbers() {
 #[test]
 fn kill_of_a_container_without_its_own_pid_namespace_ends_all_of_it() {
     let b = Bundle::new(&["sh", "-c", "sleep 1004 & wait"]);
-    b.edit(|c| {
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .retain(|n| n["type"] != "pid")
-    });
+    b.edit(|c| common::without_namespace(c, "pid"));
     assert!(b.run_detached("sharedpid").status.success());
     let init = b.state("sharedpid")["pid"].as_i64().unwrap() as i32;
     let child = || {
@@ -826,12 +821,7 @@ fn notify_socket_with_run() {
     // Without a mount namespace of its own there is nowhere to put the
     // socket: refused, not a unit left waiting.
     let namespaces = b.config()["linux"]["namespaces"].clone();
-    b.edit(|c| {
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .retain(|n| n["type"] != "mount")
-    });
+    b.edit(|c| common::without_namespace(c, "mount"));
     refused("nr5", &systemd.path, "mount namespace");
 
     b.edit(|c| {

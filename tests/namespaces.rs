@@ -155,10 +155,7 @@ fn pid_namespace_makes_the_process_pid_1() {
 fn without_a_mount_namespace_the_container_shares_the_callers() {
     let b = Bundle::new(&["sh", "-c", "readlink /proc/self/ns/mnt; ls /bin/busybox; sleep 30"]);
     b.edit(|c| {
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .retain(|n| n["type"] != "mount");
+        common::without_namespace(c, "mount");
         c["root"]["readonly"] = json!(false);
     });
     let dir = b.dir();

@@ -1,7 +1,6 @@
 //! The environment the program starts with: process.env, plus HOME when it
 //! is missing (from the container's /etc/passwd, as runc does).
 
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Reads the container's /etc/passwd, so it runs after pivot_root.
@@ -9,15 +8,9 @@ pub fn with_home(env: &[String], uid: u32) -> Vec<String> {
     let mut out = env.to_vec();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         // The container's own file, after pivot_root: a plain open, as
-        // runc's (a seccomp profile may allow openat and not openat2),
-        // non-blocking (a FIFO would block create forever).
-        let file = Path::new("/etc/passwd");
-        let passwd = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(file)
-            .and_then(|f| hull_sys::inroot::read_regular(f, file, 1 << 20));
-        let passwd = passwd.ok().flatten().unwrap_or_default();
+        // runc's (a seccomp profile may allow openat and not openat2).
+        let passwd = crate::spec::read_regular(Path::new("/etc/passwd"), 1 << 20).unwrap_or_default();
+        let passwd = String::from_utf8_lossy(&passwd);
         let home = crate::passwd::by_uid(&passwd, uid)
             .map(|e| e.home)
             .filter(|h| !h.is_empty())

@@ -105,13 +105,14 @@ pub fn parse_config(text: &[u8], file: &str) -> Result<Spec> {
 }
 
 /// The bytes of a regular file of at most `max` bytes. Opened non-blocking,
-/// so that a FIFO or a device in its place is refused instead of waited on.
+/// so that a FIFO or a device in its place is refused instead of waited on
+/// (and a terminal never becomes the caller's).
 pub fn read_regular(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let f = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
         .open(path)?;
     let meta = f.metadata()?;
     if !meta.is_file() {

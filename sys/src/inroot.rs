@@ -82,7 +82,7 @@ pub fn read_small(root: &Path, path: &Path, max: u64) -> std::io::Result<Option<
 
 /// What `f` holds, if it is a regular file of at most `max` bytes (see
 /// `read_small`); `path` names it in the error.
-pub fn read_regular(f: std::fs::File, path: &Path, max: u64) -> std::io::Result<Option<String>> {
+fn read_regular(f: std::fs::File, path: &Path, max: u64) -> std::io::Result<Option<String>> {
     if !f.metadata()?.is_file() {
         return Ok(None);
     }

@@ -211,6 +211,14 @@ impl Drop for Bundle {
     }
 }
 
+/// Leaves the namespace of type `kind` out of a config: the container
+/// shares the caller's.
+pub fn without_namespace(config: &mut Value, kind: &str) {
+    if let Some(ns) = config["linux"]["namespaces"].as_array_mut() {
+        ns.retain(|n| n["type"] != kind);
+    }
+}
+
 /// tests/fixtures/SOURCE compiled static to `out`.
 pub fn build_fixture(source: &str, out: &Path, flags: &[&str]) {
     let o = Command::new("cc")
